@@ -1,0 +1,51 @@
+"""The one exception tree. Services raise these; web maps them to HTTP; the client maps back."""
+
+from __future__ import annotations
+
+
+class TeamgateError(Exception):
+    """Base of every error a user can see. `kind` is the JSON `error` field."""
+
+    kind = "Error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Invalid(TeamgateError):
+    kind = "BadRequest"
+
+
+class TooLarge(Invalid):
+    kind = "PayloadTooLarge"
+
+
+class Unauthenticated(TeamgateError):
+    kind = "Unauthorized"
+
+
+class Forbidden(TeamgateError):
+    kind = "Forbidden"
+
+
+class NotFound(TeamgateError):
+    kind = "NotFound"
+
+
+class Conflict(TeamgateError):
+    kind = "Conflict"
+
+
+class AlreadyExists(Conflict):
+    pass
+
+
+class LockConflict(Conflict):
+    kind = "Locked"
+
+
+class ConfigError(TeamgateError):
+    """Bad server configuration: the server refuses to start."""
+
+    kind = "ConfigError"
