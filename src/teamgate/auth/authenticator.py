@@ -1,0 +1,147 @@
+"""Who is calling: HTTP Basic against the htpasswd file, in Torc's three modes.
+
+- no auth file: everyone is anonymous;
+- auth file: valid credentials name the user, none means anonymous, wrong ones are 401;
+- auth file + require_auth: anything without valid credentials is 401.
+The file is re-read when it changes; a failed reload keeps the previous users.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from teamgate.auth.cache import CredentialCache
+from teamgate.auth.htpasswd import HtpasswdError, load_htpasswd
+from teamgate.auth.passwords import dummy_verify, verify_password
+from teamgate.domain.identity import ANONYMOUS, Principal
+from teamgate.errors import Unauthenticated
+
+log = logging.getLogger("teamgate.auth")
+
+ANONYMOUS_NOT_ALLOWED = "Anonymous access not allowed"
+BAD_CREDENTIALS = "Invalid user name or password"
+
+
+class Authenticator:
+    def __init__(
+        self,
+        *,
+        auth_file: Path | None,
+        require_auth: bool,
+        cache_ttl_secs: float,
+        admin_users: Iterable[str] = (),
+        reload_interval_secs: float = 1.0,
+    ) -> None:
+        self.auth_file = auth_file
+        self.require_auth = require_auth
+        self.admin_users = frozenset(admin_users)
+        self.cache = CredentialCache(cache_ttl_secs)
+        self._users: dict[str, str] = {}
+        self._stamp: tuple[int, int, int] | None = None
+        self._interval = reload_interval_secs
+        self._stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+        if auth_file is not None:
+            self._users = load_htpasswd(auth_file)
+            self._stamp = self._file_stamp()
+
+    @property
+    def user_count(self) -> int:
+        return len(self._users)
+
+    def principal(self, name: str | None) -> Principal:
+        return Principal(name=name, is_admin=name is not None and name in self.admin_users)
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        """Turn an Authorization header into a Principal, or raise Unauthenticated."""
+        if self.auth_file is None:
+            return self.principal(None)
+        credentials = _parse_basic(authorization)
+        if credentials is None:
+            if self.require_auth:
+                raise Unauthenticated(ANONYMOUS_NOT_ALLOWED)
+            return self.principal(None)
+        user, password = credentials
+        if not self.verify(user, password):
+            log.warning("Authentication failed for user '%s'", user)
+            raise Unauthenticated(BAD_CREDENTIALS)
+        return self.principal(None if user == ANONYMOUS else user)
+
+    def verify(self, user: str, password: str) -> bool:
+        if self.cache.contains(user, password):
+            return True
+        hashed = self._users.get(user)
+        if hashed is None:
+            dummy_verify(password)
+            return False
+        if verify_password(password, hashed):
+            self.cache.remember(user, password)
+            return True
+        return False
+
+    # -- reloading -------------------------------------------------------------
+
+    def reload(self) -> int:
+        """Re-read the htpasswd file; on error keep the old users and raise."""
+        if self.auth_file is None:
+            return 0
+        stamp = self._file_stamp()
+        users = load_htpasswd(self.auth_file)
+        self._users = users
+        self._stamp = stamp
+        self.cache.clear()
+        log.info("Reloaded %d users from htpasswd file", len(users))
+        return len(users)
+
+    def _file_stamp(self) -> tuple[int, int, int] | None:
+        assert self.auth_file is not None
+        try:
+            st = os.stat(self.auth_file)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self._interval):
+            stamp = self._file_stamp()
+            if stamp == self._stamp:
+                continue
+            try:
+                self.reload()
+            except HtpasswdError as exc:
+                self._stamp = stamp  # do not retry a broken file until it changes again
+                log.error("Reloading htpasswd file failed; keeping %d users: %s", self.user_count, exc)
+
+    def start_watching(self) -> None:
+        if self.auth_file is None or self._watcher is not None:
+            return
+        self._watcher = threading.Thread(target=self._poll, name="htpasswd-watch", daemon=True)
+        self._watcher.start()
+
+    def stop_watching(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=5)
+            self._watcher = None
+
+
+def _parse_basic(header: str | None) -> tuple[str, str] | None:
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8", "surrogateescape")
+    except (binascii.Error, ValueError):
+        raise Unauthenticated("Malformed Basic credentials: expected base64 of 'user:password'") from None
+    user, sep, password = decoded.partition(":")
+    if not sep or not user:
+        raise Unauthenticated("Malformed Basic credentials: expected base64 of 'user:password'")
+    return user, password

@@ -1,0 +1,65 @@
+"""Short-lived memory of successful password checks, so requests do not pay bcrypt each time.
+
+Keys are HMAC-SHA256 of (user, password) under a random per-process key: a memory dump
+does not give an attacker fast offline guesses. Failures are never stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+
+MAX_ENTRIES = 10_000
+
+
+class CredentialCache:
+    def __init__(self, ttl_secs: float) -> None:
+        self.ttl = ttl_secs
+        self._key = secrets.token_bytes(32)
+        self._entries: dict[bytes, float] = {}
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.ttl > 0
+
+    def _digest(self, user: str, password: str) -> bytes:
+        message = user.encode("utf-8", "surrogateescape") + b"\0" + password.encode(
+            "utf-8", "surrogateescape"
+        )
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def contains(self, user: str, password: str) -> bool:
+        """True when this exact pair was verified less than `ttl` seconds ago."""
+        if not self.enabled:
+            return False
+        digest = self._digest(user, password)
+        expires = self._entries.get(digest)
+        if expires is not None and expires > time.monotonic():
+            self.hits += 1
+            return True
+        self.misses += 1
+        return False
+
+    def remember(self, user: str, password: str) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        with self._lock:
+            if len(self._entries) >= MAX_ENTRIES:
+                self._entries = {k: v for k, v in self._entries.items() if v > now}
+                if len(self._entries) >= MAX_ENTRIES:
+                    self._entries.clear()
+            self._entries[self._digest(user, password)] = now + self.ttl
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)

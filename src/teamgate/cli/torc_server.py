@@ -1,0 +1,187 @@
+"""`torc-server run`: start the teamgate server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from click.core import ParameterSource
+
+from teamgate import __version__
+from teamgate.errors import ConfigError
+from teamgate.settings import Settings, load_settings
+
+log = logging.getLogger("teamgate.server")
+
+ENFORCED = (
+    "Access control is ENABLED - users can only access their own workflows "
+    "and workflows shared via access groups"
+)
+NOT_ENFORCED = "Access control is DISABLED - every authenticated caller may access everything"
+
+EXAMPLES = """
+\b
+Examples:
+  torc-server run
+  torc-server run --port 0                  # pick a free port, printed as TORC_SERVER_PORT=<n>
+  torc-server run --database /var/lib/torc/torc.db --auth-file /etc/torc/htpasswd \\
+      --require-auth --enforce-access-control --admin-user alice
+  torc-server run --config /etc/torc/config.toml   # [server] table; flags override it
+"""
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="torc-server (teamgate)")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """The teamgate server: Torc API, OpenTaco API and Terraform state backend."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(run)
+
+
+# flag name → Settings field, for the overrides that came from the command line
+_FLAG_FIELDS = {
+    "database": "database",
+    "auth_file": "auth_file",
+    "require_auth": "require_auth",
+    "enforce_access_control": "enforce_access_control",
+    "admin_user": "admin_users",
+    "host": "host",
+    "port": "port",
+    "credential_cache_ttl_secs": "credential_cache_ttl_secs",
+    "blob_store": "blob_store",
+    "tls_cert": "tls_cert",
+    "tls_key": "tls_key",
+    "log_level": "log_level",
+    "max_body_bytes": "max_body_bytes",
+}
+
+
+@cli.command(epilog=EXAMPLES)
+@click.option("-d", "--database", help="SQLite file path or postgresql:// URL. "
+              "Default: torc.db in the user's data directory.")
+@click.option("--auth-file", envvar="TORC_AUTH_FILE", show_envvar=True,
+              help="htpasswd file (bcrypt). Reloaded automatically when it changes.")
+@click.option("--require-auth/--no-require-auth", default=False,
+              help="Reject requests without valid credentials (401).")
+@click.option("--enforce-access-control/--no-enforce-access-control", default=False,
+              help="Users see only their own workflows and those shared with their groups.")
+@click.option("--admin-user", multiple=True, envvar="TORC_ADMIN_USERS", show_envvar=True,
+              help="System administrator (repeatable; the env var takes a comma-separated list).")
+@click.option("--host", "-u", "--url", "host", default="localhost", show_default=True,
+              help="Address to bind to.")
+@click.option("-p", "--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port; 0 picks a free one (printed as TORC_SERVER_PORT=<n> on stdout).")
+@click.option("--credential-cache-ttl-secs", type=click.FloatRange(min=0), default=60,
+              envvar="TORC_CREDENTIAL_CACHE_TTL_SECS", show_default=True,
+              help="Remember successful password checks this long; 0 turns the cache off.")
+@click.option("--blob-store", help="State blob store: a directory or s3://bucket/prefix.")
+@click.option("--tls-cert", type=click.Path(dir_okay=False), help="TLS certificate (PEM).")
+@click.option("--tls-key", type=click.Path(dir_okay=False), help="TLS private key (PEM).")
+@click.option("--max-body-bytes", type=click.IntRange(min=1024),
+              default=10 * 1024 * 1024, show_default=True, help="Largest request body accepted.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="config.toml with a [server] table (default: ./torc.toml, "
+              "~/.config/torc/config.toml, /etc/torc/config.toml).")
+@click.option("-l", "--log-level", default="info", show_default=True,
+              type=click.Choice(["error", "warn", "warning", "info", "debug", "trace"],
+                                case_sensitive=False))
+@click.pass_context
+def run(ctx: click.Context, config_file: Path | None, **flags: Any) -> None:
+    """Run the server in the foreground."""
+    overrides: dict[str, Any] = {}
+    for flag, field_name in _FLAG_FIELDS.items():
+        source = ctx.get_parameter_source(flag)
+        if source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            value = flags[flag]
+            if flag == "admin_user":
+                value = tuple(u.strip() for item in value for u in item.split(",") if u.strip())
+            overrides[field_name] = value
+    try:
+        settings = load_settings(config_file, overrides)
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
+    sys.exit(serve(settings))
+
+
+def _configure_logging(level: str) -> None:
+    level = {"warn": "WARNING", "trace": "DEBUG"}.get(level.lower(), level.upper())
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    if level != "DEBUG":
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    infos.sort(key=lambda info: info[0] != socket.AF_INET)  # prefer IPv4 for "localhost"
+    family, kind, proto, _name, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _log_startup(settings: Settings, user_count: int) -> None:
+    if settings.auth_file:
+        log.info("Loaded %d users from htpasswd file", user_count)
+        if settings.require_auth:
+            log.info("Authentication is REQUIRED for all requests")
+        else:
+            log.info("Authentication is OPTIONAL (missing credentials are anonymous; "
+                     "wrong credentials are refused)")
+    else:
+        log.info("No htpasswd file configured, authentication disabled")
+    log.info(ENFORCED if settings.enforce_access_control else NOT_ENFORCED)
+    if settings.admin_users:
+        log.info("Admin users configured: %s", json.dumps(list(settings.admin_users)))
+
+
+def serve(settings: Settings) -> int:
+    """Start the server and block until it stops; returns the exit code."""
+    import uvicorn
+
+    from teamgate.web.app import create_app
+
+    _configure_logging(settings.log_level)
+    log.info("Starting torc-server version=%s (teamgate)", __version__)
+    try:
+        app = create_app(settings)
+    except ConfigError as exc:
+        print(f"Error: {exc.message}", file=sys.stderr)
+        return 1
+    log.info("Connected to database: %s", app.state.database.url)
+    _log_startup(settings, app.state.authenticator.user_count)
+    try:
+        sock = _bind(settings.host, settings.port)
+    except OSError as exc:
+        print(f"Error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+              file=sys.stderr)
+        return 1
+    port = sock.getsockname()[1]
+    log.info("Listening on %s:%d", settings.host, port)
+    print(f"TORC_SERVER_PORT={port}", flush=True)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=settings.log_level.lower() in ("debug", "trace"),
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
+        timeout_graceful_shutdown=5,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+def main() -> None:
+    cli(prog_name="torc-server")

@@ -1,0 +1,31 @@
+"""Who is calling: the authenticated principal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ANONYMOUS = "anonymous"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller as the server sees it after authentication.
+
+    `name` is None for an anonymous caller. `is_admin` marks a system administrator
+    (configured with --admin-user / admin_users).
+    """
+
+    name: str | None
+    is_admin: bool = False
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.name is None
+
+    @property
+    def display(self) -> str:
+        return self.name if self.name is not None else ANONYMOUS
+
+
+def anonymous() -> Principal:
+    return Principal(name=None)

@@ -1,0 +1,194 @@
+"""The one access decision: `decide(principal, action, resource, facts=…)`.
+
+Pure: no I/O. The service layer gathers the facts (owner, shares, the caller's groups
+and effective RBAC rules) and asks here. Order when access control is on:
+anonymous → deny; RBAC deny → deny; owner → allow; shared group → allow;
+RBAC allow → allow; otherwise deny.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from teamgate.domain.identity import Principal
+from teamgate.domain.rules import Effect, Rule, pattern_matches
+
+# Administrative actions (not RBAC rule actions).
+ADMIN = "system.admin"  # create/delete access groups, RBAC administration
+GROUP_MEMBERS = "group.members"  # add/remove members of one group
+SHARE = "workflow.share"  # add/remove a resource to/from a group
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """A rule as one user holds it: through which permission and role."""
+
+    rule: Rule
+    permission: str
+    role: str
+
+    def describe(self) -> str:
+        return f"rule {self.rule.text} of permission '{self.permission}' via role '{self.role}'"
+
+
+class RuleSet:
+    """A user's effective RBAC rules, indexed by action for quick matching."""
+
+    __slots__ = ("_allow", "_deny", "grants")
+
+    def __init__(self, grants: Iterable[Grant] = ()) -> None:
+        self.grants: tuple[Grant, ...] = tuple(grants)
+        self._allow: dict[str, list[tuple[str, Grant]]] = {}
+        self._deny: dict[str, list[tuple[str, Grant]]] = {}
+        for grant in self.grants:
+            index = self._deny if grant.rule.effect is Effect.DENY else self._allow
+            for action in grant.rule.actions:
+                bucket = index.setdefault(action, [])
+                bucket.extend((pattern, grant) for pattern in grant.rule.resources)
+
+    def match(self, effect: Effect, action: str, resource: str) -> Grant | None:
+        """The first grant of `effect` whose rule covers (action, resource), if any."""
+        index = self._deny if effect is Effect.DENY else self._allow
+        for key in (action, "*"):
+            for pattern, grant in index.get(key, ()):
+                if pattern_matches(pattern, resource):
+                    return grant
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self.grants)
+
+
+EMPTY_RULES = RuleSet()
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """What is being accessed. `name` is the RBAC resource name (unit path, `owner/name`)."""
+
+    kind: str  # "workflow" | "unit"
+    id: str  # as shown in messages: workflow id, unit path
+    name: str
+    owner: str | None = None
+    shared_with: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the server knows about the caller, beyond the principal itself."""
+
+    groups: Mapping[int, str] = field(default_factory=dict)  # group id → name (member of)
+    admin_of: frozenset[int] = frozenset()  # groups where the caller has role admin
+    rules: RuleSet = EMPTY_RULES
+
+
+NO_FACTS = Facts()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str  # what decided, for explain/audit
+    message: str = ""  # what a denied caller is told
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+def _allow(reason: str) -> Decision:
+    return Decision(True, reason)
+
+
+def _deny(reason: str, message: str) -> Decision:
+    return Decision(False, reason, message)
+
+
+_ANON_MESSAGES = {
+    ADMIN: "Anonymous access not allowed for admin operations",
+    GROUP_MEMBERS: "Anonymous access not allowed for group management",
+    SHARE: "Anonymous access not allowed for workflow-group operations",
+}
+
+
+def decide(
+    principal: Principal,
+    action: str,
+    resource: Resource | None = None,
+    *,
+    facts: Facts = NO_FACTS,
+    enforce: bool,
+    group: int | None = None,
+) -> Decision:
+    """Decide whether `principal` may do `action` on `resource` (or on `group`)."""
+    if not enforce:
+        return _allow("access control disabled")
+    if principal.name is None:
+        message = _ANON_MESSAGES.get(
+            action, "Anonymous access not allowed when access control is enabled"
+        )
+        return _deny("anonymous", message)
+    if action == ADMIN:
+        return _decide_admin(principal)
+    if action == GROUP_MEMBERS:
+        return _decide_group_admin(principal, group, facts)
+    if resource is None:
+        raise ValueError(f"action {action!r} needs a resource")
+    if action == SHARE:
+        return _decide_share(principal, resource, group, facts)
+    return _decide_resource(principal, action, resource, facts)
+
+
+def _decide_admin(principal: Principal) -> Decision:
+    if principal.is_admin:
+        return _allow("system administrator")
+    return _deny(
+        "not a system administrator",
+        f"User '{principal.name}' is not a system administrator",
+    )
+
+
+def _decide_group_admin(principal: Principal, group: int | None, facts: Facts) -> Decision:
+    if principal.is_admin:
+        return _allow("system administrator")
+    if group is not None and group in facts.admin_of:
+        return _allow(f"admin of group {group}")
+    return _deny(
+        "not a group administrator",
+        f"User '{principal.name}' is not an admin of group {group}",
+    )
+
+
+def _decide_share(
+    principal: Principal, resource: Resource, group: int | None, facts: Facts
+) -> Decision:
+    denied = facts.rules.match(Effect.DENY, SHARE, resource.name)
+    if denied is not None:
+        return _deny(f"explicit deny by {denied.describe()}", _no_access(principal, resource))
+    if resource.owner == principal.name:
+        return _allow("owner")
+    return _decide_group_admin(principal, group, facts)
+
+
+def _decide_resource(
+    principal: Principal, action: str, resource: Resource, facts: Facts
+) -> Decision:
+    denied = facts.rules.match(Effect.DENY, action, resource.name)
+    if denied is not None:
+        return _deny(f"explicit deny by {denied.describe()}", _no_access(principal, resource))
+    if resource.owner is not None and resource.owner == principal.name:
+        return _allow("owner")
+    for group_id in sorted(resource.shared_with):
+        name = facts.groups.get(group_id)
+        if name is not None:
+            return _allow(f"group '{name}'")
+    allowed = facts.rules.match(Effect.ALLOW, action, resource.name)
+    if allowed is not None:
+        return _allow(allowed.describe())
+    return _deny("no matching grant", _no_access(principal, resource))
+
+
+def _no_access(principal: Principal, resource: Resource) -> str:
+    if resource.kind == "workflow":
+        return f"User '{principal.name}' does not have access to workflow {resource.id}"
+    return f"User '{principal.name}' does not have access to {resource.kind} '{resource.id}'"

@@ -1,0 +1,45 @@
+"""What every use case needs: the database and the access-control switch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection
+
+from teamgate.domain.identity import Principal
+from teamgate.domain.policy import NO_FACTS, Decision, Facts
+from teamgate.errors import Forbidden, Invalid
+from teamgate.storage.db import groups as group_store
+from teamgate.storage.db.engine import Database
+
+MAX_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceContext:
+    db: Database
+    enforce: bool
+
+
+def facts_for(conn: Connection, principal: Principal, *, enforce: bool) -> Facts:
+    """Gather what the policy needs to know about the caller."""
+    if not enforce or principal.name is None:
+        return NO_FACTS
+    memberships = group_store.user_memberships(conn, principal.name)
+    return Facts(
+        groups={gid: name for gid, name, _role in memberships},
+        admin_of=frozenset(gid for gid, _name, role in memberships if role == "admin"),
+    )
+
+
+def require(decision: Decision) -> None:
+    """Raise Forbidden with the decision's message when it denies."""
+    if not decision.allowed:
+        raise Forbidden(decision.message)
+
+
+def check_page(offset: int, limit: int) -> None:
+    if offset < 0:
+        raise Invalid(f"offset must be 0 or more, got {offset}")
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")

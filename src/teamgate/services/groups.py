@@ -1,0 +1,163 @@
+"""Access groups: create, list, membership, sharing workflows with groups."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from teamgate.domain.identity import Principal
+from teamgate.domain.policy import ADMIN, GROUP_MEMBERS, SHARE, decide
+from teamgate.errors import Forbidden, Invalid
+from teamgate.services.context import ServiceContext, check_page, facts_for, require
+from teamgate.services.workflows import authorize_workflow, workflow_resource
+from teamgate.storage.db import groups as store
+from teamgate.storage.db import workflows as workflow_store
+from teamgate.storage.db.groups import Group, Membership, Page, Share
+
+ROLES = ("member", "admin")
+NAME_MAX = 255
+
+
+def _admin(ctx: ServiceContext, principal: Principal) -> None:
+    require(decide(principal, ADMIN, enforce=ctx.enforce))
+
+
+def _validate_name(name: str) -> str:
+    cleaned = name.strip()
+    if not cleaned:
+        raise Invalid("group name must not be empty")
+    if len(cleaned) > NAME_MAX or any(ord(c) < 32 for c in cleaned):
+        raise Invalid(f"group name must be at most {NAME_MAX} printable characters")
+    return cleaned
+
+
+def create_group(
+    ctx: ServiceContext, principal: Principal, *, name: str, description: str | None
+) -> Group:
+    _admin(ctx, principal)
+    with ctx.db.write() as conn:
+        return store.create_group(conn, name=_validate_name(name), description=description)
+
+
+def delete_group(ctx: ServiceContext, principal: Principal, group_id: int) -> Group:
+    _admin(ctx, principal)
+    with ctx.db.write() as conn:
+        return store.delete_group(conn, group_id)
+
+
+def _can_see_all(ctx: ServiceContext, principal: Principal) -> bool:
+    return not ctx.enforce or principal.is_admin
+
+
+def _can_read_group(ctx: ServiceContext, principal: Principal, group_id: int, conn: Connection) -> None:
+    if _can_see_all(ctx, principal):
+        return
+    if principal.name is None:
+        raise Forbidden("Anonymous access not allowed when access control is enabled")
+    facts = facts_for(conn, principal, enforce=ctx.enforce)
+    if group_id not in facts.groups:
+        raise Forbidden(f"User '{principal.name}' is not a member of group {group_id}")
+
+
+def get_group(ctx: ServiceContext, principal: Principal, group_id: int) -> Group:
+    with ctx.db.read() as conn:
+        group = store.get_group(conn, group_id)
+        _can_read_group(ctx, principal, group_id, conn)
+        return group
+
+
+def list_groups(
+    ctx: ServiceContext, principal: Principal, *, offset: int, limit: int
+) -> Page[Group]:
+    """All groups for administrators; a user's own groups otherwise."""
+    check_page(offset, limit)
+    with ctx.db.read() as conn:
+        if _can_see_all(ctx, principal):
+            return store.list_groups(conn, offset=offset, limit=limit)
+        if principal.name is None:
+            raise Forbidden("Anonymous access not allowed when access control is enabled")
+        return store.list_user_groups(conn, principal.name, offset=offset, limit=limit)
+
+
+def list_user_groups(
+    ctx: ServiceContext, principal: Principal, user: str, *, offset: int, limit: int
+) -> Page[Group]:
+    check_page(offset, limit)
+    if not _can_see_all(ctx, principal) and principal.name != user:
+        raise Forbidden(
+            f"User '{principal.display}' may only list their own groups "
+            "(system administrators may list anyone's)"
+        )
+    with ctx.db.read() as conn:
+        return store.list_user_groups(conn, user, offset=offset, limit=limit)
+
+
+def add_member(
+    ctx: ServiceContext, principal: Principal, group_id: int, *, user: str, role: str
+) -> Membership:
+    if role not in ROLES:
+        raise Invalid(f"unknown role '{role}': use 'member' or 'admin'")
+    user = user.strip()
+    if not user or ":" in user or any(ord(c) < 32 for c in user):
+        raise Invalid("user name must be non-empty, printable and without ':'")
+    with ctx.db.write() as conn:
+        store.get_group(conn, group_id)
+        facts = facts_for(conn, principal, enforce=ctx.enforce)
+        require(decide(principal, GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id))
+        return store.add_member(conn, group_id, user=user, role=role)
+
+
+def remove_member(
+    ctx: ServiceContext, principal: Principal, group_id: int, *, user: str
+) -> Membership:
+    with ctx.db.write() as conn:
+        store.get_group(conn, group_id)
+        facts = facts_for(conn, principal, enforce=ctx.enforce)
+        require(decide(principal, GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id))
+        return store.remove_member(conn, group_id, user=user)
+
+
+def list_members(
+    ctx: ServiceContext, principal: Principal, group_id: int, *, offset: int, limit: int
+) -> Page[Membership]:
+    check_page(offset, limit)
+    with ctx.db.read() as conn:
+        store.get_group(conn, group_id)
+        _can_read_group(ctx, principal, group_id, conn)
+        return store.list_members(conn, group_id, offset=offset, limit=limit)
+
+
+def _share_decision(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int, conn: Connection
+) -> None:
+    found = workflow_store.get_workflow(conn, workflow_id)
+    store.get_group(conn, group_id)
+    resource = workflow_resource(found, store.workflow_group_ids(conn, workflow_id))
+    facts = facts_for(conn, principal, enforce=ctx.enforce)
+    require(decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group_id))
+
+
+def add_workflow(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
+) -> Share:
+    with ctx.db.write() as conn:
+        _share_decision(ctx, principal, workflow_id, group_id, conn)
+        return store.share_workflow(conn, workflow_id, group_id)
+
+
+def remove_workflow(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
+) -> Share:
+    with ctx.db.write() as conn:
+        _share_decision(ctx, principal, workflow_id, group_id, conn)
+        return store.unshare_workflow(conn, workflow_id, group_id)
+
+
+def list_workflow_groups(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, *, offset: int, limit: int
+) -> Page[Group]:
+    check_page(offset, limit)
+    with ctx.db.read() as conn:
+        if not principal.is_admin:
+            authorize_workflow(ctx, principal, conn, workflow_id, "workflow.read")
+        workflow_store.get_workflow(conn, workflow_id)
+        return store.list_workflow_groups(conn, workflow_id, offset=offset, limit=limit)

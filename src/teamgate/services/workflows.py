@@ -1,0 +1,175 @@
+"""Workflows: create (from a REST model or a full spec), read, list, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from teamgate.domain.identity import ANONYMOUS, Principal
+from teamgate.domain.policy import SHARE, Decision, Facts, Resource, decide
+from teamgate.domain.workflows import WorkflowSpec
+from teamgate.errors import Forbidden, Invalid, NotFound
+from teamgate.services.context import ServiceContext, check_page, facts_for, require
+from teamgate.storage.db import groups as group_store
+from teamgate.storage.db import workflows as store
+from teamgate.storage.db.groups import Page
+from teamgate.storage.db.workflows import Workflow, WorkflowFilter
+
+READ, WRITE, DELETE = "workflow.read", "workflow.write", "workflow.delete"
+
+
+def workflow_resource(found: Workflow, shared_with: frozenset[int]) -> Resource:
+    return Resource(
+        kind="workflow",
+        id=str(found.id),
+        name=f"{found.user}/{found.name}",
+        owner=found.user,
+        shared_with=shared_with,
+    )
+
+
+def authorize_workflow(
+    ctx: ServiceContext, principal: Principal, conn: Connection, workflow_id: int, action: str
+) -> Workflow:
+    """Load a workflow and require `action` on it; NotFound before Forbidden."""
+    found = store.get_workflow(conn, workflow_id)
+    decision = explain_workflow(ctx, principal, conn, found, action)
+    require(decision)
+    return found
+
+
+def explain_workflow(
+    ctx: ServiceContext, principal: Principal, conn: Connection, found: Workflow, action: str
+) -> Decision:
+    shares = group_store.workflow_group_ids(conn, found.id) if ctx.enforce else frozenset()
+    facts = facts_for(conn, principal, enforce=ctx.enforce)
+    return decide(
+        principal, action, workflow_resource(found, shares), facts=facts, enforce=ctx.enforce
+    )
+
+
+def _owner(ctx: ServiceContext, principal: Principal, requested: str | None) -> str:
+    """Who owns a new workflow: the caller, unless an administrator names someone else."""
+    if requested and (principal.is_admin or not ctx.enforce or principal.name is None):
+        if ctx.enforce and principal.name is None:
+            return ANONYMOUS
+        return requested
+    return principal.display
+
+
+def create_workflow(
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    name: str,
+    description: str | None,
+    user: str | None = None,
+    access_groups: Sequence[str] = (),
+    project: str | None = None,
+    attributes: dict[str, Any] | None = None,
+    spec: WorkflowSpec | None = None,
+) -> tuple[Workflow, int]:
+    """Create a workflow (with the spec's jobs, if any) and its shares in one transaction."""
+    if ctx.enforce:
+        require(decide(principal, WRITE, _new_resource(principal), enforce=True))
+    owner = _owner(ctx, principal, user)
+    with ctx.db.write() as conn:
+        groups = _resolve_groups(conn, access_groups)
+        created = store.insert_workflow(
+            conn,
+            name=name,
+            user=owner,
+            description=description,
+            project=project,
+            attributes=attributes,
+        )
+        jobs = store.insert_jobs(conn, created.id, spec) if spec is not None else 0
+        if groups:
+            facts = facts_for(conn, principal, enforce=ctx.enforce)
+            resource = workflow_resource(created, frozenset())
+            for group_id in groups:
+                _require_share(ctx, principal, resource, facts, group_id)
+                group_store.share_workflow(conn, created.id, group_id)
+        return created, jobs
+
+
+def _new_resource(principal: Principal) -> Resource:
+    return Resource(kind="workflow", id="(new)", name=f"{principal.display}/", owner=principal.name)
+
+
+def _require_share(
+    ctx: ServiceContext, principal: Principal, resource: Resource, facts: Facts, group_id: int
+) -> None:
+    require(decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group_id))
+
+
+def _resolve_groups(conn: Connection, names: Sequence[str]) -> list[int]:
+    found = group_store.find_groups_by_name(conn, names)
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise NotFound(
+            f"Access group '{missing[0]}' not found: create it first "
+            "(torc access-groups create) or fix access_groups"
+        )
+    return [found[n].id for n in dict.fromkeys(names)]
+
+
+def get_workflow(ctx: ServiceContext, principal: Principal, workflow_id: int) -> Workflow:
+    with ctx.db.read() as conn:
+        return authorize_workflow(ctx, principal, conn, workflow_id, READ)
+
+
+def workflow_groups(ctx: ServiceContext, workflow_id: int) -> list[str]:
+    with ctx.db.read() as conn:
+        page = group_store.list_workflow_groups(conn, workflow_id, offset=0, limit=10_000)
+        return [g.name for g in page.items]
+
+
+def delete_workflow(ctx: ServiceContext, principal: Principal, workflow_id: int) -> Workflow:
+    with ctx.db.write() as conn:
+        authorize_workflow(ctx, principal, conn, workflow_id, DELETE)
+        return store.delete_workflow(conn, workflow_id)
+
+
+def list_workflows(
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    filters: WorkflowFilter,
+    offset: int,
+    limit: int,
+) -> Page[Workflow]:
+    """Workflows the caller may read, filtered in the query itself."""
+    check_page(offset, limit)
+    if filters.sort_by is not None and filters.sort_by not in store.SORT_COLUMNS:
+        raise Invalid(
+            f"cannot sort by '{filters.sort_by}': use one of {', '.join(sorted(store.SORT_COLUMNS))}"
+        )
+    visible = None
+    if ctx.enforce:
+        if principal.name is None:
+            require(decide(principal, READ, _new_resource(principal), enforce=True))
+        else:
+            visible = store.readable_by(principal.name)
+    with ctx.db.read() as conn:
+        return store.list_workflows(
+            conn, visible=visible, filters=filters, offset=offset, limit=limit
+        )
+
+
+def check_access(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, user: str
+) -> Decision:
+    """Would `user` (not the caller) be allowed to read the workflow when access is enforced?"""
+    if ctx.enforce and not principal.is_admin and principal.name != user:
+        raise Forbidden(
+            f"User '{principal.display}' may only check their own access "
+            "(system administrators may check anyone's)"
+        )
+    subject = Principal(name=None if user == ANONYMOUS else user)
+    enforced = ServiceContext(db=ctx.db, enforce=True)
+    with ctx.db.read() as conn:
+        found = store.get_workflow(conn, workflow_id)
+        return explain_workflow(enforced, subject, conn, found, READ)

@@ -1,0 +1,146 @@
+"""Server settings: defaults, the `[server]` table of config.toml, and strict validation.
+
+Command-line flags override the file; a file with an unknown key or a wrong type is an
+error that names the key (never a silent fallback to defaults).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_config_dir, user_data_dir
+
+from teamgate.errors import ConfigError
+
+LOG_LEVELS = ("error", "warning", "warn", "info", "debug", "trace")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database: str | None = None
+    auth_file: str | None = None
+    require_auth: bool = False
+    enforce_access_control: bool = False
+    admin_users: tuple[str, ...] = ()
+    host: str = "localhost"
+    port: int = 8080
+    credential_cache_ttl_secs: float = 60
+    blob_store: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    log_level: str = "info"
+    max_body_bytes: int = 10 * 1024 * 1024
+    htpasswd_reload_secs: float = 1.0
+    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def database_location(self) -> str:
+        return self.database or str(Path(user_data_dir("torc")) / "torc.db")
+
+    def validate(self) -> Settings:
+        """Check combinations the types alone cannot express."""
+        if self.require_auth and not self.auth_file:
+            raise ConfigError("--require-auth specified but no --auth-file provided")
+        if bool(self.tls_cert) != bool(self.tls_key):
+            raise ConfigError("--tls-cert and --tls-key must be given together")
+        if not 0 <= self.port <= 65535:
+            raise ConfigError(f"port must be between 0 and 65535, got {self.port}")
+        if self.credential_cache_ttl_secs < 0:
+            raise ConfigError("credential_cache_ttl_secs must be 0 (off) or more")
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        if self.max_body_bytes < 1024:
+            raise ConfigError("max_body_bytes must be at least 1024")
+        return self
+
+
+# key → (accepted Python types, description for messages)
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "database": ((str,), "a string"),
+    "auth_file": ((str,), "a string"),
+    "require_auth": ((bool,), "true or false"),
+    "enforce_access_control": ((bool,), "true or false"),
+    "admin_users": ((list,), "a list of strings"),
+    "host": ((str,), "a string"),
+    "port": ((int,), "an integer"),
+    "credential_cache_ttl_secs": ((int, float), "a number"),
+    "blob_store": ((str,), "a string"),
+    "tls_cert": ((str,), "a string"),
+    "tls_key": ((str,), "a string"),
+    "log_level": ((str,), "a string"),
+    "max_body_bytes": ((int,), "an integer"),
+    "htpasswd_reload_secs": ((int, float), "a number"),
+}
+_ALIASES = {"url": "host"}  # Torc's name for the bind address
+
+
+def default_config_paths() -> list[Path]:
+    """Lowest priority first: /etc, the user's config dir, ./torc.toml."""
+    return [
+        Path("/etc/torc/config.toml"),
+        Path(user_config_dir("torc")) / "config.toml",
+        Path("torc.toml"),
+    ]
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The validated `[server]` table of one config file."""
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    unknown_tables = [k for k in document if k not in ("server", "client")]
+    if unknown_tables:
+        raise ConfigError(f"config file {path}: unknown table or key '{unknown_tables[0]}'")
+    server = document.get("server", {})
+    if not isinstance(server, dict):
+        raise ConfigError(f"config file {path}: 'server' must be a table")
+    return {**_validated(server, path)}
+
+
+def _validated(table: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for raw_key, value in table.items():
+        key = _ALIASES.get(raw_key, raw_key)
+        if key not in _TYPES:
+            known = ", ".join(sorted(_TYPES))
+            raise ConfigError(f"config file {path}: unknown key 'server.{raw_key}' (known: {known})")
+        types, wanted = _TYPES[key]
+        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+            raise ConfigError(
+                f"config file {path}: 'server.{raw_key}' must be {wanted}, got {value!r}"
+            )
+        if key == "admin_users":
+            if not all(isinstance(u, str) and u for u in value):
+                raise ConfigError(
+                    f"config file {path}: 'server.admin_users' must be a list of non-empty strings"
+                )
+            value = tuple(value)
+        result[key] = value
+    return result
+
+
+def load_settings(config: Path | None, overrides: Mapping[str, Any]) -> Settings:
+    """Defaults ← config file(s) ← command-line overrides (only flags the user gave)."""
+    merged: dict[str, Any] = {}
+    if config is not None:
+        if not config.exists():
+            raise ConfigError(f"config file {config} does not exist")
+        merged.update(read_config(config))
+    else:
+        for candidate in default_config_paths():
+            if candidate.is_file():
+                merged.update(read_config(candidate))
+    merged.update(overrides)
+    names = {f.name for f in fields(Settings)}
+    unknown = set(merged) - names
+    if unknown:
+        raise ConfigError(f"unknown setting '{sorted(unknown)[0]}'")
+    return replace(Settings(), **merged).validate()

@@ -1,0 +1,208 @@
+"""Access groups, memberships and workflow shares: SQL only, no decisions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from teamgate.errors import AlreadyExists, NotFound
+from teamgate.storage.db.tables import access_group, membership, workflow_share
+from teamgate.storage.db.util import now_text
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    id: int
+    name: str
+    description: str | None
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    id: int
+    user_name: str
+    group_id: int
+    role: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    workflow_id: int
+    group_id: int
+    created_at: str
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    items: list[T]
+    offset: int
+    limit: int
+    total_count: int
+
+    @property
+    def has_more(self) -> bool:
+        return self.offset + len(self.items) < self.total_count
+
+
+def _group(row: object) -> Group:
+    return Group(**row._mapping)  # type: ignore[attr-defined]
+
+
+def find_group(conn: Connection, group_id: int) -> Group | None:
+    row = conn.execute(select(access_group).where(access_group.c.id == group_id)).first()
+    return _group(row) if row else None
+
+
+def get_group(conn: Connection, group_id: int) -> Group:
+    group = find_group(conn, group_id)
+    if group is None:
+        raise NotFound(f"Group not found with ID: {group_id}")
+    return group
+
+
+def find_groups_by_name(conn: Connection, names: Sequence[str]) -> dict[str, Group]:
+    rows = conn.execute(select(access_group).where(access_group.c.name.in_(list(names))))
+    return {row.name: _group(row) for row in rows}
+
+
+def create_group(conn: Connection, *, name: str, description: str | None) -> Group:
+    created = now_text()
+    try:
+        with conn.begin_nested():
+            result = conn.execute(
+                insert(access_group)
+                .values(name=name, description=description, created_at=created)
+                .returning(access_group.c.id)
+            )
+            group_id = result.scalar_one()
+    except IntegrityError:
+        raise AlreadyExists(f"Group '{name}' already exists") from None
+    return Group(id=group_id, name=name, description=description, created_at=created)
+
+
+def delete_group(conn: Connection, group_id: int) -> Group:
+    group = get_group(conn, group_id)
+    conn.execute(delete(access_group).where(access_group.c.id == group_id))
+    return group
+
+
+def list_groups(conn: Connection, *, offset: int, limit: int) -> Page[Group]:
+    total = conn.execute(select(func.count()).select_from(access_group)).scalar_one()
+    rows = conn.execute(
+        select(access_group).order_by(access_group.c.id).offset(offset).limit(limit)
+    )
+    return Page([_group(r) for r in rows], offset, limit, total)
+
+
+def list_user_groups(conn: Connection, user: str, *, offset: int, limit: int) -> Page[Group]:
+    joined = access_group.join(membership, membership.c.group_id == access_group.c.id)
+    where = membership.c.user_name == user
+    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
+    rows = conn.execute(
+        select(access_group).select_from(joined).where(where)
+        .order_by(access_group.c.id).offset(offset).limit(limit)
+    )
+    return Page([_group(r) for r in rows], offset, limit, total)
+
+
+def user_memberships(conn: Connection, user: str) -> list[tuple[int, str, str]]:
+    """(group id, group name, role) for every group `user` belongs to."""
+    rows = conn.execute(
+        select(access_group.c.id, access_group.c.name, membership.c.role)
+        .select_from(access_group.join(membership, membership.c.group_id == access_group.c.id))
+        .where(membership.c.user_name == user)
+    )
+    return [(r.id, r.name, r.role) for r in rows]
+
+
+def add_member(conn: Connection, group_id: int, *, user: str, role: str) -> Membership:
+    get_group(conn, group_id)
+    created = now_text()
+    try:
+        with conn.begin_nested():
+            member_id = conn.execute(
+                insert(membership)
+                .values(user_name=user, group_id=group_id, role=role, created_at=created)
+                .returning(membership.c.id)
+            ).scalar_one()
+    except IntegrityError:
+        raise AlreadyExists(f"User '{user}' is already a member of group {group_id}") from None
+    return Membership(member_id, user, group_id, role, created)
+
+
+def remove_member(conn: Connection, group_id: int, *, user: str) -> Membership:
+    get_group(conn, group_id)
+    row = conn.execute(
+        delete(membership)
+        .where(membership.c.group_id == group_id, membership.c.user_name == user)
+        .returning(*membership.c)
+    ).first()
+    if row is None:
+        raise NotFound(f"Membership not found for user '{user}' in group {group_id}")
+    return Membership(**row._mapping)
+
+
+def list_members(conn: Connection, group_id: int, *, offset: int, limit: int) -> Page[Membership]:
+    get_group(conn, group_id)
+    where = membership.c.group_id == group_id
+    total = conn.execute(select(func.count()).select_from(membership).where(where)).scalar_one()
+    rows = conn.execute(
+        select(membership).where(where).order_by(membership.c.id).offset(offset).limit(limit)
+    )
+    return Page([Membership(**r._mapping) for r in rows], offset, limit, total)
+
+
+def share_workflow(conn: Connection, workflow_id: int, group_id: int) -> Share:
+    created = now_text()
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(workflow_share).values(
+                    workflow_id=workflow_id, group_id=group_id, created_at=created
+                )
+            )
+    except IntegrityError:
+        raise AlreadyExists(
+            f"Workflow {workflow_id} is already associated with group {group_id}"
+        ) from None
+    return Share(workflow_id, group_id, created)
+
+
+def unshare_workflow(conn: Connection, workflow_id: int, group_id: int) -> Share:
+    row = conn.execute(
+        delete(workflow_share)
+        .where(workflow_share.c.workflow_id == workflow_id, workflow_share.c.group_id == group_id)
+        .returning(*workflow_share.c)
+    ).first()
+    if row is None:
+        raise NotFound(f"Association not found for workflow {workflow_id} in group {group_id}")
+    return Share(**row._mapping)
+
+
+def workflow_group_ids(conn: Connection, workflow_id: int) -> frozenset[int]:
+    rows = conn.execute(
+        select(workflow_share.c.group_id).where(workflow_share.c.workflow_id == workflow_id)
+    )
+    return frozenset(r.group_id for r in rows)
+
+
+def list_workflow_groups(
+    conn: Connection, workflow_id: int, *, offset: int, limit: int
+) -> Page[Group]:
+    joined = access_group.join(workflow_share, workflow_share.c.group_id == access_group.c.id)
+    where = workflow_share.c.workflow_id == workflow_id
+    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
+    rows = conn.execute(
+        select(access_group).select_from(joined).where(where)
+        .order_by(access_group.c.id).offset(offset).limit(limit)
+    )
+    return Page([_group(r) for r in rows], offset, limit, total)

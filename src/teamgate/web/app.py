@@ -1,0 +1,75 @@
+"""`create_app(settings)`: the whole server as one ASGI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from teamgate import __version__
+from teamgate.auth.authenticator import Authenticator
+from teamgate.services.context import ServiceContext
+from teamgate.settings import Settings
+from teamgate.storage.db.engine import Database, database_url
+from teamgate.web import errors, torc_api
+from teamgate.web.limits import BodySizeLimit
+
+log = logging.getLogger("teamgate.server")
+
+
+def build_authenticator(settings: Settings) -> Authenticator:
+    return Authenticator(
+        auth_file=Path(settings.auth_file) if settings.auth_file else None,
+        require_auth=settings.require_auth,
+        cache_ttl_secs=settings.credential_cache_ttl_secs,
+        admin_users=settings.admin_users,
+        reload_interval_secs=settings.htpasswd_reload_secs,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    authenticator: Authenticator | None = None,
+) -> FastAPI:
+    """Build the application; opens (and migrates) the database, loads the htpasswd file."""
+    db = database or Database(database_url(settings.database_location))
+    db.migrate()
+    auth = authenticator or build_authenticator(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        auth.start_watching()
+        try:
+            yield
+        finally:
+            auth.stop_watching()
+            db.dispose()
+
+    app = FastAPI(
+        title="teamgate",
+        version=__version__,
+        description="Team access control for shared workflows and Terraform state "
+        "(Torc- and OpenTaco-compatible).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.database = db
+    app.state.authenticator = auth
+    app.state.context = ServiceContext(db=db, enforce=settings.enforce_access_control)
+    errors.install(app)
+    app.include_router(torc_api.router)
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, str]:
+        with db.read() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

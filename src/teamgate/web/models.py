@@ -1,0 +1,170 @@
+"""JSON models of the Torc API (`/torc-service/v1`), shaped like Torc's OpenAPI.
+
+Request models are strict: unknown fields and wrong types are 400 errors naming the field.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Strict = ConfigDict(extra="forbid", strict=True)
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+
+
+class PingResponse(BaseModel):
+    status: str
+
+
+class VersionResponse(BaseModel):
+    api_version: str
+    version: str
+    git_hash: str | None = None
+
+
+class WorkflowIn(BaseModel):
+    """`POST /workflows`: Torc's WorkflowModel. Server-set fields are accepted and ignored."""
+
+    model_config = Strict
+    name: str = Field(min_length=1, max_length=255)
+    user: str | None = Field(default=None, max_length=255)
+    description: str | None = Field(default=None, max_length=4096)
+    project: str | None = Field(default=None, max_length=255)
+    access_groups: list[str] | None = None
+    id: int | None = None
+    timestamp: str | None = None
+    is_archived: bool | None = None
+    is_canceled: bool | None = None
+    run_id: int | None = None
+    compute_node_expiration_buffer_seconds: int | None = None
+    compute_node_ignore_workflow_completion: bool | None = None
+    compute_node_min_time_for_new_jobs_seconds: int | None = None
+    compute_node_wait_for_healthy_database_minutes: int | None = None
+    compute_node_wait_for_new_jobs_seconds: int | None = None
+    enable_ro_crate: bool | None = None
+    use_pending_failed: bool | None = None
+    jobs_sort_method: str | None = None
+    submission_directory: str | None = None
+    env: dict[str, str] | None = None
+    metadata: dict[str, Any] | None = None
+    slurm_defaults: dict[str, Any] | None = None
+    dynamic_jobs: dict[str, Any] | None = None
+    execution_config: dict[str, Any] | None = None
+    resource_monitor_config: dict[str, Any] | None = None
+
+    IGNORED: ClassVar[frozenset[str]] = frozenset(
+        {"id", "timestamp", "is_archived", "is_canceled", "run_id", "name", "user",
+         "description", "project", "access_groups"}
+    )
+
+    def attributes(self) -> dict[str, Any]:
+        """The Torc fields teamgate stores as given and returns unchanged."""
+        data = self.model_dump(exclude_none=True)
+        return {k: v for k, v in data.items() if k not in self.IGNORED}
+
+
+class WorkflowOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: int
+    name: str
+    user: str
+    description: str | None = None
+    timestamp: str
+    project: str | None = None
+    is_archived: bool = False
+    is_canceled: bool = False
+    access_groups: list[str] | None = None
+
+
+class WorkflowCreated(WorkflowOut):
+    workflow_id: int
+    job_count: int = 0
+
+
+class ListWorkflowsResponse(BaseModel):
+    items: list[WorkflowOut]
+    offset: int
+    max_limit: int
+    count: int
+    total_count: int
+    has_more: bool
+
+
+class AccessGroupIn(BaseModel):
+    model_config = Strict
+    name: str = Field(min_length=1, max_length=255)
+    description: str | None = Field(default=None, max_length=4096)
+    id: int | None = None
+    created_at: str | None = None
+
+
+class AccessGroupOut(BaseModel):
+    id: int
+    name: str
+    description: str | None = None
+    created_at: str
+
+
+class ListAccessGroupsResponse(BaseModel):
+    items: list[AccessGroupOut]
+    offset: int
+    limit: int
+    total_count: int
+    has_more: bool
+
+
+class MembershipIn(BaseModel):
+    """`POST /access_groups/{id}/members`. `group_id` may be omitted; the path decides."""
+
+    model_config = Strict
+    user_name: str = Field(min_length=1, max_length=255)
+    group_id: int | None = None
+    role: str = "member"
+    id: int | None = None
+    created_at: str | None = None
+
+
+class MembershipOut(BaseModel):
+    id: int
+    user_name: str
+    group_id: int
+    role: str
+    created_at: str
+
+
+class ListMembershipsResponse(BaseModel):
+    items: list[MembershipOut]
+    offset: int
+    limit: int
+    total_count: int
+    has_more: bool
+
+
+class WorkflowGroupIn(BaseModel):
+    model_config = Strict
+    group_id: int
+    workflow_id: int | None = None
+    created_at: str | None = None
+
+
+class WorkflowGroupOut(BaseModel):
+    workflow_id: int
+    group_id: int
+    created_at: str
+
+
+class AccessCheckResponse(BaseModel):
+    has_access: bool
+    user_name: str
+    workflow_id: int
+    reason: str | None = None
+
+
+class ReloadAuthResponse(BaseModel):
+    message: str
+    user_count: int

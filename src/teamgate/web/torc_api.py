@@ -1,0 +1,298 @@
+"""The Torc API under /torc-service/v1: ping, version, workflows, access groups."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+
+from teamgate import __version__
+from teamgate.domain.workflows import parse_spec
+from teamgate.errors import Invalid
+from teamgate.domain.policy import ADMIN, decide
+from teamgate.services import groups, workflows
+from teamgate.services.context import MAX_LIMIT, require
+from teamgate.storage.db.groups import Group, Membership, Page, Share
+from teamgate.storage.db.workflows import Workflow, WorkflowFilter
+from teamgate.web.deps import Caller, Context, get_principal
+from teamgate.web.models import (
+    AccessCheckResponse,
+    AccessGroupIn,
+    AccessGroupOut,
+    ErrorBody,
+    ListAccessGroupsResponse,
+    ListMembershipsResponse,
+    ListWorkflowsResponse,
+    MembershipIn,
+    MembershipOut,
+    PingResponse,
+    ReloadAuthResponse,
+    VersionResponse,
+    WorkflowCreated,
+    WorkflowGroupIn,
+    WorkflowGroupOut,
+    WorkflowIn,
+    WorkflowOut,
+)
+
+API_VERSION = "0.21.0"
+PREFIX = "/torc-service/v1"
+
+_errors: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413)
+}
+router = APIRouter(prefix=PREFIX, dependencies=[Depends(get_principal)], responses=_errors)
+
+Offset = Annotated[int, Query(ge=0)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+
+
+def _workflow_out(found: Workflow, *, access_groups: list[str] | None = None) -> dict[str, Any]:
+    return {
+        **found.attributes,
+        "id": found.id,
+        "name": found.name,
+        "user": found.user,
+        "description": found.description,
+        "timestamp": found.timestamp,
+        "project": found.project,
+        "is_archived": False,
+        "is_canceled": False,
+        **({"access_groups": access_groups} if access_groups is not None else {}),
+    }
+
+
+def _group_out(group: Group) -> AccessGroupOut:
+    return AccessGroupOut(
+        id=group.id, name=group.name, description=group.description, created_at=group.created_at
+    )
+
+
+def _groups_page(page: Page[Group]) -> ListAccessGroupsResponse:
+    return ListAccessGroupsResponse(
+        items=[_group_out(g) for g in page.items],
+        offset=page.offset,
+        limit=page.limit,
+        total_count=page.total_count,
+        has_more=page.has_more,
+    )
+
+
+def _member_out(member: Membership) -> MembershipOut:
+    return MembershipOut(
+        id=member.id,
+        user_name=member.user_name,
+        group_id=member.group_id,
+        role=member.role,
+        created_at=member.created_at,
+    )
+
+
+def _share_out(share: Share) -> WorkflowGroupOut:
+    return WorkflowGroupOut(
+        workflow_id=share.workflow_id, group_id=share.group_id, created_at=share.created_at
+    )
+
+
+# -- system --------------------------------------------------------------------
+
+
+@router.get("/ping", response_model=PingResponse)
+def ping() -> PingResponse:
+    return PingResponse(status="ok")
+
+
+@router.get("/version", response_model=VersionResponse)
+def version() -> VersionResponse:
+    return VersionResponse(api_version=API_VERSION, version=__version__, git_hash=None)
+
+
+@router.post("/admin/reload-auth", response_model=ReloadAuthResponse)
+def reload_auth(request: Request, ctx: Context, caller: Caller) -> ReloadAuthResponse:
+    require(decide(caller, ADMIN, enforce=ctx.enforce))
+    count = request.app.state.authenticator.reload()
+    return ReloadAuthResponse(message=f"Reloaded {count} users from htpasswd file", user_count=count)
+
+
+# -- workflows -----------------------------------------------------------------
+
+
+@router.post("/workflows", response_model=WorkflowOut)
+def create_workflow(body: WorkflowIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+    created, _jobs = workflows.create_workflow(
+        ctx,
+        caller,
+        name=body.name,
+        description=body.description,
+        user=body.user,
+        access_groups=body.access_groups or (),
+        project=body.project,
+        attributes=body.attributes(),
+    )
+    return _workflow_out(created, access_groups=list(dict.fromkeys(body.access_groups or [])))
+
+
+@router.post("/workflow_specs", response_model=WorkflowCreated)
+def create_workflow_from_spec(
+    ctx: Context, caller: Caller, spec: Annotated[dict[str, Any], Body()]
+) -> dict[str, Any]:
+    """Create a workflow with its jobs and shares from a spec (the YAML/JSON file, as JSON)."""
+    parsed = parse_spec(spec)
+    created, jobs = workflows.create_workflow(
+        ctx,
+        caller,
+        name=parsed.name,
+        description=parsed.description,
+        user=parsed.user,
+        access_groups=parsed.access_groups,
+        spec=parsed,
+    )
+    out = _workflow_out(created, access_groups=list(dict.fromkeys(parsed.access_groups)))
+    return {**out, "workflow_id": created.id, "job_count": jobs}
+
+
+@router.get("/workflows", response_model=ListWorkflowsResponse)
+def list_workflows(
+    ctx: Context,
+    caller: Caller,
+    offset: Offset = 0,
+    limit: Limit = MAX_LIMIT,
+    sort_by: str | None = None,
+    reverse_sort: bool = False,
+    name: str | None = None,
+    user: str | None = None,
+    description: str | None = None,
+    is_archived: bool | None = None,
+) -> dict[str, Any]:
+    filters = WorkflowFilter(
+        name=name, user=user, description=description, sort_by=sort_by, reverse_sort=reverse_sort
+    )
+    if is_archived:  # teamgate has no archived workflows
+        page: Page[Workflow] = Page([], offset, limit, 0)
+    else:
+        page = workflows.list_workflows(ctx, caller, filters=filters, offset=offset, limit=limit)
+    return {
+        "items": [_workflow_out(w) for w in page.items],
+        "offset": page.offset,
+        "max_limit": MAX_LIMIT,
+        "count": len(page.items),
+        "total_count": page.total_count,
+        "has_more": page.has_more,
+    }
+
+
+@router.get("/workflows/{id}", response_model=WorkflowOut)
+def get_workflow(id: int, ctx: Context, caller: Caller) -> dict[str, Any]:  # noqa: A002
+    found = workflows.get_workflow(ctx, caller, id)
+    return _workflow_out(found, access_groups=workflows.workflow_groups(ctx, id))
+
+
+@router.delete("/workflows/{id}", response_model=WorkflowOut)
+def delete_workflow(id: int, ctx: Context, caller: Caller) -> dict[str, Any]:  # noqa: A002
+    return _workflow_out(workflows.delete_workflow(ctx, caller, id))
+
+
+# -- access groups ---------------------------------------------------------------
+
+
+@router.post("/access_groups", response_model=AccessGroupOut)
+def create_access_group(body: AccessGroupIn, ctx: Context, caller: Caller) -> AccessGroupOut:
+    group = groups.create_group(ctx, caller, name=body.name, description=body.description)
+    return _group_out(group)
+
+
+@router.get("/access_groups", response_model=ListAccessGroupsResponse)
+def list_access_groups(
+    ctx: Context, caller: Caller, offset: Offset = 0, limit: Limit = MAX_LIMIT
+) -> ListAccessGroupsResponse:
+    return _groups_page(groups.list_groups(ctx, caller, offset=offset, limit=limit))
+
+
+@router.get("/access_groups/{id}", response_model=AccessGroupOut)
+def get_access_group(id: int, ctx: Context, caller: Caller) -> AccessGroupOut:  # noqa: A002
+    return _group_out(groups.get_group(ctx, caller, id))
+
+
+@router.delete("/access_groups/{id}", response_model=AccessGroupOut)
+def delete_access_group(id: int, ctx: Context, caller: Caller) -> AccessGroupOut:  # noqa: A002
+    return _group_out(groups.delete_group(ctx, caller, id))
+
+
+@router.post("/access_groups/{id}/members", response_model=MembershipOut)
+def add_user_to_group(
+    id: int, body: MembershipIn, ctx: Context, caller: Caller  # noqa: A002
+) -> MembershipOut:
+    if body.group_id is not None and body.group_id != id:
+        raise Invalid(f"group_id {body.group_id} in the body does not match group {id} in the path")
+    member = groups.add_member(ctx, caller, id, user=body.user_name, role=body.role)
+    return _member_out(member)
+
+
+@router.get("/access_groups/{id}/members", response_model=ListMembershipsResponse)
+def list_group_members(
+    id: int, ctx: Context, caller: Caller, offset: Offset = 0, limit: Limit = MAX_LIMIT  # noqa: A002
+) -> ListMembershipsResponse:
+    page = groups.list_members(ctx, caller, id, offset=offset, limit=limit)
+    return ListMembershipsResponse(
+        items=[_member_out(m) for m in page.items],
+        offset=page.offset,
+        limit=page.limit,
+        total_count=page.total_count,
+        has_more=page.has_more,
+    )
+
+
+@router.delete("/access_groups/{id}/members/{user_name:path}", response_model=MembershipOut)
+def remove_user_from_group(
+    id: int, user_name: str, ctx: Context, caller: Caller  # noqa: A002
+) -> MembershipOut:
+    return _member_out(groups.remove_member(ctx, caller, id, user=user_name))
+
+
+@router.get("/users/{user_name:path}/groups", response_model=ListAccessGroupsResponse)
+def list_user_groups(
+    user_name: str, ctx: Context, caller: Caller, offset: Offset = 0, limit: Limit = MAX_LIMIT
+) -> ListAccessGroupsResponse:
+    return _groups_page(groups.list_user_groups(ctx, caller, user_name, offset=offset, limit=limit))
+
+
+@router.post("/workflows/{id}/access_groups/{group_id}", response_model=WorkflowGroupOut)
+def add_workflow_to_group(
+    id: int, group_id: int, ctx: Context, caller: Caller  # noqa: A002
+) -> WorkflowGroupOut:
+    return _share_out(groups.add_workflow(ctx, caller, id, group_id))
+
+
+@router.post("/workflows/{id}/access_groups", response_model=WorkflowGroupOut)
+def add_workflow_to_group_body(
+    id: int, body: WorkflowGroupIn, ctx: Context, caller: Caller  # noqa: A002
+) -> WorkflowGroupOut:
+    """The form in Torc's OpenAPI file: the group in the body."""
+    return _share_out(groups.add_workflow(ctx, caller, id, body.group_id))
+
+
+@router.delete("/workflows/{id}/access_groups/{group_id}", response_model=WorkflowGroupOut)
+def remove_workflow_from_group(
+    id: int, group_id: int, ctx: Context, caller: Caller  # noqa: A002
+) -> WorkflowGroupOut:
+    return _share_out(groups.remove_workflow(ctx, caller, id, group_id))
+
+
+@router.get("/workflows/{id}/access_groups", response_model=ListAccessGroupsResponse)
+def list_workflow_groups(
+    id: int, ctx: Context, caller: Caller, offset: Offset = 0, limit: Limit = MAX_LIMIT  # noqa: A002
+) -> ListAccessGroupsResponse:
+    return _groups_page(groups.list_workflow_groups(ctx, caller, id, offset=offset, limit=limit))
+
+
+@router.get("/access_check/{workflow_id}/{user_name:path}", response_model=AccessCheckResponse)
+def check_workflow_access(
+    workflow_id: int, user_name: str, ctx: Context, caller: Caller
+) -> AccessCheckResponse:
+    decision = workflows.check_access(ctx, caller, workflow_id, user_name)
+    return AccessCheckResponse(
+        has_access=decision.allowed,
+        user_name=user_name,
+        workflow_id=workflow_id,
+        reason=decision.reason,
+    )
