@@ -111,13 +111,16 @@ def _validated(table: Mapping[str, Any], path: Path) -> dict[str, Any]:
         key = _ALIASES.get(raw_key, raw_key)
         if key not in _TYPES:
             known = ", ".join(sorted(_TYPES))
-            raise ConfigError(f"config file {path}: unknown key 'server.{raw_key}' (known: {known})")
+            raise ConfigError(
+                f"config file {path}: unknown key 'server.{raw_key}' (known: {known})"
+            )
         types, wanted = _TYPES[key]
-        if isinstance(value, bool) and bool not in types or not isinstance(value, types):
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             raise ConfigError(
                 f"config file {path}: 'server.{raw_key}' must be {wanted}, got {value!r}"
             )
         if key == "admin_users":
+            assert isinstance(value, list)
             if not all(isinstance(u, str) and u for u in value):
                 raise ConfigError(
                     f"config file {path}: 'server.admin_users' must be a list of non-empty strings"

@@ -116,7 +116,9 @@ class Authenticator:
                 self.reload()
             except HtpasswdError as exc:
                 self._stamp = stamp  # do not retry a broken file until it changes again
-                log.error("Reloading htpasswd file failed; keeping %d users: %s", self.user_count, exc)
+                log.error(
+                    "Reloading htpasswd file failed; keeping %d users: %s", self.user_count, exc
+                )
 
     def start_watching(self) -> None:
         if self.auth_file is None or self._watcher is not None:
@@ -140,7 +142,9 @@ def _parse_basic(header: str | None) -> tuple[str, str] | None:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8", "surrogateescape")
     except (binascii.Error, ValueError):
-        raise Unauthenticated("Malformed Basic credentials: expected base64 of 'user:password'") from None
+        raise Unauthenticated(
+            "Malformed Basic credentials: expected base64 of 'user:password'"
+        ) from None
     user, sep, password = decoded.partition(":")
     if not sep or not user:
         raise Unauthenticated("Malformed Basic credentials: expected base64 of 'user:password'")

@@ -29,8 +29,10 @@ class CredentialCache:
         return self.ttl > 0
 
     def _digest(self, user: str, password: str) -> bytes:
-        message = user.encode("utf-8", "surrogateescape") + b"\0" + password.encode(
-            "utf-8", "surrogateescape"
+        message = (
+            user.encode("utf-8", "surrogateescape")
+            + b"\0"
+            + password.encode("utf-8", "surrogateescape")
         )
         return hmac.new(self._key, message, hashlib.sha256).digest()
 

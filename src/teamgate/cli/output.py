@@ -39,7 +39,9 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-def render_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, width: int | None = None) -> str:
+def render_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], *, width: int | None = None
+) -> str:
     """A table with rounded borders; cells wider than the terminal allows wrap."""
     cells = [[("" if v is None else str(v)) for v in row] for row in rows]
     natural = [

@@ -41,7 +41,9 @@ def _parse(path: Path, text: str) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise click.ClickException(f"{path}, line {exc.lineno}: invalid JSON: {exc.msg}") from None
+            raise click.ClickException(
+                f"{path}, line {exc.lineno}: invalid JSON: {exc.msg}"
+            ) from None
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -75,5 +77,6 @@ def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
                 return value if isinstance(value, yaml.ScalarNode) else key
         return None
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]
+        child: yaml.Node = node.value[part]
+        return child
     return None

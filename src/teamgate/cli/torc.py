@@ -65,8 +65,16 @@ def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) 
 def command(func: F) -> F:
     """Give a leaf command `-f/--format` and turn client errors into clean exits."""
 
-    @click.option("-f", "--format", "output_format", type=FORMAT, expose_value=False,
-                  callback=_set_format, is_eager=False, help="Output format (table or json).")
+    @click.option(
+        "-f",
+        "--format",
+        "output_format",
+        type=FORMAT,
+        expose_value=False,
+        callback=_set_format,
+        is_eager=False,
+        help="Output format (table or json).",
+    )
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from teamgate.errors import TeamgateError
@@ -90,29 +98,58 @@ def _fail(exc: Exception) -> None:
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--url", envvar="TORC_API_URL", default="http://localhost:8080/torc-service/v1",
-              show_default=True, help="Torc API URL [env: TORC_API_URL].")
-@click.option("--username", envvar="TORC_USERNAME",
-              help="User name [env: TORC_USERNAME; default $USER].")
-@click.option("--password", envvar="TORC_PASSWORD", show_envvar=False,
-              help="Password [env: TORC_PASSWORD]. Visible to other local users; "
-                   "prefer the env var or --prompt-password.")
+@click.option(
+    "--url",
+    envvar="TORC_API_URL",
+    default="http://localhost:8080/torc-service/v1",
+    show_default=True,
+    help="Torc API URL [env: TORC_API_URL].",
+)
+@click.option(
+    "--username", envvar="TORC_USERNAME", help="User name [env: TORC_USERNAME; default $USER]."
+)
+@click.option(
+    "--password",
+    envvar="TORC_PASSWORD",
+    show_envvar=False,
+    help="Password [env: TORC_PASSWORD]. Visible to other local users; "
+    "prefer the env var or --prompt-password.",
+)
 @click.option("--prompt-password", is_flag=True, help="Ask for the password (no echo).")
-@click.option("-f", "--format", "output_format", type=FORMAT, default="table",
-              help="Output format (table or json); also accepted after the subcommand.")
+@click.option(
+    "-f",
+    "--format",
+    "output_format",
+    type=FORMAT,
+    default="table",
+    help="Output format (table or json); also accepted after the subcommand.",
+)
 @click.version_option(package_name="teamgate", prog_name="torc (teamgate)")
 @click.pass_context
-def cli(ctx: click.Context, url: str, username: str | None, password: str | None,
-        prompt_password: bool, output_format: str) -> None:
+def cli(
+    ctx: click.Context,
+    url: str,
+    username: str | None,
+    password: str | None,
+    prompt_password: bool,
+    output_format: str,
+) -> None:
     """Torc client: workflows and team access groups."""
     source = ctx.get_parameter_source("password")
     if password is not None and source is click.core.ParameterSource.COMMANDLINE:
-        click.echo("Warning: --password is visible to other users in the process list; "
-                   "prefer TORC_PASSWORD or --prompt-password.", err=True)
+        click.echo(
+            "Warning: --password is visible to other users in the process list; "
+            "prefer TORC_PASSWORD or --prompt-password.",
+            err=True,
+        )
     if prompt_password:
         password = click.prompt("Password", hide_input=True, err=True)
-    ctx.obj = Options(url=url, username=username or _default_user(), password=password,
-                      format=output_format.lower())
+    ctx.obj = Options(
+        url=url,
+        username=username or _default_user(),
+        password=password,
+        format=output_format.lower(),
+    )
 
 
 pass_options = click.make_pass_decorator(Options)
@@ -179,8 +216,12 @@ def workflows_get(opts: Options, workflow_id: int) -> None:
     if opts.json:
         echo_json(found)
         return
-    rows = [("ID", found["id"]), ("Name", found["name"]), ("User", found["user"]),
-            ("Description", found.get("description"))]
+    rows = [
+        ("ID", found["id"]),
+        ("Name", found["name"]),
+        ("User", found["user"]),
+        ("Description", found.get("description")),
+    ]
     click.echo(render_table(("Field", "Value"), rows))
 
 
@@ -279,8 +320,14 @@ def groups_delete(opts: Options, group_id: int) -> None:
 @access_groups.command("add-user")
 @click.argument("group_id", type=int)
 @click.argument("user_name")
-@click.option("-r", "--role", type=click.Choice(["member", "admin"]), default="member",
-              show_default=True, help="admin: may manage this group's members.")
+@click.option(
+    "-r",
+    "--role",
+    type=click.Choice(["member", "admin"]),
+    default="member",
+    show_default=True,
+    help="admin: may manage this group's members.",
+)
 @command
 @pass_options
 def groups_add_user(opts: Options, group_id: int, user_name: str, role: str) -> None:
@@ -339,8 +386,9 @@ def groups_list_user_groups(opts: Options, user_name: str) -> None:
     if opts.json:
         echo_json(groups)
     else:
-        click.echo(_group_table(groups) if groups else
-                   f"User '{user_name}' is not a member of any groups")
+        click.echo(
+            _group_table(groups) if groups else f"User '{user_name}' is not a member of any groups"
+        )
 
 
 @access_groups.command("add-workflow")
@@ -386,8 +434,11 @@ def groups_list_workflow_groups(opts: Options, workflow_id: int) -> None:
     if opts.json:
         echo_json(groups)
     else:
-        click.echo(_group_table(groups) if groups else
-                   f"Workflow {workflow_id} is not associated with any groups")
+        click.echo(
+            _group_table(groups)
+            if groups
+            else f"Workflow {workflow_id} is not associated with any groups"
+        )
 
 
 @cli.group()

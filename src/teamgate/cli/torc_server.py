@@ -63,36 +63,85 @@ _FLAG_FIELDS = {
 
 
 @cli.command(epilog=EXAMPLES)
-@click.option("-d", "--database", help="SQLite file path or postgresql:// URL. "
-              "Default: torc.db in the user's data directory.")
-@click.option("--auth-file", envvar="TORC_AUTH_FILE", show_envvar=True,
-              help="htpasswd file (bcrypt). Reloaded automatically when it changes.")
-@click.option("--require-auth/--no-require-auth", default=False,
-              help="Reject requests without valid credentials (401).")
-@click.option("--enforce-access-control/--no-enforce-access-control", default=False,
-              help="Users see only their own workflows and those shared with their groups.")
-@click.option("--admin-user", multiple=True, envvar="TORC_ADMIN_USERS", show_envvar=True,
-              help="System administrator (repeatable; the env var takes a comma-separated list).")
-@click.option("--host", "-u", "--url", "host", default="localhost", show_default=True,
-              help="Address to bind to.")
-@click.option("-p", "--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
-              help="Port; 0 picks a free one (printed as TORC_SERVER_PORT=<n> on stdout).")
-@click.option("--credential-cache-ttl-secs", type=click.FloatRange(min=0), default=60,
-              envvar="TORC_CREDENTIAL_CACHE_TTL_SECS", show_default=True,
-              help="Remember successful password checks this long; 0 turns the cache off.")
+@click.option(
+    "-d",
+    "--database",
+    help="SQLite file path or postgresql:// URL. Default: torc.db in the user's data directory.",
+)
+@click.option(
+    "--auth-file",
+    envvar="TORC_AUTH_FILE",
+    show_envvar=True,
+    help="htpasswd file (bcrypt). Reloaded automatically when it changes.",
+)
+@click.option(
+    "--require-auth/--no-require-auth",
+    default=False,
+    help="Reject requests without valid credentials (401).",
+)
+@click.option(
+    "--enforce-access-control/--no-enforce-access-control",
+    default=False,
+    help="Users see only their own workflows and those shared with their groups.",
+)
+@click.option(
+    "--admin-user",
+    multiple=True,
+    envvar="TORC_ADMIN_USERS",
+    show_envvar=True,
+    help="System administrator (repeatable; the env var takes a comma-separated list).",
+)
+@click.option(
+    "--host",
+    "-u",
+    "--url",
+    "host",
+    default="localhost",
+    show_default=True,
+    help="Address to bind to.",
+)
+@click.option(
+    "-p",
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8080,
+    show_default=True,
+    help="Port; 0 picks a free one (printed as TORC_SERVER_PORT=<n> on stdout).",
+)
+@click.option(
+    "--credential-cache-ttl-secs",
+    type=click.FloatRange(min=0),
+    default=60,
+    envvar="TORC_CREDENTIAL_CACHE_TTL_SECS",
+    show_default=True,
+    help="Remember successful password checks this long; 0 turns the cache off.",
+)
 @click.option("--blob-store", help="State blob store: a directory or s3://bucket/prefix.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False), help="TLS certificate (PEM).")
 @click.option("--tls-key", type=click.Path(dir_okay=False), help="TLS private key (PEM).")
-@click.option("--max-body-bytes", type=click.IntRange(min=1024),
-              default=10 * 1024 * 1024, show_default=True, help="Largest request body accepted.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="config.toml with a [server] table (default: ./torc.toml, "
-              "~/.config/torc/config.toml, /etc/torc/config.toml).")
-@click.option("-l", "--log-level", default="info", show_default=True,
-              type=click.Choice(["error", "warn", "warning", "info", "debug", "trace"],
-                                case_sensitive=False))
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1024),
+    default=10 * 1024 * 1024,
+    show_default=True,
+    help="Largest request body accepted.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="config.toml with a [server] table (default: ./torc.toml, "
+    "~/.config/torc/config.toml, /etc/torc/config.toml).",
+)
+@click.option(
+    "-l",
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["error", "warn", "warning", "info", "debug", "trace"], case_sensitive=False),
+)
 @click.pass_context
-def run(ctx: click.Context, config_file: Path | None, **flags: Any) -> None:
+def run(ctx: click.Context, /, config_file: Path | None, **flags: Any) -> None:
     """Run the server in the foreground."""
     overrides: dict[str, Any] = {}
     for flag, field_name in _FLAG_FIELDS.items():
@@ -138,8 +187,10 @@ def _log_startup(settings: Settings, user_count: int) -> None:
         if settings.require_auth:
             log.info("Authentication is REQUIRED for all requests")
         else:
-            log.info("Authentication is OPTIONAL (missing credentials are anonymous; "
-                     "wrong credentials are refused)")
+            log.info(
+                "Authentication is OPTIONAL (missing credentials are anonymous; "
+                "wrong credentials are refused)"
+            )
     else:
         log.info("No htpasswd file configured, authentication disabled")
     log.info(ENFORCED if settings.enforce_access_control else NOT_ENFORCED)
@@ -165,8 +216,10 @@ def serve(settings: Settings) -> int:
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
-        print(f"Error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
-              file=sys.stderr)
+        print(
+            f"Error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}",
+            file=sys.stderr,
+        )
         return 1
     port = sock.getsockname()[1]
     log.info("Listening on %s:%d", settings.host, port)

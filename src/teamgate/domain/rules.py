@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from teamgate.errors import Invalid
 
 
-class Effect(str, Enum):
+class Effect(StrEnum):
     ALLOW = "allow"
     DENY = "deny"
 

@@ -17,9 +17,7 @@ from teamgate.errors import Invalid
 Path = tuple[str | int, ...]
 
 MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[kmgtKMGT]?$")
-RUNTIME_RE = re.compile(
-    r"^P(?!$)([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+(\.[0-9]+)?S)?)?$"
-)
+RUNTIME_RE = re.compile(r"^P(?!$)([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+(\.[0-9]+)?S)?)?$")
 NAME_MAX = 255
 
 
@@ -83,12 +81,16 @@ _JOB_FIELDS = {
 _RR_FIELDS = {"name", "num_cpus", "memory", "num_gpus", "num_nodes", "runtime"}
 
 
-def _mapping(value: Any, path: Path, allowed: set[str], required: Sequence[str]) -> Mapping[str, Any]:
+def _mapping(
+    value: Any, path: Path, allowed: set[str], required: Sequence[str]
+) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise SpecError(path, f"expected a mapping, got {_kind(value)}")
     for key in value:
         if not isinstance(key, str) or key not in allowed:
-            raise SpecError((*path, str(key)), f"unknown field (allowed: {', '.join(sorted(allowed))})")
+            raise SpecError(
+                (*path, str(key)), f"unknown field (allowed: {', '.join(sorted(allowed))})"
+            )
     for key in required:
         if key not in value:
             raise SpecError((*path, key), "required field is missing")
@@ -103,7 +105,9 @@ def _kind(value: Any) -> str:
     )
 
 
-def _string(value: Any, path: Path, *, optional: bool = False, max_len: int = NAME_MAX) -> str | None:
+def _string(
+    value: Any, path: Path, *, optional: bool = False, max_len: int = NAME_MAX
+) -> str | None:
     if value is None and optional:
         return None
     if not isinstance(value, str):
@@ -145,14 +149,19 @@ def _resource_requirements(value: Any, path: Path) -> ResourceRequirements:
     data = _mapping(value, path, _RR_FIELDS, ("name", "num_cpus", "memory"))
     memory = data["memory"]
     if isinstance(memory, bool) or not isinstance(memory, str | int):
-        raise SpecError((*path, "memory"), f"expected a size like '1g' or '512m', got {_kind(memory)}")
+        raise SpecError(
+            (*path, "memory"), f"expected a size like '1g' or '512m', got {_kind(memory)}"
+        )
     memory = str(memory)
     if not MEMORY_RE.match(memory):
-        raise SpecError((*path, "memory"), f"invalid size '{memory}' (use e.g. '1g', '512m', '100k')")
+        raise SpecError(
+            (*path, "memory"), f"invalid size '{memory}' (use e.g. '1g', '512m', '100k')"
+        )
     runtime = data.get("runtime", "PT1H")
     if not isinstance(runtime, str) or not RUNTIME_RE.match(runtime):
         raise SpecError(
-            (*path, "runtime"), f"invalid ISO-8601 duration {runtime!r} (use e.g. 'PT10M', 'P1DT2H')"
+            (*path, "runtime"),
+            f"invalid ISO-8601 duration {runtime!r} (use e.g. 'PT10M', 'P1DT2H')",
         )
     return ResourceRequirements(
         name=_name(data["name"], (*path, "name")),
@@ -178,7 +187,8 @@ def _job(value: Any, path: Path) -> JobSpec:
             data.get("invocation_script"), (*path, "invocation_script"), optional=True, max_len=4096
         ),
         cancel_on_blocking_job_failure=_bool(
-            data.get("cancel_on_blocking_job_failure", True), (*path, "cancel_on_blocking_job_failure")
+            data.get("cancel_on_blocking_job_failure", True),
+            (*path, "cancel_on_blocking_job_failure"),
         ),
         supports_termination=_bool(
             data.get("supports_termination", False), (*path, "supports_termination")
@@ -197,7 +207,9 @@ def parse_spec(data: Any) -> WorkflowSpec:
     top = _mapping(data, (), _WORKFLOW_FIELDS, ("name",))
     rrs = tuple(
         _resource_requirements(v, ("resource_requirements", i))
-        for i, v in enumerate(_list(top.get("resource_requirements", []), ("resource_requirements",)))
+        for i, v in enumerate(
+            _list(top.get("resource_requirements", []), ("resource_requirements",))
+        )
     )
     jobs = tuple(_job(v, ("jobs", i)) for i, v in enumerate(_list(top.get("jobs", []), ("jobs",))))
     groups = _list(top.get("access_groups", []), ("access_groups",))
@@ -218,7 +230,9 @@ def _check_references(spec: WorkflowSpec) -> None:
     job_names = _unique([j.name for j in spec.jobs], "jobs")
     _unique(list(spec.access_groups), "access_groups", field=None)
     for i, job in enumerate(spec.jobs):
-        if job.resource_requirements is not None and job.resource_requirements not in rr_names | {"default"}:
+        if job.resource_requirements is not None and job.resource_requirements not in rr_names | {
+            "default"
+        }:
             raise SpecError(
                 ("jobs", i, "resource_requirements"),
                 f"unknown resource requirements '{job.resource_requirements}' "

@@ -48,7 +48,9 @@ def _can_see_all(ctx: ServiceContext, principal: Principal) -> bool:
     return not ctx.enforce or principal.is_admin
 
 
-def _can_read_group(ctx: ServiceContext, principal: Principal, group_id: int, conn: Connection) -> None:
+def _can_read_group(
+    ctx: ServiceContext, principal: Principal, group_id: int, conn: Connection
+) -> None:
     if _can_see_all(ctx, principal):
         return
     if principal.name is None:

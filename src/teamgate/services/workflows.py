@@ -144,9 +144,8 @@ def list_workflows(
     """Workflows the caller may read, filtered in the query itself."""
     check_page(offset, limit)
     if filters.sort_by is not None and filters.sort_by not in store.SORT_COLUMNS:
-        raise Invalid(
-            f"cannot sort by '{filters.sort_by}': use one of {', '.join(sorted(store.SORT_COLUMNS))}"
-        )
+        known = ", ".join(sorted(store.SORT_COLUMNS))
+        raise Invalid(f"cannot sort by '{filters.sort_by}': use one of {known}")
     visible = None
     if ctx.enforce:
         if principal.name is None:

@@ -48,7 +48,7 @@ def error_response(status: int, kind: str, message: str) -> JSONResponse:
 def status_for(exc: errors.TeamgateError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 
@@ -103,4 +103,6 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("Unexpected error on %s %s", request.method, request.url.path)
-        return error_response(500, "InternalError", "The server hit an unexpected error; see its log")
+        return error_response(
+            500, "InternalError", "The server hit an unexpected error; see its log"
+        )

@@ -58,8 +58,18 @@ class WorkflowIn(BaseModel):
     resource_monitor_config: dict[str, Any] | None = None
 
     IGNORED: ClassVar[frozenset[str]] = frozenset(
-        {"id", "timestamp", "is_archived", "is_canceled", "run_id", "name", "user",
-         "description", "project", "access_groups"}
+        {
+            "id",
+            "timestamp",
+            "is_archived",
+            "is_canceled",
+            "run_id",
+            "name",
+            "user",
+            "description",
+            "project",
+            "access_groups",
+        }
     )
 
     def attributes(self) -> dict[str, Any]:

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 
 from teamgate import __version__
+from teamgate.domain.policy import ADMIN, decide
 from teamgate.domain.workflows import parse_spec
 from teamgate.errors import Invalid
-from teamgate.domain.policy import ADMIN, decide
 from teamgate.services import groups, workflows
 from teamgate.services.context import MAX_LIMIT, require
 from teamgate.storage.db.groups import Group, Membership, Page, Share
@@ -111,7 +111,9 @@ def version() -> VersionResponse:
 def reload_auth(request: Request, ctx: Context, caller: Caller) -> ReloadAuthResponse:
     require(decide(caller, ADMIN, enforce=ctx.enforce))
     count = request.app.state.authenticator.reload()
-    return ReloadAuthResponse(message=f"Reloaded {count} users from htpasswd file", user_count=count)
+    return ReloadAuthResponse(
+        message=f"Reloaded {count} users from htpasswd file", user_count=count
+    )
 
 
 # -- workflows -----------------------------------------------------------------
@@ -182,13 +184,13 @@ def list_workflows(
 
 
 @router.get("/workflows/{id}", response_model=WorkflowOut)
-def get_workflow(id: int, ctx: Context, caller: Caller) -> dict[str, Any]:  # noqa: A002
+def get_workflow(id: int, ctx: Context, caller: Caller) -> dict[str, Any]:
     found = workflows.get_workflow(ctx, caller, id)
     return _workflow_out(found, access_groups=workflows.workflow_groups(ctx, id))
 
 
 @router.delete("/workflows/{id}", response_model=WorkflowOut)
-def delete_workflow(id: int, ctx: Context, caller: Caller) -> dict[str, Any]:  # noqa: A002
+def delete_workflow(id: int, ctx: Context, caller: Caller) -> dict[str, Any]:
     return _workflow_out(workflows.delete_workflow(ctx, caller, id))
 
 
@@ -209,18 +211,21 @@ def list_access_groups(
 
 
 @router.get("/access_groups/{id}", response_model=AccessGroupOut)
-def get_access_group(id: int, ctx: Context, caller: Caller) -> AccessGroupOut:  # noqa: A002
+def get_access_group(id: int, ctx: Context, caller: Caller) -> AccessGroupOut:
     return _group_out(groups.get_group(ctx, caller, id))
 
 
 @router.delete("/access_groups/{id}", response_model=AccessGroupOut)
-def delete_access_group(id: int, ctx: Context, caller: Caller) -> AccessGroupOut:  # noqa: A002
+def delete_access_group(id: int, ctx: Context, caller: Caller) -> AccessGroupOut:
     return _group_out(groups.delete_group(ctx, caller, id))
 
 
 @router.post("/access_groups/{id}/members", response_model=MembershipOut)
 def add_user_to_group(
-    id: int, body: MembershipIn, ctx: Context, caller: Caller  # noqa: A002
+    id: int,
+    body: MembershipIn,
+    ctx: Context,
+    caller: Caller,
 ) -> MembershipOut:
     if body.group_id is not None and body.group_id != id:
         raise Invalid(f"group_id {body.group_id} in the body does not match group {id} in the path")
@@ -230,7 +235,11 @@ def add_user_to_group(
 
 @router.get("/access_groups/{id}/members", response_model=ListMembershipsResponse)
 def list_group_members(
-    id: int, ctx: Context, caller: Caller, offset: Offset = 0, limit: Limit = MAX_LIMIT  # noqa: A002
+    id: int,
+    ctx: Context,
+    caller: Caller,
+    offset: Offset = 0,
+    limit: Limit = MAX_LIMIT,
 ) -> ListMembershipsResponse:
     page = groups.list_members(ctx, caller, id, offset=offset, limit=limit)
     return ListMembershipsResponse(
@@ -244,7 +253,10 @@ def list_group_members(
 
 @router.delete("/access_groups/{id}/members/{user_name:path}", response_model=MembershipOut)
 def remove_user_from_group(
-    id: int, user_name: str, ctx: Context, caller: Caller  # noqa: A002
+    id: int,
+    user_name: str,
+    ctx: Context,
+    caller: Caller,
 ) -> MembershipOut:
     return _member_out(groups.remove_member(ctx, caller, id, user=user_name))
 
@@ -258,14 +270,20 @@ def list_user_groups(
 
 @router.post("/workflows/{id}/access_groups/{group_id}", response_model=WorkflowGroupOut)
 def add_workflow_to_group(
-    id: int, group_id: int, ctx: Context, caller: Caller  # noqa: A002
+    id: int,
+    group_id: int,
+    ctx: Context,
+    caller: Caller,
 ) -> WorkflowGroupOut:
     return _share_out(groups.add_workflow(ctx, caller, id, group_id))
 
 
 @router.post("/workflows/{id}/access_groups", response_model=WorkflowGroupOut)
 def add_workflow_to_group_body(
-    id: int, body: WorkflowGroupIn, ctx: Context, caller: Caller  # noqa: A002
+    id: int,
+    body: WorkflowGroupIn,
+    ctx: Context,
+    caller: Caller,
 ) -> WorkflowGroupOut:
     """The form in Torc's OpenAPI file: the group in the body."""
     return _share_out(groups.add_workflow(ctx, caller, id, body.group_id))
@@ -273,14 +291,21 @@ def add_workflow_to_group_body(
 
 @router.delete("/workflows/{id}/access_groups/{group_id}", response_model=WorkflowGroupOut)
 def remove_workflow_from_group(
-    id: int, group_id: int, ctx: Context, caller: Caller  # noqa: A002
+    id: int,
+    group_id: int,
+    ctx: Context,
+    caller: Caller,
 ) -> WorkflowGroupOut:
     return _share_out(groups.remove_workflow(ctx, caller, id, group_id))
 
 
 @router.get("/workflows/{id}/access_groups", response_model=ListAccessGroupsResponse)
 def list_workflow_groups(
-    id: int, ctx: Context, caller: Caller, offset: Offset = 0, limit: Limit = MAX_LIMIT  # noqa: A002
+    id: int,
+    ctx: Context,
+    caller: Caller,
+    offset: Offset = 0,
+    limit: Limit = MAX_LIMIT,
 ) -> ListAccessGroupsResponse:
     return _groups_page(groups.list_workflow_groups(ctx, caller, id, offset=offset, limit=limit))
 

@@ -47,7 +47,9 @@ class Database:
         elif self.dialect == "postgresql":
             kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         else:
-            raise ConfigError(f"unsupported database {parsed.drivername!r}: use a SQLite path or postgresql://…")
+            raise ConfigError(
+                f"unsupported database {parsed.drivername!r}: use a SQLite path or postgresql://…"
+            )
         self.engine: Engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)

@@ -108,8 +108,12 @@ def list_user_groups(conn: Connection, user: str, *, offset: int, limit: int) ->
     where = membership.c.user_name == user
     total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
     rows = conn.execute(
-        select(access_group).select_from(joined).where(where)
-        .order_by(access_group.c.id).offset(offset).limit(limit)
+        select(access_group)
+        .select_from(joined)
+        .where(where)
+        .order_by(access_group.c.id)
+        .offset(offset)
+        .limit(limit)
     )
     return Page([_group(r) for r in rows], offset, limit, total)
 
@@ -202,7 +206,11 @@ def list_workflow_groups(
     where = workflow_share.c.workflow_id == workflow_id
     total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
     rows = conn.execute(
-        select(access_group).select_from(joined).where(where)
-        .order_by(access_group.c.id).offset(offset).limit(limit)
+        select(access_group)
+        .select_from(joined)
+        .where(where)
+        .order_by(access_group.c.id)
+        .offset(offset)
+        .limit(limit)
     )
     return Page([_group(r) for r in rows], offset, limit, total)

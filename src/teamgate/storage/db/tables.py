@@ -33,9 +33,7 @@ membership = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("user_name", String(255), nullable=False),
-    Column(
-        "group_id", Integer, ForeignKey("access_group.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("group_id", Integer, ForeignKey("access_group.id", ondelete="CASCADE"), nullable=False),
     Column("role", String(16), nullable=False),
     Column("created_at", String(32), nullable=False),
     UniqueConstraint("user_name", "group_id", name="uq_membership_user_group"),
@@ -60,12 +58,8 @@ workflow = Table(
 workflow_share = Table(
     "workflow_access_group",
     metadata,
-    Column(
-        "workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False
-    ),
-    Column(
-        "group_id", Integer, ForeignKey("access_group.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
+    Column("group_id", Integer, ForeignKey("access_group.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", String(32), nullable=False),
     PrimaryKeyConstraint("workflow_id", "group_id", name="pk_workflow_access_group"),
     Index("ix_workflow_access_group_group", "group_id", "workflow_id"),
@@ -75,9 +69,7 @@ resource_requirements = Table(
     "resource_requirements",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(255), nullable=False),
     Column("num_cpus", Integer, nullable=False),
     Column("num_gpus", Integer, nullable=False),
@@ -92,9 +84,7 @@ job = Table(
     "job",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column(
-        "workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
     Column("name", String(255), nullable=False),
     Column("command", Text, nullable=False),
     Column(
@@ -115,11 +105,7 @@ job_dependency = Table(
     "job_depends_on",
     metadata,
     Column("job_id", Integer, ForeignKey("job.id", ondelete="CASCADE"), nullable=False),
-    Column(
-        "depends_on_job_id", Integer, ForeignKey("job.id", ondelete="CASCADE"), nullable=False
-    ),
-    Column(
-        "workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False
-    ),
+    Column("depends_on_job_id", Integer, ForeignKey("job.id", ondelete="CASCADE"), nullable=False),
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
     PrimaryKeyConstraint("job_id", "depends_on_job_id", name="pk_job_depends_on"),
 )

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, ColumnElement, Select, and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, or_, select
 
 from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import NotFound
@@ -82,7 +82,15 @@ def insert_workflow(
         "attributes": json.dumps(attributes or {}, sort_keys=True),
     }
     new_id = conn.execute(insert(workflow).values(**values).returning(workflow.c.id)).scalar_one()
-    return Workflow(id=new_id, **{**values, "attributes": attributes or {}})
+    return Workflow(
+        id=new_id,
+        name=name,
+        user=user,
+        description=description,
+        timestamp=str(values["timestamp"]),
+        project=project,
+        attributes=attributes or {},
+    )
 
 
 def insert_jobs(conn: Connection, workflow_id: int, spec: WorkflowSpec) -> int:

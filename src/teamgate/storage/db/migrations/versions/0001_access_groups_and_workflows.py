@@ -103,7 +103,9 @@ def upgrade() -> None:
     )
     op.create_table(
         "job_depends_on",
-        sa.Column("job_id", sa.Integer, sa.ForeignKey("job.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "job_id", sa.Integer, sa.ForeignKey("job.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column(
             "depends_on_job_id",
             sa.Integer,
