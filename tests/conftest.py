@@ -70,7 +70,12 @@ def start_server(
     cmd = [str(BIN / "torc-server"), "run", "--host", "127.0.0.1", "--port", "0", *args]
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=log_file, text=True, env=full_env, cwd=cwd or workdir
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=log_file,
+            text=True,
+            env=full_env,
+            cwd=cwd or workdir,
         )
     lines: queue.Queue[str | None] = queue.Queue()
 
@@ -138,11 +143,14 @@ def htpasswd(tmp_path: Path) -> Path:
 def secured_server(server_factory, htpasswd: Path, tmp_path: Path) -> Server:  # type: ignore[no-untyped-def]
     """The tutorial's server: auth required, access control on, alice is an administrator."""
     return server_factory(  # type: ignore[no-any-return]
-        "--database", str(tmp_path / "db" / "torc.db"),
-        "--auth-file", str(htpasswd),
+        "--database",
+        str(tmp_path / "db" / "torc.db"),
+        "--auth-file",
+        str(htpasswd),
         "--require-auth",
         "--enforce-access-control",
-        "--admin-user", "alice",
+        "--admin-user",
+        "alice",
     )
 
 
@@ -158,7 +166,9 @@ def cli_env(server: Server, user: str | None = None, **extra: str) -> dict[str, 
     return env
 
 
-def torc(server: Server, user: str | None, *args: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
+def torc(
+    server: Server, user: str | None, *args: str, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
     """Run the real `torc` CLI as `user` against `server`."""
     return subprocess.run(
         [str(BIN / "torc"), *args],

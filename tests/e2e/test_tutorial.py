@@ -50,7 +50,9 @@ GROUPS_TABLE = [
 ]
 
 
-def sh(script: str, env: dict[str, str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def sh(
+    script: str, env: dict[str, str], *, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["bash", "-c", script], env=env, input=stdin, capture_output=True, text=True, timeout=120
     )
@@ -87,11 +89,14 @@ def start_tutorial_server(tmp_path: Path, auth_file: Path, how: str) -> Server:
     if how == "flags":
         return start_server(
             tmp_path / "server",
-            "--database", str(db),
-            "--auth-file", str(auth_file),
+            "--database",
+            str(db),
+            "--auth-file",
+            str(auth_file),
             "--require-auth",
             "--enforce-access-control",
-            "--admin-user", "alice",
+            "--admin-user",
+            "alice",
         )
     config = tmp_path / "config.toml"
     config.write_text(
@@ -133,7 +138,9 @@ def run_tutorial(tmp: Path, server: Server) -> None:
     alice.pop("TORC_PASSWORD")
 
     # Step 3: read the password without echo, then ping.
-    ping = sh("read -s TORC_PASSWORD && export TORC_PASSWORD\ntorc ping", alice, stdin="alice_password\n")
+    ping = sh(
+        "read -s TORC_PASSWORD && export TORC_PASSWORD\ntorc ping", alice, stdin="alice_password\n"
+    )
     assert ping.returncode == 0, ping.stderr
     assert json.loads(ping.stdout) == {"status": "ok"}
     alice["TORC_PASSWORD"] = password_of("alice")
@@ -142,7 +149,9 @@ def run_tutorial(tmp: Path, server: Server) -> None:
     out = sh('torc access-groups create "ml-team" --description "Machine Learning Team"', alice)
     assert out.returncode == 0, out.stderr
     assert _lines(out.stdout) == [
-        "Successfully created access group:", "ID: 1", "Name: ml-team",
+        "Successfully created access group:",
+        "ID: 1",
+        "Name: ml-team",
         "Description: Machine Learning Team",
     ]
     out = sh('torc access-groups create "data-team" --description "Data Processing Team"', alice)
@@ -201,7 +210,10 @@ def run_tutorial(tmp: Path, server: Server) -> None:
     assert [r.split("│")[2].strip() for r in rows[1:4]] == ["1", "ml_training_workflow", "alice"]
 
     # Step 9: revoke; carol loses access again.
-    out = sh('torc access-groups remove-workflow 1 2\necho "Revoked data-team access to workflow 1"', alice)
+    out = sh(
+        'torc access-groups remove-workflow 1 2\necho "Revoked data-team access to workflow 1"',
+        alice,
+    )
     assert out.returncode == 0, out.stderr
     out = sh("torc workflows get 1", carol)
     assert out.returncode != 0 and "does not have access to workflow 1" in out.stderr

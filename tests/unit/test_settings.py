@@ -1,0 +1,66 @@
+"""config.toml: strict validation and precedence of flags over the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from teamgate.errors import ConfigError
+from teamgate.settings import load_settings
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(body)
+    return path
+
+
+def test_tutorial_config_is_read(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        '[server]\nauth_file = "/etc/torc/htpasswd"\nrequire_auth = true\n'
+        'enforce_access_control = true\nadmin_users = ["alice", "bob"]\n',
+    )
+    settings = load_settings(config, {})
+    assert settings.auth_file == "/etc/torc/htpasswd"
+    assert settings.require_auth and settings.enforce_access_control
+    assert settings.admin_users == ("alice", "bob")
+
+
+def test_flags_override_the_file_both_ways(tmp_path: Path) -> None:
+    config = write(
+        tmp_path, '[server]\nauth_file = "/x"\nenforce_access_control = true\nport = 9000\n'
+    )
+    settings = load_settings(config, {"enforce_access_control": False, "port": 8080})
+    assert settings.enforce_access_control is False
+    assert settings.port == 8080
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ("[server]\nenforce_acces_control = true\n", "server.enforce_acces_control"),
+        ("[server]\nrequire_auth = 'yes'\n", "server.require_auth"),
+        ("[server]\nport = '8080'\n", "server.port"),
+        ("[server]\nport = true\n", "server.port"),
+        ("[server]\nadmin_users = 'alice'\n", "server.admin_users"),
+        ("[server]\nadmin_users = [1]\n", "server.admin_users"),
+        ("[serverr]\nport = 1\n", "serverr"),
+        ("[server\nport = 1\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_an_error_naming_the_key(tmp_path: Path, body: str, named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, body), {})
+    assert named in caught.value.message
+
+
+def test_require_auth_needs_an_auth_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no --auth-file"):
+        load_settings(write(tmp_path, "[server]\nrequire_auth = true\n"), {})
+
+
+def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml", {})
