@@ -1,0 +1,100 @@
+"""Authenticated `GET /workflows/{id}`: requests per second with the credential cache on and
+off, and with authentication and access control off, side by side in one run.
+
+    python bench/http_get_workflow.py [--seconds 5] [--clients 4] [--cost 12]
+
+Each configuration runs in its own real `torc-server` process on a free port; the load comes
+from keep-alive HTTP clients in threads of this process. Figures are printed as a table and as
+ratios to the baseline (no authentication, no access control).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.conftest import start_server  # noqa: E402
+from teamgate.auth.passwords import hash_password  # noqa: E402
+
+USER, PASSWORD = "alice", "alice_password"
+
+
+def load(url: str, auth: tuple[str, str] | None, *, seconds: float, clients: int) -> tuple[float, int]:
+    """Requests per second over `seconds` from `clients` threads; also the error count."""
+    counts = [0] * clients
+    failures = [0] * clients
+    stop = threading.Event()
+
+    def worker(index: int) -> None:
+        with httpx.Client(auth=auth, timeout=30) as client:
+            while not stop.is_set():
+                response = client.get(url)
+                counts[index] += 1
+                if response.status_code != 200:
+                    failures[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    stop.wait(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    return sum(counts) / elapsed, sum(failures)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--cost", type=int, default=12, help="bcrypt cost of the user's hash")
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="teamgate-bench-"))
+    auth_file = work / "htpasswd"
+    auth_file.write_text(f"{USER}:{hash_password(PASSWORD, cost=args.cost)}\n")
+    secured = ["--auth-file", str(auth_file), "--require-auth", "--enforce-access-control"]
+    configs = [
+        ("auth off, access control off (baseline)", [], None),
+        ("auth + access control, cache on (60 s)", secured, (USER, PASSWORD)),
+        ("auth + access control, cache off", [*secured, "--credential-cache-ttl-secs", "0"],
+         (USER, PASSWORD)),
+    ]
+    results: list[tuple[str, float, int]] = []
+    for index, (label, flags, auth) in enumerate(configs):
+        db = work / f"db{index}.sqlite"
+        server = start_server(work / f"server{index}", "--database", str(db), *flags)
+        try:
+            with httpx.Client(auth=auth) as client:
+                created = client.post(
+                    f"{server.torc_url}/workflows", json={"name": "bench", "user": USER}
+                ).json()
+                url = f"{server.torc_url}/workflows/{created['id']}"
+                client.get(url).raise_for_status()  # warm up (and fill the cache)
+            rate, failures = load(url, auth, seconds=args.seconds, clients=args.clients)
+        finally:
+            server.stop()
+        results.append((label, rate, failures))
+
+    baseline = results[0][1]
+    print(f"GET /workflows/{{id}}: {args.clients} clients x {args.seconds:.0f} s each, "
+          f"bcrypt cost {args.cost}")
+    print(f"{'configuration':<44} {'req/s':>10} {'ratio':>8} {'errors':>7}")
+    for label, rate, failures in results:
+        print(f"{label:<44} {rate:>10.1f} {rate / baseline:>8.3f} {failures:>7}")
+    cache_on, cache_off = results[1][1], results[2][1]
+    print(f"cache on / cache off: {cache_on / cache_off:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
