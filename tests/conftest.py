@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import ssl
 import subprocess
 import sys
 import threading
@@ -38,10 +39,15 @@ class Server:
     port: int
     log_path: Path
     stdout_lines: list[str] = field(default_factory=list)
+    tls_ca: Path | None = None
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls_ca else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def verify(self) -> ssl.SSLContext | bool:
+        return ssl.create_default_context(cafile=str(self.tls_ca)) if self.tls_ca else True
 
     @property
     def torc_url(self) -> str:
@@ -61,9 +67,16 @@ class Server:
 
 
 def start_server(
-    workdir: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+    workdir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    tls_ca: Path | None = None,
 ) -> Server:
-    """Start `torc-server run` on a free port and wait until it answers /healthz."""
+    """Start `torc-server run` on a free port and wait until it answers /healthz.
+
+    With `tls_ca`, the server is expected to speak HTTPS with a certificate signed by it.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"server-{len(list(workdir.glob('server-*.log')))}.log"
     full_env = {**os.environ, **(env or {})}
@@ -100,13 +113,13 @@ def start_server(
         seen.append(line)
         if line.startswith("TORC_SERVER_PORT="):
             port = int(line.split("=", 1)[1])
-    server = Server(process, port, log_path, seen)
+    server = Server(process, port, log_path, seen, tls_ca)
     _wait_healthy(server)
     return server
 
 
 def _wait_healthy(server: Server) -> None:
-    with httpx.Client(timeout=2) as client:
+    with httpx.Client(timeout=2, verify=server.verify()) as client:
         for _ in range(300):
             try:
                 if client.get(f"{server.base_url}/healthz").status_code == 200:
