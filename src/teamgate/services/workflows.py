@@ -41,9 +41,16 @@ def authorize_workflow(
 
 
 def explain_workflow(
-    ctx: ServiceContext, principal: Principal, conn: Connection, found: Workflow, action: str
+    ctx: ServiceContext,
+    principal: Principal,
+    conn: Connection,
+    found: Workflow,
+    action: str,
+    *,
+    shares: frozenset[int] | None = None,
 ) -> Decision:
-    shares = group_store.workflow_group_ids(conn, found.id) if ctx.enforce else frozenset()
+    if shares is None:
+        shares = group_store.workflow_group_ids(conn, found.id) if ctx.enforce else frozenset()
     facts = facts_for(conn, principal, enforce=ctx.enforce)
     return decide(
         principal, action, workflow_resource(found, shares), facts=facts, enforce=ctx.enforce
@@ -52,9 +59,7 @@ def explain_workflow(
 
 def _owner(ctx: ServiceContext, principal: Principal, requested: str | None) -> str:
     """Who owns a new workflow: the caller, unless an administrator names someone else."""
-    if requested and (principal.is_admin or not ctx.enforce or principal.name is None):
-        if ctx.enforce and principal.name is None:
-            return ANONYMOUS
+    if requested and (principal.is_admin or not ctx.enforce):
         return requested
     return principal.display
 
@@ -116,15 +121,16 @@ def _resolve_groups(conn: Connection, names: Sequence[str]) -> list[int]:
     return [found[n].id for n in dict.fromkeys(names)]
 
 
-def get_workflow(ctx: ServiceContext, principal: Principal, workflow_id: int) -> Workflow:
+def get_workflow(
+    ctx: ServiceContext, principal: Principal, workflow_id: int
+) -> tuple[Workflow, list[str]]:
+    """The workflow and the names of the groups it is shared with."""
     with ctx.db.read() as conn:
-        return authorize_workflow(ctx, principal, conn, workflow_id, READ)
-
-
-def workflow_groups(ctx: ServiceContext, workflow_id: int) -> list[str]:
-    with ctx.db.read() as conn:
-        page = group_store.list_workflow_groups(conn, workflow_id, offset=0, limit=10_000)
-        return [g.name for g in page.items]
+        found = store.get_workflow(conn, workflow_id)
+        groups = group_store.list_workflow_groups(conn, workflow_id, offset=0, limit=10_000).items
+        shares = frozenset(g.id for g in groups)
+        require(explain_workflow(ctx, principal, conn, found, READ, shares=shares))
+        return found, [g.name for g in groups]
 
 
 def delete_workflow(ctx: ServiceContext, principal: Principal, workflow_id: int) -> Workflow:

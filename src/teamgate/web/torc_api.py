@@ -185,8 +185,8 @@ def list_workflows(
 
 @router.get("/workflows/{id}", response_model=WorkflowOut)
 def get_workflow(id: int, ctx: Context, caller: Caller) -> dict[str, Any]:
-    found = workflows.get_workflow(ctx, caller, id)
-    return _workflow_out(found, access_groups=workflows.workflow_groups(ctx, id))
+    found, shared_with = workflows.get_workflow(ctx, caller, id)
+    return _workflow_out(found, access_groups=shared_with)
 
 
 @router.delete("/workflows/{id}", response_model=WorkflowOut)
