@@ -18,6 +18,8 @@ from teamgate.domain.rules import Effect, Rule, pattern_matches
 ADMIN = "system.admin"  # create/delete access groups, RBAC administration
 GROUP_MEMBERS = "group.members"  # add/remove members of one group
 SHARE = "workflow.share"  # add/remove a resource to/from a group
+RBAC_MANAGE = "rbac.manage"
+RBAC_RESOURCE_NAME = "*"
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,8 @@ def decide(
         return _decide_admin(principal)
     if action == GROUP_MEMBERS:
         return _decide_group_admin(principal, group, facts)
+    if action == RBAC_MANAGE and principal.is_admin:
+        return _allow("system administrator")
     if resource is None:
         raise ValueError(f"action {action!r} needs a resource")
     if action == SHARE:
@@ -189,6 +193,8 @@ def _decide_resource(
 
 
 def _no_access(principal: Principal, resource: Resource) -> str:
+    if resource.kind == "rbac":
+        return f"User '{principal.name}' may not manage RBAC (needs permission rbac.manage)"
     if resource.kind == "workflow":
         return f"User '{principal.name}' does not have access to workflow {resource.id}"
     return f"User '{principal.name}' does not have access to {resource.kind} '{resource.id}'"

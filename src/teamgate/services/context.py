@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
 from teamgate.domain.identity import Principal
 from teamgate.domain.policy import NO_FACTS, Decision, Facts
 from teamgate.errors import Forbidden, Invalid
+from teamgate.services.rbac_cache import RbacCache
 from teamgate.storage.db import groups as group_store
 from teamgate.storage.db.engine import Database
 
@@ -19,16 +20,23 @@ MAX_LIMIT = 10_000
 class ServiceContext:
     db: Database
     enforce: bool
+    rbac: RbacCache = field(default_factory=lambda: RbacCache())
+    admin_users: frozenset[str] = frozenset()
+
+    @property
+    def has_admins(self) -> bool:
+        return bool(self.admin_users)
 
 
-def facts_for(conn: Connection, principal: Principal, *, enforce: bool) -> Facts:
+def facts_for(ctx: ServiceContext, conn: Connection, principal: Principal) -> Facts:
     """Gather what the policy needs to know about the caller."""
-    if not enforce or principal.name is None:
+    if not ctx.enforce or principal.name is None:
         return NO_FACTS
     memberships = group_store.user_memberships(conn, principal.name)
     return Facts(
         groups={gid: name for gid, name, _role in memberships},
         admin_of=frozenset(gid for gid, _name, role in memberships if role == "admin"),
+        rules=ctx.rbac.rules_for(conn, principal.name),
     )
 
 

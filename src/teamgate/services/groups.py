@@ -55,7 +55,7 @@ def _can_read_group(
         return
     if principal.name is None:
         raise Forbidden("Anonymous access not allowed when access control is enabled")
-    facts = facts_for(conn, principal, enforce=ctx.enforce)
+    facts = facts_for(ctx, conn, principal)
     if group_id not in facts.groups:
         raise Forbidden(f"User '{principal.name}' is not a member of group {group_id}")
 
@@ -103,7 +103,7 @@ def add_member(
         raise Invalid("user name must be non-empty, printable and without ':'")
     with ctx.db.write() as conn:
         store.get_group(conn, group_id)
-        facts = facts_for(conn, principal, enforce=ctx.enforce)
+        facts = facts_for(ctx, conn, principal)
         require(decide(principal, GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id))
         return store.add_member(conn, group_id, user=user, role=role)
 
@@ -113,7 +113,7 @@ def remove_member(
 ) -> Membership:
     with ctx.db.write() as conn:
         store.get_group(conn, group_id)
-        facts = facts_for(conn, principal, enforce=ctx.enforce)
+        facts = facts_for(ctx, conn, principal)
         require(decide(principal, GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id))
         return store.remove_member(conn, group_id, user=user)
 
@@ -134,7 +134,7 @@ def _share_decision(
     found = workflow_store.get_workflow(conn, workflow_id)
     store.get_group(conn, group_id)
     resource = workflow_resource(found, store.workflow_group_ids(conn, workflow_id))
-    facts = facts_for(conn, principal, enforce=ctx.enforce)
+    facts = facts_for(ctx, conn, principal)
     require(decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group_id))
 
 

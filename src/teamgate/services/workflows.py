@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -51,7 +52,7 @@ def explain_workflow(
 ) -> Decision:
     if shares is None:
         shares = group_store.workflow_group_ids(conn, found.id) if ctx.enforce else frozenset()
-    facts = facts_for(conn, principal, enforce=ctx.enforce)
+    facts = facts_for(ctx, conn, principal)
     return decide(
         principal, action, workflow_resource(found, shares), facts=facts, enforce=ctx.enforce
     )
@@ -92,7 +93,7 @@ def create_workflow(
         )
         jobs = store.insert_jobs(conn, created.id, spec) if spec is not None else 0
         if groups:
-            facts = facts_for(conn, principal, enforce=ctx.enforce)
+            facts = facts_for(ctx, conn, principal)
             resource = workflow_resource(created, frozenset())
             for group_id in groups:
                 _require_share(ctx, principal, resource, facts, group_id)
@@ -174,7 +175,7 @@ def check_access(
             "(system administrators may check anyone's)"
         )
     subject = Principal(name=None if user == ANONYMOUS else user)
-    enforced = ServiceContext(db=ctx.db, enforce=True)
+    enforced = replace(ctx, enforce=True)
     with ctx.db.read() as conn:
         found = store.get_workflow(conn, workflow_id)
         return explain_workflow(enforced, subject, conn, found, READ)

@@ -15,7 +15,7 @@ from teamgate.auth.authenticator import Authenticator
 from teamgate.services.context import ServiceContext
 from teamgate.settings import Settings
 from teamgate.storage.db.engine import Database, database_url
-from teamgate.web import errors, torc_api
+from teamgate.web import errors, taco_api, torc_api
 from teamgate.web.limits import BodySizeLimit
 
 log = logging.getLogger("teamgate.server")
@@ -61,9 +61,14 @@ def create_app(
     app.state.settings = settings
     app.state.database = db
     app.state.authenticator = auth
-    app.state.context = ServiceContext(db=db, enforce=settings.enforce_access_control)
+    app.state.context = ServiceContext(
+        db=db,
+        enforce=settings.enforce_access_control,
+        admin_users=frozenset(settings.admin_users),
+    )
     errors.install(app)
     app.include_router(torc_api.router)
+    app.include_router(taco_api.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     ForeignKey,
@@ -108,4 +109,91 @@ job_dependency = Table(
     Column("depends_on_job_id", Integer, ForeignKey("job.id", ondelete="CASCADE"), nullable=False),
     Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
     PrimaryKeyConstraint("job_id", "depends_on_job_id", name="pk_job_depends_on"),
+)
+
+# -- RBAC (seed 001) -------------------------------------------------------------
+
+rbac_state = Table(
+    "rbac_state",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("initialized", Boolean, nullable=False),
+    Column("init_user", String(255), nullable=True),
+    Column("init_time", String(32), nullable=True),
+    Column("version", BigInteger, nullable=False),
+)
+
+rbac_permission = Table(
+    "rbac_permission",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(255), nullable=True),
+)
+
+rbac_permission_rule = Table(
+    "rbac_permission_rule",
+    metadata,
+    Column(
+        "permission_id",
+        String(255),
+        ForeignKey("rbac_permission.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("position", Integer, nullable=False),
+    Column("rule", Text, nullable=False),
+    PrimaryKeyConstraint("permission_id", "position", name="pk_rbac_permission_rule"),
+)
+
+rbac_role = Table(
+    "rbac_role",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(255), nullable=True),
+)
+
+rbac_role_permission = Table(
+    "rbac_role_permission",
+    metadata,
+    Column("role_id", String(255), ForeignKey("rbac_role.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "permission_id",
+        String(255),
+        ForeignKey("rbac_permission.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    PrimaryKeyConstraint("role_id", "permission_id", name="pk_rbac_role_permission"),
+    Index("ix_rbac_role_permission_permission", "permission_id"),
+)
+
+rbac_user_role = Table(
+    "rbac_user_role",
+    metadata,
+    Column("user_name", String(255), nullable=False),
+    Column("role_id", String(255), ForeignKey("rbac_role.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    PrimaryKeyConstraint("user_name", "role_id", name="pk_rbac_user_role"),
+    Index("ix_rbac_user_role_role", "role_id"),
+)
+
+# -- API tokens --------------------------------------------------------------------
+
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("lookup", String(32), nullable=False, unique=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("user_name", String(255), nullable=False),
+    Column("description", Text, nullable=True),
+    Column("created_at", String(32), nullable=False),
+    Column("expires_at", String(32), nullable=False),
+    Column("revoked_at", String(32), nullable=True),
+    Index("ix_api_token_user", "user_name"),
+    sqlite_autoincrement=True,
 )

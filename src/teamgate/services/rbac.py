@@ -1,0 +1,270 @@
+"""RBAC administration (seed 001): init, permissions, roles, assignments, me, test."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from sqlalchemy import Connection
+
+from teamgate.domain.identity import Principal
+from teamgate.domain.policy import RBAC_MANAGE, Decision, Resource, decide
+from teamgate.domain.rules import Effect, parse_rule
+from teamgate.errors import Conflict, Forbidden, Invalid
+from teamgate.services.context import ServiceContext, facts_for, require
+from teamgate.storage.db import rbac as store
+from teamgate.storage.db.rbac import Permission, Role, UserRoles
+
+RBAC_RESOURCE = Resource(kind="rbac", id="*", name="*")
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
+BUILTIN = {
+    "admin": ("Administrator", "Full access to every unit, workflow and RBAC", "allow:*:*"),
+    "default": ("Default", "Read access to every unit", "allow:unit.read:*"),
+}
+
+
+def _manage(ctx: ServiceContext, principal: Principal) -> None:
+    with ctx.db.read() as conn:
+        facts = facts_for(ctx, conn, principal)
+    require(decide(principal, RBAC_MANAGE, RBAC_RESOURCE, facts=facts, enforce=ctx.enforce))
+
+
+def _check_id(kind: str, value: str) -> str:
+    if not ID_RE.match(value):
+        raise Invalid(
+            f"invalid {kind} id '{value}': use 1-128 letters, digits, '.', '_', '@', '+' or '-'"
+        )
+    return value
+
+
+def _changed(ctx: ServiceContext) -> None:
+    ctx.rbac.invalidate()
+
+
+def init(ctx: ServiceContext, principal: Principal) -> str:
+    """Create the built-in permissions and roles and make the caller an RBAC admin."""
+    if principal.name is None:
+        raise Forbidden("Sign in first: RBAC init makes the caller its administrator")
+    with ctx.db.write() as conn:
+        initialized, _ = store.state(conn)
+        if initialized:
+            raise Conflict("RBAC is already initialised")
+        if not principal.is_admin and ctx.has_admins:
+            raise Forbidden(f"User '{principal.name}' is not a system administrator")
+        store.mark_initialized(conn, principal.name)
+        for role_id, (name, description, rule) in BUILTIN.items():
+            store.create_permission(
+                conn,
+                id=role_id,
+                name=name,
+                description=description,
+                rules=[rule],
+                by=principal.name,
+            )
+            store.create_role(
+                conn, id=role_id, name=name, description=description, by=principal.name
+            )
+            store.add_role_permission(conn, role_id, role_id)
+        store.assign_role(conn, principal.name, "admin")
+        store.bump(conn)
+    _changed(ctx)
+    return principal.name
+
+
+def create_permission(
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    id: str,
+    name: str,
+    description: str | None,
+    rules: Sequence[str],
+) -> Permission:
+    _check_id("permission", id)
+    if not rules:
+        raise Invalid(
+            f"permission '{id}' needs at least one rule (--rule effect:actions:resources)"
+        )
+    canonical = [parse_rule(rule).text for rule in rules]
+    _manage(ctx, principal)
+    with ctx.db.write() as conn:
+        store.bump(conn)
+        created = store.create_permission(
+            conn,
+            id=id,
+            name=name or id,
+            description=description,
+            rules=canonical,
+            by=principal.name,
+        )
+    _changed(ctx)
+    return created
+
+
+def list_permissions(ctx: ServiceContext, principal: Principal) -> list[Permission]:
+    _manage(ctx, principal)
+    with ctx.db.read() as conn:
+        return store.list_permissions(conn)
+
+
+def delete_permission(ctx: ServiceContext, principal: Principal, permission_id: str) -> None:
+    _manage(ctx, principal)
+    with ctx.db.write() as conn:
+        store.bump(conn)
+        store.delete_permission(conn, permission_id)
+        _keep_a_manager(conn, removed=f"permission '{permission_id}'")
+    _changed(ctx)
+
+
+def create_role(
+    ctx: ServiceContext, principal: Principal, *, id: str, name: str, description: str | None
+) -> Role:
+    _check_id("role", id)
+    _manage(ctx, principal)
+    with ctx.db.write() as conn:
+        store.bump(conn)
+        created = store.create_role(
+            conn, id=id, name=name or id, description=description, by=principal.name
+        )
+    _changed(ctx)
+    return created
+
+
+def list_roles(ctx: ServiceContext, principal: Principal) -> list[Role]:
+    _manage(ctx, principal)
+    with ctx.db.read() as conn:
+        return store.list_roles(conn)
+
+
+def delete_role(ctx: ServiceContext, principal: Principal, role_id: str) -> None:
+    _manage(ctx, principal)
+    with ctx.db.write() as conn:
+        store.bump(conn)
+        store.delete_role(conn, role_id)
+        _keep_a_manager(conn, removed=f"role '{role_id}'")
+    _changed(ctx)
+
+
+def assign_permission(
+    ctx: ServiceContext, principal: Principal, role_id: str, permission_id: str
+) -> None:
+    _manage(ctx, principal)
+    with ctx.db.write() as conn:
+        store.bump(conn)
+        store.add_role_permission(conn, role_id, permission_id)
+    _changed(ctx)
+
+
+def revoke_permission(
+    ctx: ServiceContext, principal: Principal, role_id: str, permission_id: str
+) -> None:
+    _manage(ctx, principal)
+    with ctx.db.write() as conn:
+        store.bump(conn)
+        store.remove_role_permission(conn, role_id, permission_id)
+        _keep_a_manager(conn, removed=f"permission '{permission_id}' from role '{role_id}'")
+    _changed(ctx)
+
+
+def assign_role(ctx: ServiceContext, principal: Principal, user: str, role_id: str) -> bool:
+    _check_user(user)
+    _manage(ctx, principal)
+    with ctx.db.write() as conn:
+        store.bump(conn)
+        added = store.assign_role(conn, user, role_id)
+    _changed(ctx)
+    return added
+
+
+def revoke_role(ctx: ServiceContext, principal: Principal, user: str, role_id: str) -> None:
+    _manage(ctx, principal)
+    with ctx.db.write() as conn:
+        store.bump(conn)
+        store.revoke_role(conn, user, role_id)
+        _keep_a_manager(conn, removed=f"role '{role_id}' from '{user}'")
+    _changed(ctx)
+
+
+def list_users(ctx: ServiceContext, principal: Principal) -> list[UserRoles]:
+    _manage(ctx, principal)
+    with ctx.db.read() as conn:
+        return store.list_user_roles(conn)
+
+
+def _check_user(user: str) -> None:
+    if not user.strip() or len(user) > 255 or any(ord(c) < 32 for c in user):
+        raise Invalid("user name (email) must be 1-255 printable characters")
+
+
+def _keep_a_manager(conn: Connection, *, removed: str) -> None:
+    """Refuse a change that leaves RBAC with nobody allowed rbac.manage (when RBAC is on)."""
+    initialized, _ = store.state(conn)
+    if not initialized:
+        return
+    holders: dict[str, tuple[bool, bool]] = {}
+    for user, row in store.all_grants(conn):
+        rule = parse_rule(row.rule)
+        if not rule.matches(RBAC_MANAGE, "*"):
+            continue
+        allow, deny = holders.get(user, (False, False))
+        holders[user] = (allow or rule.effect is Effect.ALLOW, deny or rule.effect is Effect.DENY)
+    if not any(allow and not deny for allow, deny in holders.values()):
+        raise Conflict(
+            f"Removing {removed} would leave nobody with rbac.manage; "
+            "assign the admin role to someone else first"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Me:
+    user: str | None
+    rbac_enabled: bool
+    system_admin: bool
+    roles: list[str]
+    permissions: list[str]
+    rules: list[str]
+
+
+def me(ctx: ServiceContext, principal: Principal) -> Me:
+    with ctx.db.read() as conn:
+        initialized, _ = store.state(conn)
+        if principal.name is None:
+            return Me(None, initialized, False, [], [], [])
+        grants = store.grants_of(conn, principal.name)
+        roles = store.roles_of(conn, principal.name)
+    return Me(
+        user=principal.name,
+        rbac_enabled=initialized,
+        system_admin=principal.is_admin,
+        roles=roles,
+        permissions=sorted({g.permission for g in grants}),
+        rules=list(dict.fromkeys(g.rule for g in grants)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TestResult:
+    decision: Decision
+    roles: list[str]
+    permissions: list[str]
+
+
+def test(
+    ctx: ServiceContext, principal: Principal, *, user: str, action: str, resource: str
+) -> TestResult:
+    """What `decide()` would answer for `user` doing `action` on `resource`; changes nothing."""
+    if user != principal.name:
+        _manage(ctx, principal)
+    subject = Principal(name=user, is_admin=user in ctx.admin_users)
+    with ctx.db.read() as conn:
+        facts = facts_for(replace(ctx, enforce=True), conn, subject)
+        roles = store.roles_of(conn, user)
+    target = (
+        RBAC_RESOURCE
+        if action == RBAC_MANAGE
+        else Resource(kind="unit", id=resource, name=resource)
+    )
+    decision = decide(subject, action, target, facts=facts, enforce=True)
+    applicable = sorted({g.permission for g in facts.rules.grants if g.rule.covers_action(action)})
+    return TestResult(decision, roles, applicable)

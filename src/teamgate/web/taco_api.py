@@ -1,0 +1,185 @@
+"""The OpenTaco API under /v1: RBAC (seed 001)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, status
+from pydantic import BaseModel, Field
+
+from teamgate.services import rbac
+from teamgate.storage.db.rbac import Permission, Role
+from teamgate.web.deps import Caller, Context, get_principal
+from teamgate.web.models import ErrorBody, Strict
+
+_errors: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413)
+}
+router = APIRouter(prefix="/v1", dependencies=[Depends(get_principal)], responses=_errors)
+
+ACTIONS_HELP = "unit.read, unit.write, unit.lock, unit.delete, rbac.manage, workflow.*, *"
+
+
+class PermissionIn(BaseModel):
+    model_config = Strict
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(default="", max_length=255)
+    description: str | None = Field(default=None, max_length=4096)
+    rules: list[str] = Field(min_length=1, max_length=1000)
+
+
+class RoleIn(BaseModel):
+    model_config = Strict
+    id: str = Field(min_length=1, max_length=128)
+    name: str = Field(default="", max_length=255)
+    description: str | None = Field(default=None, max_length=4096)
+
+
+class RolePermissionIn(BaseModel):
+    model_config = Strict
+    permission_id: str = Field(min_length=1, max_length=128)
+    role_id: str | None = None
+
+
+class AssignmentIn(BaseModel):
+    model_config = Strict
+    email: str = Field(min_length=1, max_length=255)
+    role_id: str = Field(min_length=1, max_length=128)
+
+
+class TestIn(BaseModel):
+    model_config = Strict
+    email: str | None = Field(default=None, max_length=255)
+    action: str = Field(min_length=1, description=ACTIONS_HELP)
+    resource: str = Field(default="*", max_length=1024)
+
+
+def _permission(p: Permission) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "description": p.description,
+        "rules": p.rules,
+        "created_at": p.created_at,
+        "created_by": p.created_by,
+    }
+
+
+def _role(r: Role) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "name": r.name,
+        "description": r.description,
+        "permissions": r.permissions,
+        "created_at": r.created_at,
+        "created_by": r.created_by,
+    }
+
+
+@router.post("/rbac/init")
+def rbac_init(ctx: Context, caller: Caller) -> dict[str, str]:
+    user = rbac.init(ctx, caller)
+    return {"message": "RBAC initialized successfully", "admin": user}
+
+
+@router.get("/rbac/me")
+def rbac_me(ctx: Context, caller: Caller) -> dict[str, Any]:
+    me = rbac.me(ctx, caller)
+    return {
+        "rbac_enabled": me.rbac_enabled,
+        "subject": me.user or "anonymous",
+        "email": me.user or "",
+        "system_admin": me.system_admin,
+        "roles": me.roles,
+        "permissions": me.permissions,
+        "rules": me.rules,
+    }
+
+
+@router.post("/rbac/test")
+def rbac_test(body: TestIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+    user = body.email or caller.display
+    result = rbac.test(ctx, caller, user=user, action=body.action, resource=body.resource)
+    return {
+        "email": user,
+        "action": body.action,
+        "resource": body.resource,
+        "status": "allowed" if result.decision.allowed else "denied",
+        "reason": result.decision.reason,
+        "user_roles": result.roles,
+        "applicable_permissions": result.permissions,
+    }
+
+
+@router.post("/rbac/permissions", status_code=status.HTTP_201_CREATED)
+def create_permission(body: PermissionIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+    created = rbac.create_permission(
+        ctx, caller, id=body.id, name=body.name, description=body.description, rules=body.rules
+    )
+    return _permission(created)
+
+
+@router.get("/rbac/permissions")
+def list_permissions(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+    return [_permission(p) for p in rbac.list_permissions(ctx, caller)]
+
+
+@router.delete("/rbac/permissions/{permission_id}")
+def delete_permission(permission_id: str, ctx: Context, caller: Caller) -> dict[str, str]:
+    rbac.delete_permission(ctx, caller, permission_id)
+    return {"message": f"Permission '{permission_id}' deleted"}
+
+
+@router.post("/rbac/roles", status_code=status.HTTP_201_CREATED)
+def create_role(body: RoleIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+    return _role(
+        rbac.create_role(ctx, caller, id=body.id, name=body.name, description=body.description)
+    )
+
+
+@router.get("/rbac/roles")
+def list_roles(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+    return [_role(r) for r in rbac.list_roles(ctx, caller)]
+
+
+@router.delete("/rbac/roles/{role_id}")
+def delete_role(role_id: str, ctx: Context, caller: Caller) -> dict[str, str]:
+    rbac.delete_role(ctx, caller, role_id)
+    return {"message": f"Role '{role_id}' deleted"}
+
+
+@router.post("/rbac/roles/{role_id}/permissions")
+def assign_permission(
+    role_id: str, body: RolePermissionIn, ctx: Context, caller: Caller
+) -> dict[str, str]:
+    rbac.assign_permission(ctx, caller, role_id, body.permission_id)
+    return {"message": f"Permission '{body.permission_id}' assigned to role '{role_id}'"}
+
+
+@router.delete("/rbac/roles/{role_id}/permissions/{permission_id}")
+def revoke_permission(
+    role_id: str, permission_id: str, ctx: Context, caller: Caller
+) -> dict[str, str]:
+    rbac.revoke_permission(ctx, caller, role_id, permission_id)
+    return {"message": f"Permission '{permission_id}' revoked from role '{role_id}'"}
+
+
+@router.get("/rbac/users")
+def list_users(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
+    return [
+        {"subject": u.user, "email": u.user, "roles": u.roles, "updated_at": u.updated_at}
+        for u in rbac.list_users(ctx, caller)
+    ]
+
+
+@router.post("/rbac/users/assign")
+def assign_role(body: AssignmentIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+    added = rbac.assign_role(ctx, caller, body.email, body.role_id)
+    verb = "assigned to" if added else "was already assigned to"
+    return {"message": f"Role '{body.role_id}' {verb} {body.email}", "changed": added}
+
+
+@router.post("/rbac/users/revoke")
+def revoke_role(body: AssignmentIn, ctx: Context, caller: Caller) -> dict[str, str]:
+    rbac.revoke_role(ctx, caller, body.email, body.role_id)
+    return {"message": f"Role '{body.role_id}' revoked from {body.email}"}
