@@ -22,12 +22,13 @@ def _admin(ctx: ServiceContext, principal: Principal) -> None:
 
 
 def _validate_name(name: str) -> str:
-    cleaned = name.strip()
-    if not cleaned:
+    if not name.strip():
         raise Invalid("group name must not be empty")
-    if len(cleaned) > NAME_MAX or any(ord(c) < 32 for c in cleaned):
+    if name != name.strip():
+        raise Invalid(f"group name '{name}' must not start or end with spaces")
+    if len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
         raise Invalid(f"group name must be at most {NAME_MAX} printable characters")
-    return cleaned
+    return name
 
 
 def create_group(
@@ -98,9 +99,11 @@ def add_member(
 ) -> Membership:
     if role not in ROLES:
         raise Invalid(f"unknown role '{role}': use 'member' or 'admin'")
-    user = user.strip()
-    if not user or ":" in user or any(ord(c) < 32 for c in user):
-        raise Invalid("user name must be non-empty, printable and without ':'")
+    if not user.strip() or user != user.strip() or ":" in user or any(ord(c) < 32 for c in user):
+        raise Invalid(
+            f"invalid user name {user!r}: it must be non-empty, printable, without ':' "
+            "and without leading or trailing spaces"
+        )
     with ctx.db.write() as conn:
         store.get_group(conn, group_id)
         facts = facts_for(ctx, conn, principal)

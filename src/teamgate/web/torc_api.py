@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
 from teamgate import __version__
+from teamgate.auth.htpasswd import HtpasswdError
 from teamgate.domain.policy import ADMIN, decide
 from teamgate.domain.workflows import parse_spec
-from teamgate.errors import Invalid
+from teamgate.errors import Conflict, Invalid
 from teamgate.services import groups, workflows
 from teamgate.services.context import MAX_LIMIT, require
 from teamgate.storage.db.groups import Group, Membership, Page, Share
@@ -43,7 +44,9 @@ _errors: dict[int | str, dict[str, Any]] = {
 }
 router = APIRouter(prefix=PREFIX, dependencies=[Depends(get_principal)], responses=_errors)
 
-Offset = Annotated[int, Query(ge=0)]
+MAX_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL store
+Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
+Id = Annotated[int, Path(ge=0, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
@@ -110,7 +113,11 @@ def version() -> VersionResponse:
 @router.post("/admin/reload-auth", response_model=ReloadAuthResponse)
 def reload_auth(request: Request, ctx: Context, caller: Caller) -> ReloadAuthResponse:
     require(decide(caller, ADMIN, enforce=ctx.enforce))
-    count = request.app.state.authenticator.reload()
+    try:
+        count = request.app.state.authenticator.reload()
+    except HtpasswdError as exc:
+        kept = request.app.state.authenticator.user_count
+        raise Conflict(f"{exc.message}; the previous {kept} users stay in effect") from None
     return ReloadAuthResponse(
         message=f"Reloaded {count} users from htpasswd file", user_count=count
     )
@@ -184,13 +191,13 @@ def list_workflows(
 
 
 @router.get("/workflows/{id}", response_model=WorkflowOut)
-def get_workflow(id: int, ctx: Context, caller: Caller) -> dict[str, Any]:
+def get_workflow(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
     found, shared_with = workflows.get_workflow(ctx, caller, id)
     return _workflow_out(found, access_groups=shared_with)
 
 
 @router.delete("/workflows/{id}", response_model=WorkflowOut)
-def delete_workflow(id: int, ctx: Context, caller: Caller) -> dict[str, Any]:
+def delete_workflow(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
     return _workflow_out(workflows.delete_workflow(ctx, caller, id))
 
 
@@ -211,18 +218,18 @@ def list_access_groups(
 
 
 @router.get("/access_groups/{id}", response_model=AccessGroupOut)
-def get_access_group(id: int, ctx: Context, caller: Caller) -> AccessGroupOut:
+def get_access_group(id: Id, ctx: Context, caller: Caller) -> AccessGroupOut:
     return _group_out(groups.get_group(ctx, caller, id))
 
 
 @router.delete("/access_groups/{id}", response_model=AccessGroupOut)
-def delete_access_group(id: int, ctx: Context, caller: Caller) -> AccessGroupOut:
+def delete_access_group(id: Id, ctx: Context, caller: Caller) -> AccessGroupOut:
     return _group_out(groups.delete_group(ctx, caller, id))
 
 
 @router.post("/access_groups/{id}/members", response_model=MembershipOut)
 def add_user_to_group(
-    id: int,
+    id: Id,
     body: MembershipIn,
     ctx: Context,
     caller: Caller,
@@ -235,7 +242,7 @@ def add_user_to_group(
 
 @router.get("/access_groups/{id}/members", response_model=ListMembershipsResponse)
 def list_group_members(
-    id: int,
+    id: Id,
     ctx: Context,
     caller: Caller,
     offset: Offset = 0,
@@ -253,7 +260,7 @@ def list_group_members(
 
 @router.delete("/access_groups/{id}/members/{user_name:path}", response_model=MembershipOut)
 def remove_user_from_group(
-    id: int,
+    id: Id,
     user_name: str,
     ctx: Context,
     caller: Caller,
@@ -270,8 +277,8 @@ def list_user_groups(
 
 @router.post("/workflows/{id}/access_groups/{group_id}", response_model=WorkflowGroupOut)
 def add_workflow_to_group(
-    id: int,
-    group_id: int,
+    id: Id,
+    group_id: Id,
     ctx: Context,
     caller: Caller,
 ) -> WorkflowGroupOut:
@@ -280,7 +287,7 @@ def add_workflow_to_group(
 
 @router.post("/workflows/{id}/access_groups", response_model=WorkflowGroupOut)
 def add_workflow_to_group_body(
-    id: int,
+    id: Id,
     body: WorkflowGroupIn,
     ctx: Context,
     caller: Caller,
@@ -291,8 +298,8 @@ def add_workflow_to_group_body(
 
 @router.delete("/workflows/{id}/access_groups/{group_id}", response_model=WorkflowGroupOut)
 def remove_workflow_from_group(
-    id: int,
-    group_id: int,
+    id: Id,
+    group_id: Id,
     ctx: Context,
     caller: Caller,
 ) -> WorkflowGroupOut:
@@ -301,7 +308,7 @@ def remove_workflow_from_group(
 
 @router.get("/workflows/{id}/access_groups", response_model=ListAccessGroupsResponse)
 def list_workflow_groups(
-    id: int,
+    id: Id,
     ctx: Context,
     caller: Caller,
     offset: Offset = 0,
@@ -312,7 +319,7 @@ def list_workflow_groups(
 
 @router.get("/access_check/{workflow_id}/{user_name:path}", response_model=AccessCheckResponse)
 def check_workflow_access(
-    workflow_id: int, user_name: str, ctx: Context, caller: Caller
+    workflow_id: Id, user_name: str, ctx: Context, caller: Caller
 ) -> AccessCheckResponse:
     decision = workflows.check_access(ctx, caller, workflow_id, user_name)
     return AccessCheckResponse(
