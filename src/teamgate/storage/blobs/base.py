@@ -1,0 +1,239 @@
+"""What every blob store promises: keys, the writer life cycle, and streaming reads."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
+
+from teamgate.errors import Invalid, NotFound
+
+MAX_KEY_BYTES = 1024  # S3's limit for a whole key
+MAX_SEGMENT_BYTES = 255  # NAME_MAX on the filesystems we write to
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A stored blob: its key, size in bytes and hex SHA-256 of its content."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+@runtime_checkable
+class BlobWriter(Protocol):
+    """Streams one blob in; nothing is visible under the key until `commit` returns.
+
+    Leaving a `with` block without `commit` (by an exception or otherwise) discards the data.
+    """
+
+    def write(self, chunk: bytes) -> None: ...
+
+    def commit(self) -> BlobInfo:
+        """Make the blob durable and visible under its key, replacing any previous content."""
+        ...
+
+    def abort(self) -> None:
+        """Discard what was written; harmless after `commit` or a previous `abort`."""
+        ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+@runtime_checkable
+class BlobStore(Protocol):
+    """Content-agnostic storage of whole blobs under relative POSIX keys."""
+
+    def writer(self, key: str) -> BlobWriter: ...
+
+    def put(self, key: str, data: bytes) -> BlobInfo: ...
+
+    def iter_chunks(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """Stream a blob; raises NotFound at call time, before the first chunk is asked for."""
+        ...
+
+    def read(self, key: str) -> bytes: ...
+
+    def copy(self, src_key: str, dst_key: str) -> BlobInfo: ...
+
+    def delete(self, key: str) -> None:
+        """Remove a blob; a missing blob is not an error."""
+        ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def describe(self) -> str:
+        """Where the blobs live, for logs (never contains credentials)."""
+        ...
+
+
+def validate_key(key: str) -> str:
+    """Return `key` if it is a safe relative POSIX path, else raise Invalid saying why."""
+    problem = _key_problem(key)
+    if problem:
+        raise Invalid(f"invalid blob key {key!r}: {problem}")
+    return key
+
+
+def _key_problem(key: str) -> str | None:
+    if not isinstance(key, str) or not key:
+        return "it is empty"
+    if key.startswith("/"):
+        return "it must be relative (no leading '/')"
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in key):
+        return "it contains control characters"
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        return "it is not valid UTF-8"
+    if size > MAX_KEY_BYTES:
+        return f"it is longer than {MAX_KEY_BYTES} bytes"
+    for segment in key.split("/"):
+        if not segment:
+            return "it has an empty path segment"
+        if segment in (".", ".."):
+            return f"it has a '{segment}' segment"
+        if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
+            return f"a segment is longer than {MAX_SEGMENT_BYTES} bytes"
+    return None
+
+
+def not_found(key: str) -> NotFound:
+    return NotFound(f"blob '{key}' not found")
+
+
+class HashingWriter(ABC):
+    """The writer life cycle shared by the stores; subclasses only move bytes.
+
+    Hashes and counts what passes through, commits at most once and aborts idempotently.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._sha256 = hashlib.sha256()
+        self._size = 0
+        self._info: BlobInfo | None = None
+        self._closed = False
+
+    @abstractmethod
+    def _store(self, chunk: bytes) -> None:
+        """Append `chunk` to the pending blob."""
+
+    @abstractmethod
+    def _publish(self, info: BlobInfo) -> None:
+        """Make the pending blob durable under its key."""
+
+    @abstractmethod
+    def _discard(self) -> None:
+        """Remove whatever the pending blob left behind; must tolerate partial states."""
+
+    def write(self, chunk: bytes) -> None:
+        if self._closed:
+            raise ValueError(f"the writer for blob '{self.key}' is already closed")
+        if chunk:
+            self._store(chunk)
+            self._sha256.update(chunk)
+            self._size += len(chunk)
+
+    def commit(self) -> BlobInfo:
+        if self._info is not None:
+            return self._info
+        if self._closed:
+            raise ValueError(f"the writer for blob '{self.key}' was aborted; nothing to commit")
+        info = BlobInfo(key=self.key, size=self._size, sha256=self._sha256.hexdigest())
+        try:
+            self._publish(info)
+        except BaseException:
+            self.abort()
+            raise
+        self._closed = True
+        self._info = info
+        return info
+
+    def abort(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._discard()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.abort()
+
+
+class ChunkIterator(Iterator[bytes]):
+    """Chunks from an already opened source, which is closed when exhausted or on `close()`.
+
+    A plain generator would not run its cleanup if it were dropped before its first `next()`.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], close: Callable[[], None]) -> None:
+        self._chunks = chunks
+        self._close: Callable[[], None] | None = close
+
+    def __next__(self) -> bytes:
+        if self._close is None:
+            raise StopIteration
+        try:
+            return next(self._chunks)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        close, self._close = self._close, None
+        if close is not None:
+            close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+class StreamingBlobStore(ABC):
+    """`put`, `read` and `copy` expressed through `writer` and `iter_chunks`."""
+
+    @abstractmethod
+    def writer(self, key: str) -> BlobWriter: ...
+
+    @abstractmethod
+    def iter_chunks(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]: ...
+
+    def put(self, key: str, data: bytes) -> BlobInfo:
+        with self.writer(key) as w:
+            w.write(data)
+            return w.commit()
+
+    def read(self, key: str) -> bytes:
+        return b"".join(self.iter_chunks(key))
+
+    def copy(self, src_key: str, dst_key: str) -> BlobInfo:
+        """Copy through this process, so the returned hash is of the bytes actually written."""
+        validate_key(dst_key)
+        chunks = self.iter_chunks(src_key)
+        try:
+            with self.writer(dst_key) as w:
+                for chunk in chunks:
+                    w.write(chunk)
+                return w.commit()
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
