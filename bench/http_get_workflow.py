@@ -21,13 +21,16 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import start_server  # noqa: E402
-from teamgate.auth.passwords import hash_password  # noqa: E402
+from tests.conftest import start_server
+
+from teamgate.auth.passwords import hash_password
 
 USER, PASSWORD = "alice", "alice_password"
 
 
-def load(url: str, auth: tuple[str, str] | None, *, seconds: float, clients: int) -> tuple[float, int]:
+def load(
+    url: str, auth: tuple[str, str] | None, *, seconds: float, clients: int
+) -> tuple[float, int]:
     """Requests per second over `seconds` from `clients` threads; also the error count."""
     counts = [0] * clients
     failures = [0] * clients
@@ -67,8 +70,11 @@ def main() -> None:
     configs = [
         ("auth off, access control off (baseline)", [], None),
         ("auth + access control, cache on (60 s)", secured, (USER, PASSWORD)),
-        ("auth + access control, cache off", [*secured, "--credential-cache-ttl-secs", "0"],
-         (USER, PASSWORD)),
+        (
+            "auth + access control, cache off",
+            [*secured, "--credential-cache-ttl-secs", "0"],
+            (USER, PASSWORD),
+        ),
     ]
     results: list[tuple[str, float, int]] = []
     for index, (label, flags, auth) in enumerate(configs):
@@ -87,8 +93,10 @@ def main() -> None:
         results.append((label, rate, failures))
 
     baseline = results[0][1]
-    print(f"GET /workflows/{{id}}: {args.clients} clients x {args.seconds:.0f} s each, "
-          f"bcrypt cost {args.cost}")
+    print(
+        f"GET /workflows/{{id}}: {args.clients} clients x {args.seconds:.0f} s each, "
+        f"bcrypt cost {args.cost}"
+    )
     print(f"{'configuration':<44} {'req/s':>10} {'ratio':>8} {'errors':>7}")
     for label, rate, failures in results:
         print(f"{label:<44} {rate:>10.1f} {rate / baseline:>8.3f} {failures:>7}")
