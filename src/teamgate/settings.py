@@ -53,6 +53,8 @@ class Settings:
             raise ConfigError("credential_cache_ttl_secs must be 0 (off) or more")
         if self.log_level.lower() not in LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        if not 0.1 <= self.htpasswd_reload_secs <= 3600:
+            raise ConfigError("htpasswd_reload_secs must be between 0.1 and 3600")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be at least 1024")
         return self

@@ -63,13 +63,6 @@ JSON_SPEC = """\
 }
 """
 
-NESTED_LINE_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: for a field nested under jobs/resource_requirements the error names the line of "
-    "the top-level key (specs._child returns the key node for a non-scalar value, so the "
-    "lookup cannot descend into lists)",
-)
-
 
 @dataclass
 class Env:
@@ -150,10 +143,9 @@ def bad(
     marker: str,
     *fragments: str,
     filename: str = "spec.yaml",
-    nested: bool = False,
 ) -> Any:
     case = BadSpec(filename, text, marker, fragments)
-    return pytest.param(case, id=id, marks=[NESTED_LINE_BUG] if nested else [])
+    return pytest.param(case, id=id)
 
 
 def edit(old: str, new: str, base: str = SPEC) -> str:
@@ -183,7 +175,6 @@ BAD_SPECS = [
         "retries",
         "jobs[0].retries",
         "unknown field",
-        nested=True,
     ),
     bad(
         "num_cpus-two",
@@ -191,16 +182,14 @@ BAD_SPECS = [
         "num_cpus",
         "num_cpus",
         "integer",
-        nested=True,
     ),
-    bad("memory-lots", edit("memory: 1g", "memory: lots"), "memory", "memory", "lots", nested=True),
+    bad("memory-lots", edit("memory: 1g", "memory: lots"), "memory", "memory", "lots"),
     bad(
         "runtime-words",
         edit("runtime: PT10M", "runtime: 10 minutes"),
         "runtime",
         "runtime",
         "10 minutes",
-        nested=True,
     ),
     bad(
         "unknown-resource-requirements",
@@ -208,21 +197,18 @@ BAD_SPECS = [
         "resource_requirements: large",
         "jobs[0].resource_requirements",
         "large",
-        nested=True,
     ),
     bad(
         "dependency-cycle",
         edit("command: echo fetch", "command: echo fetch\n    depends_on: [train]", PIPELINE),
         "depends_on",
         "cycle",
-        nested=True,
     ),
     bad(
         "unknown-dependency",
         edit("depends_on: [clean]", "depends_on: [cleaning]", PIPELINE),
         "[cleaning]",
         "cleaning",
-        nested=True,
     ),
     # YAML that does not parse
     bad("yaml-indentation", "name: w\ndescription: d\n  bad: indent\n", "bad: indent", "YAML"),
@@ -234,7 +220,6 @@ BAD_SPECS = [
         '"disk"',
         "resource_requirements[0].disk",
         filename="spec.json",
-        nested=True,
     ),
     bad(
         "json-num_cpus-two",
@@ -242,7 +227,6 @@ BAD_SPECS = [
         "num_cpus",
         "num_cpus",
         filename="spec.json",
-        nested=True,
     ),
     bad(
         "json-name-number",

@@ -54,7 +54,7 @@ def _parse(path: Path, text: str) -> Any:
 
 
 def _line_of(text: str, path: FieldPath) -> int | None:
-    """The 1-based line of the node at `path` (or of its nearest existing parent)."""
+    """The 1-based line of the field at `path` (or of its nearest existing parent)."""
     try:
         node = yaml.compose(text)
     except yaml.YAMLError:
@@ -63,20 +63,23 @@ def _line_of(text: str, path: FieldPath) -> int | None:
         return None
     line = node.start_mark.line + 1
     for part in path:
-        child = _child(node, part)
-        if child is None:
+        step = _child(node, part)
+        if step is None:
             break
-        node, line = child, child.start_mark.line + 1
+        key, node = step
+        # a mapping key's own line names the field, even when its value is a block below it
+        line = (key or node).start_mark.line + 1
     return line
 
 
-def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
+    """(key node or None, value node) of `part` inside a mapping or sequence node."""
     if isinstance(node, yaml.MappingNode) and isinstance(part, str):
         for key, value in node.value:
             if key.value == part:
-                return value if isinstance(value, yaml.ScalarNode) else key
+                return key, value
         return None
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        child: yaml.Node = node.value[part]
-        return child
+        item: yaml.Node = node.value[part]
+        return None, item
     return None

@@ -19,6 +19,7 @@ Path = tuple[str | int, ...]
 MEMORY_RE = re.compile(r"^[0-9]+(\.[0-9]+)?[kmgtKMGT]?$")
 RUNTIME_RE = re.compile(r"^P(?!$)([0-9]+D)?(T(?=[0-9])([0-9]+H)?([0-9]+M)?([0-9]+(\.[0-9]+)?S)?)?$")
 NAME_MAX = 255
+INT_MAX = 2**31 - 1
 
 
 class SpecError(Invalid):
@@ -130,6 +131,8 @@ def _int(value: Any, path: Path, *, minimum: int) -> int:
         raise SpecError(path, f"expected an integer, got {_kind(value)}")
     if value < minimum:
         raise SpecError(path, f"must be at least {minimum}")
+    if value > INT_MAX:
+        raise SpecError(path, f"must be at most {INT_MAX}")
     return value
 
 

@@ -7,9 +7,23 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from teamgate.web.text import check_text
 
 Strict = ConfigDict(extra="forbid", strict=True)
+
+
+class StrictIn(BaseModel):
+    """Base of request bodies: unknown fields, wrong types and unstorable text are errors."""
+
+    model_config = Strict
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        check_text(data)
+        return data
 
 
 class ErrorBody(BaseModel):
@@ -27,10 +41,9 @@ class VersionResponse(BaseModel):
     git_hash: str | None = None
 
 
-class WorkflowIn(BaseModel):
+class WorkflowIn(StrictIn):
     """`POST /workflows`: Torc's WorkflowModel. Server-set fields are accepted and ignored."""
 
-    model_config = Strict
     name: str = Field(min_length=1, max_length=255)
     user: str | None = Field(default=None, max_length=255)
     description: str | None = Field(default=None, max_length=4096)
@@ -105,8 +118,7 @@ class ListWorkflowsResponse(BaseModel):
     has_more: bool
 
 
-class AccessGroupIn(BaseModel):
-    model_config = Strict
+class AccessGroupIn(StrictIn):
     name: str = Field(min_length=1, max_length=255)
     description: str | None = Field(default=None, max_length=4096)
     id: int | None = None
@@ -128,10 +140,9 @@ class ListAccessGroupsResponse(BaseModel):
     has_more: bool
 
 
-class MembershipIn(BaseModel):
+class MembershipIn(StrictIn):
     """`POST /access_groups/{id}/members`. `group_id` may be omitted; the path decides."""
 
-    model_config = Strict
     user_name: str = Field(min_length=1, max_length=255)
     group_id: int | None = None
     role: str = "member"
@@ -155,8 +166,7 @@ class ListMembershipsResponse(BaseModel):
     has_more: bool
 
 
-class WorkflowGroupIn(BaseModel):
-    model_config = Strict
+class WorkflowGroupIn(StrictIn):
     group_id: int
     workflow_id: int | None = None
     created_at: str | None = None

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from teamgate.services import rbac
 from teamgate.storage.db.rbac import Permission, Role
 from teamgate.web.deps import Caller, Context, get_principal
-from teamgate.web.models import ErrorBody, Strict
+from teamgate.web.models import ErrorBody, StrictIn
 
 _errors: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413)
@@ -20,35 +20,30 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(get_principal)], response
 ACTIONS_HELP = "unit.read, unit.write, unit.lock, unit.delete, rbac.manage, workflow.*, *"
 
 
-class PermissionIn(BaseModel):
-    model_config = Strict
+class PermissionIn(StrictIn):
     id: str = Field(min_length=1, max_length=128)
     name: str = Field(default="", max_length=255)
     description: str | None = Field(default=None, max_length=4096)
     rules: list[str] = Field(min_length=1, max_length=1000)
 
 
-class RoleIn(BaseModel):
-    model_config = Strict
+class RoleIn(StrictIn):
     id: str = Field(min_length=1, max_length=128)
     name: str = Field(default="", max_length=255)
     description: str | None = Field(default=None, max_length=4096)
 
 
-class RolePermissionIn(BaseModel):
-    model_config = Strict
+class RolePermissionIn(StrictIn):
     permission_id: str = Field(min_length=1, max_length=128)
     role_id: str | None = None
 
 
-class AssignmentIn(BaseModel):
-    model_config = Strict
+class AssignmentIn(StrictIn):
     email: str = Field(min_length=1, max_length=255)
     role_id: str = Field(min_length=1, max_length=128)
 
 
-class TestIn(BaseModel):
-    model_config = Strict
+class TestIn(StrictIn):
     email: str | None = Field(default=None, max_length=255)
     action: str = Field(min_length=1, description=ACTIONS_HELP)
     resource: str = Field(default="*", max_length=1024)

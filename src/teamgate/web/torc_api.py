@@ -35,6 +35,7 @@ from teamgate.web.models import (
     WorkflowIn,
     WorkflowOut,
 )
+from teamgate.web.text import check_text
 
 API_VERSION = "0.21.0"
 PREFIX = "/torc-service/v1"
@@ -146,6 +147,7 @@ def create_workflow_from_spec(
     ctx: Context, caller: Caller, spec: Annotated[dict[str, Any], Body()]
 ) -> dict[str, Any]:
     """Create a workflow with its jobs and shares from a spec (the YAML/JSON file, as JSON)."""
+    check_text(spec)
     parsed = parse_spec(spec)
     created, jobs = workflows.create_workflow(
         ctx,

@@ -1,0 +1,27 @@
+"""Text that cannot be stored: NUL characters and lone UTF-16 surrogates from JSON escapes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from teamgate.errors import Invalid
+
+_BAD = re.compile("[\x00\ud800-\udfff]")
+MAX_DEPTH = 64
+
+
+def check_text(value: Any, *, _depth: int = 0) -> None:
+    """Raise Invalid if any string (key or value) in a JSON value cannot be stored."""
+    if _depth > MAX_DEPTH:
+        raise Invalid(f"JSON nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, str):
+        if _BAD.search(value):
+            raise Invalid("text contains a NUL character or a lone UTF-16 surrogate")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, _depth=_depth + 1)
+            check_text(item, _depth=_depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_text(item, _depth=_depth + 1)
