@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import ColumnElement, Connection, FromClause, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from teamgate.errors import AlreadyExists, NotFound
@@ -95,27 +95,32 @@ def delete_group(conn: Connection, group_id: int) -> Group:
     return group
 
 
+def _group_page(
+    conn: Connection,
+    *,
+    source: FromClause,
+    where: ColumnElement[bool] | None,
+    offset: int,
+    limit: int,
+) -> Page[Group]:
+    """One page of groups from `source` (a table or join), ordered by id, with the total."""
+    count = select(func.count()).select_from(source)
+    rows = select(access_group).select_from(source)
+    if where is not None:
+        count, rows = count.where(where), rows.where(where)
+    total = conn.execute(count).scalar_one()
+    page = conn.execute(rows.order_by(access_group.c.id).offset(offset).limit(limit))
+    return Page([_group(r) for r in page], offset, limit, total)
+
+
 def list_groups(conn: Connection, *, offset: int, limit: int) -> Page[Group]:
-    total = conn.execute(select(func.count()).select_from(access_group)).scalar_one()
-    rows = conn.execute(
-        select(access_group).order_by(access_group.c.id).offset(offset).limit(limit)
-    )
-    return Page([_group(r) for r in rows], offset, limit, total)
+    return _group_page(conn, source=access_group, where=None, offset=offset, limit=limit)
 
 
 def list_user_groups(conn: Connection, user: str, *, offset: int, limit: int) -> Page[Group]:
     joined = access_group.join(membership, membership.c.group_id == access_group.c.id)
     where = membership.c.user_name == user
-    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
-    rows = conn.execute(
-        select(access_group)
-        .select_from(joined)
-        .where(where)
-        .order_by(access_group.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return Page([_group(r) for r in rows], offset, limit, total)
+    return _group_page(conn, source=joined, where=where, offset=offset, limit=limit)
 
 
 def user_memberships(conn: Connection, user: str) -> list[tuple[int, str, str]]:
@@ -204,13 +209,4 @@ def list_workflow_groups(
 ) -> Page[Group]:
     joined = access_group.join(workflow_share, workflow_share.c.group_id == access_group.c.id)
     where = workflow_share.c.workflow_id == workflow_id
-    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
-    rows = conn.execute(
-        select(access_group)
-        .select_from(joined)
-        .where(where)
-        .order_by(access_group.c.id)
-        .offset(offset)
-        .limit(limit)
-    )
-    return Page([_group(r) for r in rows], offset, limit, total)
+    return _group_page(conn, source=joined, where=where, offset=offset, limit=limit)

@@ -7,8 +7,9 @@ edits (a row lock on PostgreSQL, the write lock on SQLite) and tells caches to r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Select, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from teamgate.errors import AlreadyExists, Conflict, NotFound
@@ -254,22 +255,26 @@ def roles_of(conn: Connection, user: str) -> list[str]:
     return [r.role_id for r in rows]
 
 
+def _grant_rows() -> Select[Any]:
+    """Rules joined to the permissions and roles that carry them, and to their users."""
+    source = rbac_user_role.join(
+        rbac_role_permission, rbac_role_permission.c.role_id == rbac_user_role.c.role_id
+    ).join(
+        rbac_permission_rule,
+        rbac_permission_rule.c.permission_id == rbac_role_permission.c.permission_id,
+    )
+    return select(
+        rbac_user_role.c.user_name,
+        rbac_permission_rule.c.rule,
+        rbac_role_permission.c.permission_id,
+        rbac_user_role.c.role_id,
+    ).select_from(source)
+
+
 def grants_of(conn: Connection, user: str) -> list[GrantRow]:
     """Every rule `user` holds, with the permission and role it comes through."""
     query = (
-        select(
-            rbac_permission_rule.c.rule,
-            rbac_role_permission.c.permission_id,
-            rbac_user_role.c.role_id,
-        )
-        .select_from(
-            rbac_user_role.join(
-                rbac_role_permission, rbac_role_permission.c.role_id == rbac_user_role.c.role_id
-            ).join(
-                rbac_permission_rule,
-                rbac_permission_rule.c.permission_id == rbac_role_permission.c.permission_id,
-            )
-        )
+        _grant_rows()
         .where(rbac_user_role.c.user_name == user)
         .order_by(
             rbac_user_role.c.role_id,
@@ -282,19 +287,5 @@ def grants_of(conn: Connection, user: str) -> list[GrantRow]:
 
 def all_grants(conn: Connection) -> list[tuple[str, GrantRow]]:
     """(user, grant) for every user: used to check who still holds rbac.manage."""
-    query = select(
-        rbac_user_role.c.user_name,
-        rbac_permission_rule.c.rule,
-        rbac_role_permission.c.permission_id,
-        rbac_user_role.c.role_id,
-    ).select_from(
-        rbac_user_role.join(
-            rbac_role_permission, rbac_role_permission.c.role_id == rbac_user_role.c.role_id
-        ).join(
-            rbac_permission_rule,
-            rbac_permission_rule.c.permission_id == rbac_role_permission.c.permission_id,
-        )
-    )
-    return [
-        (r.user_name, GrantRow(r.rule, r.permission_id, r.role_id)) for r in conn.execute(query)
-    ]
+    rows = conn.execute(_grant_rows())
+    return [(r.user_name, GrantRow(r.rule, r.permission_id, r.role_id)) for r in rows]
