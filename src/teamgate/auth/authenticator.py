@@ -19,6 +19,7 @@ from pathlib import Path
 from teamgate.auth.cache import CredentialCache
 from teamgate.auth.htpasswd import HtpasswdError, load_htpasswd
 from teamgate.auth.passwords import dummy_verify, verify_password
+from teamgate.auth.tokens import TokenService, looks_like_token
 from teamgate.domain.identity import ANONYMOUS, Principal
 from teamgate.errors import Unauthenticated
 
@@ -26,6 +27,7 @@ log = logging.getLogger("teamgate.auth")
 
 ANONYMOUS_NOT_ALLOWED = "Anonymous access not allowed"
 BAD_CREDENTIALS = "Invalid user name or password"
+BAD_TOKEN = "Invalid, expired or revoked token: run 'taco login' for a new one"
 
 
 class Authenticator:
@@ -47,6 +49,7 @@ class Authenticator:
         self._interval = reload_interval_secs
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self.tokens: TokenService | None = None
         if auth_file is not None:
             self._users = load_htpasswd(auth_file)
             self._stamp = self._file_stamp()
@@ -55,23 +58,46 @@ class Authenticator:
     def user_count(self) -> int:
         return len(self._users)
 
-    def principal(self, name: str | None) -> Principal:
-        return Principal(name=name, is_admin=name is not None and name in self.admin_users)
+    def principal(
+        self, name: str | None, *, method: str = "anonymous", token_id: int | None = None
+    ) -> Principal:
+        return Principal(
+            name=name,
+            is_admin=name is not None and name in self.admin_users,
+            method=method if name is not None else "anonymous",
+            token_id=token_id,
+        )
+
+    def _token_principal(self, token: str, user: str | None) -> Principal | None:
+        found = self.tokens.verify(token) if self.tokens is not None else None
+        if found is None or (user is not None and found[0] != user):
+            return None
+        return self.principal(found[0], method="token", token_id=found[1])
 
     def authenticate(self, authorization: str | None) -> Principal:
         """Turn an Authorization header into a Principal, or raise Unauthenticated."""
         if self.auth_file is None:
             return self.principal(None)
+        scheme, _, value = (authorization or "").partition(" ")
+        if scheme.lower() == "bearer":
+            principal = self._token_principal(value.strip(), None)
+            if principal is None:
+                raise Unauthenticated(BAD_TOKEN)
+            return principal
         credentials = _parse_basic(authorization)
         if credentials is None:
             if self.require_auth:
                 raise Unauthenticated(ANONYMOUS_NOT_ALLOWED)
             return self.principal(None)
         user, password = credentials
+        if looks_like_token(password):
+            principal = self._token_principal(password, user)
+            if principal is not None:
+                return principal
         if not self.verify(user, password):
             log.warning("Authentication failed for user '%s'", user)
             raise Unauthenticated(BAD_CREDENTIALS)
-        return self.principal(None if user == ANONYMOUS else user)
+        return self.principal(None if user == ANONYMOUS else user, method="password")
 
     def verify(self, user: str, password: str) -> bool:
         if self.cache.contains(user, password):

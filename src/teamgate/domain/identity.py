@@ -17,6 +17,8 @@ class Principal:
 
     name: str | None
     is_admin: bool = False
+    method: str = "anonymous"  # how the caller proved who they are: password, token
+    token_id: int | None = None
 
     @property
     def is_anonymous(self) -> bool:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from teamgate import __version__
 from teamgate.auth.authenticator import Authenticator
+from teamgate.auth.tokens import TokenService
 from teamgate.services.context import ServiceContext
 from teamgate.settings import Settings
 from teamgate.storage.db.engine import Database, database_url
@@ -41,6 +42,7 @@ def create_app(
     db = database or Database(database_url(settings.database_location))
     db.migrate()
     auth = authenticator or build_authenticator(settings)
+    auth.tokens = TokenService(db)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Body, Depends, Request, status
 from pydantic import Field
 
+from teamgate.auth.tokens import DEFAULT_TTL_DAYS, MAX_TTL_DAYS, TokenService
+from teamgate.errors import Forbidden, Invalid, Unauthenticated
 from teamgate.services import rbac
 from teamgate.storage.db.rbac import Permission, Role
 from teamgate.web.deps import Caller, Context, get_principal
@@ -69,6 +71,51 @@ def _role(r: Role) -> dict[str, Any]:
         "created_at": r.created_at,
         "created_by": r.created_by,
     }
+
+
+class TokenIn(StrictIn):
+    description: str | None = Field(default=None, max_length=1024)
+    ttl_days: int = Field(default=DEFAULT_TTL_DAYS, ge=1, le=MAX_TTL_DAYS)
+
+
+def _tokens(request: Request) -> TokenService:
+    tokens: TokenService = request.app.state.authenticator.tokens
+    return tokens
+
+
+@router.post("/auth/token", status_code=status.HTTP_201_CREATED)
+def issue_token(
+    request: Request, caller: Caller, body: Annotated[TokenIn | None, Body()] = None
+) -> dict[str, Any]:
+    """Issue an API token for the caller (who signs in with user name and password)."""
+    if caller.name is None:
+        raise Unauthenticated("Sign in with a user name and password to get a token")
+    if caller.method != "password":
+        raise Forbidden("Tokens are issued against a password, not another token")
+    body = body or TokenIn()
+    issued = _tokens(request).issue(
+        caller.name, description=body.description, ttl_days=body.ttl_days
+    )
+    return {
+        "token": issued.token,
+        "id": issued.id,
+        "user": issued.user,
+        "expires_at": issued.expires_at,
+    }
+
+
+@router.delete("/auth/token")
+def revoke_token(request: Request, caller: Caller) -> dict[str, str]:
+    """Revoke the token this request was made with."""
+    if caller.token_id is None:
+        raise Invalid("Send the token to revoke as 'Authorization: Bearer <token>'")
+    _tokens(request).revoke(caller.token_id)
+    return {"message": "Token revoked"}
+
+
+@router.get("/auth/me")
+def auth_me(caller: Caller) -> dict[str, Any]:
+    return {"user": caller.name, "system_admin": caller.is_admin, "auth": caller.method}
 
 
 @router.post("/rbac/init")
