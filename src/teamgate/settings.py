@@ -34,8 +34,17 @@ class Settings:
     tls_key: str | None = None
     log_level: str = "info"
     max_body_bytes: int = 10 * 1024 * 1024
+    max_state_bytes: int = 1024 * 1024 * 1024
+    max_versions: int = 10
     htpasswd_reload_secs: float = 1.0
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def blob_location(self) -> Path:
+        """Where the local blob store lives by default: beside a SQLite file, else data dir."""
+        if self.database and "://" not in self.database:
+            return Path(self.database).expanduser().parent / "blobs"
+        return Path(user_data_dir("torc")) / "blobs"
 
     @property
     def database_location(self) -> str:
@@ -55,6 +64,8 @@ class Settings:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
         if not 0.1 <= self.htpasswd_reload_secs <= 3600:
             raise ConfigError("htpasswd_reload_secs must be between 0.1 and 3600")
+        if not 1 <= self.max_versions <= 1000:
+            raise ConfigError("max_versions must be between 1 and 1000")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be at least 1024")
         return self
@@ -75,6 +86,8 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "tls_key": ((str,), "a string"),
     "log_level": ((str,), "a string"),
     "max_body_bytes": ((int,), "an integer"),
+    "max_state_bytes": ((int,), "an integer"),
+    "max_versions": ((int,), "an integer"),
     "htpasswd_reload_secs": ((int, float), "a number"),
 }
 _ALIASES = {"url": "host"}  # Torc's name for the bind address

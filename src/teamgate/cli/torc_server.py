@@ -59,6 +59,8 @@ _FLAG_FIELDS = {
     "tls_key": "tls_key",
     "log_level": "log_level",
     "max_body_bytes": "max_body_bytes",
+    "max_state_bytes": "max_state_bytes",
+    "max_versions": "max_versions",
 }
 
 
@@ -125,6 +127,20 @@ _FLAG_FIELDS = {
     default=10 * 1024 * 1024,
     show_default=True,
     help="Largest request body accepted.",
+)
+@click.option(
+    "--max-state-bytes",
+    type=click.IntRange(min=1024),
+    default=1024 * 1024 * 1024,
+    show_default=True,
+    help="Largest Terraform state accepted (streamed to the blob store).",
+)
+@click.option(
+    "--max-versions",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Earlier states kept per unit.",
 )
 @click.option(
     "--config",

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import stat
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
 
 import httpx
 
@@ -71,6 +74,66 @@ class JsonClient:
 
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
+
+    def stream_download(
+        self, path: str, file: BinaryIO, *, params: Mapping[str, Any] | None = None
+    ) -> int:
+        """GET `path` and copy the body to `file` chunk by chunk; the number of bytes written.
+
+        The body is never held in memory whole. An error response raises ApiError before
+        anything is written.
+        """
+        try:
+            with self._http.stream("GET", path, params=_clean(params)) as response:
+                if not response.is_success:
+                    response.read()
+                    raise ApiError(response.status_code, _error_body(response))
+                written = 0
+                for chunk in response.iter_bytes():
+                    file.write(chunk)
+                    written += len(chunk)
+                return written
+        except httpx.HTTPError as exc:
+            raise ConnectionFailed(f"cannot reach {self.base_url}: {exc}") from None
+
+    def upload_file(
+        self,
+        method: str,
+        path: str,
+        file: BinaryIO,
+        *,
+        params: Mapping[str, Any] | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> Any:
+        """Send `file` as the raw request body, streamed in chunks; the JSON answer.
+
+        A regular file goes with its Content-Length; anything else (a pipe) is sent chunked.
+        """
+        return self.request(
+            method,
+            path,
+            params=_clean(params),
+            content=_body_of(file),
+            headers={"Content-Type": content_type},
+        )
+
+
+CHUNK = 64 * 1024
+
+
+def _clean(params: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (params or {}).items() if v is not None}
+
+
+def _body_of(file: BinaryIO) -> BinaryIO | Iterator[bytes]:
+    # httpx takes a regular file's length from fstat (and reads it in chunks); a pipe's
+    # fstat size is 0, so a pipe is handed over as a generator, which httpx sends chunked.
+    try:
+        if stat.S_ISREG(os.fstat(file.fileno()).st_mode) and file.tell() == 0:
+            return file
+    except (AttributeError, OSError, ValueError):
+        pass
+    return iter(lambda: file.read(CHUNK), b"")
 
 
 def _error_body(response: httpx.Response) -> dict[str, Any]:

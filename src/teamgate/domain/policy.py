@@ -58,6 +58,12 @@ class RuleSet:
                     return grant
         return None
 
+    def patterns(self, effect: Effect, action: str) -> list[str]:
+        """Resource patterns of `effect` rules that cover `action` (for SQL filtering)."""
+        index = self._deny if effect is Effect.DENY else self._allow
+        found = [p for key in (action, "*") for p, _grant in index.get(key, ())]
+        return list(dict.fromkeys(found))
+
     def __bool__(self) -> bool:
         return bool(self.grants)
 

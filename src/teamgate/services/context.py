@@ -10,6 +10,7 @@ from teamgate.domain.identity import Principal
 from teamgate.domain.policy import NO_FACTS, Decision, Facts
 from teamgate.errors import Forbidden, Invalid
 from teamgate.services.rbac_cache import RbacCache
+from teamgate.storage.blobs import BlobStore
 from teamgate.storage.db import groups as group_store
 from teamgate.storage.db.engine import Database
 
@@ -22,6 +23,8 @@ class ServiceContext:
     enforce: bool
     rbac: RbacCache = field(default_factory=lambda: RbacCache())
     admin_users: frozenset[str] = frozenset()
+    blobs: BlobStore | None = None
+    max_versions: int = 10
 
     @property
     def has_admins(self) -> bool:

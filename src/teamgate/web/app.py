@@ -15,8 +15,9 @@ from teamgate.auth.authenticator import Authenticator
 from teamgate.auth.tokens import TokenService
 from teamgate.services.context import ServiceContext
 from teamgate.settings import Settings
+from teamgate.storage.blobs import open_blob_store
 from teamgate.storage.db.engine import Database, database_url
-from teamgate.web import errors, taco_api, torc_api
+from teamgate.web import errors, taco_api, torc_api, units_api
 from teamgate.web.limits import BodySizeLimit
 
 log = logging.getLogger("teamgate.server")
@@ -65,12 +66,15 @@ def create_app(
     app.state.authenticator = auth
     app.state.context = ServiceContext(
         db=db,
+        blobs=open_blob_store(settings.blob_store, default_dir=settings.blob_location),
+        max_versions=settings.max_versions,
         enforce=settings.enforce_access_control,
         admin_users=frozenset(settings.admin_users),
     )
     errors.install(app)
     app.include_router(torc_api.router)
     app.include_router(taco_api.router)
+    app.include_router(units_api.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
@@ -78,5 +82,10 @@ def create_app(
             conn.execute(text("SELECT 1"))
         return {"status": "ok"}
 
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        large_prefixes=("/v1/state/", "/v1/backend/"),
+        large_max_bytes=settings.max_state_bytes,
+    )
     return app

@@ -94,6 +94,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA case_sensitive_like=ON")  # unit paths are case-sensitive
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -197,3 +197,44 @@ api_token = Table(
     Index("ix_api_token_user", "user_name"),
     sqlite_autoincrement=True,
 )
+
+# -- units (Terraform state) -------------------------------------------------------
+
+unit = Table(
+    "unit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("path", String(1024), nullable=False, unique=True),
+    Column("owner", String(255), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("updated_at", String(32), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=True),
+    Column("blob_key", String(255), nullable=True),
+    Column("lock_id", String(255), nullable=True),
+    Column("lock_info", Text, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+unit_version = Table(
+    "unit_version",
+    metadata,
+    Column("unit_id", Integer, ForeignKey("unit.id", ondelete="CASCADE"), nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("blob_key", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    PrimaryKeyConstraint("unit_id", "generation", name="pk_unit_version"),
+)
+
+unit_share = Table(
+    "unit_access_group",
+    metadata,
+    Column("unit_id", Integer, ForeignKey("unit.id", ondelete="CASCADE"), nullable=False),
+    Column("group_id", Integer, ForeignKey("access_group.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    PrimaryKeyConstraint("unit_id", "group_id", name="pk_unit_access_group"),
+    Index("ix_unit_access_group_group", "group_id", "unit_id"),
+)

@@ -1,0 +1,320 @@
+"""Units (Terraform/OpenTofu state): create, list, read, write, lock, versions, share.
+
+A write streams into a new blob first; only when the blob is durable does one database
+transaction point the unit at it (and keep the old content as a version). A crash in
+between leaves the old state and an orphan blob, never a half-written unit.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from teamgate.domain.identity import Principal
+from teamgate.domain.policy import SHARE, Decision, Resource, decide
+from teamgate.domain.rules import Effect
+from teamgate.domain.units import normalize_path
+from teamgate.errors import Conflict, Invalid, LockConflict, NotFound
+from teamgate.services.context import ServiceContext, facts_for, require
+from teamgate.storage.blobs import BlobInfo, BlobStore
+from teamgate.storage.db import groups as group_store
+from teamgate.storage.db import units as store
+from teamgate.storage.db.units import Unit, Version
+from teamgate.storage.db.util import now_text
+
+READ, WRITE, LOCK, DELETE = "unit.read", "unit.write", "unit.lock", "unit.delete"
+JSON_CHECK_LIMIT = 32 * 1024 * 1024  # states up to this size are parsed fully
+LIST_LIMIT = 10_000
+
+
+class Locked(LockConflict):
+    """The unit is locked by someone else; `lock` is the holder's lock information."""
+
+    def __init__(self, message: str, lock: dict[str, Any] | None) -> None:
+        super().__init__(message)
+        self.lock = lock or {}
+
+
+def _resource(found: Unit | None, path: str, shares: frozenset[int]) -> Resource:
+    return Resource(
+        kind="unit",
+        id=path,
+        name=path,
+        owner=found.owner if found else None,
+        shared_with=shares,
+    )
+
+
+def explain(
+    ctx: ServiceContext, principal: Principal, conn: Connection, path: str, action: str
+) -> tuple[Unit | None, Decision]:
+    found = store.find_unit(conn, path)
+    shares = store.share_ids(conn, found.id) if found and ctx.enforce else frozenset()
+    facts = facts_for(ctx, conn, principal)
+    resource = _resource(found, path, shares)
+    if found is None:  # a new unit: its creator will own it
+        resource = Resource(kind="unit", id=path, name=path, owner=principal.name)
+    return found, decide(principal, action, resource, facts=facts, enforce=ctx.enforce)
+
+
+def _authorized(
+    ctx: ServiceContext, principal: Principal, conn: Connection, path: str, action: str
+) -> Unit:
+    found, decision = explain(ctx, principal, conn, path, action)
+    if found is None:
+        raise NotFound(f"Unit '{path}' not found")
+    require(decision)
+    return found
+
+
+def blobs(ctx: ServiceContext) -> BlobStore:
+    if ctx.blobs is None:
+        raise Conflict("This server has no blob store configured for unit state")
+    return ctx.blobs
+
+
+def create_unit(ctx: ServiceContext, principal: Principal, raw_path: str) -> Unit:
+    path = normalize_path(raw_path)
+    with ctx.db.write() as conn:
+        found, decision = explain(ctx, principal, conn, path, WRITE)
+        if found is not None:
+            raise Conflict(f"Unit '{path}' already exists")
+        require(decision)
+        return store.insert_unit(conn, path, owner=principal.display)
+
+
+def get_unit(ctx: ServiceContext, principal: Principal, raw_path: str) -> tuple[Unit, list[str]]:
+    path = normalize_path(raw_path)
+    with ctx.db.read() as conn:
+        found = _authorized(ctx, principal, conn, path, READ)
+        return found, store.share_names(conn, found.id)
+
+
+def list_units(ctx: ServiceContext, principal: Principal, prefix: str | None) -> list[Unit]:
+    """Units the caller may read, filtered in the query (segment-aware prefix)."""
+    clean = normalize_path(prefix) if prefix and prefix.strip("/") else None
+    with ctx.db.read() as conn:
+        visible = None
+        if ctx.enforce:
+            if principal.name is None:
+                require(decide(principal, READ, Resource("unit", "*", "*"), enforce=True))
+                return []
+            rules = facts_for(ctx, conn, principal).rules
+            visible = store.readable_condition(
+                principal.name,
+                allow=rules.patterns(Effect.ALLOW, READ),
+                deny=rules.patterns(Effect.DENY, READ),
+            )
+        return store.list_units(conn, visible=visible, prefix=clean, limit=LIST_LIMIT)
+
+
+def open_state(
+    ctx: ServiceContext, principal: Principal, raw_path: str, *, version: int | None = None
+) -> tuple[Unit, Iterator[bytes] | None]:
+    """The unit and an iterator over its state (None when it has none yet)."""
+    path = normalize_path(raw_path)
+    with ctx.db.read() as conn:
+        found = _authorized(ctx, principal, conn, path, READ)
+        key = found.blob_key
+        if version is not None:
+            key = _version(conn, found, version).blob_key
+    if key is None:
+        return found, None
+    return found, blobs(ctx).iter_chunks(key)
+
+
+def _version(conn: Connection, found: Unit, number: int) -> Version:
+    for candidate in store.list_versions(conn, found.id):
+        if candidate.generation == number:
+            return candidate
+    raise NotFound(f"Unit '{found.path}' has no version {number}")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    path: str
+    key: str
+
+
+def check_lock(found: Unit | None, lock_id: str | None) -> None:
+    """A locked unit may be written only with its lock's ID."""
+    if found is None or found.lock_id is None or found.lock_id == lock_id:
+        return
+    detail = "no lock ID was given" if lock_id is None else f"lock ID '{lock_id}' does not match"
+    raise Locked(
+        f"Unit '{found.path}' is locked by {found.lock.get('Who', '?') if found.lock else '?'} "
+        f"(lock {found.lock_id}); {detail}",
+        found.lock,
+    )
+
+
+def begin_write(
+    ctx: ServiceContext, principal: Principal, raw_path: str, *, lock_id: str | None
+) -> PendingWrite:
+    """Check the caller may write (before any body is read) and name the new blob."""
+    path = normalize_path(raw_path)
+    with ctx.db.read() as conn:
+        found, decision = explain(ctx, principal, conn, path, WRITE)
+    require(decision)
+    check_lock(found, lock_id)
+    blobs(ctx)
+    return PendingWrite(path, f"units/new/{secrets.token_hex(16)}.tfstate")
+
+
+def validate_json(ctx: ServiceContext, info: BlobInfo) -> None:
+    """Refuse a state that is not JSON (fully parsed up to JSON_CHECK_LIMIT bytes)."""
+    if info.size == 0:
+        raise Invalid("The state is empty: a Terraform state is a JSON object")
+    store_ = blobs(ctx)
+    if info.size <= JSON_CHECK_LIMIT:
+        try:
+            value = json.loads(store_.read(info.key))
+        except (ValueError, UnicodeDecodeError):
+            raise Invalid("The state is not valid JSON") from None
+        if not isinstance(value, dict):
+            raise Invalid("The state must be a JSON object")
+        return
+    first = next(iter(store_.iter_chunks(info.key, chunk_size=64)), b"").lstrip()
+    if not first.startswith(b"{"):
+        raise Invalid("The state must be a JSON object")
+
+
+def finish_write(
+    ctx: ServiceContext,
+    principal: Principal,
+    pending: PendingWrite,
+    info: BlobInfo,
+    *,
+    lock_id: str | None,
+) -> Unit:
+    """Record the durable blob as the unit's state (creating the unit if needed)."""
+    try:
+        validate_json(ctx, info)
+        with ctx.db.write() as conn:
+            found, decision = explain(ctx, principal, conn, pending.path, WRITE)
+            require(decision)
+            check_lock(found, lock_id)
+            if found is None:
+                found = store.insert_unit(conn, pending.path, owner=principal.display)
+            written = store.record_write(
+                conn, found, blob_key=info.key, size=info.size, sha256=info.sha256
+            )
+            stale = store.prune_versions(conn, found.id, keep=ctx.max_versions)
+    except BaseException:
+        blobs(ctx).delete(info.key)
+        raise
+    for key in stale:
+        blobs(ctx).delete(key)
+    return written
+
+
+def lock_unit(
+    ctx: ServiceContext, principal: Principal, raw_path: str, info: dict[str, Any]
+) -> dict[str, Any]:
+    """Take the unit's lock atomically (creating the unit if the caller may write it)."""
+    path = normalize_path(raw_path)
+    lock_id = str(info.get("ID") or secrets.token_hex(16))
+    lock = {
+        "ID": lock_id,
+        "Operation": str(info.get("Operation") or ""),
+        "Info": str(info.get("Info") or ""),
+        "Who": str(info.get("Who") or principal.display),
+        "Version": str(info.get("Version") or ""),
+        "Created": str(info.get("Created") or now_text()),
+        "Path": path,
+    }
+    with ctx.db.write() as conn:
+        found, decision = explain(ctx, principal, conn, path, LOCK)
+        if found is None:
+            found, decision = explain(ctx, principal, conn, path, WRITE)
+            require(decision)
+            found = store.insert_unit(conn, path, owner=principal.display)
+        require(decision)
+        if not store.try_lock(conn, found.id, lock_id, lock):
+            holder = store.get_unit(conn, path)
+            raise Locked(f"Unit '{path}' is already locked (lock {holder.lock_id})", holder.lock)
+    return lock
+
+
+def unlock_unit(
+    ctx: ServiceContext, principal: Principal, raw_path: str, *, lock_id: str | None
+) -> None:
+    """Release the lock; without a lock ID this is a forced unlock (needs unit.lock too)."""
+    path = normalize_path(raw_path)
+    with ctx.db.write() as conn:
+        found = _authorized(ctx, principal, conn, path, LOCK)
+        if found.lock_id is None:
+            raise Conflict(f"Unit '{path}' is not locked")
+        if not store.clear_lock(conn, found.id, lock_id):
+            raise Locked(
+                f"Lock ID '{lock_id}' does not match the lock on '{path}' ({found.lock_id})",
+                found.lock,
+            )
+
+
+def delete_unit(ctx: ServiceContext, principal: Principal, raw_path: str) -> Unit:
+    path = normalize_path(raw_path)
+    with ctx.db.write() as conn:
+        found = _authorized(ctx, principal, conn, path, DELETE)
+        keys = store.delete_unit(conn, found)
+    if ctx.blobs is not None:
+        for key in keys:
+            ctx.blobs.delete(key)
+    return found
+
+
+def list_versions(ctx: ServiceContext, principal: Principal, raw_path: str) -> list[Version]:
+    path = normalize_path(raw_path)
+    with ctx.db.read() as conn:
+        found = _authorized(ctx, principal, conn, path, READ)
+        return store.list_versions(conn, found.id)
+
+
+def restore(
+    ctx: ServiceContext,
+    principal: Principal,
+    raw_path: str,
+    *,
+    version: int,
+    lock_id: str | None,
+) -> Unit:
+    """Make an old version the current state (the current one becomes a version)."""
+    pending = begin_write(ctx, principal, raw_path, lock_id=lock_id)
+    with ctx.db.read() as conn:
+        old = _version(conn, store.get_unit(conn, pending.path), version)
+    info = blobs(ctx).copy(old.blob_key, pending.key)
+    return finish_write(ctx, principal, pending, info, lock_id=lock_id)
+
+
+def _share(
+    ctx: ServiceContext, principal: Principal, raw_path: str, group_name: str, *, add: bool
+) -> None:
+    path = normalize_path(raw_path)
+    with ctx.db.write() as conn:
+        found = store.get_unit(conn, path)
+        groups = group_store.find_groups_by_name(conn, [group_name])
+        if group_name not in groups:
+            raise NotFound(f"Access group '{group_name}' not found")
+        group = groups[group_name]
+        resource = _resource(found, path, store.share_ids(conn, found.id))
+        facts = facts_for(ctx, conn, principal)
+        require(
+            decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group.id)
+        )
+        if add:
+            store.add_share(conn, found.id, group.id, path=path, group=group_name)
+        else:
+            store.remove_share(conn, found.id, group.id, path=path, group=group_name)
+
+
+def share(ctx: ServiceContext, principal: Principal, raw_path: str, group: str) -> None:
+    _share(ctx, principal, raw_path, group, add=True)
+
+
+def unshare(ctx: ServiceContext, principal: Principal, raw_path: str, group: str) -> None:
+    _share(ctx, principal, raw_path, group, add=False)

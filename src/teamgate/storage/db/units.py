@@ -1,0 +1,218 @@
+"""Units: metadata, versions, locks and shares. SQL only; blobs live in the blob store."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, delete, insert, not_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from teamgate.domain.units import like_escape, pattern_to_like
+from teamgate.errors import AlreadyExists, NotFound
+from teamgate.storage.db.tables import access_group, membership, unit, unit_share, unit_version
+from teamgate.storage.db.util import now_text
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    id: int
+    path: str
+    owner: str
+    created_at: str
+    updated_at: str
+    generation: int
+    size: int
+    sha256: str | None
+    blob_key: str | None
+    lock_id: str | None
+    lock_info: str | None
+
+    @property
+    def lock(self) -> dict[str, Any] | None:
+        return json.loads(self.lock_info) if self.lock_info else None
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    generation: int
+    blob_key: str
+    size: int
+    sha256: str
+    created_at: str
+
+
+def find_unit(conn: Connection, path: str) -> Unit | None:
+    row = conn.execute(select(unit).where(unit.c.path == path)).first()
+    return Unit(**row._mapping) if row else None
+
+
+def get_unit(conn: Connection, path: str) -> Unit:
+    found = find_unit(conn, path)
+    if found is None:
+        raise NotFound(f"Unit '{path}' not found")
+    return found
+
+
+def insert_unit(conn: Connection, path: str, *, owner: str) -> Unit:
+    now = now_text()
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(unit).values(
+                    path=path, owner=owner, created_at=now, updated_at=now, generation=0, size=0
+                )
+            )
+    except IntegrityError:
+        raise AlreadyExists(f"Unit '{path}' already exists") from None
+    return get_unit(conn, path)
+
+
+def share_ids(conn: Connection, unit_id: int) -> frozenset[int]:
+    rows = conn.execute(select(unit_share.c.group_id).where(unit_share.c.unit_id == unit_id))
+    return frozenset(r.group_id for r in rows)
+
+
+def share_names(conn: Connection, unit_id: int) -> list[str]:
+    rows = conn.execute(
+        select(access_group.c.name)
+        .join(unit_share, unit_share.c.group_id == access_group.c.id)
+        .where(unit_share.c.unit_id == unit_id)
+        .order_by(access_group.c.name)
+    )
+    return [r.name for r in rows]
+
+
+def add_share(conn: Connection, unit_id: int, group_id: int, *, path: str, group: str) -> None:
+    try:
+        with conn.begin_nested():
+            conn.execute(
+                insert(unit_share).values(unit_id=unit_id, group_id=group_id, created_at=now_text())
+            )
+    except IntegrityError:
+        raise AlreadyExists(f"Unit '{path}' is already shared with group '{group}'") from None
+
+
+def remove_share(conn: Connection, unit_id: int, group_id: int, *, path: str, group: str) -> None:
+    result = conn.execute(
+        delete(unit_share).where(unit_share.c.unit_id == unit_id, unit_share.c.group_id == group_id)
+    )
+    if result.rowcount != 1:
+        raise NotFound(f"Unit '{path}' is not shared with group '{group}'")
+
+
+def try_lock(conn: Connection, unit_id: int, lock_id: str, info: dict[str, Any]) -> bool:
+    """Take the lock if it is free: one atomic UPDATE, so exactly one caller wins."""
+    result = conn.execute(
+        update(unit)
+        .where(unit.c.id == unit_id, unit.c.lock_id.is_(None))
+        .values(lock_id=lock_id, lock_info=json.dumps(info, sort_keys=True))
+    )
+    return result.rowcount == 1
+
+
+def clear_lock(conn: Connection, unit_id: int, lock_id: str | None) -> bool:
+    """Release the lock (only if it has `lock_id`, unless None: forced)."""
+    condition = unit.c.id == unit_id
+    if lock_id is not None:
+        condition = and_(condition, unit.c.lock_id == lock_id)
+    result = conn.execute(update(unit).where(condition).values(lock_id=None, lock_info=None))
+    return result.rowcount == 1
+
+
+def record_write(conn: Connection, current: Unit, *, blob_key: str, size: int, sha256: str) -> Unit:
+    """Point the unit at new content and keep the previous content as a version."""
+    now = now_text()
+    if current.blob_key is not None and current.sha256 is not None:
+        conn.execute(
+            insert(unit_version).values(
+                unit_id=current.id,
+                generation=current.generation,
+                blob_key=current.blob_key,
+                size=current.size,
+                sha256=current.sha256,
+                created_at=current.updated_at,
+            )
+        )
+    conn.execute(
+        update(unit)
+        .where(unit.c.id == current.id)
+        .values(
+            blob_key=blob_key,
+            size=size,
+            sha256=sha256,
+            generation=current.generation + 1,
+            updated_at=now,
+        )
+    )
+    return get_unit(conn, current.path)
+
+
+def list_versions(conn: Connection, unit_id: int) -> list[Version]:
+    rows = conn.execute(
+        select(unit_version)
+        .where(unit_version.c.unit_id == unit_id)
+        .order_by(unit_version.c.generation.desc())
+    )
+    return [Version(r.generation, r.blob_key, r.size, r.sha256, r.created_at) for r in rows]
+
+
+def prune_versions(conn: Connection, unit_id: int, *, keep: int) -> list[str]:
+    """Drop all but the newest `keep` versions; return the blob keys to delete."""
+    old = list_versions(conn, unit_id)[keep:]
+    if old:
+        conn.execute(
+            delete(unit_version).where(
+                unit_version.c.unit_id == unit_id,
+                unit_version.c.generation.in_([v.generation for v in old]),
+            )
+        )
+    return [v.blob_key for v in old]
+
+
+def delete_unit(conn: Connection, found: Unit) -> list[str]:
+    """Delete the unit and its versions; return the blob keys to delete."""
+    keys = [v.blob_key for v in list_versions(conn, found.id)]
+    if found.blob_key:
+        keys.append(found.blob_key)
+    conn.execute(delete(unit).where(unit.c.id == found.id))
+    return keys
+
+
+def readable_condition(user: str, *, allow: list[str], deny: list[str]) -> ColumnElement[bool]:
+    """SQL: owned by `user`, shared with their groups, or matched by an allow pattern,
+    and matched by no deny pattern."""
+    shared = (
+        select(unit_share.c.unit_id)
+        .join(membership, membership.c.group_id == unit_share.c.group_id)
+        .where(membership.c.user_name == user)
+    )
+    grants: list[ColumnElement[bool]] = [unit.c.owner == user, unit.c.id.in_(shared)]
+    grants.extend(_matches(p) for p in allow)
+    condition = or_(*grants)
+    if deny:
+        condition = and_(condition, not_(or_(*(_matches(p) for p in deny))))
+    return condition
+
+
+def _matches(pattern: str) -> ColumnElement[bool]:
+    if pattern == "*":
+        return unit.c.id.is_not(None)
+    if "*" not in pattern:
+        return unit.c.path == pattern
+    return unit.c.path.like(pattern_to_like(pattern), escape="\\")
+
+
+def list_units(
+    conn: Connection, *, visible: ColumnElement[bool] | None, prefix: str | None, limit: int
+) -> list[Unit]:
+    query = select(unit)
+    if visible is not None:
+        query = query.where(visible)
+    if prefix:
+        query = query.where(
+            or_(unit.c.path == prefix, unit.c.path.like(like_escape(prefix) + "/%", escape="\\"))
+        )
+    rows = conn.execute(query.order_by(unit.c.path).limit(limit))
+    return [Unit(**r._mapping) for r in rows]

@@ -1,0 +1,250 @@
+"""Units under /v1 (taco CLI) and the Terraform HTTP backend under /v1/backend/<unit path>."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import Field
+
+from teamgate.domain.identity import Principal
+from teamgate.errors import Invalid
+from teamgate.services import units
+from teamgate.services.context import ServiceContext
+from teamgate.services.units import Locked
+from teamgate.storage.db.units import Unit
+from teamgate.web.deps import Caller, Context, get_principal
+from teamgate.web.models import ErrorBody, StrictIn
+from teamgate.web.text import check_text
+
+_errors: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 423)
+}
+router = APIRouter(prefix="/v1", dependencies=[Depends(get_principal)], responses=_errors)
+
+
+class UnitIn(StrictIn):
+    path: str = Field(min_length=1, max_length=1024)
+
+
+class LockIn(StrictIn):
+    id: str | None = Field(default=None, max_length=255)
+    who: str | None = Field(default=None, max_length=255)
+    operation: str | None = Field(default=None, max_length=255)
+
+
+class RestoreIn(StrictIn):
+    version: int = Field(ge=0)
+    lock_id: str | None = Field(default=None, max_length=255)
+
+
+class ShareIn(StrictIn):
+    group: str = Field(min_length=1, max_length=255)
+
+
+def unit_out(found: Unit, groups: list[str] | None = None) -> dict[str, Any]:
+    return {
+        "path": found.path,
+        "owner": found.owner,
+        "size": found.size,
+        "sha256": found.sha256,
+        "version": found.generation,
+        "created_at": found.created_at,
+        "updated_at": found.updated_at,
+        "locked": found.lock_id is not None,
+        "lock": found.lock,
+        **({"groups": groups} if groups is not None else {}),
+    }
+
+
+def _locked_response(exc: Locked, status: int) -> JSONResponse:
+    kind = "Locked" if status == 423 else "Conflict"
+    return JSONResponse(
+        {"error": kind, "message": exc.message, "lock": exc.lock}, status_code=status
+    )
+
+
+async def receive_state(
+    request: Request, ctx: ServiceContext, caller: Principal, path: str, lock_id: str | None
+) -> Unit:
+    """Stream the request body into a new blob, then record it (memory stays flat)."""
+    pending = await run_in_threadpool(units.begin_write, ctx, caller, path, lock_id=lock_id)
+    writer = units.blobs(ctx).writer(pending.key)
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                await run_in_threadpool(writer.write, chunk)
+        info = await run_in_threadpool(writer.commit)
+    except BaseException:
+        writer.abort()
+        raise
+    return await run_in_threadpool(units.finish_write, ctx, caller, pending, info, lock_id=lock_id)
+
+
+def send_state(ctx: ServiceContext, caller: Principal, path: str, version: int | None) -> Response:
+    found, chunks = units.open_state(ctx, caller, path, version=version)
+    if chunks is None:
+        return Response(status_code=204)
+    headers = {"X-Unit-Version": str(found.generation)}
+    if found.sha256 and version is None:
+        headers["ETag"] = f'"{found.sha256}"'
+    return StreamingResponse(chunks, media_type="application/json", headers=headers)
+
+
+# -- /v1 units (taco) ------------------------------------------------------------------
+
+
+@router.post("/units", status_code=201)
+def create_unit(body: UnitIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+    return unit_out(units.create_unit(ctx, caller, body.path), [])
+
+
+@router.get("/units")
+def list_units(ctx: Context, caller: Caller, prefix: str | None = None) -> dict[str, Any]:
+    found = units.list_units(ctx, caller, prefix)
+    return {"units": [unit_out(u) for u in found], "count": len(found)}
+
+
+@router.get("/units/{path:path}")
+def get_unit(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
+    found, groups = units.get_unit(ctx, caller, path)
+    return unit_out(found, groups)
+
+
+@router.delete("/units/{path:path}")
+def delete_unit(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
+    return unit_out(units.delete_unit(ctx, caller, path))
+
+
+@router.get("/state/{path:path}")
+def download_state(path: str, ctx: Context, caller: Caller, version: int | None = None) -> Response:
+    return send_state(ctx, caller, path, version)
+
+
+@router.put("/state/{path:path}")
+async def upload_state(
+    path: str, request: Request, ctx: Context, caller: Caller, lock_id: str | None = None
+) -> Response:
+    try:
+        written = await receive_state(request, ctx, caller, path, lock_id)
+    except Locked as exc:
+        return _locked_response(exc, 409)
+    return JSONResponse(unit_out(written))
+
+
+@router.post("/locks/{path:path}")
+def lock_unit(path: str, ctx: Context, caller: Caller, body: LockIn | None = None) -> Response:
+    info = {"ID": body.id, "Who": body.who, "Operation": body.operation} if body else {}
+    try:
+        lock = units.lock_unit(ctx, caller, path, info)
+    except Locked as exc:
+        return _locked_response(exc, 423)
+    return JSONResponse(lock)
+
+
+@router.delete("/locks/{path:path}")
+def unlock_unit(
+    path: str, ctx: Context, caller: Caller, lock_id: str | None = None, force: bool = False
+) -> dict[str, str]:
+    if lock_id is None and not force:
+        raise Invalid("Give the lock ID (?lock_id=…) or force the unlock (?force=true)")
+    units.unlock_unit(ctx, caller, path, lock_id=None if force else lock_id)
+    return {"message": f"Unit '{path.strip('/')}' unlocked"}
+
+
+@router.get("/versions/{path:path}")
+def list_versions(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
+    versions = units.list_versions(ctx, caller, path)
+    return {
+        "versions": [
+            {
+                "version": v.generation,
+                "created_at": v.created_at,
+                "size": v.size,
+                "sha256": v.sha256,
+            }
+            for v in versions
+        ]
+    }
+
+
+@router.post("/restore/{path:path}")
+def restore_version(path: str, body: RestoreIn, ctx: Context, caller: Caller) -> Response:
+    try:
+        written = units.restore(ctx, caller, path, version=body.version, lock_id=body.lock_id)
+    except Locked as exc:
+        return _locked_response(exc, 409)
+    return JSONResponse(unit_out(written))
+
+
+@router.post("/shares/{path:path}")
+def share_unit(path: str, body: ShareIn, ctx: Context, caller: Caller) -> dict[str, str]:
+    units.share(ctx, caller, path, body.group)
+    return {"message": f"Unit '{path.strip('/')}' shared with group '{body.group}'"}
+
+
+@router.delete("/shares/{path:path}")
+def unshare_unit(path: str, group: str, ctx: Context, caller: Caller) -> dict[str, str]:
+    units.unshare(ctx, caller, path, group)
+    return {"message": f"Unit '{path.strip('/')}' no longer shared with group '{group}'"}
+
+
+# -- Terraform HTTP backend ---------------------------------------------------------
+
+
+@router.get("/backend/{path:path}")
+def tf_get(path: str, ctx: Context, caller: Caller) -> Response:
+    return send_state(ctx, caller, path, None)
+
+
+@router.post("/backend/{path:path}")
+async def tf_post(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
+    lock_id = request.query_params.get("ID") or request.headers.get("X-Terraform-Lock-ID")
+    try:
+        await receive_state(request, ctx, caller, path, lock_id)
+    except Locked as exc:
+        return JSONResponse(exc.lock, status_code=409)
+    return Response(status_code=200)
+
+
+async def _lock_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise Invalid("The lock body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise Invalid("The lock body must be a JSON object")
+    check_text(body)
+    return body
+
+
+@router.api_route("/backend/{path:path}", methods=["LOCK"])
+async def tf_lock(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
+    info = await _lock_body(request)
+    try:
+        lock = await run_in_threadpool(units.lock_unit, ctx, caller, path, info)
+    except Locked as exc:
+        return JSONResponse(exc.lock, status_code=423)
+    return JSONResponse(lock)
+
+
+@router.api_route("/backend/{path:path}", methods=["UNLOCK"])
+async def tf_unlock(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
+    info = await _lock_body(request)
+    lock_id = info.get("ID") or None  # an empty body is terraform force-unlock
+    await run_in_threadpool(
+        lambda: units.unlock_unit(ctx, caller, path, lock_id=str(lock_id) if lock_id else None)
+    )
+    return Response(status_code=200)
+
+
+@router.delete("/backend/{path:path}")
+def tf_delete(path: str, ctx: Context, caller: Caller) -> Response:
+    units.delete_unit(ctx, caller, path)
+    return Response(status_code=200)
