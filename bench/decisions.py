@@ -107,12 +107,12 @@ def main() -> None:
             for _ in range(200)
         ]
 
-        def ours(action: str, resource: str) -> bool:
+        def ours(action: str, resource: str, facts: Facts = facts) -> bool:
             return decide(
                 bob, action, Resource("unit", resource, resource), facts=facts, enforce=True
             ).allowed
 
-        def theirs(action: str, resource: str) -> bool:
+        def theirs(action: str, resource: str, enforcer: casbin.Enforcer = enforcer) -> bool:
             return bool(enforcer.enforce("bob", resource, action))
 
         mismatches = sum(ours(a, r) != theirs(a, r) for a, r in queries)
