@@ -34,6 +34,7 @@ Environment:
   OPENTACO_TOKEN      API token to use instead of the one saved by 'taco login'
   OPENTACO_USERNAME   user name for 'taco login', and with OPENTACO_PASSWORD
   OPENTACO_PASSWORD   HTTP Basic credentials when there is no token
+  SSL_CERT_FILE       CA certificates for an https server with a private CA
 \b
 Examples:
   taco login --username alice
@@ -54,15 +55,19 @@ class Options:
         return self.output == "json"
 
     def client(self, *, basic: tuple[str, str] | None = None) -> TacoClient:
-        """A client with the first credentials found: `basic`, OPENTACO_TOKEN, the saved
-        token for this server, then OPENTACO_USERNAME/OPENTACO_PASSWORD."""
+        """A client with the first credentials found.
+
+        In order: `basic`, OPENTACO_TOKEN, the token saved for this server, then
+        OPENTACO_USERNAME with OPENTACO_PASSWORD; none means anonymous.
+        """
         from teamgate.client.taco import TacoClient
 
         token = None if basic else (os.environ.get("OPENTACO_TOKEN") or self.saved_token())
         if token:
             return TacoClient(self.server, headers={"Authorization": f"Bearer {token}"})
         if basic is None:
-            user, password = os.environ.get("OPENTACO_USERNAME"), os.environ.get("OPENTACO_PASSWORD")
+            user = os.environ.get("OPENTACO_USERNAME")
+            password = os.environ.get("OPENTACO_PASSWORD")
             basic = (user, password) if user and password is not None else None
         return TacoClient(self.server, auth=basic)
 
@@ -133,10 +138,6 @@ class AliasGroup(click.Group):
         super().__init__(*args, **kwargs)
         self.aliases: dict[str, str] = {}
 
-    def alias(self, name: str, *aliases: str) -> None:
-        for alias in aliases:
-            self.aliases[alias] = name
-
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
 
@@ -147,20 +148,22 @@ class AliasGroup(click.Group):
         return (cmd.name if cmd else _name), cmd, rest
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = []
+        labelled = []
         for name in self.list_commands(ctx):
             cmd = self.get_command(ctx, name)
             if cmd is None or cmd.hidden:
                 continue
             extra = [a for a, target in self.aliases.items() if target == name]
-            label = f"{name} ({', '.join(extra)})" if extra else name
-            rows.append((label, cmd.get_short_help_str(formatter.width - 6 - len(label))))
-        if rows:
+            labelled.append((f"{name} ({', '.join(extra)})" if extra else name, cmd))
+        if labelled:
+            limit = formatter.width - 6 - max(len(label) for label, _ in labelled)
             with formatter.section("Commands"):
-                formatter.write_dl(rows)
+                formatter.write_dl([(lbl, cmd.get_short_help_str(limit)) for lbl, cmd in labelled])
 
 
-@click.group(cls=AliasGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=AliasGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @click.option(
     "--server",
     envvar="OPENTACO_SERVER",
@@ -184,6 +187,13 @@ def cli(ctx: click.Context, server: str, output_format: str) -> None:
 
 
 pass_options = click.make_pass_decorator(Options)
+
+
+def alias(group: click.Group, name: str, *aliases: str) -> None:
+    """Let `aliases` stand for the command `name` of `group` (an AliasGroup)."""
+    assert isinstance(group, AliasGroup) and name in group.commands
+    for other in aliases:
+        group.aliases[other] = name
 
 
 def _when(value: Any) -> str:
@@ -237,15 +247,15 @@ def login(
         password = click.prompt("Password", hide_input=True, err=True)
     assert username is not None and password is not None
     with opts.client(basic=(username, password)) as client:
-        issued = client.issue_token(description=f"taco on {socket.gethostname()}", ttl_days=ttl_days)
+        issued = client.issue_token(
+            description=f"taco on {socket.gethostname()}", ttl_days=ttl_days
+        )
     saved = SavedToken(issued["token"], issued["user"], issued.get("expires_at"), issued.get("id"))
     CredentialStore().save(opts.server, saved)
     if opts.json:
         echo_json({k: v for k, v in issued.items() if k != "token"} | {"server": opts.server})
     else:
-        click.echo(
-            f"Logged in to {opts.server} as {saved.user} (token expires {saved.expires_at})"
-        )
+        click.echo(f"Logged in to {opts.server} as {saved.user} (token expires {saved.expires_at})")
 
 
 @cli.command()
@@ -254,15 +264,13 @@ def login(
 def logout(opts: Options) -> None:
     """Revoke the saved token on the server and forget it."""
     from teamgate.client.http import ApiError
-    from teamgate.client.taco import CredentialStore
+    from teamgate.client.taco import CredentialStore, TacoClient
 
     store = CredentialStore()
     saved = store.find(opts.server)
     if saved is None:
         click.echo(f"Not logged in to {opts.server}")
         return
-    from teamgate.client.taco import TacoClient
-
     with TacoClient(opts.server, headers={"Authorization": f"Bearer {saved.token}"}) as client:
         try:
             client.revoke_token()
@@ -439,7 +447,13 @@ def permission_list(opts: Options) -> None:
         click.echo("No permissions found")
     else:
         rows = (
-            (p["id"], p["name"], p.get("description"), "; ".join(p["rules"]), _when(p["created_at"]))
+            (
+                p["id"],
+                p["name"],
+                p.get("description"),
+                "; ".join(p["rules"]),
+                _when(p["created_at"]),
+            )
             for p in items
         )
         headers = ("ID", "NAME", "DESCRIPTION", "RULES", "CREATED")
@@ -460,8 +474,8 @@ def permission_delete(opts: Options, permission_id: str) -> None:
         click.echo(f"Permission '{permission_id}' deleted successfully")
 
 
-rbac_permission.alias("delete", "rm")
-rbac_permission.alias("list", "ls")
+alias(rbac_permission, "delete", "rm")
+alias(rbac_permission, "list", "ls")
 
 
 @rbac.group("role", cls=AliasGroup)
@@ -555,9 +569,9 @@ def role_revoke_permission(opts: Options, role_id: str, permission_id: str) -> N
         click.echo(f"Permission '{permission_id}' revoked from role '{role_id}' successfully")
 
 
-rbac_role.alias("assign-permission", "assign-policy")
-rbac_role.alias("delete", "rm")
-rbac_role.alias("list", "ls")
+alias(rbac_role, "assign-permission", "assign-policy")
+alias(rbac_role, "delete", "rm")
+alias(rbac_role, "list", "ls")
 
 
 @rbac.group("user", cls=AliasGroup)
@@ -617,8 +631,8 @@ def user_list(opts: Options) -> None:
         _table(headers, rows, f"Total: {len(items)} user assignments")
 
 
-rbac_user.alias("unassign", "revoke")
-rbac_user.alias("list", "ls")
+alias(rbac_user, "unassign", "revoke")
+alias(rbac_user, "list", "ls")
 
 
 # -- units -------------------------------------------------------------------------------------
@@ -682,7 +696,8 @@ def unit_pull(opts: Options, path: str, file: Path | None) -> None:
 
     with opts.client() as client:
         if file is None or str(file) == "-":
-            client.download_state(path, click.get_binary_stream("stdout"))
+            client.download_state(path, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
             return
         with atomic_output(file) as out:
             size = client.download_state(path, out)
@@ -712,10 +727,14 @@ def unit_push(opts: Options, path: str, file: Any, lock_id: str | None) -> None:
 @pass_options
 def unit_lock(opts: Options, path: str) -> None:
     """Lock a unit; the lock ID is saved so that push, restore and unlock use it."""
+    from teamgate.client.taco import lock_field
+
+    wanted = str(uuid.uuid4())
     with opts.client() as client:
-        lock = client.lock_unit(path, lock_id=str(uuid.uuid4()), who=f"taco@{socket.gethostname()}")
-    opts.locks().save(path, lock)
-    echo_json(lock) if opts.json else click.echo(f"Unit locked: {path} (lock ID: {lock['id']})")
+        lock = client.lock_unit(path, lock_id=wanted, who=f"taco@{socket.gethostname()}")
+    lock_id = lock_field(lock, "id") or wanted
+    opts.locks().save(path, lock_id, who=lock_field(lock, "who"))
+    echo_json(lock) if opts.json else click.echo(f"Unit locked: {path} (lock ID: {lock_id})")
 
 
 @unit.command("unlock")
@@ -776,7 +795,7 @@ def unit_versions(opts: Options, path: str) -> None:
 
 @unit.command("restore")
 @click.argument("path")
-@click.argument("version", type=click.IntRange(min=1))
+@click.argument("version", type=click.IntRange(min=0))
 @click.option("--lock-id", help="Lock to write under (default: the one 'taco unit lock' saved).")
 @command
 @pass_options
@@ -819,9 +838,9 @@ def unit_unshare(opts: Options, path: str, group: str) -> None:
         click.echo(f"Unit {path} no longer shared with group '{group}'")
 
 
-unit.alias("ls", "list")
-unit.alias("info", "show", "describe")
-unit.alias("rm", "delete", "remove")
+alias(unit, "ls", "list")
+alias(unit, "info", "show", "describe")
+alias(unit, "rm", "delete", "remove")
 
 
 def main() -> None:

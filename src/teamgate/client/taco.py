@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import ssl
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -34,6 +35,13 @@ def _unit(path: str) -> str:
 
 
 class TacoClient(JsonClient):
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        if base_url.lower().startswith("http://") and "verify" not in kwargs:
+            # No TLS on a plain-http server: skip loading the CA bundle (~80 ms a command).
+            # The context still verifies and trusts nothing, so TLS could never pass unchecked.
+            kwargs["verify"] = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        super().__init__(base_url, **kwargs)
+
     # -- tokens and identity ------------------------------------------------------------
     def issue_token(self, *, description: str | None = None, ttl_days: int | None = None) -> Any:
         body: dict[str, Any] = {}
@@ -253,7 +261,7 @@ class LockStore:
         self.dir = (root or state_dir()) / "locks" / digest
 
     def _file(self, unit: str) -> Path:
-        name = unit.replace("/", "__")
+        name = _normal(unit).replace("/", "__")
         if not SAFE_NAME.match(name) or name.startswith("."):
             name = "sha256-" + hashlib.sha256(unit.encode()).hexdigest()
         return self.dir / f"{name}.lock"
@@ -261,17 +269,27 @@ class LockStore:
     def find(self, unit: str) -> str | None:
         data = _read_json(self._file(unit))
         lock_id = data.get("lock_id")
-        return lock_id if data.get("unit") == unit and isinstance(lock_id, str) else None
+        return lock_id if data.get("unit") == _normal(unit) and isinstance(lock_id, str) else None
 
-    def save(self, unit: str, lock: dict[str, Any]) -> Path:
+    def save(self, unit: str, lock_id: str, *, who: str | None = None) -> Path:
         path = self._file(unit)
-        record = {"unit": unit, "lock_id": lock["id"], "who": lock.get("who")}
+        record = {"unit": _normal(unit), "lock_id": lock_id, "who": who}
         _write_private(path, json.dumps(record, indent=2) + "\n")
         return path
 
     def remove(self, unit: str) -> None:
         if self.find(unit) is not None:
             self._file(unit).unlink(missing_ok=True)
+
+
+def lock_field(lock: dict[str, Any], name: str) -> Any:
+    """A field of a lock in either form: ours (`id`, `who`) or Terraform's (`ID`, `Who`)."""
+    return lock.get(name, lock.get(name.upper() if name == "id" else name.capitalize()))
+
+
+def _normal(unit: str) -> str:
+    """The unit path as the server stores it (`//a//b/` is `a/b`)."""
+    return "/".join(part for part in unit.split("/") if part)
 
 
 @contextmanager
