@@ -212,15 +212,7 @@ def pg_url() -> Iterator[str]:
     "existing",
     [
         True,
-        pytest.param(
-            False,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: on PostgreSQL, simultaneous LOCKs of a unit that does not exist yet "
-                "race in insert_unit; the losers get 409 'already exists' instead of 423 with "
-                "the holder's lock (services/units.py lock_unit)",
-            ),
-        ),
+        False,
     ],
     ids=["existing-unit", "new-unit"],
 )
@@ -243,16 +235,7 @@ def test_locks_are_atomic_across_two_servers_on_postgresql(
     [
         ("sqlite", MAX_VERSIONS),
         ("sqlite", 50),
-        pytest.param(
-            "postgresql",
-            50,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: on PostgreSQL, simultaneous writes to one unit read the same "
-                "generation (no row lock in finish_write) and all but one fail with a 500: "
-                "IntegrityError duplicate key pk_unit_version (storage/db/units.py record_write)",
-            ),
-        ),
+        ("postgresql", 50),
     ],
     ids=["sqlite-pruned", "sqlite-all-kept", "postgresql-two-servers"],
 )
@@ -354,12 +337,6 @@ def test_bad_paths_in_urls_are_400_and_create_nothing(alice: httpx.Client, raw: 
     assert paths(alice) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a %0A (newline) in a unit URL is answered 404 'No such endpoint: PUT "
-    "/v1/state/ab' (the {path:path} route pattern does not match a newline) instead of 400 "
-    "'unit path must not contain control characters'",
-)
 def test_a_newline_in_a_unit_url_is_400(alice: httpx.Client) -> None:
     for method, prefix in (("PUT", "state"), ("POST", "backend"), ("GET", "units")):
         assert_error(alice.request(method, f"/{prefix}/a%0Ab", content=state(1)), 400)

@@ -196,11 +196,13 @@ def finish_write(
     try:
         validate_json(ctx, info)
         with ctx.db.write() as conn:
+            store.find_unit(conn, pending.path, for_update=True)  # serialise writers
             found, decision = explain(ctx, principal, conn, pending.path, WRITE)
             require(decision)
             check_lock(found, lock_id)
             if found is None:
-                found = store.insert_unit(conn, pending.path, owner=principal.display)
+                found = store.lock_or_create(conn, pending.path, owner=principal.display)
+                check_lock(found, lock_id)
             written = store.record_write(
                 conn, found, blob_key=info.key, size=info.size, sha256=info.sha256
             )
@@ -233,7 +235,7 @@ def lock_unit(
         if found is None:
             found, decision = explain(ctx, principal, conn, path, WRITE)
             require(decision)
-            found = store.insert_unit(conn, path, owner=principal.display)
+            found = store.lock_or_create(conn, path, owner=principal.display)
         require(decision)
         if not store.try_lock(conn, found.id, lock_id, lock):
             holder = store.get_unit(conn, path)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from teamgate.domain.identity import Principal
 from teamgate.errors import Invalid
@@ -19,6 +20,22 @@ from teamgate.storage.db.units import Unit
 from teamgate.web.deps import Caller, Context, get_principal
 from teamgate.web.models import ErrorBody, StrictIn
 from teamgate.web.text import check_text
+
+
+class UnitPathConvertor(Convertor[str]):
+    """Like Starlette's `path`, but also matches control characters, so that the service can
+    reject them with a clear 400 instead of the router answering 404."""
+
+    regex = r"[\s\S]*"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("unitpath", UnitPathConvertor())
 
 _errors: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 423)
@@ -108,23 +125,23 @@ def list_units(ctx: Context, caller: Caller, prefix: str | None = None) -> dict[
     return {"units": [unit_out(u) for u in found], "count": len(found)}
 
 
-@router.get("/units/{path:path}")
+@router.get("/units/{path:unitpath}")
 def get_unit(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
     found, groups = units.get_unit(ctx, caller, path)
     return unit_out(found, groups)
 
 
-@router.delete("/units/{path:path}")
+@router.delete("/units/{path:unitpath}")
 def delete_unit(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
     return unit_out(units.delete_unit(ctx, caller, path))
 
 
-@router.get("/state/{path:path}")
+@router.get("/state/{path:unitpath}")
 def download_state(path: str, ctx: Context, caller: Caller, version: int | None = None) -> Response:
     return send_state(ctx, caller, path, version)
 
 
-@router.put("/state/{path:path}")
+@router.put("/state/{path:unitpath}")
 async def upload_state(
     path: str, request: Request, ctx: Context, caller: Caller, lock_id: str | None = None
 ) -> Response:
@@ -135,7 +152,7 @@ async def upload_state(
     return JSONResponse(unit_out(written))
 
 
-@router.post("/locks/{path:path}")
+@router.post("/locks/{path:unitpath}")
 def lock_unit(path: str, ctx: Context, caller: Caller, body: LockIn | None = None) -> Response:
     info = {"ID": body.id, "Who": body.who, "Operation": body.operation} if body else {}
     try:
@@ -145,7 +162,7 @@ def lock_unit(path: str, ctx: Context, caller: Caller, body: LockIn | None = Non
     return JSONResponse(lock)
 
 
-@router.delete("/locks/{path:path}")
+@router.delete("/locks/{path:unitpath}")
 def unlock_unit(
     path: str, ctx: Context, caller: Caller, lock_id: str | None = None, force: bool = False
 ) -> dict[str, str]:
@@ -155,7 +172,7 @@ def unlock_unit(
     return {"message": f"Unit '{path.strip('/')}' unlocked"}
 
 
-@router.get("/versions/{path:path}")
+@router.get("/versions/{path:unitpath}")
 def list_versions(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
     versions = units.list_versions(ctx, caller, path)
     return {
@@ -171,7 +188,7 @@ def list_versions(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
     }
 
 
-@router.post("/restore/{path:path}")
+@router.post("/restore/{path:unitpath}")
 def restore_version(path: str, body: RestoreIn, ctx: Context, caller: Caller) -> Response:
     try:
         written = units.restore(ctx, caller, path, version=body.version, lock_id=body.lock_id)
@@ -180,13 +197,13 @@ def restore_version(path: str, body: RestoreIn, ctx: Context, caller: Caller) ->
     return JSONResponse(unit_out(written))
 
 
-@router.post("/shares/{path:path}")
+@router.post("/shares/{path:unitpath}")
 def share_unit(path: str, body: ShareIn, ctx: Context, caller: Caller) -> dict[str, str]:
     units.share(ctx, caller, path, body.group)
     return {"message": f"Unit '{path.strip('/')}' shared with group '{body.group}'"}
 
 
-@router.delete("/shares/{path:path}")
+@router.delete("/shares/{path:unitpath}")
 def unshare_unit(path: str, group: str, ctx: Context, caller: Caller) -> dict[str, str]:
     units.unshare(ctx, caller, path, group)
     return {"message": f"Unit '{path.strip('/')}' no longer shared with group '{group}'"}
@@ -195,12 +212,12 @@ def unshare_unit(path: str, group: str, ctx: Context, caller: Caller) -> dict[st
 # -- Terraform HTTP backend ---------------------------------------------------------
 
 
-@router.get("/backend/{path:path}")
+@router.get("/backend/{path:unitpath}")
 def tf_get(path: str, ctx: Context, caller: Caller) -> Response:
     return send_state(ctx, caller, path, None)
 
 
-@router.post("/backend/{path:path}")
+@router.post("/backend/{path:unitpath}")
 async def tf_post(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
     lock_id = request.query_params.get("ID") or request.headers.get("X-Terraform-Lock-ID")
     try:
@@ -224,7 +241,7 @@ async def _lock_body(request: Request) -> dict[str, Any]:
     return body
 
 
-@router.api_route("/backend/{path:path}", methods=["LOCK"])
+@router.api_route("/backend/{path:unitpath}", methods=["LOCK"])
 async def tf_lock(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
     info = await _lock_body(request)
     try:
@@ -234,7 +251,7 @@ async def tf_lock(path: str, request: Request, ctx: Context, caller: Caller) -> 
     return JSONResponse(lock)
 
 
-@router.api_route("/backend/{path:path}", methods=["UNLOCK"])
+@router.api_route("/backend/{path:unitpath}", methods=["UNLOCK"])
 async def tf_unlock(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
     info = await _lock_body(request)
     lock_id = info.get("ID") or None  # an empty body is terraform force-unlock
@@ -244,7 +261,7 @@ async def tf_unlock(path: str, request: Request, ctx: Context, caller: Caller) -
     return Response(status_code=200)
 
 
-@router.delete("/backend/{path:path}")
+@router.delete("/backend/{path:unitpath}")
 def tf_delete(path: str, ctx: Context, caller: Caller) -> Response:
     units.delete_unit(ctx, caller, path)
     return Response(status_code=200)

@@ -43,9 +43,32 @@ class Version:
     created_at: str
 
 
-def find_unit(conn: Connection, path: str) -> Unit | None:
-    row = conn.execute(select(unit).where(unit.c.path == path)).first()
+def find_unit(conn: Connection, path: str, *, for_update: bool = False) -> Unit | None:
+    """The unit at `path`; with `for_update`, its row stays locked until the transaction ends
+    (PostgreSQL; SQLite write transactions are serialised already)."""
+    query = select(unit).where(unit.c.path == path)
+    if for_update:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
     return Unit(**row._mapping) if row else None
+
+
+def lock_or_create(conn: Connection, path: str, *, owner: str) -> Unit:
+    """Lock the unit's row, creating the unit first when it does not exist (race-safe)."""
+    found = find_unit(conn, path, for_update=True)
+    if found is not None:
+        return found
+    try:
+        return insert_unit(conn, path, owner=owner)
+    except AlreadyExists:  # another writer created it first; wait for and lock its row
+        return get_unit_locked(conn, path)
+
+
+def get_unit_locked(conn: Connection, path: str) -> Unit:
+    found = find_unit(conn, path, for_update=True)
+    if found is None:
+        raise NotFound(f"Unit '{path}' not found")
+    return found
 
 
 def get_unit(conn: Connection, path: str) -> Unit:
