@@ -5,26 +5,25 @@ httpx and the client modules are imported inside the commands, so `taco --help` 
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import socket
 import sys
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from teamgate.cli.output import dumps, echo_json, render_table
+from teamgate.cli.common import FORMAT, leaf_command
+from teamgate.cli.output import echo_json, render_table
 
 if TYPE_CHECKING:
     from teamgate.client.taco import LockStore, TacoClient
 
-F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_SERVER = "http://localhost:8080"
 EPILOG = """
@@ -83,46 +82,11 @@ class Options:
         return LockStore(self.server)
 
 
-FORMAT = click.Choice(["table", "json"], case_sensitive=False)
+def _store_format(ctx: click.Context, value: str) -> None:
+    ctx.find_object(Options).output = value  # type: ignore[union-attr]
 
 
-def _set_output(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value is not None:
-        ctx.find_object(Options).output = value.lower()  # type: ignore[union-attr]
-
-
-def command(func: F) -> F:
-    """Give a leaf command `-o/--output` and turn client errors into clean exits."""
-
-    @click.option(
-        "-o",
-        "--output",
-        "output_format",
-        type=FORMAT,
-        expose_value=False,
-        callback=_set_output,
-        help="Output format (table or json).",
-    )
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from teamgate.errors import TeamgateError
-
-        try:
-            return func(*args, **kwargs)
-        except TeamgateError as exc:
-            _fail(exc)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _fail(exc: Exception) -> None:
-    from teamgate.client.http import ApiError
-
-    if isinstance(exc, ApiError):
-        click.echo(dumps(exc.body), err=True)
-    else:
-        click.echo(f"Error: {exc}", err=True)
-    sys.exit(1)
+command = leaf_command("-o", "--output", apply=_store_format)
 
 
 def _local_error(message: str) -> Exception:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from teamgate.cli.output import dumps, echo_json, render_table
-
-F = TypeVar("F", bound=Callable[..., Any])
+from teamgate.cli.common import FORMAT, leaf_command
+from teamgate.cli.output import echo_json, render_table
 
 EPILOG = """
 \b
@@ -54,47 +51,11 @@ def _default_user() -> str | None:
     return os.environ.get("USER") or os.environ.get("USERNAME")
 
 
-FORMAT = click.Choice(["table", "json"], case_sensitive=False)
+def _store_format(ctx: click.Context, value: str) -> None:
+    ctx.find_object(Options).format = value  # type: ignore[union-attr]
 
 
-def _set_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-    if value is not None:
-        ctx.find_object(Options).format = value.lower()  # type: ignore[union-attr]
-
-
-def command(func: F) -> F:
-    """Give a leaf command `-f/--format` and turn client errors into clean exits."""
-
-    @click.option(
-        "-f",
-        "--format",
-        "output_format",
-        type=FORMAT,
-        expose_value=False,
-        callback=_set_format,
-        is_eager=False,
-        help="Output format (table or json).",
-    )
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from teamgate.errors import TeamgateError
-
-        try:
-            return func(*args, **kwargs)
-        except TeamgateError as exc:
-            _fail(exc)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _fail(exc: Exception) -> None:
-    from teamgate.client.http import ApiError
-
-    if isinstance(exc, ApiError):
-        click.echo(dumps(exc.body), err=True)
-    else:
-        click.echo(f"Error: {exc}", err=True)
-    sys.exit(1)
+command = leaf_command("-f", "--format", apply=_store_format)
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
