@@ -195,15 +195,31 @@ def test_wrong_password_is_refused(server: Server, tmp_path: Path) -> None:
         assert alice.get("/units").json()["units"] == []
 
 
+def taco(server: Server, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real `taco` CLI as alice (Basic credentials from the environment)."""
+    env = {
+        **os.environ,
+        "OPENTACO_SERVER": server.base_url,
+        "OPENTACO_USERNAME": "alice",
+        "OPENTACO_PASSWORD": password_of("alice"),
+        "XDG_CONFIG_HOME": str(home / "taco-config"),
+    }
+    env.pop("OPENTACO_TOKEN", None)
+    return subprocess.run(
+        [str(BIN / "taco"), *args], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
 def test_a_held_lock_stops_apply_until_unlocked(server: Server, tmp_path: Path) -> None:
     project = Project(server, tmp_path / "tf", "team/net", "alice", password_of("alice"))
     project.init()
     project.apply("one")
     with api(server, "alice") as alice:
         before, _ = state_of(alice, "team/net")
-        lock = alice.post("/locks/team/net", json={"who": "ops@laptop", "operation": "manual"})
-        assert lock.status_code == 200, lock.text
-        lock_id = lock.json()["ID"]
+        locked = taco(server, tmp_path, "unit", "lock", "team/net")
+        assert locked.returncode == 0, locked.stderr
+        lock_id = alice.get("/units/team/net").json()["lock"]["ID"]
+        assert lock_id in locked.stdout
 
         refused = project.apply("two", "-lock-timeout=0s", check=False)
         assert refused.returncode != 0
@@ -212,8 +228,8 @@ def test_a_held_lock_stops_apply_until_unlocked(server: Server, tmp_path: Path) 
         assert state_of(alice, "team/net")[0] == before
         assert alice.get("/units/team/net").json()["lock"]["ID"] == lock_id  # still held
 
-        unlocked = alice.delete("/locks/team/net", params={"lock_id": lock_id})
-        assert unlocked.status_code == 200, unlocked.text
+        unlocked = taco(server, tmp_path, "unit", "unlock", "team/net")
+        assert unlocked.returncode == 0, unlocked.stderr
         project.apply("two", "-lock-timeout=0s")
         after, current = state_of(alice, "team/net")
         assert after != before
