@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
@@ -40,6 +41,17 @@ def _check_id(kind: str, value: str) -> str:
 
 def _changed(ctx: ServiceContext) -> None:
     ctx.rbac.invalidate()
+
+
+@contextmanager
+def _edit(ctx: ServiceContext, principal: Principal) -> Iterator[Connection]:
+    """An RBAC change: needs rbac.manage, bumps the version (serialising concurrent edits)
+    in its transaction, and drops cached rules once it has committed."""
+    _manage(ctx, principal)
+    with ctx.db.write() as conn:
+        store.bump(conn)
+        yield conn
+    _changed(ctx)
 
 
 def init(ctx: ServiceContext, principal: Principal) -> str:
@@ -87,9 +99,7 @@ def create_permission(
             f"permission '{id}' needs at least one rule (--rule effect:actions:resources)"
         )
     canonical = [parse_rule(rule).text for rule in rules]
-    _manage(ctx, principal)
-    with ctx.db.write() as conn:
-        store.bump(conn)
+    with _edit(ctx, principal) as conn:
         created = store.create_permission(
             conn,
             id=id,
@@ -98,7 +108,6 @@ def create_permission(
             rules=canonical,
             by=principal.name,
         )
-    _changed(ctx)
     return created
 
 
@@ -109,25 +118,19 @@ def list_permissions(ctx: ServiceContext, principal: Principal) -> list[Permissi
 
 
 def delete_permission(ctx: ServiceContext, principal: Principal, permission_id: str) -> None:
-    _manage(ctx, principal)
-    with ctx.db.write() as conn:
-        store.bump(conn)
+    with _edit(ctx, principal) as conn:
         store.delete_permission(conn, permission_id)
         _keep_a_manager(conn, removed=f"permission '{permission_id}'")
-    _changed(ctx)
 
 
 def create_role(
     ctx: ServiceContext, principal: Principal, *, id: str, name: str, description: str | None
 ) -> Role:
     _check_id("role", id)
-    _manage(ctx, principal)
-    with ctx.db.write() as conn:
-        store.bump(conn)
+    with _edit(ctx, principal) as conn:
         created = store.create_role(
             conn, id=id, name=name or id, description=description, by=principal.name
         )
-    _changed(ctx)
     return created
 
 
@@ -138,52 +141,37 @@ def list_roles(ctx: ServiceContext, principal: Principal) -> list[Role]:
 
 
 def delete_role(ctx: ServiceContext, principal: Principal, role_id: str) -> None:
-    _manage(ctx, principal)
-    with ctx.db.write() as conn:
-        store.bump(conn)
+    with _edit(ctx, principal) as conn:
         store.delete_role(conn, role_id)
         _keep_a_manager(conn, removed=f"role '{role_id}'")
-    _changed(ctx)
 
 
 def assign_permission(
     ctx: ServiceContext, principal: Principal, role_id: str, permission_id: str
 ) -> None:
-    _manage(ctx, principal)
-    with ctx.db.write() as conn:
-        store.bump(conn)
+    with _edit(ctx, principal) as conn:
         store.add_role_permission(conn, role_id, permission_id)
-    _changed(ctx)
 
 
 def revoke_permission(
     ctx: ServiceContext, principal: Principal, role_id: str, permission_id: str
 ) -> None:
-    _manage(ctx, principal)
-    with ctx.db.write() as conn:
-        store.bump(conn)
+    with _edit(ctx, principal) as conn:
         store.remove_role_permission(conn, role_id, permission_id)
         _keep_a_manager(conn, removed=f"permission '{permission_id}' from role '{role_id}'")
-    _changed(ctx)
 
 
 def assign_role(ctx: ServiceContext, principal: Principal, user: str, role_id: str) -> bool:
     _check_user(user)
-    _manage(ctx, principal)
-    with ctx.db.write() as conn:
-        store.bump(conn)
+    with _edit(ctx, principal) as conn:
         added = store.assign_role(conn, user, role_id)
-    _changed(ctx)
     return added
 
 
 def revoke_role(ctx: ServiceContext, principal: Principal, user: str, role_id: str) -> None:
-    _manage(ctx, principal)
-    with ctx.db.write() as conn:
-        store.bump(conn)
+    with _edit(ctx, principal) as conn:
         store.revoke_role(conn, user, role_id)
         _keep_a_manager(conn, removed=f"role '{role_id}' from '{user}'")
-    _changed(ctx)
 
 
 def list_users(ctx: ServiceContext, principal: Principal) -> list[UserRoles]:
