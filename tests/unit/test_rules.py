@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from teamgate.domain.rules import Effect, literal_prefix, parse_rule, pattern_matches
+from teamgate.domain.rules import (
+    Effect,
+    PatternIndex,
+    literal_prefix,
+    parse_rule,
+    pattern_matches,
+)
 from teamgate.errors import Invalid
 
 
@@ -70,3 +78,29 @@ def test_literal_prefix() -> None:
     assert literal_prefix("dev/*") == "dev/"
     assert literal_prefix("a*b*") == "a"
     assert literal_prefix("exact") == "exact"
+
+
+def _random_pattern(rng: random.Random) -> str:
+    pieces = rng.choices(["a", "b", "/", ".", "%", "_", "*"], k=rng.randrange(0, 6))
+    return "".join(pieces)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_pattern_index_finds_the_first_matching_pattern_like_a_linear_scan(seed: int) -> None:
+    rng = random.Random(seed)
+    patterns = [_random_pattern(rng) for _ in range(rng.randrange(0, 40))]
+    index = PatternIndex((pattern, n) for n, pattern in enumerate(patterns))
+    for _ in range(200):
+        name = "".join(rng.choices(["a", "b", "/", ".", "%", "_", "*"], k=rng.randrange(0, 7)))
+        expected = next((n for n, p in enumerate(patterns) if pattern_matches(p, name)), None)
+        assert index.first(name) == expected, (patterns, name)
+
+
+def test_pattern_index_kinds_of_pattern() -> None:
+    index = PatternIndex([("dev/app", "exact"), ("dev/*", "prefix"), ("*/prod/*", "inner")])
+    assert index.first("dev/app") == "exact"
+    assert index.first("dev/other") == "prefix"
+    assert index.first("x/prod/y") == "inner"
+    assert index.first("x/stage/y") is None
+    assert index.first("") is None
+    assert not PatternIndex([])

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from teamgate.domain.identity import Principal
-from teamgate.domain.rules import Effect, Rule, pattern_matches
+from teamgate.domain.rules import Effect, PatternIndex, Rule
 
 # Administrative actions (not RBAC rule actions).
 ADMIN = "system.admin"  # create/delete access groups, RBAC administration
@@ -35,34 +36,47 @@ class Grant:
 
 
 class RuleSet:
-    """A user's effective RBAC rules, indexed by action for quick matching."""
+    """A user's effective RBAC rules, indexed by effect and action for quick matching.
 
-    __slots__ = ("_allow", "_deny", "grants")
+    Each (effect, action) pair gets a `PatternIndex` over the resource patterns of the rules
+    that name the action or `*`, built the first time it is asked for; a user's RuleSet is
+    cached by the server until RBAC data changes, so lookups cost a few dict probes.
+    """
+
+    __slots__ = ("_allow", "_buckets", "_deny", "grants")
 
     def __init__(self, grants: Iterable[Grant] = ()) -> None:
         self.grants: tuple[Grant, ...] = tuple(grants)
-        self._allow: dict[str, list[tuple[str, Grant]]] = {}
-        self._deny: dict[str, list[tuple[str, Grant]]] = {}
+        # Keyed by plain strings: hashing an Enum member runs Python code on every lookup.
+        self._buckets: dict[str, dict[str, list[tuple[str, Grant]]]] = {
+            Effect.ALLOW.value: {},
+            Effect.DENY.value: {},
+        }
+        self._allow: dict[str, PatternIndex[Grant]] = {}
+        self._deny: dict[str, PatternIndex[Grant]] = {}
         for grant in self.grants:
-            index = self._deny if grant.rule.effect is Effect.DENY else self._allow
+            buckets = self._buckets[grant.rule.effect.value]
             for action in grant.rule.actions:
-                bucket = index.setdefault(action, [])
+                bucket = buckets.setdefault(action, [])
                 bucket.extend((pattern, grant) for pattern in grant.rule.resources)
+
+    def _entries(self, effect: Effect, action: str) -> list[tuple[str, Grant]]:
+        buckets = self._buckets[effect.value]
+        named = buckets.get(action, [])
+        wildcard = buckets.get("*", []) if action != "*" else []
+        return named + wildcard
 
     def match(self, effect: Effect, action: str, resource: str) -> Grant | None:
         """The first grant of `effect` whose rule covers (action, resource), if any."""
-        index = self._deny if effect is Effect.DENY else self._allow
-        for key in (action, "*"):
-            for pattern, grant in index.get(key, ()):
-                if pattern_matches(pattern, resource):
-                    return grant
-        return None
+        indexes = self._deny if effect is Effect.DENY else self._allow
+        index = indexes.get(action)
+        if index is None:
+            index = indexes[action] = PatternIndex(self._entries(effect, action))
+        return index.first(resource)
 
     def patterns(self, effect: Effect, action: str) -> list[str]:
         """Resource patterns of `effect` rules that cover `action` (for SQL filtering)."""
-        index = self._deny if effect is Effect.DENY else self._allow
-        found = [p for key in (action, "*") for p, _grant in index.get(key, ())]
-        return list(dict.fromkeys(found))
+        return list(dict.fromkeys(p for p, _grant in self._entries(effect, action)))
 
     def __bool__(self) -> bool:
         return bool(self.grants)
@@ -71,9 +85,12 @@ class RuleSet:
 EMPTY_RULES = RuleSet()
 
 
-@dataclass(frozen=True, slots=True)
-class Resource:
-    """What is being accessed. `name` is the RBAC resource name (unit path, `owner/name`)."""
+class Resource(NamedTuple):
+    """What is being accessed. `name` is the RBAC resource name (unit path, `owner/name`).
+
+    A NamedTuple rather than a frozen dataclass: one is built per request and per listed
+    item, and tuple construction is several times cheaper.
+    """
 
     kind: str  # "workflow" | "unit"
     id: str  # as shown in messages: workflow id, unit path
@@ -94,8 +111,9 @@ class Facts:
 NO_FACTS = Facts()
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
+    """The answer of `decide()`; true when allowed."""
+
     allowed: bool
     reason: str  # what decided, for explain/audit
     message: str = ""  # what a denied caller is told
@@ -188,10 +206,11 @@ def _decide_resource(
         return _deny(f"explicit deny by {denied.describe()}", _no_access(principal, resource))
     if resource.owner is not None and resource.owner == principal.name:
         return _allow("owner")
-    for group_id in sorted(resource.shared_with):
-        name = facts.groups.get(group_id)
-        if name is not None:
-            return _allow(f"group '{name}'")
+    if resource.shared_with and facts.groups:
+        for group_id in sorted(resource.shared_with):
+            name = facts.groups.get(group_id)
+            if name is not None:
+                return _allow(f"group '{name}'")
     allowed = facts.rules.match(Effect.ALLOW, action, resource.name)
     if allowed is not None:
         return _allow(allowed.describe())

@@ -7,8 +7,10 @@ character is literal, and the pattern must match the whole name.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Generic, TypeVar
 
 from teamgate.errors import Invalid
 
@@ -114,3 +116,54 @@ def literal_prefix(pattern: str) -> str:
     """The part of a pattern before its first `*` (the whole pattern when it has none)."""
     star = pattern.find("*")
     return pattern if star < 0 else pattern[:star]
+
+
+T = TypeVar("T")
+
+
+class PatternIndex(Generic[T]):
+    """Patterns indexed by their literal prefix: finding a match costs a few dict lookups.
+
+    A name can only match a pattern that starts with the pattern's literal prefix, so the
+    index keeps one dict per prefix length and looks up `name[:length]` in each. Exact
+    patterns (no `*`) are one dict lookup; `prefix*` patterns need no further test. Among
+    several matches, the one added first wins, so answers are deterministic.
+    """
+
+    __slots__ = ("_exact", "_by_length", "_lengths")
+
+    def __init__(self, entries: Iterable[tuple[str, T]] = ()) -> None:
+        # entry: (order, pattern, value, needs_full_match)
+        self._exact: dict[str, tuple[int, T]] = {}
+        self._by_length: dict[int, dict[str, list[tuple[int, str, T, bool]]]] = {}
+        for order, (pattern, value) in enumerate(entries):
+            star = pattern.find("*")
+            if star < 0:
+                self._exact.setdefault(pattern, (order, value))
+                continue
+            prefix = pattern[:star]
+            needs_full = star != len(pattern) - 1
+            bucket = self._by_length.setdefault(len(prefix), {})
+            bucket.setdefault(prefix, []).append((order, pattern, value, needs_full))
+        self._lengths = tuple(sorted(self._by_length))
+
+    def first(self, name: str) -> T | None:
+        """The value of the earliest-added pattern that matches all of `name`, if any."""
+        best_order, best = self._exact.get(name, (-1, None))
+        size = len(name)
+        for length in self._lengths:
+            if length > size:
+                break
+            candidates = self._by_length[length].get(name[:length])
+            if candidates is None:
+                continue
+            for order, pattern, value, needs_full in candidates:
+                if best_order >= 0 and order > best_order:
+                    break
+                if not needs_full or _compiled(pattern).fullmatch(name) is not None:
+                    best_order, best = order, value
+                    break
+        return best
+
+    def __bool__(self) -> bool:
+        return bool(self._exact or self._by_length)

@@ -9,9 +9,8 @@ from sqlalchemy import Connection
 from teamgate.domain.identity import Principal
 from teamgate.domain.policy import NO_FACTS, Decision, Facts
 from teamgate.errors import Forbidden, Invalid
-from teamgate.services.rbac_cache import RbacCache
+from teamgate.services.access_cache import AccessCache
 from teamgate.storage.blobs import BlobStore
-from teamgate.storage.db import groups as group_store
 from teamgate.storage.db.engine import Database
 
 MAX_LIMIT = 10_000
@@ -21,7 +20,7 @@ MAX_LIMIT = 10_000
 class ServiceContext:
     db: Database
     enforce: bool
-    rbac: RbacCache = field(default_factory=lambda: RbacCache())
+    access: AccessCache = field(default_factory=lambda: AccessCache())
     admin_users: frozenset[str] = frozenset()
     blobs: BlobStore | None = None
     max_versions: int = 10
@@ -32,15 +31,10 @@ class ServiceContext:
 
 
 def facts_for(ctx: ServiceContext, conn: Connection, principal: Principal) -> Facts:
-    """Gather what the policy needs to know about the caller."""
+    """What the policy needs to know about the caller (cached until access data changes)."""
     if not ctx.enforce or principal.name is None:
         return NO_FACTS
-    memberships = group_store.user_memberships(conn, principal.name)
-    return Facts(
-        groups={gid: name for gid, name, _role in memberships},
-        admin_of=frozenset(gid for gid, _name, role in memberships if role == "admin"),
-        rules=ctx.rbac.rules_for(conn, principal.name),
-    )
+    return ctx.access.facts_for(conn, principal.name)
 
 
 def require(decision: Decision) -> None:

@@ -40,7 +40,7 @@ def _check_id(kind: str, value: str) -> str:
 
 
 def _changed(ctx: ServiceContext) -> None:
-    ctx.rbac.invalidate()
+    ctx.access.invalidate()
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """RBAC permissions, roles and user assignments: SQL only, no decisions.
 
-Every change bumps `rbac_state.version` in the same transaction: it serialises concurrent
+Every change (and every group-membership change, see services/groups.py) bumps
+`rbac_state.version` in the same transaction: it serialises concurrent
 edits (a row lock on PostgreSQL, the write lock on SQLite) and tells caches to refresh.
 """
 
