@@ -4,13 +4,16 @@ off, and with authentication and access control off, side by side in one run.
     python bench/http_get_workflow.py [--seconds 5] [--clients 4] [--cost 12]
 
 Each configuration runs in its own real `torc-server` process on a free port; the load comes
-from keep-alive HTTP clients in threads of this process. Figures are printed as a table and as
-ratios to the baseline (no authentication, no access control).
+from keep-alive HTTP clients in threads of this process. The configurations take turns in
+`--rounds` short rounds (so a burst of noise on this machine hits all of them alike) and each
+reports its median round. Figures are printed as a table and as ratios to the baseline (no
+authentication, no access control).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import threading
@@ -58,7 +61,8 @@ def load(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of one round")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--cost", type=int, default=12, help="bcrypt cost of the user's hash")
     args = parser.parse_args()
@@ -76,25 +80,39 @@ def main() -> None:
             (USER, PASSWORD),
         ),
     ]
-    results: list[tuple[str, float, int]] = []
-    for index, (label, flags, auth) in enumerate(configs):
-        db = work / f"db{index}.sqlite"
-        server = start_server(work / f"server{index}", "--database", str(db), *flags)
-        try:
+    servers = []
+    targets = []
+    try:
+        for index, (_label, flags, auth) in enumerate(configs):
+            db = work / f"db{index}.sqlite"
+            server = start_server(work / f"server{index}", "--database", str(db), *flags)
+            servers.append(server)
             with httpx.Client(auth=auth) as client:
                 created = client.post(
                     f"{server.torc_url}/workflows", json={"name": "bench", "user": USER}
                 ).json()
                 url = f"{server.torc_url}/workflows/{created['id']}"
                 client.get(url).raise_for_status()  # warm up (and fill the cache)
-            rate, failures = load(url, auth, seconds=args.seconds, clients=args.clients)
-        finally:
+            targets.append((url, auth))
+        rates: list[list[float]] = [[] for _ in configs]
+        failures = [0] * len(configs)
+        for _round in range(args.rounds):
+            for index, (url, auth) in enumerate(targets):
+                rate, failed = load(url, auth, seconds=args.seconds, clients=args.clients)
+                rates[index].append(rate)
+                failures[index] += failed
+    finally:
+        for server in servers:
             server.stop()
-        results.append((label, rate, failures))
+    results = [
+        (label, statistics.median(rates[i]), failures[i])
+        for i, (label, _f, _a) in enumerate(configs)
+    ]
 
     baseline = results[0][1]
     print(
-        f"GET /workflows/{{id}}: {args.clients} clients x {args.seconds:.0f} s each, "
+        f"GET /workflows/{{id}}: {args.clients} clients, {args.rounds} rounds x "
+        f"{args.seconds:.0f} s per configuration (median round), "
         f"bcrypt cost {args.cost}"
     )
     print(f"{'configuration':<44} {'req/s':>10} {'ratio':>8} {'errors':>7}")
