@@ -17,6 +17,9 @@ from platformdirs import user_config_dir, user_data_dir
 from teamgate.errors import ConfigError
 
 LOG_LEVELS = ("error", "warning", "warn", "info", "debug", "trace")
+LOG_FORMATS = ("text", "json")
+MAX_WORKERS = 256
+MAX_POOL = 1000
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class Settings:
     max_state_bytes: int = 1024 * 1024 * 1024
     max_versions: int = 10
     htpasswd_reload_secs: float = 1.0
+    workers: int = 1
+    log_format: str = "text"
+    metrics: bool = True
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -68,7 +76,24 @@ class Settings:
             raise ConfigError("max_versions must be between 1 and 1000")
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be at least 1024")
+        self._validate_operations()
         return self
+
+    def _validate_operations(self) -> None:
+        if not 1 <= self.workers <= MAX_WORKERS:
+            raise ConfigError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}"
+            )
+        if not 1 <= self.db_pool_size <= MAX_POOL:
+            raise ConfigError(
+                f"db_pool_size must be between 1 and {MAX_POOL}, got {self.db_pool_size}"
+            )
+        if not 0 <= self.db_max_overflow <= MAX_POOL:
+            raise ConfigError(
+                f"db_max_overflow must be between 0 and {MAX_POOL}, got {self.db_max_overflow}"
+            )
 
 
 # key → (accepted Python types, description for messages)
@@ -89,6 +114,11 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "max_state_bytes": ((int,), "an integer"),
     "max_versions": ((int,), "an integer"),
     "htpasswd_reload_secs": ((int, float), "a number"),
+    "workers": ((int,), "an integer"),
+    "log_format": ((str,), "a string"),
+    "metrics": ((bool,), "true or false"),
+    "db_pool_size": ((int,), "an integer"),
+    "db_max_overflow": ((int,), "an integer"),
 }
 _ALIASES = {"url": "host"}  # Torc's name for the bind address
 

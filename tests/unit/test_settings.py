@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy.pool import QueuePool
 
 from teamgate.errors import ConfigError
 from teamgate.settings import load_settings
+from teamgate.storage.db.engine import Database
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -64,3 +66,40 @@ def test_require_auth_needs_an_auth_file(tmp_path: Path) -> None:
 def test_missing_explicit_config_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", {})
+
+
+def test_operations_settings_from_the_file(tmp_path: Path) -> None:
+    config = write(
+        tmp_path,
+        '[server]\nworkers = 4\nlog_format = "json"\nmetrics = false\n'
+        "db_pool_size = 20\ndb_max_overflow = 0\n",
+    )
+    settings = load_settings(config, {"workers": 2})
+    assert (settings.workers, settings.log_format, settings.metrics) == (2, "json", False)
+    assert (settings.db_pool_size, settings.db_max_overflow) == (20, 0)
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"workers": 0}, "workers must be between 1 and"),
+        ({"workers": 100_000}, "workers must be between 1 and"),
+        ({"log_format": "xml"}, "log_format must be one of text, json, got 'xml'"),
+        ({"db_pool_size": 0}, "db_pool_size must be between 1 and"),
+        ({"db_max_overflow": -1}, "db_max_overflow must be between 0 and"),
+    ],
+)
+def test_bad_operations_values_are_errors(override: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, override)
+    assert named in caught.value.message
+
+
+def test_pool_settings_reach_the_postgresql_engine() -> None:
+    """The engine is built without connecting, so no PostgreSQL server is needed."""
+    db = Database("postgresql+psycopg://u@127.0.0.1:1/x", pool_size=3, max_overflow=2)
+    pool = db.engine.pool
+    assert isinstance(pool, QueuePool)
+    assert pool.size() == 3
+    assert pool._max_overflow == 2  # SQLAlchemy has no public getter for it
+    db.dispose()

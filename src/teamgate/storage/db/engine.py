@@ -33,9 +33,13 @@ def database_url(database: str) -> str:
 
 
 class Database:
-    """One engine plus helpers for read and write transactions."""
+    """One engine plus helpers for read and write transactions.
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    `pool_size` and `max_overflow` size PostgreSQL's connection pool (per process); SQLite
+    ignores them.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
@@ -45,7 +49,7 @@ class Database:
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         elif self.dialect == "postgresql":
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
         else:
             raise ConfigError(
                 f"unsupported database {parsed.drivername!r}: use a SQLite path or postgresql://…"
