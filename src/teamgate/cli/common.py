@@ -27,6 +27,16 @@ def fail(exc: Exception) -> None:
     sys.exit(1)
 
 
+def skip_httpx_cli() -> None:
+    """Keep `import httpx` from loading httpx's own command-line client in this process.
+
+    httpx imports its CLI module (rich and pygments, ~60 ms) whenever those happen to be
+    installed, and falls back to a stub when that import fails; a None entry in sys.modules
+    makes it fail. Only the teamgate CLIs' entry points call this: they never run httpx's CLI.
+    """
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: import fails
+
+
 def leaf_command(*flags: str, apply: Callable[[click.Context, str], None]) -> Callable[[F], F]:
     """A decorator giving a leaf command the format option `flags` (also accepted after the
     subcommand; `apply` stores the choice) and turning TeamgateError into a clean exit."""

@@ -1,11 +1,12 @@
-"""Rendering for the CLIs: rounded tables (as in the Torc docs) and JSON."""
+"""Rendering for the CLIs: rounded tables (as in the Torc docs) and JSON.
+
+Every CLI imports this module to build its commands, so the stdlib modules that click does not
+load anyway (json, shutil, textwrap) are imported where they are used: `--help` never needs them.
+"""
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import textwrap
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,6 +19,8 @@ def _terminal_width() -> int:
     columns = os.environ.get("COLUMNS")
     if columns and columns.isdigit():
         return int(columns)
+    import shutil
+
     return shutil.get_terminal_size((120, 24)).columns
 
 
@@ -33,6 +36,8 @@ def _fit(widths: list[int], limit: int) -> list[int]:
 
 
 def _wrap(text: str, width: int) -> list[str]:
+    import textwrap
+
     lines: list[str] = []
     for paragraph in text.splitlines() or [""]:
         lines.extend(textwrap.wrap(paragraph, width, break_long_words=True) or [""])
@@ -73,6 +78,8 @@ def render_table(
 
 
 def dumps(value: Any) -> str:
+    import json
+
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 

@@ -1,18 +1,24 @@
-"""`torc`: the Torc command-line client (workflows and access groups)."""
+"""`torc`: the Torc command-line client (workflows and access groups).
+
+The client (httpx), spec parsing (PyYAML) and the stdlib modules that click does not load
+anyway are imported inside the commands that use them, so `torc --help` starts fast;
+tests/cli/test_cli_imports.py keeps it so.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from teamgate.cli.common import FORMAT, leaf_command
+from teamgate import __version__
+from teamgate.cli.common import FORMAT, leaf_command, skip_httpx_cli
 from teamgate.cli.output import echo_json, render_table
+
+if TYPE_CHECKING:
+    from teamgate.client.torc import TorcClient
 
 EPILOG = """
 \b
@@ -29,14 +35,18 @@ Examples:
 """
 
 
-@dataclass
 class Options:
-    url: str
-    username: str | None
-    password: str | None
-    format: str = "table"
+    """The group's options, handed to every command."""
 
-    def client(self) -> Any:
+    def __init__(
+        self, *, url: str, username: str | None, password: str | None, format: str = "table"
+    ) -> None:
+        self.url = url
+        self.username = username
+        self.password = password
+        self.format = format
+
+    def client(self) -> TorcClient:
         from teamgate.client.torc import TorcClient
 
         auth = (self.username or "", self.password) if self.password is not None else None
@@ -85,7 +95,8 @@ command = leaf_command("-f", "--format", apply=_store_format)
     default="table",
     help="Output format (table or json); also accepted after the subcommand.",
 )
-@click.version_option(package_name="teamgate", prog_name="torc (teamgate)")
+# the version string, not package_name: looking it up in the metadata costs ~45 ms
+@click.version_option(__version__, prog_name="torc (teamgate)")
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -121,6 +132,8 @@ pass_options = click.make_pass_decorator(Options)
 @pass_options
 def ping(opts: Options) -> None:
     """Check that the server answers."""
+    import json
+
     with opts.client() as client:
         click.echo(json.dumps(client.ping()))
 
@@ -134,14 +147,16 @@ def workflows() -> None:
 
 
 @workflows.command("create")
-@click.argument("spec_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("spec_file", type=click.Path(dir_okay=False))
 @command
 @pass_options
-def workflows_create(opts: Options, spec_file: Path) -> None:
+def workflows_create(opts: Options, spec_file: str) -> None:
     """Create a workflow from a YAML or JSON spec file."""
+    from pathlib import Path
+
     from teamgate.cli.specs import load_spec_file
 
-    spec = load_spec_file(spec_file)
+    spec = load_spec_file(Path(spec_file))
     with opts.client() as client:
         created = client.create_workflow_from_spec(spec)
     if opts.json:
@@ -424,4 +439,5 @@ def access_check(opts: Options, workflow_id: int, user_name: str) -> None:
 
 
 def main() -> None:
+    skip_httpx_cli()
     cli(prog_name="torc")
