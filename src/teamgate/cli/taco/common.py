@@ -1,0 +1,125 @@
+"""What the taco command modules share: the options object, alias groups and table output."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from teamgate.cli.common import leaf_command
+from teamgate.cli.output import render_table
+
+if TYPE_CHECKING:
+    from teamgate.client.taco import LockStore, TacoClient
+
+
+class Options:
+    """The group's options, handed to every command."""
+
+    def __init__(self, *, server: str, output: str = "table") -> None:
+        self.server = server
+        self.output = output
+
+    @property
+    def json(self) -> bool:
+        return self.output == "json"
+
+    def client(self, *, basic: tuple[str, str] | None = None) -> TacoClient:
+        """A client with the first credentials found.
+
+        In order: `basic`, OPENTACO_TOKEN, the token saved for this server, then
+        OPENTACO_USERNAME with OPENTACO_PASSWORD; none means anonymous.
+        """
+        from teamgate.client.taco import TacoClient
+
+        token = None if basic else (os.environ.get("OPENTACO_TOKEN") or self.saved_token())
+        if token:
+            return TacoClient(self.server, headers={"Authorization": f"Bearer {token}"})
+        if basic is None:
+            user = os.environ.get("OPENTACO_USERNAME")
+            password = os.environ.get("OPENTACO_PASSWORD")
+            basic = (user, password) if user and password is not None else None
+        return TacoClient(self.server, auth=basic)
+
+    def saved_token(self) -> str | None:
+        from teamgate.client.taco import CredentialStore
+
+        saved = CredentialStore().find(self.server)
+        return saved.token if saved else None
+
+    def locks(self) -> LockStore:
+        from teamgate.client.taco import LockStore
+
+        return LockStore(self.server)
+
+
+def _store_format(ctx: click.Context, value: str) -> None:
+    ctx.find_object(Options).output = value  # type: ignore[union-attr]
+
+
+command = leaf_command("-o", "--output", apply=_store_format)
+pass_options = click.make_pass_decorator(Options)
+
+
+def local_error(message: str) -> Exception:
+    """A TeamgateError for a problem found before asking the server (printed like its errors)."""
+    from teamgate.errors import Invalid
+
+    return Invalid(message)
+
+
+class AliasGroup(click.Group):
+    """A group whose commands may have aliases (`unit ls` = `unit list`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.aliases: dict[str, str] = {}
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        _name, cmd, rest = super().resolve_command(ctx, args)
+        return (cmd.name if cmd else _name), cmd, rest
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        labelled = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            extra = [a for a, target in self.aliases.items() if target == name]
+            labelled.append((f"{name} ({', '.join(extra)})" if extra else name, cmd))
+        if labelled:
+            limit = formatter.width - 6 - max(len(label) for label, _ in labelled)
+            with formatter.section("Commands"):
+                formatter.write_dl([(lbl, cmd.get_short_help_str(limit)) for lbl, cmd in labelled])
+
+
+def alias(group: click.Group, name: str, *aliases: str) -> None:
+    """Let `aliases` stand for the command `name` of `group` (an AliasGroup)."""
+    assert isinstance(group, AliasGroup) and name in group.commands
+    for other in aliases:
+        group.aliases[other] = name
+
+
+def when(value: Any) -> str:
+    """An ISO timestamp as `2006-01-02 15:04:05` (as OpenTaco prints them)."""
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return str(value)
+
+
+def echo_table(headers: tuple[str, ...], rows: Iterable[tuple[Any, ...]], total: str) -> None:
+    """A table, a blank line, then the `total` line."""
+    click.echo(render_table(headers, list(rows)))
+    click.echo()
+    click.echo(total)

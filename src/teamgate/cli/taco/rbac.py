@@ -1,0 +1,350 @@
+"""`taco rbac`: permissions, roles and user assignments, and `rbac test` to ask about access."""
+
+from __future__ import annotations
+
+import click
+
+from teamgate.cli.output import echo_json
+from teamgate.cli.taco.common import (
+    AliasGroup,
+    Options,
+    alias,
+    command,
+    echo_table,
+    pass_options,
+    when,
+)
+
+
+@click.group(cls=AliasGroup)
+def rbac() -> None:
+    """Role-based access control: permissions, roles, user assignments."""
+
+
+@rbac.command("init")
+@command
+@pass_options
+def rbac_init(opts: Options) -> None:
+    """Create the built-in admin and default roles and make you the RBAC administrator."""
+    with opts.client() as client:
+        result = client.rbac_init()
+    if opts.json:
+        echo_json(result)
+        return
+    click.echo("RBAC system initialized successfully!")
+    click.echo(f"Admin role assigned to: {result.get('admin')}")
+    click.echo("Default permissions and roles created.")
+
+
+@rbac.command("me")
+@command
+@pass_options
+def rbac_me(opts: Options) -> None:
+    """Show your roles, permissions and rules."""
+    import json
+
+    with opts.client() as client:
+        me = client.rbac_me()
+    click.echo(json.dumps(me, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+# operation → (action, needs a unit); `ls`/`list` take an optional unit, `manage` none
+OPERATIONS: dict[str, tuple[str, bool | None]] = {
+    "read": ("unit.read", True),
+    "pull": ("unit.read", True),
+    "write": ("unit.write", True),
+    "push": ("unit.write", True),
+    "create": ("unit.write", True),
+    "lock": ("unit.lock", True),
+    "unlock": ("unit.lock", True),
+    "delete": ("unit.delete", True),
+    "rm": ("unit.delete", True),
+    "ls": ("unit.read", None),
+    "list": ("unit.read", None),
+    "manage": ("rbac.manage", False),
+}
+
+
+def _operation(operation: str, unit: str | None) -> tuple[str, str]:
+    """The (action, resource) that `rbac test` asks about; a usage error when it makes no sense."""
+    known = OPERATIONS.get(operation.lower())
+    if known is None:
+        raise click.UsageError(
+            f"unknown operation '{operation}'; use one of: {', '.join(OPERATIONS)}"
+        )
+    action, needs_unit = known
+    if needs_unit and not unit:
+        raise click.UsageError(
+            f"operation '{operation}' needs a unit path, e.g. "
+            f"'taco rbac test bob@example.com {operation} myapp/prod'"
+        )
+    if needs_unit is False and unit:
+        raise click.UsageError(f"operation '{operation}' takes no unit (it tests {action} on '*')")
+    return action, unit or "*"
+
+
+@rbac.command("test")
+@click.argument("email")
+@click.argument("operation")
+@click.argument("unit", required=False)
+@command
+@pass_options
+def rbac_test(opts: Options, email: str, operation: str, unit: str | None) -> None:
+    """Would EMAIL be allowed OPERATION on UNIT, and why? Changes nothing.
+
+    OPERATION: read|pull, write|push|create, lock|unlock, delete|rm (these need UNIT),
+    ls|list (UNIT optional) or manage.
+    """
+    action, resource = _operation(operation, unit)
+    with opts.client() as client:
+        result = client.rbac_test(email, action, resource)
+    if opts.json:
+        echo_json(result)
+        return
+    click.echo(f"Testing operation for user: {email}")
+    click.echo(f"Operation: {operation}{f' {unit}' if unit else ''}")
+    click.echo(f"Result: {result['status']}")
+    if result.get("reason"):
+        click.echo(f"Reason: {result['reason']}")
+    click.echo(f"User roles: {', '.join(result.get('user_roles') or []) or 'none'}")
+    permissions = result.get("applicable_permissions") or []
+    click.echo(f"Applicable permissions: {', '.join(permissions) or 'none'}")
+
+
+@rbac.group("permission", cls=AliasGroup)
+def rbac_permission() -> None:
+    """Permissions: named lists of effect:actions:resources rules."""
+
+
+@rbac_permission.command("create")
+@click.argument("permission_id")
+@click.argument("name")
+@click.argument("description", required=False)
+@click.option(
+    "--rule",
+    "rules",
+    multiple=True,
+    required=True,
+    help="effect:actions:resources, e.g. allow:unit.read,unit.write,unit.lock:dev/* "
+    "(repeatable; effect allow or deny; actions unit.read, unit.write, unit.lock, "
+    "unit.delete, rbac.manage, workflow.*, *).",
+)
+@command
+@pass_options
+def permission_create(
+    opts: Options,
+    permission_id: str,
+    name: str,
+    description: str | None,
+    rules: tuple[str, ...],
+) -> None:
+    """Create a permission from one or more rules."""
+    with opts.client() as client:
+        created = client.create_permission(
+            permission_id, name=name, description=description, rules=list(rules)
+        )
+    if opts.json:
+        echo_json(created)
+    else:
+        click.echo(f"Permission '{created['id']}' created successfully")
+
+
+@rbac_permission.command("list")
+@command
+@pass_options
+def permission_list(opts: Options) -> None:
+    """List permissions with their rules."""
+    with opts.client() as client:
+        items = client.list_permissions()
+    if opts.json:
+        echo_json(items)
+    elif not items:
+        click.echo("No permissions found")
+    else:
+        rows = (
+            (
+                p["id"],
+                p["name"],
+                p.get("description"),
+                "; ".join(p["rules"]),
+                when(p["created_at"]),
+            )
+            for p in items
+        )
+        headers = ("ID", "NAME", "DESCRIPTION", "RULES", "CREATED")
+        echo_table(headers, rows, f"Total: {len(items)} permissions")
+
+
+@rbac_permission.command("delete")
+@click.argument("permission_id")
+@command
+@pass_options
+def permission_delete(opts: Options, permission_id: str) -> None:
+    """Delete a permission (and remove it from every role)."""
+    with opts.client() as client:
+        result = client.delete_permission(permission_id)
+    if opts.json:
+        echo_json(result)
+    else:
+        click.echo(f"Permission '{permission_id}' deleted successfully")
+
+
+alias(rbac_permission, "delete", "rm")
+alias(rbac_permission, "list", "ls")
+
+
+@rbac.group("role", cls=AliasGroup)
+def rbac_role() -> None:
+    """Roles: sets of permissions given to users."""
+
+
+@rbac_role.command("create")
+@click.argument("role_id")
+@click.argument("name")
+@click.argument("description", required=False)
+@command
+@pass_options
+def role_create(opts: Options, role_id: str, name: str, description: str | None) -> None:
+    """Create a role (then give it permissions with assign-permission)."""
+    with opts.client() as client:
+        created = client.create_role(role_id, name=name, description=description)
+    if opts.json:
+        echo_json(created)
+    else:
+        click.echo(f"Role {created['id']} created successfully: {created['name']}")
+
+
+@rbac_role.command("list")
+@command
+@pass_options
+def role_list(opts: Options) -> None:
+    """List roles with their permissions."""
+    with opts.client() as client:
+        items = client.list_roles()
+    if opts.json:
+        echo_json(items)
+    elif not items:
+        click.echo("No roles found")
+    else:
+        rows = (
+            (
+                r["id"],
+                r["name"],
+                r.get("description"),
+                ", ".join(r["permissions"]),
+                when(r["created_at"]),
+            )
+            for r in items
+        )
+        headers = ("ID", "NAME", "DESCRIPTION", "PERMISSIONS", "CREATED")
+        echo_table(headers, rows, f"Total: {len(items)} roles")
+
+
+@rbac_role.command("delete")
+@click.argument("role_id")
+@command
+@pass_options
+def role_delete(opts: Options, role_id: str) -> None:
+    """Delete a role (and take it away from every user)."""
+    with opts.client() as client:
+        result = client.delete_role(role_id)
+    if opts.json:
+        echo_json(result)
+    else:
+        click.echo(f"Role {role_id} deleted successfully")
+
+
+@rbac_role.command("assign-permission")
+@click.argument("role_id")
+@click.argument("permission_id")
+@command
+@pass_options
+def role_assign_permission(opts: Options, role_id: str, permission_id: str) -> None:
+    """Add a permission to a role."""
+    with opts.client() as client:
+        result = client.assign_permission(role_id, permission_id)
+    if opts.json:
+        echo_json(result)
+    else:
+        click.echo(f"Permission '{permission_id}' assigned to role '{role_id}' successfully")
+
+
+@rbac_role.command("revoke-permission")
+@click.argument("role_id")
+@click.argument("permission_id")
+@command
+@pass_options
+def role_revoke_permission(opts: Options, role_id: str, permission_id: str) -> None:
+    """Remove a permission from a role."""
+    with opts.client() as client:
+        result = client.revoke_permission(role_id, permission_id)
+    if opts.json:
+        echo_json(result)
+    else:
+        click.echo(f"Permission '{permission_id}' revoked from role '{role_id}' successfully")
+
+
+alias(rbac_role, "assign-permission", "assign-policy")
+alias(rbac_role, "delete", "rm")
+alias(rbac_role, "list", "ls")
+
+
+@rbac.group("user", cls=AliasGroup)
+def rbac_user() -> None:
+    """Give users (by user name or e-mail) roles."""
+
+
+@rbac_user.command("assign")
+@click.argument("email")
+@click.argument("role_id")
+@command
+@pass_options
+def user_assign(opts: Options, email: str, role_id: str) -> None:
+    """Give a user a role."""
+    with opts.client() as client:
+        result = client.assign_role(email, role_id)
+    if opts.json:
+        echo_json(result)
+    elif result.get("changed", True):
+        click.echo(f"Role {role_id} assigned to {email}")
+    else:
+        click.echo(f"Role {role_id} was already assigned to {email}")
+
+
+@rbac_user.command("unassign")
+@click.argument("email")
+@click.argument("role_id")
+@command
+@pass_options
+def user_unassign(opts: Options, email: str, role_id: str) -> None:
+    """Take a role away from a user."""
+    with opts.client() as client:
+        result = client.revoke_role(email, role_id)
+    if opts.json:
+        echo_json(result)
+    else:
+        click.echo(f"Role {role_id} revoked from {email}")
+
+
+@rbac_user.command("list")
+@command
+@pass_options
+def user_list(opts: Options) -> None:
+    """List users and their roles."""
+    with opts.client() as client:
+        items = client.list_users()
+    if opts.json:
+        echo_json(items)
+    elif not items:
+        click.echo("No user assignments found")
+    else:
+        rows = (
+            (u["subject"], u["email"], ", ".join(u["roles"]), when(u.get("updated_at")))
+            for u in items
+        )
+        headers = ("SUBJECT", "EMAIL", "ROLES", "UPDATED")
+        echo_table(headers, rows, f"Total: {len(items)} user assignments")
+
+
+alias(rbac_user, "unassign", "revoke")
+alias(rbac_user, "list", "ls")

@@ -1,0 +1,231 @@
+"""`taco unit`: Terraform/OpenTofu state units, their locks, versions and sharing."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from teamgate.cli.output import echo_json
+from teamgate.cli.taco.common import (
+    AliasGroup,
+    Options,
+    alias,
+    command,
+    echo_table,
+    local_error,
+    pass_options,
+    when,
+)
+
+
+@click.group(cls=AliasGroup)
+def unit() -> None:
+    """Terraform/OpenTofu state units: create, list, pull, push, lock, versions, sharing."""
+
+
+@unit.command("create")
+@click.argument("path")
+@command
+@pass_options
+def unit_create(opts: Options, path: str) -> None:
+    """Create an empty unit (you own it)."""
+    with opts.client() as client:
+        created = client.create_unit(path)
+    echo_json(created) if opts.json else click.echo(f"Unit created: {created['path']}")
+
+
+@unit.command("ls")
+@click.argument("prefix", required=False)
+@command
+@pass_options
+def unit_ls(opts: Options, prefix: str | None) -> None:
+    """List the units you may read, optionally under PREFIX (whole segments: dev ≠ devops)."""
+    with opts.client() as client:
+        result = client.list_units(prefix)
+    units = result["units"]
+    if opts.json:
+        echo_json(units)
+    elif not units:
+        click.echo("No units found")
+    else:
+        rows = (
+            (u["path"], u["size"], when(u.get("updated_at")), "yes" if u.get("locked") else "")
+            for u in units
+        )
+        echo_table(("ID", "SIZE", "UPDATED", "LOCKED"), rows, f"Total: {result['count']} units")
+
+
+@unit.command("info")
+@click.argument("path")
+@command
+@pass_options
+def unit_info(opts: Options, path: str) -> None:
+    """Show a unit's metadata (owner, size, hash, lock, groups) as JSON."""
+    with opts.client() as client:
+        echo_json(client.get_unit(path))
+
+
+@unit.command("pull")
+@click.argument("path")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@command
+@pass_options
+def unit_pull(opts: Options, path: str, file: str | None) -> None:
+    """Download a unit's state to FILE (replaced only on success), or to stdout."""
+    from pathlib import Path
+
+    from teamgate.client.taco import atomic_output
+
+    target = None if file is None else Path(file)
+    with opts.client() as client:
+        if target is None or str(target) == "-":
+            client.download_state(path, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            return
+        with atomic_output(target) as out:
+            size = client.download_state(path, out)
+    if opts.json:
+        echo_json({"path": path, "file": str(target), "size": size})
+    else:
+        click.echo(f"Unit downloaded to: {target} ({size} bytes)")
+
+
+@unit.command("push")
+@click.argument("path")
+@click.argument("file", type=click.File("rb", lazy=False))
+@click.option("--lock-id", help="Lock to write under (default: the one 'taco unit lock' saved).")
+@command
+@pass_options
+def unit_push(opts: Options, path: str, file: Any, lock_id: str | None) -> None:
+    """Upload FILE (or - for stdin) as the unit's new state; the old one becomes a version."""
+    lock_id = lock_id or opts.locks().find(path)
+    with opts.client() as client:
+        updated = client.upload_state(path, file, lock_id=lock_id)
+    echo_json(updated) if opts.json else click.echo(f"Unit uploaded: {path}")
+
+
+@unit.command("lock")
+@click.argument("path")
+@command
+@pass_options
+def unit_lock(opts: Options, path: str) -> None:
+    """Lock a unit; the lock ID is saved so that push, restore and unlock use it."""
+    import socket
+    import uuid
+
+    from teamgate.client.taco import lock_field
+
+    wanted = str(uuid.uuid4())
+    with opts.client() as client:
+        lock = client.lock_unit(path, lock_id=wanted, who=f"taco@{socket.gethostname()}")
+    lock_id = lock_field(lock, "id") or wanted
+    opts.locks().save(path, lock_id, who=lock_field(lock, "who"))
+    echo_json(lock) if opts.json else click.echo(f"Unit locked: {path} (lock ID: {lock_id})")
+
+
+@unit.command("unlock")
+@click.argument("path")
+@click.argument("lock_id", required=False)
+@click.option("--force", is_flag=True, help="Remove whoever's lock it is (needs unit.lock).")
+@command
+@pass_options
+def unit_unlock(opts: Options, path: str, lock_id: str | None, force: bool) -> None:
+    """Unlock a unit with LOCK_ID, the saved lock ID, or --force."""
+    locks = opts.locks()
+    lock_id = lock_id or locks.find(path)
+    if not lock_id and not force:
+        raise local_error(
+            f"no lock ID given and none saved for {path}; "
+            "pass the lock ID or use --force to remove someone else's lock"
+        )
+    with opts.client() as client:
+        result = client.unlock_unit(path, lock_id=lock_id, force=force)
+    locks.remove(path)
+    echo_json(result) if opts.json else click.echo(f"Unit unlocked: {path}")
+
+
+@unit.command("rm")
+@click.argument("path")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask to confirm.")
+@command
+@pass_options
+def unit_rm(opts: Options, path: str, yes: bool) -> None:
+    """Delete a unit with its state and versions (asks first on a terminal)."""
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Delete unit {path} and all its versions?", abort=True)
+    with opts.client() as client:
+        deleted = client.delete_unit(path)
+    opts.locks().remove(path)
+    echo_json(deleted) if opts.json else click.echo(f"Unit deleted: {path}")
+
+
+@unit.command("versions")
+@click.argument("path")
+@command
+@pass_options
+def unit_versions(opts: Options, path: str) -> None:
+    """List a unit's earlier states, newest first."""
+    with opts.client() as client:
+        versions = client.list_versions(path)
+    if opts.json:
+        echo_json(versions)
+    elif not versions:
+        click.echo("No versions found")
+    else:
+        rows = (
+            (v["version"], when(v.get("created_at")), v.get("size"), (v.get("sha256") or "")[:12])
+            for v in versions
+        )
+        echo_table(("VERSION", "CREATED", "SIZE", "HASH"), rows, f"Total: {len(versions)} versions")
+
+
+@unit.command("restore")
+@click.argument("path")
+@click.argument("version", type=click.IntRange(min=0))
+@click.option("--lock-id", help="Lock to write under (default: the one 'taco unit lock' saved).")
+@command
+@pass_options
+def unit_restore(opts: Options, path: str, version: int, lock_id: str | None) -> None:
+    """Make an earlier version the unit's state again (the current one is kept as a version)."""
+    lock_id = lock_id or opts.locks().find(path)
+    with opts.client() as client:
+        restored = client.restore_version(path, version, lock_id=lock_id)
+    if opts.json:
+        echo_json(restored)
+    else:
+        digest = (restored.get("sha256") or "")[:12]
+        click.echo(f"Unit {path} restored to version {version} (hash: {digest})")
+
+
+@unit.command("share")
+@click.argument("path")
+@click.argument("group")
+@command
+@pass_options
+def unit_share(opts: Options, path: str, group: str) -> None:
+    """Let the members of an access group use a unit."""
+    with opts.client() as client:
+        result = client.share_unit(path, group)
+    echo_json(result) if opts.json else click.echo(f"Unit {path} shared with group '{group}'")
+
+
+@unit.command("unshare")
+@click.argument("path")
+@click.argument("group")
+@command
+@pass_options
+def unit_unshare(opts: Options, path: str, group: str) -> None:
+    """Stop sharing a unit with an access group."""
+    with opts.client() as client:
+        result = client.unshare_unit(path, group)
+    if opts.json:
+        echo_json(result)
+    else:
+        click.echo(f"Unit {path} no longer shared with group '{group}'")
+
+
+alias(unit, "ls", "list")
+alias(unit, "info", "show", "describe")
+alias(unit, "rm", "delete", "remove")
