@@ -11,6 +11,7 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Callable
 
 MAX_ENTRIES = 10_000
 
@@ -23,6 +24,7 @@ class CredentialCache:
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
+        self.on_lookup: Callable[[bool], None] | None = None  # told hit (True) or miss, for metrics
 
     @property
     def enabled(self) -> bool:
@@ -42,11 +44,14 @@ class CredentialCache:
             return False
         digest = self._digest(user, password)
         expires = self._entries.get(digest)
-        if expires is not None and expires > time.monotonic():
+        hit = expires is not None and expires > time.monotonic()
+        if hit:
             self.hits += 1
-            return True
-        self.misses += 1
-        return False
+        else:
+            self.misses += 1
+        if self.on_lookup is not None:
+            self.on_lookup(hit)
+        return hit
 
     def remember(self, user: str, password: str) -> None:
         if not self.enabled:

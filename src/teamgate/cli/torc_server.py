@@ -14,7 +14,7 @@ from click.core import ParameterSource
 
 from teamgate import __version__
 from teamgate.errors import ConfigError
-from teamgate.settings import Settings, load_settings
+from teamgate.settings import LOG_FORMATS, MAX_POOL, MAX_WORKERS, Settings, load_settings
 
 log = logging.getLogger("teamgate.server")
 
@@ -32,6 +32,7 @@ Examples:
   torc-server run --database /var/lib/torc/torc.db --auth-file /etc/torc/htpasswd \\
       --require-auth --enforce-access-control --admin-user alice
   torc-server run --config /etc/torc/config.toml   # [server] table; flags override it
+  torc-server run --workers 4 --log-format json    # 4 processes, JSON logs, /metrics summed
 """
 
 
@@ -61,6 +62,11 @@ _FLAG_FIELDS = {
     "max_body_bytes": "max_body_bytes",
     "max_state_bytes": "max_state_bytes",
     "max_versions": "max_versions",
+    "workers": "workers",
+    "log_format": "log_format",
+    "metrics": "metrics",
+    "db_pool_size": "db_pool_size",
+    "db_max_overflow": "db_max_overflow",
 }
 
 
@@ -156,6 +162,41 @@ _FLAG_FIELDS = {
     show_default=True,
     type=click.Choice(["error", "warn", "warning", "info", "debug", "trace"], case_sensitive=False),
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default="text",
+    show_default=True,
+    help="json: one object per line (time, level, logger, message; access lines add "
+    "method, path, status, duration_ms, user, client).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port (the database is migrated once, before they start).",
+)
+@click.option(
+    "--metrics/--no-metrics",
+    default=True,
+    show_default=True,
+    help="Serve Prometheus metrics at /metrics (no credentials needed).",
+)
+@click.option(
+    "--db-pool-size",
+    type=click.IntRange(1, MAX_POOL),
+    default=10,
+    show_default=True,
+    help="PostgreSQL connections kept open per process (SQLite ignores it).",
+)
+@click.option(
+    "--db-max-overflow",
+    type=click.IntRange(0, MAX_POOL),
+    default=10,
+    show_default=True,
+    help="Extra PostgreSQL connections a process may open under load (SQLite ignores it).",
+)
 @click.pass_context
 def run(ctx: click.Context, /, config_file: Path | None, **flags: Any) -> None:
     """Run the server in the foreground."""
@@ -172,17 +213,6 @@ def run(ctx: click.Context, /, config_file: Path | None, **flags: Any) -> None:
     except ConfigError as exc:
         raise click.ClickException(exc.message) from None
     sys.exit(serve(settings))
-
-
-def _configure_logging(level: str) -> None:
-    level = {"warn": "WARNING", "trace": "DEBUG"}.get(level.lower(), level.upper())
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    if level != "DEBUG":
-        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -216,14 +246,14 @@ def _log_startup(settings: Settings, user_count: int) -> None:
 
 def serve(settings: Settings) -> int:
     """Start the server and block until it stops; returns the exit code."""
-    import uvicorn
-
+    from teamgate.web import serving
     from teamgate.web.app import create_app
+    from teamgate.web.logs import configure_logging
 
-    _configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     log.info("Starting torc-server version=%s (teamgate)", __version__)
     try:
-        app = create_app(settings)
+        app = create_app(settings)  # migrates the database, once, before any worker starts
     except ConfigError as exc:
         print(f"Error: {exc.message}", file=sys.stderr)
         return 1
@@ -240,16 +270,10 @@ def serve(settings: Settings) -> int:
     port = sock.getsockname()[1]
     log.info("Listening on %s:%d", settings.host, port)
     print(f"TORC_SERVER_PORT={port}", flush=True)
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        access_log=settings.log_level.lower() in ("debug", "trace"),
-        ssl_certfile=settings.tls_cert,
-        ssl_keyfile=settings.tls_key,
-        timeout_graceful_shutdown=5,
-    )
-    uvicorn.Server(config).run(sockets=[sock])
-    return 0
+    if settings.workers == 1:
+        return serving.run_one(app, settings, sock)
+    app.state.database.dispose()  # the workers open their own
+    return serving.run_workers(settings, sock)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import Connection
 from teamgate.domain.identity import Principal
 from teamgate.domain.policy import NO_FACTS, Decision, Facts
 from teamgate.errors import Forbidden, Invalid
+from teamgate.services import observers
 from teamgate.services.access_cache import AccessCache
 from teamgate.storage.blobs import BlobStore
 from teamgate.storage.db.engine import Database
@@ -39,6 +40,7 @@ def facts_for(ctx: ServiceContext, conn: Connection, principal: Principal) -> Fa
 
 def require(decision: Decision) -> None:
     """Raise Forbidden with the decision's message when it denies."""
+    observers.decision(decision)
     if not decision.allowed:
         raise Forbidden(decision.message)
 

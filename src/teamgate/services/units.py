@@ -20,6 +20,7 @@ from teamgate.domain.policy import SHARE, Decision, Resource, decide
 from teamgate.domain.rules import Effect
 from teamgate.domain.units import normalize_path
 from teamgate.errors import Conflict, Invalid, LockConflict, NotFound
+from teamgate.services import observers
 from teamgate.services.context import ServiceContext, facts_for, require
 from teamgate.storage.blobs import BlobInfo, BlobStore
 from teamgate.storage.db import groups as group_store
@@ -38,6 +39,7 @@ class Locked(LockConflict):
     def __init__(self, message: str, lock: dict[str, Any] | None) -> None:
         super().__init__(message)
         self.lock = lock or {}
+        observers.lock_conflict()  # every Locked is raised where it is made
 
 
 def _resource(found: Unit | None, path: str, shares: frozenset[int]) -> Resource:

@@ -17,8 +17,9 @@ from teamgate.services.context import ServiceContext
 from teamgate.settings import Settings
 from teamgate.storage.blobs import open_blob_store
 from teamgate.storage.db.engine import Database, database_url
-from teamgate.web import errors, taco_api, torc_api, units_api
+from teamgate.web import errors, metrics, taco_api, torc_api, units_api
 from teamgate.web.limits import BodySizeLimit
+from teamgate.web.observe import RequestObserver
 
 log = logging.getLogger("teamgate.server")
 
@@ -33,15 +34,30 @@ def build_authenticator(settings: Settings) -> Authenticator:
     )
 
 
+def open_database(settings: Settings) -> Database:
+    return Database(
+        database_url(settings.database_location),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+    )
+
+
 def create_app(
     settings: Settings,
     *,
     database: Database | None = None,
     authenticator: Authenticator | None = None,
+    migrate: bool = True,
+    metrics_dir: str | None = None,
 ) -> FastAPI:
-    """Build the application; opens (and migrates) the database, loads the htpasswd file."""
-    db = database or Database(database_url(settings.database_location))
-    db.migrate()
+    """Build the application; opens (and migrates) the database, loads the htpasswd file.
+
+    Worker processes pass `migrate=False` (the parent migrated once) and the directory where
+    the workers' metrics are gathered (`metrics_dir`).
+    """
+    db = database or open_database(settings)
+    if migrate:
+        db.migrate()
     auth = authenticator or build_authenticator(settings)
     auth.tokens = TokenService(db)
 
@@ -88,4 +104,17 @@ def create_app(
         large_prefixes=("/v1/state/", "/v1/backend/"),
         large_max_bytes=settings.max_state_bytes,
     )
+    _install_observation(app, settings, auth, metrics_dir)
     return app
+
+
+def _install_observation(
+    app: FastAPI, settings: Settings, auth: Authenticator, metrics_dir: str | None
+) -> None:
+    """/metrics (unless turned off) and the outermost middleware: metrics and access log."""
+    found = metrics.Metrics(multiprocess_dir=metrics_dir) if settings.metrics else None
+    if found is not None:
+        auth.cache.on_lookup = found.credential_lookup
+        metrics.install(app, found)
+    app.state.metrics = found
+    app.add_middleware(RequestObserver, metrics=found)

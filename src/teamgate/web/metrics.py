@@ -1,0 +1,120 @@
+"""Prometheus metrics of one application, and the `/metrics` endpoint that exposes them.
+
+Each application has its own `CollectorRegistry`, so several apps in one process (tests) do
+not share counters. With several worker processes (`--workers N`), prometheus_client's
+multiprocess mode keeps each worker's values in files under one directory, and `/metrics`
+(answered by any worker) adds them up.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.exposition import generate_latest
+
+from teamgate.domain.policy import Decision
+
+UNMATCHED_ROUTE = "<unmatched>"  # any path no route knows: one label, whatever was asked
+OTHER_METHOD = "OTHER"
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "LOCK", "UNLOCK"}
+)
+
+# Decision reasons (see domain.policy) grouped into a few label values; the reason itself
+# names groups and rules, which would make a label per group and rule.
+_REASON_PREFIXES = (
+    ("access control disabled", "disabled"),
+    ("anonymous", "anonymous"),
+    ("system administrator", "admin"),
+    ("not a ", "not_admin"),
+    ("admin of group", "group_admin"),
+    ("owner", "owner"),
+    ("group '", "group"),
+    ("rule ", "rule"),
+    ("explicit deny", "deny_rule"),
+    ("no matching grant", "no_grant"),
+)
+
+
+def decided_by(reason: str) -> str:
+    """The label for what made a decision: owner, group, rule, deny_rule, no_grant, …"""
+    for prefix, label in _REASON_PREFIXES:
+        if reason.startswith(prefix):
+            return label
+    return "other"
+
+
+class Metrics:
+    """The server's counters and histograms; also the services' decision observer."""
+
+    def __init__(self, *, multiprocess_dir: str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "teamgate_http_requests",
+            "HTTP requests by method, route template and status.",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "teamgate_http_request_duration_seconds",
+            "Time from request to the end of the response, by method and route template.",
+            ("method", "route"),
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "teamgate_access_decisions",
+            "Access decisions enforced, by result (allowed|denied) and what decided.",
+            ("result", "decided_by"),
+            registry=self.registry,
+        )
+        self.cache_lookups = Counter(
+            "teamgate_credential_cache_lookups",
+            "Password checks answered from the credential cache (hit) or not (miss).",
+            ("result",),
+            registry=self.registry,
+        )
+        self.lock_conflicts = Counter(
+            "teamgate_unit_lock_conflicts",
+            "Unit locks and writes refused because another lock holds the unit.",
+            registry=self.registry,
+        )
+        for result in ("hit", "miss"):
+            self.cache_lookups.labels(result)  # present (at 0) before the first lookup
+
+    def request(self, method: str, route: str | None, status: int, seconds: float) -> None:
+        method = method if method in KNOWN_METHODS else OTHER_METHOD
+        route = route or UNMATCHED_ROUTE
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def decision(self, decision: Decision) -> None:
+        result = "allowed" if decision.allowed else "denied"
+        self.decisions.labels(result, decided_by(decision.reason)).inc()
+
+    def lock_conflict(self) -> None:
+        self.lock_conflicts.inc()
+
+    def credential_lookup(self, hit: bool) -> None:
+        self.cache_lookups.labels("hit" if hit else "miss").inc()
+
+    def exposition(self) -> bytes:
+        """The text exposition format; summed over all workers in multiprocess mode."""
+        if self.multiprocess_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        # prometheus_client ships this constructor without annotations
+        prometheus_multiprocess.MultiProcessCollector(  # type: ignore[no-untyped-call]
+            registry, path=self.multiprocess_dir
+        )
+        return generate_latest(registry)
+
+
+def install(app: FastAPI, metrics: Metrics) -> None:
+    """Serve `GET /metrics` (no credentials: it holds counts, never users or unit paths)."""
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_endpoint() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

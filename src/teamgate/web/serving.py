@@ -1,0 +1,147 @@
+"""Run the application under uvicorn: in this process, or as `--workers N` processes.
+
+Workers share the listening socket the parent bound, so the parent knows (and prints) the
+real port before any worker starts. The parent has already migrated the database; each
+worker builds its own application from the same Settings with `migrate=False`. With metrics
+on, workers write their counters to one temporary directory (prometheus_client's
+multiprocess mode) that `/metrics` in any worker adds up; the parent removes it at exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+from multiprocessing.process import BaseProcess
+from types import FrameType
+from typing import Any
+
+import uvicorn
+
+from teamgate.errors import ConfigError
+from teamgate.settings import Settings
+from teamgate.web.logs import configure_logging
+
+log = logging.getLogger("teamgate.server")
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it is imported
+STARTUP_FAILURE = 3  # a worker's exit code when it could not start serving
+STOP_TIMEOUT_SECS = 10
+
+
+def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        log_config=None,  # configured by configure_logging
+        access_log=False,  # teamgate.access writes the access lines
+        ssl_certfile=settings.tls_cert,
+        ssl_keyfile=settings.tls_key,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def run_one(app: Any, settings: Settings, sock: socket.socket) -> int:
+    """Serve `app` in this process until SIGINT/SIGTERM."""
+    uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
+    return 0
+
+
+def run_workers(settings: Settings, sock: socket.socket) -> int:
+    """Serve with `settings.workers` processes until SIGINT/SIGTERM; the exit code."""
+    metrics_dir = tempfile.mkdtemp(prefix="teamgate-metrics-") if settings.metrics else None
+    if metrics_dir is not None:
+        os.environ[MULTIPROC_ENV] = metrics_dir  # inherited by the workers at spawn
+    try:
+        return _Supervisor(settings, sock, metrics_dir).run()
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+class _Supervisor:
+    """Starts the workers, replaces any that dies, stops them all on a signal."""
+
+    def __init__(self, settings: Settings, sock: socket.socket, metrics_dir: str | None) -> None:
+        self.settings = settings
+        self.sock = sock
+        self.metrics_dir = metrics_dir
+        self.stop = threading.Event()
+        self.spawn = multiprocessing.get_context("spawn")  # fresh interpreters, no forked locks
+        self.workers: list[BaseProcess] = []
+
+    def run(self) -> int:
+        handlers = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
+        log.info("Starting %d worker processes", self.settings.workers)
+        try:
+            self.workers = [self._start() for _ in range(self.settings.workers)]
+            while not self.stop.wait(0.5):
+                if not self._replace_dead():
+                    return 1
+            return 0
+        finally:
+            self._stop_all()
+            for sig, handler in handlers.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, _signum: int, _frame: FrameType | None) -> None:
+        self.stop.set()
+
+    def _start(self) -> BaseProcess:
+        process = self.spawn.Process(
+            target=_worker_main,
+            args=(self.settings, self.sock, self.metrics_dir),
+            name="torc-server-worker",
+        )
+        process.start()
+        return process
+
+    def _replace_dead(self) -> bool:
+        """Restart workers that exited; False when one could not even start."""
+        for index, process in enumerate(self.workers):
+            if process.exitcode is None or self.stop.is_set():
+                continue
+            if process.exitcode == STARTUP_FAILURE:
+                log.error("Worker process %s could not start; stopping the server", process.pid)
+                return False
+            log.warning(
+                "Worker process %s exited (code %s); starting another",
+                process.pid,
+                process.exitcode,
+            )
+            self.workers[index] = self._start()
+        return True
+
+    def _stop_all(self) -> None:
+        for process in self.workers:
+            if process.exitcode is None:
+                process.terminate()
+        for process in self.workers:
+            process.join(STOP_TIMEOUT_SECS)
+            if process.exitcode is None:
+                process.kill()
+                process.join()
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _worker_main(settings: Settings, sock: socket.socket, metrics_dir: str | None) -> None:
+    """One worker process: its own application, served on the parent's socket."""
+    from teamgate.web.app import create_app
+
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        app = create_app(settings, migrate=False, metrics_dir=metrics_dir)
+    except ConfigError as exc:
+        log.error("Worker could not start: %s", exc.message)
+        sys.exit(STARTUP_FAILURE)
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    server.run(sockets=[sock])
+    if not server.started:
+        sys.exit(STARTUP_FAILURE)
