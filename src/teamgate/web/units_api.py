@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -16,6 +17,7 @@ from teamgate.errors import Invalid
 from teamgate.services import units
 from teamgate.services.context import ServiceContext
 from teamgate.services.units import Locked
+from teamgate.storage.blobs import BlobWriter
 from teamgate.storage.db.units import Unit
 from teamgate.web.deps import Caller, Context, get_principal
 from teamgate.web.models import ErrorBody, StrictIn
@@ -84,21 +86,53 @@ def _locked_response(exc: Locked, status: int) -> JSONResponse:
     )
 
 
+WRITE_BATCH = 1 << 20
+
+
 async def receive_state(
     request: Request, ctx: ServiceContext, caller: Principal, path: str, lock_id: str | None
 ) -> Unit:
-    """Stream the request body into a new blob, then record it (memory stays flat)."""
+    """Stream the request body into a new blob, then record it (memory stays flat).
+
+    The server receives the body in pieces of tens of kilobytes; they are gathered into
+    `WRITE_BATCH` bytes, and each batch is hashed and written by a worker thread while the
+    next one arrives (at most two batches in memory).
+    """
     pending = await run_in_threadpool(units.begin_write, ctx, caller, path, lock_id=lock_id)
     writer = units.blobs(ctx).writer(pending.key)
+    in_flight: asyncio.Future[None] | None = None
     try:
+        batch = bytearray()
         async for chunk in request.stream():
-            if chunk:
-                await run_in_threadpool(writer.write, chunk)
+            batch += chunk
+            if len(batch) >= WRITE_BATCH:
+                if in_flight is not None:
+                    await in_flight
+                in_flight = asyncio.ensure_future(run_in_threadpool(writer.write, bytes(batch)))
+                batch.clear()
+        if in_flight is not None:
+            await in_flight
+        if batch:
+            await run_in_threadpool(writer.write, bytes(batch))
         info = await run_in_threadpool(writer.commit)
     except BaseException:
-        writer.abort()
+        _abort_after(in_flight, writer)
         raise
     return await run_in_threadpool(units.finish_write, ctx, caller, pending, info, lock_id=lock_id)
+
+
+def _abort_after(in_flight: asyncio.Future[None] | None, writer: BlobWriter) -> None:
+    """Abort the blob, but never while a worker thread is still writing to it."""
+    if in_flight is None or in_flight.done():
+        writer.abort()
+        return
+
+    def abort(done: asyncio.Future[None]) -> None:
+        if not done.cancelled():
+            done.exception()  # retrieved: the request already failed for another reason
+        writer.abort()
+
+    in_flight.add_done_callback(abort)
 
 
 def send_state(ctx: ServiceContext, caller: Principal, path: str, version: int | None) -> Response:
