@@ -1,6 +1,6 @@
-"""Decision time with 10, 1,000 and 100,000 RBAC rules in the system, beside pycasbin.
+"""Decision time with 10 to 100,000 RBAC rules in the system, beside pycasbin.
 
-    python bench/decisions.py [--sizes 10 1000 100000] [--roles 20]
+    python bench/decisions.py [--sizes 10 1000 10000 100000] [--roles 20]
 
 teamgate compiles each user's effective rules once (the server caches them until RBAC data
 changes), so a decision looks only at the rules that user holds. pycasbin gets the
@@ -89,7 +89,7 @@ def median_us(fn: object, queries: list[tuple[str, str]], repeat: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 1000, 100_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10, 1000, 10_000, 100_000])
     parser.add_argument("--roles", type=int, default=20)
     args = parser.parse_args()
     bob = Principal("bob")
