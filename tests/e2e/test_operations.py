@@ -81,6 +81,20 @@ def eventually(condition: Callable[[], bool], what: str) -> None:
         time.sleep(0.05)
 
 
+def scrape_when(server: Server, name: str, at_least: float, **labels: str) -> str:
+    """Scrape until sample `name` reaches `at_least`: request counters move just after the
+    response is sent, so a client can be faster than them."""
+    text = ""
+
+    def reached() -> bool:
+        nonlocal text
+        text = scrape(server)
+        return value(text, name, **labels) >= at_least
+
+    eventually(reached, f"{name}{labels} reaching {at_least}")
+    return text
+
+
 # -- /metrics --------------------------------------------------------------------------------------
 
 
@@ -101,17 +115,15 @@ def test_requests_are_counted_by_route_template(server: Server) -> None:
             assert alice.get("/v1/backend/ops/route/a").status_code in (200, 204, 404)
             assert alice.get("/no/such/secret-path").status_code == 404
 
+    name = "teamgate_http_requests_total"
+    ping = {"method": "GET", "route": "/torc-service/v1/ping", "status": "200"}
+    unmatched = {"method": "GET", "route": "<unmatched>", "status": "404"}
     before = scrape(server)
     requests()
-    after = scrape(server)
-    for labels in (
-        {"method": "GET", "route": "/torc-service/v1/ping", "status": "200"},
-        {"method": "GET", "route": "<unmatched>", "status": "404"},
-    ):
-        delta = value(after, "teamgate_http_requests_total", **labels) - value(
-            before, "teamgate_http_requests_total", **labels
-        )
-        assert delta == 1, labels
+    after = scrape_when(server, name, value(before, name, **unmatched) + 1, **unmatched)
+    after = scrape_when(server, name, value(before, name, **ping) + 1, **ping)
+    for labels in (ping, unmatched):
+        assert value(after, name, **labels) - value(before, name, **labels) == 1, labels
     assert value(after, "teamgate_http_request_duration_seconds_count", route=BACKEND) >= 1
     assert "secret-path" not in after and "ops/route" not in after
 
@@ -156,8 +168,9 @@ def test_lock_conflict_is_counted(server: Server) -> None:
             assert alice.request("LOCK", path, json={"ID": "second"}).status_code == 423
 
         assert counter_delta(server, "teamgate_unit_lock_conflicts_total", second_lock) == 1
-    labels = {"method": "LOCK", "route": BACKEND, "status": "423"}
-    assert value(scrape(server), "teamgate_http_requests_total", **labels) >= 1
+    scrape_when(
+        server, "teamgate_http_requests_total", 1, method="LOCK", route=BACKEND, status="423"
+    )
 
 
 def test_credential_cache_hits_are_counted(server: Server) -> None:
@@ -216,8 +229,9 @@ def test_json_log_lines_carry_access_fields_and_no_secrets(server: Server) -> No
 
 
 def entries(server: Server) -> list[dict[str, object]]:
-    """Every line of the server's log, each parsed as one JSON object."""
-    lines = server.log().splitlines()
+    """Every complete line of the server's log, each parsed as one JSON object."""
+    text = server.log()
+    lines = text[: text.rfind("\n") + 1].splitlines()  # a line being written is not read yet
     return [json.loads(line) for line in lines if line.strip()]
 
 
@@ -233,7 +247,8 @@ def test_workers_share_the_port_and_metrics(tmp_path: Path) -> None:
     try:
         sent = ping_until_two_workers_answer(server)
         labels = {"route": "/torc-service/v1/ping", "status": "200"}
-        assert value(scrape(server), "teamgate_http_requests_total", **labels) == sent
+        summed = scrape_when(server, "teamgate_http_requests_total", sent, **labels)
+        assert value(summed, "teamgate_http_requests_total", **labels) == sent
         log = server.log()
         assert log.count("Listening on 127.0.0.1:") == 1
         assert log.count("Starting torc-server version=") == 1
