@@ -1,4 +1,10 @@
-"""Shared fixtures: real server processes on free ports, htpasswd files, CLI runners."""
+"""Shared fixtures: real server processes on free ports, htpasswd files, CLI runners.
+
+`TEAMGATE_TEST_BACKEND=postgresql` (default: `sqlite`) puts every server on PostgreSQL: a server
+started with `--database <file>` gets a fresh database instead of that file. The same file path
+gives the same database, so a restarted server finds its data; the database is dropped once the
+test (or module) that created it is over and its servers have stopped.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +14,26 @@ import ssl
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import psycopg
 import pytest
+from sqlalchemy import text
 
 from teamgate.auth.passwords import hash_password
+from teamgate.storage.db.engine import Database, database_url
 
 BIN = Path(sys.executable).parent
 USERS = ("alice", "bob", "carol", "dave")
+BACKEND = os.environ.get("TEAMGATE_TEST_BACKEND", "sqlite")
+PG_ADMIN = os.environ.get("TEAMGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+if BACKEND not in ("sqlite", "postgresql"):
+    raise pytest.UsageError(f"TEAMGATE_TEST_BACKEND={BACKEND!r}: use sqlite or postgresql")
 
 
 def password_of(user: str) -> str:
@@ -40,6 +55,7 @@ class Server:
     log_path: Path
     stdout_lines: list[str] = field(default_factory=list)
     tls_ca: Path | None = None
+    database: str | None = None  # the --database it was given: a file path or a URL
 
     @property
     def base_url(self) -> str:
@@ -66,6 +82,155 @@ class Server:
                 self.process.wait()
 
 
+class PgDatabases:
+    """Fresh PostgreSQL databases, each a copy of a template this test process migrated once.
+
+    Databases made for a SQLite file path are kept by that path, with the servers that use them.
+    """
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self._lock = threading.Lock()
+        self._template: str | None = None
+        self._by_path: dict[str, str] = {}
+        self._servers: dict[str, list[Server]] = {}
+
+    def url(self, name: str) -> str:
+        return self.admin_url.rsplit("/", 1)[0] + f"/{name}"
+
+    def _admin(self, statement: str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(statement)
+
+    def create(self) -> str:
+        """A new, migrated database; returns its name."""
+        name = f"teamgate_test_{uuid.uuid4().hex[:12]}"
+        with self._lock:  # one copy at a time: PostgreSQL refuses a template that is in use
+            if self._template is None:
+                self._template = self._make_template()
+            self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+        return name
+
+    def _make_template(self) -> str:
+        try:
+            psycopg.connect(self.admin_url, connect_timeout=3).close()
+        except psycopg.Error as exc:
+            pytest.fail(f"PostgreSQL is not reachable at {self.admin_url}: {exc}")
+        name = f"teamgate_template_{uuid.uuid4().hex[:12]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        db = Database(database_url(self.url(name)))
+        try:
+            db.migrate()
+        finally:
+            db.dispose()
+        return name
+
+    def drop(self, name: str) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def for_path(self, path: str) -> str:
+        """The URL of the database that stands in for the SQLite file `path`."""
+        key = str(Path(path).expanduser().absolute())
+        with self._lock:
+            name = self._by_path.get(key)
+        if name is None:
+            name = self.create()
+            with self._lock:
+                self._by_path[key] = name
+                self._servers[name] = []
+        return self.url(name)
+
+    def attach(self, server: Server) -> None:
+        """Remember that `server` uses its database, so it is not dropped under it."""
+        with self._lock:
+            for name, servers in self._servers.items():
+                if server.database == self.url(name):
+                    servers.append(server)
+
+    def names(self) -> set[str]:
+        with self._lock:
+            return set(self._servers)
+
+    def drop_unused(self, names: set[str]) -> None:
+        """Drop those of `names` whose servers have all stopped."""
+        with self._lock:
+            idle = {
+                name
+                for name in names
+                if all(s.process.poll() is not None for s in self._servers.get(name, []))
+            }
+            for name in idle:
+                self._servers.pop(name, None)
+            self._by_path = {k: v for k, v in self._by_path.items() if v not in idle}
+        for name in idle:
+            self.drop(name)
+
+    def drop_all(self) -> None:
+        self.drop_unused(self.names())
+        with self._lock:
+            leftovers, template = set(self._servers), self._template
+            self._servers, self._by_path, self._template = {}, {}, None
+        for name in leftovers:
+            self.drop(name)
+        if template is not None:
+            self.drop(template)
+
+
+PG = PgDatabases(PG_ADMIN)
+
+
+def backend_args(args: Sequence[str]) -> list[str]:
+    """`torc-server run` arguments for the test backend: on PostgreSQL, `--database <file>` becomes
+    a database of its own, and the blob store stays where it would be beside that file."""
+    out = list(args)
+    if BACKEND != "postgresql" or "--database" not in out:
+        return out
+    at = out.index("--database") + 1
+    path = out[at]
+    if "://" in path:
+        return out
+    out[at] = PG.for_path(path)
+    if "--blob-store" not in out:
+        out += ["--blob-store", str(Path(path).expanduser().parent / "blobs")]
+    return out
+
+
+def database_for(path: Path) -> str:
+    """What to put in a config file's `database` for a server whose SQLite file is `path`."""
+    return PG.for_path(str(path)) if BACKEND == "postgresql" else str(path)
+
+
+def execute_sql(server: Server, statement: str, **params: Any) -> None:
+    """Run one SQL statement (`:name` parameters) on the database behind `server`."""
+    assert server.database is not None, "the server was started without --database"
+    db = Database(database_url(server.database), pool_size=1)
+    try:
+        with db.write() as conn:
+            conn.execute(text(statement), params)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_postgresql_databases() -> Iterator[None]:
+    yield
+    PG.drop_all()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drop_module_databases() -> Iterator[None]:
+    before = PG.names()
+    yield
+    PG.drop_unused(PG.names() - before)
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    before = PG.names()
+    yield
+    PG.drop_unused(PG.names() - before)
+
+
 def start_server(
     workdir: Path,
     *args: str,
@@ -80,6 +245,8 @@ def start_server(
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"server-{len(list(workdir.glob('server-*.log')))}.log"
     full_env = {**os.environ, **(env or {})}
+    args = tuple(backend_args(args))
+    database = args[args.index("--database") + 1] if "--database" in args else None
     cmd = [str(BIN / "torc-server"), "run", "--host", "127.0.0.1", "--port", "0", *args]
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
@@ -113,7 +280,8 @@ def start_server(
         seen.append(line)
         if line.startswith("TORC_SERVER_PORT="):
             port = int(line.split("=", 1)[1])
-    server = Server(process, port, log_path, seen, tls_ca)
+    server = Server(process, port, log_path, seen, tls_ca, database)
+    PG.attach(server)
     _wait_healthy(server)
     return server
 

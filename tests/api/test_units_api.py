@@ -10,11 +10,9 @@ Most tests share one module server (auth on, access control off, `--max-state-by
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import os
-import sqlite3
 import ssl
 import threading
 import uuid
@@ -26,7 +24,7 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import Server, password_of, start_server, write_htpasswd
+from tests.conftest import Server, execute_sql, password_of, start_server, write_htpasswd
 
 MAX_STATE = 2048
 MAX_VERSIONS = 3
@@ -509,12 +507,11 @@ def test_an_expired_token_is_401(plain: Server) -> None:
     base = f"{plain.base_url}/v1"
     with httpx.Client(base_url=base, auth=("alice", issued["token"]), timeout=30) as c:
         assert c.get("/auth/me").status_code == 200
-        db = plain.root / "torc.db"  # type: ignore[attr-defined]
-        with contextlib.closing(sqlite3.connect(db)) as conn, conn:
-            conn.execute(
-                "UPDATE api_token SET expires_at = '2001-01-01T00:00:00Z' WHERE id = ?",
-                (issued["id"],),
-            )
+        execute_sql(
+            plain,
+            "UPDATE api_token SET expires_at = '2001-01-01T00:00:00Z' WHERE id = :id",
+            id=issued["id"],
+        )
         assert_error(c.get("/auth/me"), 401)
         assert_error(c.put(f"/state/{unique('exp')}", content=state(1)), 401)
     bearer = {"Authorization": f"Bearer {issued['token']}"}

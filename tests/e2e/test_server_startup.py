@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from teamgate.auth.passwords import hash_password
-from tests.conftest import BIN
+from tests.conftest import BIN, backend_args
 
 HASH = hash_password("pw", cost=4)
 STARTUP_TIMEOUT = 60
@@ -44,7 +44,7 @@ def run_server(tmp_path: Path, *args: str, port: str | None = "0") -> Outcome:
     starts listening."""
     stderr_path = tmp_path / "stderr.txt"
     port_args = ["--port", port] if port is not None else []
-    cmd = [str(BIN / "torc-server"), "run", "--host", "127.0.0.1", *port_args, *args]
+    cmd = [str(BIN / "torc-server"), "run", "--host", "127.0.0.1", *port_args, *backend_args(args)]
     with stderr_path.open("w") as stderr:
         process = subprocess.Popen(
             cmd,

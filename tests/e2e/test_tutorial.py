@@ -14,7 +14,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import BIN, Server, cli_env, password_of, start_server
+from tests.conftest import BIN, Server, cli_env, database_for, password_of, start_server
 
 ML_SPEC = """\
 name: ml_training_workflow
@@ -101,7 +101,7 @@ def start_tutorial_server(tmp_path: Path, auth_file: Path, how: str) -> Server:
     config = tmp_path / "config.toml"
     config.write_text(
         "[server]\n"
-        f'database = "{db}"\n'
+        f'database = "{database_for(db)}"\n'
         f'auth_file = "{auth_file}"\n'
         "require_auth = true\n"
         "enforce_access_control = true\n"
