@@ -1,4 +1,8 @@
-"""SQLAlchemy Core tables. The schema itself is created by the Alembic migrations."""
+"""SQLAlchemy Core tables. The schema itself is created by the Alembic migrations.
+
+On PostgreSQL, `unit.path`, `workflow.user` and `workflow.name` are `COLLATE "C"` (migration
+0004): they sort and compare byte-wise as on SQLite, which the list queries' prefix ranges need.
+"""
 
 from __future__ import annotations
 
@@ -214,6 +218,8 @@ unit = Table(
     Column("blob_key", String(255), nullable=True),
     Column("lock_id", String(255), nullable=True),
     Column("lock_info", Text, nullable=True),
+    Index("ix_unit_owner_path", "owner", "path", postgresql_include=["id"]),
+    # PostgreSQL also has ix_unit_path_id: (path) INCLUDE (id), see migration 0004
     sqlite_autoincrement=True,
 )
 
