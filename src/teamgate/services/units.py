@@ -21,16 +21,16 @@ from teamgate.domain.rules import Effect
 from teamgate.domain.units import normalize_path
 from teamgate.errors import Conflict, Invalid, LockConflict, NotFound
 from teamgate.services import observers
-from teamgate.services.context import ServiceContext, facts_for, require
+from teamgate.services.context import ServiceContext, check_page, facts_for, require
 from teamgate.storage.blobs import BlobInfo, BlobStore
 from teamgate.storage.db import groups as group_store
 from teamgate.storage.db import units as store
-from teamgate.storage.db.units import Unit, Version
+from teamgate.storage.db.units import Unit, UnitPage, Version
 from teamgate.storage.db.util import now_text
 
 READ, WRITE, LOCK, DELETE = "unit.read", "unit.write", "unit.lock", "unit.delete"
 JSON_CHECK_LIMIT = 32 * 1024 * 1024  # states up to this size are parsed fully
-LIST_LIMIT = 10_000
+LIST_PAGE = 1000  # units per page when the caller gives no limit
 
 
 class Locked(LockConflict):
@@ -97,22 +97,30 @@ def get_unit(ctx: ServiceContext, principal: Principal, raw_path: str) -> tuple[
         return found, store.share_names(conn, found.id)
 
 
-def list_units(ctx: ServiceContext, principal: Principal, prefix: str | None) -> list[Unit]:
-    """Units the caller may read, filtered in the query (segment-aware prefix)."""
+def list_units(
+    ctx: ServiceContext,
+    principal: Principal,
+    prefix: str | None,
+    *,
+    limit: int = LIST_PAGE,
+    after: str | None = None,
+) -> UnitPage:
+    """One page of the units the caller may read, in path order, filtered in the query
+    (segment-aware prefix); `after` is the previous page's `next_cursor`."""
+    check_page(0, limit)
     clean = normalize_path(prefix) if prefix and prefix.strip("/") else None
+    if ctx.enforce and principal.name is None:
+        require(decide(principal, READ, Resource("unit", "*", "*"), enforce=True))
     with ctx.db.read() as conn:
         visible = None
-        if ctx.enforce:
-            if principal.name is None:
-                require(decide(principal, READ, Resource("unit", "*", "*"), enforce=True))
-                return []
+        if ctx.enforce and principal.name is not None:
             rules = facts_for(ctx, conn, principal).rules
-            visible = store.readable_condition(
+            visible = store.readable_by(
                 principal.name,
                 allow=rules.patterns(Effect.ALLOW, READ),
                 deny=rules.patterns(Effect.DENY, READ),
             )
-        return store.list_units(conn, visible=visible, prefix=clean, limit=LIST_LIMIT)
+        return store.list_units(conn, visible=visible, prefix=clean, limit=limit, after=after)
 
 
 def open_state(

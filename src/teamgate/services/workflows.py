@@ -10,13 +10,13 @@ from sqlalchemy import Connection
 
 from teamgate.domain.identity import ANONYMOUS, Principal
 from teamgate.domain.policy import SHARE, Decision, Facts, Resource, decide
+from teamgate.domain.rules import Effect
 from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import Forbidden, Invalid, NotFound
 from teamgate.services.context import ServiceContext, check_page, facts_for, require
 from teamgate.storage.db import groups as group_store
 from teamgate.storage.db import workflows as store
-from teamgate.storage.db.groups import Page
-from teamgate.storage.db.workflows import Workflow, WorkflowFilter
+from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
 
 READ, WRITE, DELETE = "workflow.read", "workflow.write", "workflow.delete"
 
@@ -147,21 +147,27 @@ def list_workflows(
     filters: WorkflowFilter,
     offset: int,
     limit: int,
-) -> Page[Workflow]:
-    """Workflows the caller may read, filtered in the query itself."""
+    after: str | None = None,
+) -> WorkflowPage:
+    """Workflows the caller may read (owner, shared groups, RBAC `workflow.read` patterns
+    minus deny patterns), filtered in the query itself; `after` is a page's `next_cursor`."""
     check_page(offset, limit)
     if filters.sort_by is not None and filters.sort_by not in store.SORT_COLUMNS:
         known = ", ".join(sorted(store.SORT_COLUMNS))
         raise Invalid(f"cannot sort by '{filters.sort_by}': use one of {known}")
-    visible = None
-    if ctx.enforce:
-        if principal.name is None:
-            require(decide(principal, READ, _new_resource(principal), enforce=True))
-        else:
-            visible = store.readable_by(principal.name)
+    if ctx.enforce and principal.name is None:
+        require(decide(principal, READ, _new_resource(principal), enforce=True))
     with ctx.db.read() as conn:
+        visible = None
+        if ctx.enforce and principal.name is not None:
+            rules = facts_for(ctx, conn, principal).rules
+            visible = store.readable_by(
+                principal.name,
+                allow=rules.patterns(Effect.ALLOW, READ),
+                deny=rules.patterns(Effect.DENY, READ),
+            )
         return store.list_workflows(
-            conn, visible=visible, filters=filters, offset=offset, limit=limit
+            conn, visible=visible, filters=filters, offset=offset, limit=limit, after=after
         )
 
 

@@ -14,7 +14,7 @@ from teamgate.errors import Conflict, Invalid
 from teamgate.services import groups, workflows
 from teamgate.services.context import MAX_LIMIT, require
 from teamgate.storage.db.groups import Group, Membership, Page, Share
-from teamgate.storage.db.workflows import Workflow, WorkflowFilter
+from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
 from teamgate.web.deps import Caller, Context, get_principal
 from teamgate.web.models import (
     AccessCheckResponse,
@@ -49,6 +49,7 @@ MAX_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL store
 Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
 Id = Annotated[int, Path(ge=0, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
+Cursor = Annotated[str | None, Query(max_length=4096)]
 
 
 def _workflow_out(found: Workflow, *, access_groups: list[str] | None = None) -> dict[str, Any]:
@@ -162,7 +163,14 @@ def create_workflow_from_spec(
     return {**out, "workflow_id": created.id, "job_count": jobs}
 
 
-@router.get("/workflows", response_model=ListWorkflowsResponse)
+class WorkflowListOut(ListWorkflowsResponse):
+    """Torc's list response plus `next_cursor`: pass it back as `after` for the next page
+    (keyset, stays fast at any depth); torc-client ignores the extra field."""
+
+    next_cursor: str | None = None
+
+
+@router.get("/workflows", response_model=WorkflowListOut)
 def list_workflows(
     ctx: Context,
     caller: Caller,
@@ -174,14 +182,17 @@ def list_workflows(
     user: str | None = None,
     description: str | None = None,
     is_archived: bool | None = None,
+    after: Cursor = None,
 ) -> dict[str, Any]:
     filters = WorkflowFilter(
         name=name, user=user, description=description, sort_by=sort_by, reverse_sort=reverse_sort
     )
     if is_archived:  # teamgate has no archived workflows
-        page: Page[Workflow] = Page([], offset, limit, 0)
+        page = WorkflowPage([], offset, limit, 0, False)
     else:
-        page = workflows.list_workflows(ctx, caller, filters=filters, offset=offset, limit=limit)
+        page = workflows.list_workflows(
+            ctx, caller, filters=filters, offset=offset, limit=limit, after=after
+        )
     return {
         "items": [_workflow_out(w) for w in page.items],
         "offset": page.offset,
@@ -189,6 +200,7 @@ def list_workflows(
         "count": len(page.items),
         "total_count": page.total_count,
         "has_more": page.has_more,
+        "next_cursor": page.next_cursor,
     }
 
 

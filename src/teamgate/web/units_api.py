@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
@@ -15,7 +15,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from teamgate.domain.identity import Principal
 from teamgate.errors import Invalid
 from teamgate.services import units
-from teamgate.services.context import ServiceContext
+from teamgate.services.context import MAX_LIMIT, ServiceContext
 from teamgate.services.units import Locked
 from teamgate.storage.blobs import BlobWriter
 from teamgate.storage.db.units import Unit
@@ -154,9 +154,21 @@ def create_unit(body: UnitIn, ctx: Context, caller: Caller) -> dict[str, Any]:
 
 
 @router.get("/units")
-def list_units(ctx: Context, caller: Caller, prefix: str | None = None) -> dict[str, Any]:
-    found = units.list_units(ctx, caller, prefix)
-    return {"units": [unit_out(u) for u in found], "count": len(found)}
+def list_units(
+    ctx: Context,
+    caller: Caller,
+    prefix: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = units.LIST_PAGE,
+    after: Annotated[str | None, Query(max_length=4096)] = None,
+) -> dict[str, Any]:
+    """One page of units in path order; `next_cursor` (None on the last page) is the `after`
+    of the next one. `count` is the number of units on this page."""
+    page = units.list_units(ctx, caller, prefix, limit=limit, after=after)
+    return {
+        "units": [unit_out(u) for u in page.items],
+        "count": len(page.items),
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.get("/units/{path:unitpath}")

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, delete, insert, not_, or_, select, update
+from sqlalchemy import Connection, Select, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from teamgate.domain.units import like_escape, pattern_to_like
-from teamgate.errors import AlreadyExists, NotFound
-from teamgate.storage.db.tables import access_group, membership, unit, unit_share, unit_version
+from teamgate.errors import AlreadyExists, Invalid, NotFound
+from teamgate.storage.db.listing import Visibility, decode_cursor, encode_cursor
+from teamgate.storage.db.tables import access_group, unit, unit_share, unit_version
+from teamgate.storage.db.unit_queries import unit_query
 from teamgate.storage.db.util import now_text
 
 
@@ -203,39 +205,61 @@ def delete_unit(conn: Connection, found: Unit) -> list[str]:
     return keys
 
 
-def readable_condition(user: str, *, allow: list[str], deny: list[str]) -> ColumnElement[bool]:
-    """SQL: owned by `user`, shared with their groups, or matched by an allow pattern,
-    and matched by no deny pattern."""
-    shared = (
-        select(unit_share.c.unit_id)
-        .join(membership, membership.c.group_id == unit_share.c.group_id)
-        .where(membership.c.user_name == user)
-    )
-    grants: list[ColumnElement[bool]] = [unit.c.owner == user, unit.c.id.in_(shared)]
-    grants.extend(_matches(p) for p in allow)
-    condition = or_(*grants)
-    if deny:
-        condition = and_(condition, not_(or_(*(_matches(p) for p in deny))))
-    return condition
+def readable_by(user: str, *, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> Visibility:
+    """What `user` may read: owned, shared with their groups, or matched by an RBAC `allow`
+    pattern (on the unit path), and matched by no `deny` pattern."""
+    return Visibility(user, tuple(allow), tuple(deny))
 
 
-def _matches(pattern: str) -> ColumnElement[bool]:
-    if pattern == "*":
-        return unit.c.id.is_not(None)
-    if "*" not in pattern:
-        return unit.c.path == pattern
-    return unit.c.path.like(pattern_to_like(pattern), escape="\\")
+@dataclass(frozen=True, slots=True)
+class UnitPage:
+    """Units in path order; `next_cursor` continues after the last one (None at the end)."""
+
+    items: list[Unit]
+    next_cursor: str | None
+
+
+def listing_query(
+    dialect: str,
+    *,
+    visible: Visibility | None,
+    prefix: str | None,
+    limit: int,
+    after: str | None = None,
+) -> Select[Any] | None:
+    """The statement of `list_units` with its values bound (for EXPLAIN in benchmarks and
+    tests); None when nothing can match."""
+    query = unit_query(visible, prefix, dialect)
+    if query is None:
+        return None
+    last = _cursor_path(after) if after else None
+    return query.statement.params(query.parameters(count=limit + 1, after=last))
 
 
 def list_units(
-    conn: Connection, *, visible: ColumnElement[bool] | None, prefix: str | None, limit: int
-) -> list[Unit]:
-    query = select(unit)
-    if visible is not None:
-        query = query.where(visible)
-    if prefix:
-        query = query.where(
-            or_(unit.c.path == prefix, unit.c.path.like(like_escape(prefix) + "/%", escape="\\"))
-        )
-    rows = conn.execute(query.order_by(unit.c.path).limit(limit))
-    return [Unit(**r._mapping) for r in rows]
+    conn: Connection,
+    *,
+    visible: Visibility | None,
+    prefix: str | None,
+    limit: int,
+    after: str | None = None,
+) -> UnitPage:
+    """Up to `limit` units in path order, restricted to `visible` (None: all), under `prefix`
+    (whole segments), after the cursor `after`."""
+    denied = visible is not None and visible.denies_everything
+    query = None if denied else unit_query(visible, prefix, conn.dialect.name)
+    if query is None:
+        return UnitPage([], None)
+    last = _cursor_path(after) if after else None
+    values = query.parameters(count=limit + 1, after=last)
+    rows = conn.execute(query.statement, values).all()
+    items = [Unit(**r._mapping) for r in rows[:limit]]
+    more = len(rows) > limit
+    return UnitPage(items, encode_cursor({"p": items[-1].path}) if more else None)
+
+
+def _cursor_path(cursor: str) -> str:
+    path = decode_cursor(cursor).get("p")
+    if not isinstance(path, str):
+        raise Invalid("the cursor ('after') is not a unit list cursor: start again without it")
+    return path

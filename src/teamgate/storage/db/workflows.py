@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, Select, delete, func, insert, select
 
 from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import NotFound
-from teamgate.storage.db.groups import Page
-from teamgate.storage.db.tables import (
-    job,
-    job_dependency,
-    membership,
-    resource_requirements,
-    workflow,
-    workflow_share,
-)
+from teamgate.storage.db.listing import Visibility
+from teamgate.storage.db.tables import job, job_dependency, resource_requirements, workflow
 from teamgate.storage.db.util import now_text
+from teamgate.storage.db.workflow_queries import Order, WorkflowQuery, statements
 
 SORT_COLUMNS = {"id", "name", "user", "description", "timestamp"}
 
@@ -154,42 +149,72 @@ def delete_workflow(conn: Connection, workflow_id: int) -> Workflow:
     return found
 
 
-def readable_by(user: str) -> ColumnElement[bool]:
-    """SQL condition: the workflow is owned by `user` or shared with one of their groups."""
-    shared = (
-        select(workflow_share.c.workflow_id)
-        .join(membership, membership.c.group_id == workflow_share.c.group_id)
-        .where(membership.c.user_name == user)
-    )
-    return or_(workflow.c.user == user, workflow.c.id.in_(shared))
+def readable_by(user: str, *, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> Visibility:
+    """What `user` may read: owned, shared with their groups, or matched by an RBAC `allow`
+    pattern (on `owner/name`), and matched by no `deny` pattern."""
+    return Visibility(user, tuple(allow), tuple(deny))
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowPage:
+    """One page of a workflow list. `next_cursor` continues after its last item (None at the
+    end); `total_count` counts every visible workflow matching the filters."""
+
+    items: list[Workflow]
+    offset: int
+    limit: int
+    total_count: int
+    has_more: bool
+    next_cursor: str | None = None
+
+
+def listing_queries(
+    dialect: str,
+    *,
+    visible: Visibility | None,
+    filters: WorkflowFilter,
+    offset: int,
+    limit: int,
+    after: str | None = None,
+) -> list[tuple[str, Select[Any]]]:
+    """The page query (`limit + 1` rows, to tell whether more follow) and the count query of
+    `list_workflows`, with their values bound (for EXPLAIN in benchmarks and tests)."""
+    order = Order(filters.sort_by or "id", filters.reverse_sort)
+    page, count = statements(WorkflowQuery(visible, filters, order), dialect, after is not None)
+    values = _page_parameters(order, offset, limit, after)
+    names = page.compile().params  # the bound names this form uses
+    return [
+        ("workflow page", page.params({k: v for k, v in values.items() if k in names})),
+        ("workflow count", count),
+    ]
+
+
+def _page_parameters(order: Order, offset: int, limit: int, after: str | None) -> dict[str, Any]:
+    count = limit + 1  # one more row tells whether another page follows
+    return {"offset": offset, "count": count, "depth": offset + count, **order.parameters(after)}
 
 
 def list_workflows(
     conn: Connection,
     *,
-    visible: ColumnElement[bool] | None,
+    visible: Visibility | None,
     filters: WorkflowFilter,
     offset: int,
     limit: int,
-) -> Page[Workflow]:
-    """One page of workflows matching `filters`, restricted to `visible` (None: all)."""
-    conditions: list[ColumnElement[bool]] = [] if visible is None else [visible]
-    if filters.name is not None:
-        conditions.append(workflow.c.name == filters.name)
-    if filters.user is not None:
-        conditions.append(workflow.c.user == filters.user)
-    if filters.description is not None:
-        conditions.append(workflow.c.description.contains(filters.description, autoescape=True))
-    where = and_(*conditions) if conditions else None
-    total_query: Select[Any] = select(func.count()).select_from(workflow)
-    page_query: Select[Any] = select(workflow)
-    if where is not None:
-        total_query = total_query.where(where)
-        page_query = page_query.where(where)
-    column = workflow.c[filters.sort_by or "id"]
-    order = [column.desc() if filters.reverse_sort else column.asc()]
-    if column is not workflow.c.id:
-        order.append(workflow.c.id.asc())
-    rows = conn.execute(page_query.order_by(*order).offset(offset).limit(limit))
-    total = int(conn.execute(total_query).scalar_one())
-    return Page([_workflow(r) for r in rows], offset, limit, total)
+    after: str | None = None,
+) -> WorkflowPage:
+    """One page of workflows matching `filters`, restricted to `visible` (None: all), starting
+    `offset` rows after the cursor `after` (or after the start)."""
+    if visible is not None and visible.denies_everything:
+        return WorkflowPage([], offset, limit, 0, False)
+    order = Order(filters.sort_by or "id", filters.reverse_sort)
+    query = WorkflowQuery(visible, filters, order)
+    page, count = statements(query, conn.dialect.name, after is not None)
+    rows = conn.execute(page, _page_parameters(order, offset, limit, after)).all()
+    total = int(conn.execute(count).scalar_one())
+    items = [_workflow(r) for r in rows[:limit]]
+    if len(rows) <= limit:
+        return WorkflowPage(items, offset, limit, total, False)
+    last = items[-1]
+    cursor = order.cursor(getattr(last, order.key_name), last.id)
+    return WorkflowPage(items, offset, limit, total, True, cursor)

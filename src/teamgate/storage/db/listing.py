@@ -1,0 +1,189 @@
+"""What the workflow and unit lists share: who may see what, cursors, index-friendly patterns.
+
+A list of what a user may read is the union of a few sets, each of which one index serves in
+the list's order: what they own, what is shared with their groups, and what each RBAC allow
+pattern matches. Each set contributes at most `offset + limit + 1` rows (its own top-N in
+order), so a page costs O(sets x page size), never O(rows in the table). Text bounds are
+compared byte-wise: SQLite's BINARY collation and, on PostgreSQL, columns declared
+`COLLATE "C"` (migration 0004), so that `[prefix, upper(prefix))` holds exactly the strings
+that start with `prefix`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Select,
+    Subquery,
+    bindparam,
+    select,
+    union,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from teamgate.domain.rules import literal_prefix
+from teamgate.errors import Invalid
+
+# More branches than this and one ordered scan with an OR filter is cheaper to plan (and
+# SQLite refuses compound selects of more than 500 parts).
+MAX_BRANCHES = 120
+_SURROGATES = range(0xD800, 0xE000)
+
+
+@dataclass(frozen=True, slots=True)
+class Visibility:
+    """What `user` may read when access control is on: owned, shared with one of their groups,
+    or matched by an RBAC allow pattern; never anything matched by a deny pattern."""
+
+    user: str
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+
+    @property
+    def denies_everything(self) -> bool:
+        return "*" in self.deny
+
+    @property
+    def allows_everything(self) -> bool:
+        return "*" in self.allow
+
+    def live_allow(self) -> list[str]:
+        """Allow patterns that a deny pattern does not cancel entirely (those cost a scan
+        that can only find denied rows)."""
+        return [p for p in dict.fromkeys(self.allow) if not any(_covers(d, p) for d in self.deny)]
+
+
+def _covers(deny: str, allow: str) -> bool:
+    """True when every name `allow` matches is also matched by `deny` (cheap cases only)."""
+    if "*" not in deny:
+        return deny == allow
+    head = deny[:-1]
+    return deny.endswith("*") and "*" not in head and literal_prefix(allow).startswith(head)
+
+
+def upper_bound(prefix: str) -> str | None:
+    """The smallest string above every string that starts with `prefix` (None: no bound)."""
+    text = prefix
+    while text:
+        last = ord(text[-1]) + 1
+        if last in _SURROGATES:  # not storable; no stored string contains one either
+            last = _SURROGATES.stop
+        if last <= 0x10FFFF:
+            return text[:-1] + chr(last)
+        text = text[:-1]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class TextRange:
+    """The strings from `low` (inclusive; "" = unbounded) to `high` (exclusive; None =
+    unbounded)."""
+
+    low: str = ""
+    high: str | None = None
+
+    @classmethod
+    def starting_with(cls, prefix: str) -> TextRange:
+        return cls(prefix, upper_bound(prefix))
+
+    def within(self, other: TextRange) -> TextRange:
+        """The intersection with `other`."""
+        highs = [h for h in (self.high, other.high) if h is not None]
+        return TextRange(max(self.low, other.low), min(highs) if highs else None)
+
+    @property
+    def empty(self) -> bool:
+        return self.high is not None and self.low >= self.high
+
+    def conditions(self, column: ColumnElement[str]) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.low:
+            found.append(column >= self.low)
+        if self.high is not None:
+            found.append(column < self.high)
+        return found
+
+
+def may_share_prefix(head: str, prefix: str) -> bool:
+    """Whether a string that starts with `prefix` may also start with `head`."""
+    return prefix.startswith(head) or head.startswith(prefix)
+
+
+def union_of(branches: Sequence[Select[Any]]) -> Select[Any] | CompoundSelect[Any]:
+    """UNION of the branches (a single branch as it is)."""
+    return branches[0] if len(branches) == 1 else union(*branches)
+
+
+# Sort keys of a row set: (column name, descending).
+Keys = Sequence[tuple[str, bool]]
+
+
+def _ordered(columns: Any, keys: Keys) -> list[Any]:
+    return [columns[name].desc() if down else columns[name].asc() for name, down in keys]
+
+
+def first_rows(dialect: str, branches: Sequence[tuple[Select[Any], bool]], keys: Keys) -> Subquery:
+    """The rows `offset` to `offset + count` (bound parameters) of the union of `branches`,
+    without duplicates, in the order of `keys` (columns every branch selects by name). Each
+    branch comes with whether it may hold a row twice.
+
+    Each dialect gets the form its planner runs lazily, reading about `offset + count` index
+    entries in all rather than every member of every branch:
+    - SQLite: a compound UNION with ORDER BY and LIMIT runs as a merge of the branches, each
+      a co-routine that yields rows in index order (MERGE (UNION)).
+    - PostgreSQL: a UNION ALL of branches each cut to their first `depth` (= offset + count)
+      rows becomes a Merge Append that the outer LIMIT stops early; DISTINCT ON the sort keys
+      then drops the copies of a row that several branches hold. (A plain UNION is hashed
+      or sorted whole.) A branch that may repeat a row is made DISTINCT first, or its first
+      `depth` rows could hold fewer than `depth` rows. SQLite needs no such thing (no branch
+      is cut), and there DISTINCT with NOT IN would cost ten times the rest.
+    """
+    offset, count = bindparam("offset", type_=Integer), bindparam("count", type_=Integer)
+    if dialect == "sqlite":
+        merged = union_of([branch for branch, _repeats in branches])
+        return (
+            merged.order_by(*_ordered(merged.selected_columns, keys))
+            .offset(offset)
+            .limit(count)
+            .subquery("page")
+        )
+    depth = bindparam("depth", type_=Integer)
+    tops = []
+    for branch, repeats in branches:
+        branch = branch.distinct() if repeats else branch
+        top = branch.order_by(*_ordered(branch.selected_columns, keys)).limit(depth).subquery()
+        tops.append(select(*top.c))
+    both = tops[0].subquery("visible") if len(tops) == 1 else union_all(*tops).subquery("visible")
+    page = select(*both.c).ext(distinct_on(*(both.c[name] for name, _down in keys)))
+    return page.order_by(*_ordered(both.c, keys)).offset(offset).limit(count).subquery("page")
+
+
+def encode_cursor(fields: dict[str, Any]) -> str:
+    """An opaque cursor: URL-safe base64 of compact JSON."""
+    raw = json.dumps(fields, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """The fields of a cursor made by `encode_cursor`; Invalid for anything else."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        fields = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        fields = None
+    if not isinstance(fields, dict):
+        raise Invalid(
+            "the cursor ('after') is not one this server returned: "
+            "pass a next_cursor value unchanged, or start again without it"
+        )
+    return fields
