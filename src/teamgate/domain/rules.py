@@ -130,7 +130,7 @@ class PatternIndex(Generic[T]):
     several matches, the one added first wins, so answers are deterministic.
     """
 
-    __slots__ = ("_exact", "_by_length", "_lengths")
+    __slots__ = ("_by_length", "_exact", "_lengths")
 
     def __init__(self, entries: Iterable[tuple[str, T]] = ()) -> None:
         # entry: (order, pattern, value, needs_full_match)
