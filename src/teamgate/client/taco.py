@@ -108,8 +108,21 @@ class TacoClient(JsonClient):
     def create_unit(self, path: str) -> Any:
         return self.post("/v1/units", {"path": path})
 
-    def list_units(self, prefix: str | None = None) -> Any:
-        return self.get("/v1/units", prefix=prefix or None)
+    def list_units(
+        self, prefix: str | None = None, *, limit: int | None = None, after: str | None = None
+    ) -> Any:
+        """One page: `units`, `count` and `next_cursor` (None on the last page)."""
+        return self.get("/v1/units", prefix=prefix or None, limit=limit, after=after)
+
+    def iter_units(self, prefix: str | None = None, *, page_size: int = 1000) -> Iterator[Any]:
+        """Every unit the caller may read, in path order, one page in memory at a time."""
+        after = None
+        while True:
+            page = self.list_units(prefix, limit=page_size, after=after)
+            yield from page["units"]
+            after = page.get("next_cursor")
+            if not after:
+                return
 
     def get_unit(self, path: str) -> Any:
         return self.get(f"/v1/units/{_unit(path)}")

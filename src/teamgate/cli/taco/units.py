@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from typing import Any
 
 import click
 
-from teamgate.cli.output import echo_json
+from teamgate.cli.output import dumps, echo_json
 from teamgate.cli.taco.common import (
     AliasGroup,
     Options,
@@ -38,23 +39,44 @@ def unit_create(opts: Options, path: str) -> None:
 
 @unit.command("ls")
 @click.argument("prefix", required=False)
+@click.option(
+    "--page-size",
+    type=click.IntRange(1, 10_000),
+    default=1000,
+    show_default=True,
+    help="Units per request; the list follows the server's pages to the end.",
+)
 @command
 @pass_options
-def unit_ls(opts: Options, prefix: str | None) -> None:
+def unit_ls(opts: Options, prefix: str | None, page_size: int) -> None:
     """List the units you may read, optionally under PREFIX (whole segments: dev ≠ devops)."""
     with opts.client() as client:
-        result = client.list_units(prefix)
-    units = result["units"]
-    if opts.json:
-        echo_json(units)
-    elif not units:
+        units = client.iter_units(prefix, page_size=page_size)
+        if opts.json:
+            _echo_json_list(units)
+            return
+        rows = [_unit_row(u) for u in units]  # the table needs every width first
+    if not rows:
         click.echo("No units found")
     else:
-        rows = (
-            (u["path"], u["size"], when(u.get("updated_at")), "yes" if u.get("locked") else "")
-            for u in units
-        )
-        echo_table(("ID", "SIZE", "UPDATED", "LOCKED"), rows, f"Total: {result['count']} units")
+        echo_table(("ID", "SIZE", "UPDATED", "LOCKED"), rows, f"Total: {len(rows)} units")
+
+
+def _unit_row(found: dict[str, Any]) -> tuple[Any, ...]:
+    locked = "yes" if found.get("locked") else ""
+    return (found["path"], found["size"], when(found.get("updated_at")), locked)
+
+
+def _echo_json_list(items: Iterable[Any]) -> None:
+    """Print `items` exactly as `echo_json(list(items))` would, one item at a time (so that a
+    long list is never held in memory)."""
+    import textwrap
+
+    first = True
+    for item in items:
+        click.echo(("[\n" if first else ",\n") + textwrap.indent(dumps(item), "  "), nl=False)
+        first = False
+    click.echo("[]" if first else "\n]")
 
 
 @unit.command("info")
