@@ -14,6 +14,7 @@ from teamgate.domain.policy import (
     Resource,
     RuleSet,
     decide,
+    explain,
 )
 from teamgate.domain.rules import parse_rule
 
@@ -150,3 +151,44 @@ def test_group_membership_management(principal: Principal, facts: Facts, allowed
 )
 def test_sharing(principal: Principal, facts: Facts, allowed: bool) -> None:
     assert decide(principal, SHARE, WF, facts=facts, enforce=True, group=2).allowed is allowed
+
+
+def test_explain_walks_every_check_and_agrees_with_decide() -> None:
+    facts = Facts(
+        groups={2: "data-team"},
+        rules=rules(
+            ("allow:workflow.read:alice/*", "read-alice", "reader"),
+            ("allow:*:*/train", "train", "trainer"),
+            ("deny:workflow.delete:*", "no-delete", "auditor"),
+        ),
+    )
+    found = explain(carol, "workflow.read", WF, facts=facts, enforce=True)
+    assert found.decision == decide(carol, "workflow.read", WF, facts=facts, enforce=True)
+    assert found.decision.reason == "group 'data-team'"
+    steps = {s.check: s for s in found.steps}
+    assert list(steps) == [
+        "access control",
+        "caller",
+        "deny rules",
+        "owner",
+        "groups",
+        "allow rules",
+    ]
+    assert steps["owner"].detail == "owned by alice" and not steps["owner"].matched
+    assert steps["groups"].matched and "'data-team' (2)" in steps["groups"].detail
+    # every matching allow rule is listed, not only the first
+    assert "read-alice" in steps["allow rules"].detail
+    assert "train" in steps["allow rules"].detail
+    assert not steps["deny rules"].matched
+
+    denied = explain(carol, "workflow.delete", WF, facts=facts, enforce=True)
+    assert not denied.decision.allowed
+    assert "no-delete" in {s.check: s for s in denied.steps}["deny rules"].detail
+
+
+def test_explain_stops_early_when_off_or_anonymous() -> None:
+    off = explain(anon, "workflow.read", WF, enforce=False)
+    assert off.decision.allowed and [s.check for s in off.steps] == ["access control"]
+    anonymous = explain(anon, "workflow.read", WF, enforce=True)
+    assert not anonymous.decision.allowed
+    assert [s.check for s in anonymous.steps] == ["access control", "caller"]

@@ -223,3 +223,83 @@ def _no_access(principal: Principal, resource: Resource) -> str:
     if resource.kind == "workflow":
         return f"User '{principal.name}' does not have access to workflow {resource.id}"
     return f"User '{principal.name}' does not have access to {resource.kind} '{resource.id}'"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One check on the way to a decision, for `explain()`."""
+
+    check: str  # "access control", "caller", "deny rules", "owner", "groups", "allow rules"
+    matched: bool  # did this check grant (or, for deny rules, refuse) access?
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    decision: Decision
+    steps: tuple[Step, ...]
+
+
+def matching_grants(facts: Facts, effect: Effect, action: str, name: str) -> list[Grant]:
+    """Every grant of `effect` that covers (action, name), in order (explain, not hot)."""
+    return [
+        g for g in facts.rules.grants if g.rule.effect is effect and g.rule.matches(action, name)
+    ]
+
+
+def explain(
+    principal: Principal,
+    action: str,
+    resource: Resource,
+    *,
+    facts: Facts = NO_FACTS,
+    enforce: bool,
+) -> Explanation:
+    """The decision `decide()` makes, with every check on its path and what each found.
+
+    The decision itself always comes from `decide()`; the steps only describe the facts it
+    looked at (all matching rules, not just the first), in the order it looks at them.
+    """
+    decision = decide(principal, action, resource, facts=facts, enforce=enforce)
+    steps = [Step("access control", not enforce, "on" if enforce else "off: everything allowed")]
+    if not enforce:
+        return Explanation(decision, tuple(steps))
+    who = principal.name or "anonymous (not authenticated)"
+    admin = " (system administrator)" if principal.is_admin else ""
+    steps.append(Step("caller", False, f"{who}{admin}; action {action} on {resource.name}"))
+    if principal.name is None:
+        return Explanation(decision, tuple(steps))
+    steps.extend(_resource_steps(principal, action, resource, facts))
+    return Explanation(decision, tuple(steps))
+
+
+def _resource_steps(
+    principal: Principal, action: str, resource: Resource, facts: Facts
+) -> list[Step]:
+    denies = matching_grants(facts, Effect.DENY, action, resource.name)
+    allows = matching_grants(facts, Effect.ALLOW, action, resource.name)
+    owner = resource.owner or "nobody"
+    shared = sorted(resource.shared_with)
+    mine = [gid for gid in shared if gid in facts.groups]
+    groups = (
+        "not shared with any group"
+        if not shared
+        else f"shared with group(s) {', '.join(map(str, shared))}; "
+        + (
+            f"{principal.name} belongs to " + ", ".join(f"'{facts.groups[g]}' ({g})" for g in mine)
+            if mine
+            else f"{principal.name} belongs to none of them"
+        )
+    )
+    return [
+        Step("deny rules", bool(denies), _grants_text(denies)),
+        Step("owner", resource.owner == principal.name, f"owned by {owner}"),
+        Step("groups", bool(mine), groups),
+        Step("allow rules", bool(allows), _grants_text(allows)),
+    ]
+
+
+def _grants_text(grants: list[Grant]) -> str:
+    if not grants:
+        return "none match"
+    return "; ".join(g.describe() for g in grants)
