@@ -20,7 +20,7 @@ from teamgate.errors import Invalid
 from teamgate.services.workflows import workflow_resource
 from teamgate.storage.db import groups, listing, units, workflows
 from teamgate.storage.db.engine import Database
-from teamgate.storage.db.listing import Visibility
+from teamgate.storage.db.listing import Visibility, encode_cursor
 from teamgate.storage.db.units import Unit
 from teamgate.storage.db.workflow_queries import Order
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter
@@ -379,10 +379,14 @@ def test_sqlite_plans_seek_indexes_and_merge_lazily(database: Database) -> None:
             "sqlite", visible=visible, filters=WorkflowFilter(), offset=0, limit=10, after=after
         )
     ]
-    unit_query = units.listing_query("sqlite", visible=visible, prefix="team1", limit=10)
-    assert unit_query is not None
+    for prefix, after in ((None, None), ("team1", None), (None, encode_cursor({"p": "team1/x"}))):
+        unit_query = units.listing_query(
+            "sqlite", visible=visible, prefix=prefix, limit=10, after=after
+        )
+        assert unit_query is not None
+        queries.append(unit_query)
     with database.read() as conn:
-        for query in [*queries, unit_query]:
+        for query in queries:
             sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
             plan = [row[-1] for row in conn.execute(text("EXPLAIN QUERY PLAN " + sql))]
             assert not [line for line in plan if line.startswith(("SCAN workflow", "SCAN unit"))]

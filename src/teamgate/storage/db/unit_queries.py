@@ -6,10 +6,8 @@ per RBAC allow pattern (`[head, upper(head))`, then the exact LIKE). A prefix na
 range; deny patterns filter on the path, which each index holds.
 
 Building this statement costs far more than running it, so it is built once per (visibility,
-prefix) and cached; the values that change from page to page are bound parameters: `count`,
-and for each set `low<i>`, the lower bound of its range merged with the cursor. One bound per
-set matters: given two lower bounds, SQLite seeks with one and filters with the other, and a
-deep cursor would then scan from the start of the range.
+prefix, first page or not) and cached; the only value that changes from page to page is bound:
+`floor`, just past the cursor's path (page sizes are written in, see `listing.page_bound`).
 """
 
 from __future__ import annotations
@@ -21,10 +19,10 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     FromClause,
-    Integer,
     Select,
     and_,
     bindparam,
+    func,
     not_,
     or_,
     select,
@@ -37,8 +35,10 @@ from teamgate.storage.db.listing import (
     MAX_BRANCHES,
     TextRange,
     Visibility,
+    const,
     first_rows,
     may_share_prefix,
+    page_bound,
     upper_bound,
 )
 from teamgate.storage.db.tables import membership, unit, unit_share
@@ -65,8 +65,8 @@ def _matching(pattern: str) -> tuple[ColumnElement[bool], ...]:
     if pattern == "*":
         return ()
     if "*" not in pattern:
-        return (unit.c.path == pattern,)
-    return (unit.c.path.like(pattern_to_like(pattern), escape="\\"),)
+        return (unit.c.path == const(pattern),)
+    return (unit.c.path.like(const(pattern_to_like(pattern)), escape="\\"),)
 
 
 def pattern_branch(pattern: str) -> Branch:
@@ -82,12 +82,12 @@ def grant_branches(visible: Visibility | None) -> list[Branch]:
     if visible is None or visible.allows_everything:
         return [Branch(unit, ())]
     user = visible.user
-    owned = Branch(unit, (unit.c.owner == user,))
+    owned = Branch(unit, (unit.c.owner == const(user),))
     shared = Branch(
         membership.join(unit_share, unit_share.c.group_id == membership.c.group_id).join(
             unit, unit.c.id == unit_share.c.unit_id
         ),
-        (membership.c.user_name == user,),
+        (membership.c.user_name == const(user),),
         distinct=True,
     )
     allow = visible.live_allow()
@@ -111,50 +111,58 @@ def _filters(visible: Visibility | None, prefix: str | None, branch: Branch) -> 
     """The prefix (whole segments) and the deny patterns that may match the branch's paths."""
     found: list[ColumnElement[bool]] = []
     if prefix:
-        under = unit.c.path.like(like_escape(prefix) + "/%", escape="\\")
-        found.append(or_(unit.c.path == prefix, under))
+        under = unit.c.path.like(const(like_escape(prefix) + "/%"), escape="\\")
+        found.append(or_(unit.c.path == const(prefix), under))
     for pattern in visible.deny if visible is not None else ():
         if may_share_prefix(literal_prefix(pattern), branch.prefix):
             found.append(not_(and_(true(), *_matching(pattern))))
     return found
 
 
-@dataclass(frozen=True, slots=True)
-class UnitQuery:
-    """A cached statement and each set's own lower bound (bound as `low<i>`)."""
+def page_parameters(*, count: int, after: str | None) -> dict[str, Any]:
+    """Bound values of a `unit_query` statement for `count` rows after the path `after`."""
+    floor = {} if after is None else {"floor": after + JUST_AFTER}
+    return {"offset": 0, "count": count, "depth": count, **floor}
 
-    statement: Select[Any]
-    lows: tuple[str, ...]
 
-    def parameters(self, *, count: int, after: str | None) -> dict[str, Any]:
-        """Bound values for a page of `count` rows after the path `after`."""
-        floor = after + JUST_AFTER if after is not None else ""
-        lows = {f"low{i}": max(low, floor) for i, low in enumerate(self.lows)}
-        return {"offset": 0, "count": count, "depth": count, **lows}
+def _lower_bound(dialect: str, low: str, after: bool) -> list[ColumnElement[bool]]:
+    """One lower bound for a set's paths: its own, or past the cursor (`floor`) if higher.
+    One, because given two SQLite seeks with one and filters with the other, and a deep cursor
+    would then scan from the start of the set."""
+    if not after:
+        return [unit.c.path >= const(low)] if low else []
+    floor: ColumnElement[str] = bindparam("floor", type_=unit.c.path.type)
+    if not low:
+        return [unit.c.path >= floor]
+    if dialect == "sqlite":
+        return [unit.c.path >= func.max(const(low), floor)]
+    # GREATEST compares in the database's collation unless told to compare byte-wise
+    return [unit.c.path >= func.greatest(const(low).collate("C"), floor.collate("C"))]
 
 
 @lru_cache(maxsize=128)
-def unit_query(visible: Visibility | None, prefix: str | None, dialect: str) -> UnitQuery | None:
-    """The statement of a unit list; None when no set can hold anything under `prefix`."""
+def unit_query(
+    visible: Visibility | None, prefix: str | None, dialect: str, after: bool
+) -> Select[Any] | None:
+    """The statement of a unit list (first page, or `after` a cursor: bound as `floor`); None
+    when no set can hold anything under `prefix`."""
     parts: list[tuple[Branch, list[Any]]] = []
-    lows: list[str] = []
     for branch in grant_branches(visible):
         paths = branch.paths.within(prefix_range(prefix))
         if paths.empty:
             continue
-        low = bindparam(f"low{len(lows)}", type_=unit.c.path.type)
-        bounds = [unit.c.path >= low, *TextRange("", paths.high).conditions(unit.c.path)]
+        bounds = [
+            *_lower_bound(dialect, paths.low, after),
+            *TextRange("", paths.high).conditions(unit.c.path),
+        ]
         parts.append((branch, [*branch.conditions, *bounds, *_filters(visible, prefix, branch)]))
-        lows.append(paths.low)
-    if not parts:
-        return None
-    return UnitQuery(_statement(parts, dialect), tuple(lows))
+    return _statement(parts, dialect) if parts else None
 
 
 def _statement(parts: list[tuple[Branch, list[Any]]], dialect: str) -> Select[Any]:
     """The first `count` units of the union of the sets, in path order."""
     if len(parts) == 1 and parts[0][0].source is unit:
-        count = bindparam("count", type_=Integer)
+        count = page_bound("count")
         return select(unit).where(*parts[0][1]).order_by(unit.c.path).limit(count)
     tops = []
     for branch, conditions in parts:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from teamgate.errors import AlreadyExists, Invalid, NotFound
 from teamgate.storage.db.listing import Visibility, decode_cursor, encode_cursor
 from teamgate.storage.db.tables import access_group, unit, unit_share, unit_version
-from teamgate.storage.db.unit_queries import unit_query
+from teamgate.storage.db.unit_queries import page_parameters, unit_query
 from teamgate.storage.db.util import now_text
 
 
@@ -229,11 +229,9 @@ def listing_query(
 ) -> Select[Any] | None:
     """The statement of `list_units` with its values bound (for EXPLAIN in benchmarks and
     tests); None when nothing can match."""
-    query = unit_query(visible, prefix, dialect)
-    if query is None:
-        return None
     last = _cursor_path(after) if after else None
-    return query.statement.params(query.parameters(count=limit + 1, after=last))
+    query = unit_query(visible, prefix, dialect, last is not None)
+    return query.params(page_parameters(count=limit + 1, after=last)) if query is not None else None
 
 
 def list_units(
@@ -246,13 +244,12 @@ def list_units(
 ) -> UnitPage:
     """Up to `limit` units in path order, restricted to `visible` (None: all), under `prefix`
     (whole segments), after the cursor `after`."""
+    last = _cursor_path(after) if after else None
     denied = visible is not None and visible.denies_everything
-    query = None if denied else unit_query(visible, prefix, conn.dialect.name)
+    query = None if denied else unit_query(visible, prefix, conn.dialect.name, last is not None)
     if query is None:
         return UnitPage([], None)
-    last = _cursor_path(after) if after else None
-    values = query.parameters(count=limit + 1, after=last)
-    rows = conn.execute(query.statement, values).all()
+    rows = conn.execute(query, page_parameters(count=limit + 1, after=last)).all()
     items = [Unit(**r._mapping) for r in rows[:limit]]
     more = len(rows) > limit
     return UnitPage(items, encode_cursor({"p": items[-1].path}) if more else None)

@@ -38,10 +38,12 @@ from teamgate.storage.db.listing import (
     MAX_BRANCHES,
     TextRange,
     Visibility,
+    const,
     decode_cursor,
     encode_cursor,
     first_rows,
     may_share_prefix,
+    page_bound,
     union_of,
 )
 from teamgate.storage.db.tables import membership, workflow, workflow_share
@@ -133,8 +135,8 @@ def _matching(column: ColumnElement[str], pattern: str) -> tuple[ColumnElement[b
     if pattern == "*":
         return ()
     if "*" not in pattern:
-        return (column == pattern,)
-    return (column.like(pattern_to_like(pattern), escape="\\"),)
+        return (column == const(pattern),)
+    return (column.like(const(pattern_to_like(pattern)), escape="\\"),)
 
 
 def pattern_branches(pattern: str) -> list[Branch]:
@@ -151,7 +153,7 @@ def pattern_branches(pattern: str) -> list[Branch]:
         Branch(
             workflow,
             workflow.c.id,
-            (workflow.c.user == head[:k], *_matching(workflow.c.name, pattern[k + 1 :])),
+            (workflow.c.user == const(head[:k]), *_matching(workflow.c.name, pattern[k + 1 :])),
             head,
         )
         for k, char in enumerate(head)
@@ -169,21 +171,34 @@ def _grant_branches(visible: Visibility | None) -> list[Branch]:
     if visible is None or visible.allows_everything:
         return [Branch(workflow, workflow.c.id, ())]
     user = visible.user
-    owned = Branch(workflow, workflow.c.id, (workflow.c.user == user,), f"{user}/")
+    owned = Branch(workflow, workflow.c.id, (workflow.c.user == const(user),), f"{user}/")
     shared = Branch(
         membership.join(workflow_share, workflow_share.c.group_id == membership.c.group_id),
         workflow_share.c.workflow_id,
-        (membership.c.user_name == user,),
+        (membership.c.user_name == const(user),),
         has_row=False,
         distinct=True,
     )
-    cases = [case for pattern in visible.live_allow() for case in pattern_branches(pattern)]
+    cases = _merged(
+        [case for pattern in visible.live_allow() for case in pattern_branches(pattern)]
+    )
     if len(cases) + 2 <= MAX_BRANCHES:
         return [owned, shared, *cases]
     ids = select(shared.ids).select_from(shared.source).where(*shared.conditions)
     grants = [owned.conditions[0], workflow.c.id.in_(ids)]
     grants.extend(_all(case.conditions) for case in cases)
     return [Branch(workflow, workflow.c.id, (or_(*grants),))]
+
+
+def _merged(cases: list[Branch]) -> list[Branch]:
+    """The cases, with those of patterns that have no literal head (each a scan of the table
+    in id order) merged into one scan. (Ranges of owners stay apart: merged, SQLite would walk
+    the primary key in id order rather than sort the few rows of the ranges.)"""
+    scans = [case for case in cases if not case.prefix]
+    if len(scans) < 2:
+        return cases
+    either = or_(*(_all(case.conditions) for case in scans))
+    return [*(case for case in cases if case.prefix), Branch(workflow, workflow.c.id, (either,))]
 
 
 def _all(conditions: tuple[ColumnElement[bool], ...]) -> ColumnElement[bool]:
@@ -247,7 +262,7 @@ class WorkflowQuery:
         see `listing.first_rows` for how each dialect reads only about that many."""
         branches = _grant_branches(self.visible)
         if len(branches) == 1 and branches[0].has_row:
-            offset, count = bindparam("offset", type_=Integer), bindparam("count", type_=Integer)
+            offset, count = page_bound("offset"), page_bound("count")
             source, conditions, key = self._parts(branches[0], after)
             query = select(workflow).select_from(source).where(*conditions)
             return query.order_by(*self.order.terms(key, workflow.c.id)).offset(offset).limit(count)
