@@ -26,9 +26,9 @@ from teamgate.storage.db.workflow_queries import Order
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter
 
 WF_READ, UNIT_READ = "workflow.read", "unit.read"
-USERS = ["ann", "an", "bob", "c%d", "d_e", "e\\f", "ann/x"]
+USERS = ["ann", "an", "bob", "c%d", "d_e", "e\\f", "ann/x", "o'x"]
 NAMES = ["a", "ab", "a%", "a_b", "x\\y", "p*q", "n/m", "b", "%", "_"]
-SEGMENTS = ["dev", "de%v", "d_v", "x\\y", "a*b", "prod", "dev-x", "d", "%", "_"]
+SEGMENTS = ["it's", "dev", "de%v", "d_v", "x\\y", "a*b", "prod", "dev-x", "d", "%", "_"]
 # pieces of RBAC patterns: each may be literal text, a LIKE metacharacter, or `*`
 PIECES = ["*", "*", "ann", "an", "/", "bob/", "c%d", "d_e", "e\\f", "%", "_", "\\", "a", "dev"]
 PIECES += ["dev/", "de%v", "d_v/", "x\\y", "prod/*", "a*b", "n/m", "/a", "p"]
