@@ -4,6 +4,10 @@
 started with `--database <file>` gets a fresh database instead of that file. The same file path
 gives the same database, so a restarted server finds its data; the database is dropped once the
 test (or module) that created it is over and its servers have stopped.
+
+Tests written for one database (the storage contract's PostgreSQL half, two servers sharing one
+PostgreSQL database) run unless TEAMGATE_TEST_BACKEND names the other one: `scripts/test` sets it
+for each of its two passes, so each such test runs once.
 """
 
 from __future__ import annotations
@@ -30,10 +34,21 @@ from teamgate.storage.db.engine import Database, database_url
 
 BIN = Path(sys.executable).parent
 USERS = ("alice", "bob", "carol", "dave")
-BACKEND = os.environ.get("TEAMGATE_TEST_BACKEND", "sqlite")
+BACKEND_CHOSEN = os.environ.get("TEAMGATE_TEST_BACKEND") or None
+BACKEND = BACKEND_CHOSEN or "sqlite"
 PG_ADMIN = os.environ.get("TEAMGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 if BACKEND not in ("sqlite", "postgresql"):
     raise pytest.UsageError(f"TEAMGATE_TEST_BACKEND={BACKEND!r}: use sqlite or postgresql")
+
+
+def runs_on(backend: str) -> bool:
+    """Whether this run includes tests written for `backend` alone."""
+    return BACKEND_CHOSEN in (None, backend)
+
+
+postgresql_only = pytest.mark.skipif(
+    not runs_on("postgresql"), reason="a PostgreSQL test: the TEAMGATE_TEST_BACKEND=postgresql pass"
+)
 
 
 def password_of(user: str) -> str:

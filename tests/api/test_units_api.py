@@ -24,7 +24,14 @@ import httpx
 import psycopg
 import pytest
 
-from tests.conftest import Server, execute_sql, password_of, start_server, write_htpasswd
+from tests.conftest import (
+    Server,
+    execute_sql,
+    password_of,
+    postgresql_only,
+    start_server,
+    write_htpasswd,
+)
 
 MAX_STATE = 2048
 MAX_VERSIONS = 3
@@ -214,6 +221,7 @@ def pg_url() -> Iterator[str]:
     ],
     ids=["existing-unit", "new-unit"],
 )
+@postgresql_only
 def test_locks_are_atomic_across_two_servers_on_postgresql(
     tmp_path: Path, pg_url: str, servers: list[Server], existing: bool
 ) -> None:
@@ -233,7 +241,7 @@ def test_locks_are_atomic_across_two_servers_on_postgresql(
     [
         ("sqlite", MAX_VERSIONS),
         ("sqlite", 50),
-        ("postgresql", 50),
+        pytest.param("postgresql", 50, marks=postgresql_only),
     ],
     ids=["sqlite-pruned", "sqlite-all-kept", "postgresql-two-servers"],
 )

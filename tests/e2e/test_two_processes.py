@@ -18,15 +18,12 @@ import httpx
 import pytest
 
 from tests.api.test_units_api import check_one_winner, lock_request, run_together
-from tests.conftest import BACKEND, PG, Server, password_of, start_server, write_htpasswd
+from tests.conftest import PG, Server, password_of, postgresql_only, start_server, write_htpasswd
 
 # The bound the issue sets for a change made through one process to reach the other.
 PROPAGATION_SECS = 1.0
 
-pytestmark = pytest.mark.skipif(
-    BACKEND != "postgresql",
-    reason="two processes share a database only on PostgreSQL: TEAMGATE_TEST_BACKEND=postgresql",
-)
+pytestmark = postgresql_only  # two processes share a database only on PostgreSQL
 
 
 @dataclass(frozen=True)
