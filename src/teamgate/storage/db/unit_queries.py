@@ -140,7 +140,7 @@ def _lower_bound(dialect: str, low: str, after: bool) -> list[ColumnElement[bool
     return [unit.c.path >= func.greatest(const(low).collate("C"), floor.collate("C"))]
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=64)  # about 300 KiB each with its compiled form
 def unit_query(
     visible: Visibility | None, prefix: str | None, dialect: str, after: bool
 ) -> Select[Any] | None:

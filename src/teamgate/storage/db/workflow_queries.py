@@ -292,7 +292,7 @@ class WorkflowQuery:
         return select(func.count()).select_from(union_of(ids).subquery())
 
 
-@lru_cache(maxsize=128)
+@lru_cache(maxsize=64)  # about 300 KiB each with its compiled form
 def statements(query: WorkflowQuery, dialect: str, after: bool) -> tuple[Select[Any], Select[Any]]:
     """The page and count statements of a list request, built once per request shape (building
     costs far more than running them); the page takes the bound values `offset`, `count`,
