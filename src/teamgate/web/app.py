@@ -15,7 +15,7 @@ from teamgate.auth.authenticator import Authenticator
 from teamgate.auth.tokens import TokenService
 from teamgate.services.context import ServiceContext
 from teamgate.settings import Settings
-from teamgate.storage.blobs import open_blob_store
+from teamgate.storage.blobs import FilesystemBlobStore, open_blob_store
 from teamgate.storage.db.engine import Database, database_url
 from teamgate.web import errors, metrics, taco_api, torc_api, units_api
 from teamgate.web.limits import BodySizeLimit
@@ -80,9 +80,12 @@ def create_app(
     app.state.settings = settings
     app.state.database = db
     app.state.authenticator = auth
+    blobs = open_blob_store(settings.blob_store, default_dir=settings.blob_location)
+    if isinstance(blobs, FilesystemBlobStore):  # a crash may have left temp files behind
+        blobs.remove_abandoned_temp_files()
     app.state.context = ServiceContext(
         db=db,
-        blobs=open_blob_store(settings.blob_store, default_dir=settings.blob_location),
+        blobs=blobs,
         max_versions=settings.max_versions,
         enforce=settings.enforce_access_control,
         admin_users=frozenset(settings.admin_users),

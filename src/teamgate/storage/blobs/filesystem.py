@@ -1,8 +1,16 @@
-"""Blobs as files under one directory, written to a temp file and renamed into place."""
+"""Blobs as files under one directory, written to a temp file and renamed into place.
+
+A writer holds an exclusive `flock` on its temp file until the rename, so a temp file that
+nobody holds was left by a process that died (the kernel drops the lock with the process):
+`remove_abandoned_temp_files` deletes those at startup, while other processes sharing the
+directory (workers, replicas) keep writing theirs.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +29,8 @@ from teamgate.storage.blobs.base import (
 
 TEMP_SUFFIX = ".tmp"
 
+log = logging.getLogger("teamgate.storage")
+
 
 class FilesystemBlobStore(StreamingBlobStore):
     """Blobs under `root`; a committed blob survives a crash, an uncommitted one never shows."""
@@ -37,12 +47,8 @@ class FilesystemBlobStore(StreamingBlobStore):
         if path.is_dir():
             raise Invalid(f"blob key '{key}' names a folder of other blobs; choose another key")
         self._make_parents(key, path.parent)
-        # Same directory as the target, so os.replace is a rename within one filesystem.
-        # The name starts with a dot and the target's name to make leftovers recognisable.
-        fd, tmp = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name[:64]}.", suffix=TEMP_SUFFIX
-        )
-        return FilesystemBlobWriter(key, path, Path(tmp), fd)
+        fd, tmp = _locked_temp_file(path)
+        return FilesystemBlobWriter(key, path, tmp, fd)
 
     def iter_chunks(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         if chunk_size <= 0:
@@ -65,6 +71,20 @@ class FilesystemBlobStore(StreamingBlobStore):
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def remove_abandoned_temp_files(self) -> int:
+        """Delete the temp files of writers that died (a crash); returns how many.
+
+        Temp files that a live writer holds, in any process, and committed blobs are left alone.
+        """
+        removed = 0
+        for folder, _dirs, names in os.walk(self.root):
+            for name in names:
+                if _is_temp_name(name) and _remove_if_abandoned(Path(folder) / name):
+                    removed += 1
+        if removed:
+            log.info("Removed %d temporary blob files left by a crash in %s", removed, self.root)
+        return removed
 
     def _path(self, key: str) -> Path:
         return self.root.joinpath(*validate_key(key).split("/"))
@@ -116,14 +136,59 @@ class FilesystemBlobWriter(HashingWriter):
     def _publish(self, info: BlobInfo) -> None:
         self._file.flush()
         os.fsync(self._file.fileno())
+        os.replace(self._tmp, self._path)  # before close: the lock keeps sweeps away until here
         self._file.close()
-        os.replace(self._tmp, self._path)
         _fsync_dir(self._path.parent)
 
     def _discard(self) -> None:
         with contextlib.suppress(OSError):
             self._file.close()
         self._tmp.unlink(missing_ok=True)
+
+
+def _locked_temp_file(path: Path) -> tuple[int, Path]:
+    """A new temp file beside `path` (so os.replace renames within one filesystem), opened and
+    locked; its name starts with a dot and the target's name so that leftovers are recognisable.
+    """
+    while True:
+        fd, name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name[:64]}.", suffix=TEMP_SUFFIX
+        )
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if _names_open_file(Path(name), fd):
+            return fd, Path(name)
+        os.close(fd)  # a sweep removed it between mkstemp and flock: take another name
+
+
+def _is_temp_name(name: str) -> bool:
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def _names_open_file(path: Path, fd: int) -> bool:
+    try:
+        return os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _remove_if_abandoned(path: Path) -> bool:
+    """Unlink the temp file at `path` if no live writer holds its lock."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:  # gone already (committed or aborted meanwhile), or not a plain file
+        return False
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # a live writer
+        # Locked: its writer is dead, finished or has not locked yet (and will check the name).
+        if not _names_open_file(path, fd):
+            return False
+        path.unlink()
+        return True
+    finally:
+        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:
