@@ -202,7 +202,13 @@ def finish_write(
     *,
     lock_id: str | None,
 ) -> Unit:
-    """Record the durable blob as the unit's state (creating the unit if needed)."""
+    """Record the durable blob as the unit's state (creating the unit if needed).
+
+    The blob is deleted when the transaction fails before its commit; a failed commit may
+    still have committed (a connection lost while COMMIT was under way), so then the blob
+    stays: an orphan is harmless, a unit pointing at a deleted blob has lost its state.
+    """
+    committing = False
     try:
         validate_json(ctx, info)
         with ctx.db.write() as conn:
@@ -217,8 +223,10 @@ def finish_write(
                 conn, found, blob_key=info.key, size=info.size, sha256=info.sha256
             )
             stale = store.prune_versions(conn, found.id, keep=ctx.max_versions)
+            committing = True  # leaving the block commits
     except BaseException:
-        blobs(ctx).delete(info.key)
+        if not committing:
+            blobs(ctx).delete(info.key)
         raise
     for key in stale:
         blobs(ctx).delete(key)
