@@ -29,6 +29,16 @@ class Forbidden(TeamgateError):
     kind = "Forbidden"
 
 
+class TooManyRequests(TeamgateError):
+    """Refused for now (too many failed sign-ins); `retry_after` says in how many seconds."""
+
+    kind = "TooManyRequests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class NotFound(TeamgateError):
     kind = "NotFound"
 

@@ -18,6 +18,7 @@ STATUS: dict[type[errors.TeamgateError], int] = {
     errors.TooLarge: 413,
     errors.Invalid: 400,
     errors.Unauthenticated: 401,
+    errors.TooManyRequests: 429,
     errors.Forbidden: 403,
     errors.NotFound: 404,
     errors.LockConflict: 423,
@@ -106,3 +107,9 @@ def install(app: FastAPI) -> None:
         return error_response(
             500, "InternalError", "The server hit an unexpected error; see its log"
         )
+
+    @app.exception_handler(errors.TooManyRequests)
+    async def _throttled(_request: Request, exc: errors.TooManyRequests) -> JSONResponse:
+        response = error_response(status_for(exc), exc.kind, exc.message)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
