@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection
 
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import RBAC_MANAGE, Decision, Resource, decide
+from teamgate.domain.policy import RBAC_MANAGE, Decision, Resource, Step, decide, explain
 from teamgate.domain.rules import Effect, parse_rule
 from teamgate.errors import Conflict, Forbidden, Invalid
 from teamgate.services.context import ServiceContext, facts_for, require
@@ -236,6 +236,7 @@ class TestResult:
     decision: Decision
     roles: list[str]
     permissions: list[str]
+    steps: tuple[Step, ...] = ()  # every check on the way to `decision` (policy.explain)
 
 
 def test(
@@ -253,6 +254,6 @@ def test(
         if action == RBAC_MANAGE
         else Resource(kind="unit", id=resource, name=resource)
     )
-    decision = decide(subject, action, target, facts=facts, enforce=True)
+    explained = explain(subject, action, target, facts=facts, enforce=True)
     applicable = sorted({g.permission for g in facts.rules.grants if g.rule.covers_action(action)})
-    return TestResult(decision, roles, applicable)
+    return TestResult(explained.decision, roles, applicable, explained.steps)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from teamgate.domain.identity import ANONYMOUS, Principal
-from teamgate.domain.policy import SHARE, Decision, Facts, Resource, decide
+from teamgate.domain.policy import SHARE, Decision, Explanation, Facts, Resource, decide, explain
 from teamgate.domain.rules import Effect
 from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import Forbidden, Invalid, NotFound
@@ -171,17 +171,47 @@ def list_workflows(
         )
 
 
+def _require_self_or_admin(
+    ctx: ServiceContext, principal: Principal, user: str, *, verb: str
+) -> None:
+    """A user may ask about their own access; system administrators about anyone's."""
+    if ctx.enforce and not principal.is_admin and principal.name != user:
+        raise Forbidden(
+            f"User '{principal.display}' may only {verb} their own access "
+            f"(system administrators may {verb} anyone's)"
+        )
+
+
 def check_access(
     ctx: ServiceContext, principal: Principal, workflow_id: int, user: str
 ) -> Decision:
     """Would `user` (not the caller) be allowed to read the workflow when access is enforced?"""
-    if ctx.enforce and not principal.is_admin and principal.name != user:
-        raise Forbidden(
-            f"User '{principal.display}' may only check their own access "
-            "(system administrators may check anyone's)"
-        )
+    _require_self_or_admin(ctx, principal, user, verb="check")
     subject = Principal(name=None if user == ANONYMOUS else user)
     enforced = replace(ctx, enforce=True)
     with ctx.db.read() as conn:
         found = store.get_workflow(conn, workflow_id)
         return explain_workflow(enforced, subject, conn, found, READ)
+
+
+EXPLAINABLE = (READ, WRITE, DELETE)
+
+
+def explain_access(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, user: str, *, action: str = READ
+) -> Explanation:
+    """Every check the server makes on `user` doing `action` on the workflow, and the decision.
+
+    Unlike `check_access`, this answers for the server as configured: with access control off
+    the first step says so and everything is allowed.
+    """
+    if action not in EXPLAINABLE:
+        raise Invalid(f"cannot explain action '{action}': use one of {', '.join(EXPLAINABLE)}")
+    _require_self_or_admin(ctx, principal, user, verb="explain")
+    subject = Principal(name=None if user == ANONYMOUS else user, is_admin=user in ctx.admin_users)
+    with ctx.db.read() as conn:
+        found = store.get_workflow(conn, workflow_id)
+        shares = group_store.workflow_group_ids(conn, found.id) if ctx.enforce else frozenset()
+        facts = facts_for(ctx, conn, subject)
+    resource = workflow_resource(found, shares)
+    return explain(subject, action, resource, facts=facts, enforce=ctx.enforce)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request, status
@@ -150,6 +151,7 @@ def rbac_test(body: TestIn, ctx: Context, caller: Caller) -> dict[str, Any]:
         "reason": result.decision.reason,
         "user_roles": result.roles,
         "applicable_permissions": result.permissions,
+        "steps": [asdict(step) for step in result.steps],
     }
 
 

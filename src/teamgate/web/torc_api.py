@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from pydantic import BaseModel
 
 from teamgate import __version__
 from teamgate.auth.htpasswd import HtpasswdError
@@ -341,4 +343,42 @@ def check_workflow_access(
         user_name=user_name,
         workflow_id=workflow_id,
         reason=decision.reason,
+    )
+
+
+class StepOut(BaseModel):
+    check: str  # access control, caller, deny rules, owner, groups, allow rules
+    matched: bool  # this check granted (deny rules: refused) access
+    detail: str
+
+
+class AccessExplainResponse(BaseModel):
+    user_name: str
+    workflow_id: int
+    action: str
+    allowed: bool
+    reason: str
+    message: str  # what a denied user is told; empty when allowed
+    steps: list[StepOut]
+
+
+@router.get("/access_explain/{workflow_id}/{user_name:path}", response_model=AccessExplainResponse)
+def explain_workflow_access(
+    workflow_id: Id,
+    user_name: str,
+    ctx: Context,
+    caller: Caller,
+    action: Annotated[str, Query(max_length=64)] = workflows.READ,
+) -> AccessExplainResponse:
+    """Every check on whether `user_name` may do `action` on the workflow, and the decision."""
+    explained = workflows.explain_access(ctx, caller, workflow_id, user_name, action=action)
+    decision = explained.decision
+    return AccessExplainResponse(
+        user_name=user_name,
+        workflow_id=workflow_id,
+        action=action,
+        allowed=decision.allowed,
+        reason=decision.reason,
+        message=decision.message,
+        steps=[StepOut(**asdict(step)) for step in explained.steps],
     )
