@@ -13,12 +13,13 @@ import binascii
 import logging
 import os
 import threading
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from teamgate.auth.cache import CredentialCache
 from teamgate.auth.htpasswd import HtpasswdError, load_htpasswd
-from teamgate.auth.passwords import dummy_verify, verify_password
+from teamgate.auth.passwords import DEFAULT_COST, dummy_verify, hash_cost, verify_password
 from teamgate.auth.tokens import TokenService, looks_like_token
 from teamgate.domain.identity import ANONYMOUS, Principal
 from teamgate.errors import Unauthenticated
@@ -50,8 +51,9 @@ class Authenticator:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.tokens: TokenService | None = None
+        self._dummy_cost = DEFAULT_COST
         if auth_file is not None:
-            self._users = load_htpasswd(auth_file)
+            self._set_users(load_htpasswd(auth_file))
             self._stamp = self._file_stamp()
 
     @property
@@ -104,12 +106,17 @@ class Authenticator:
             return True
         hashed = self._users.get(user)
         if hashed is None:
-            dummy_verify(password)
+            dummy_verify(password, cost=self._dummy_cost)  # as slow as a known user's check
             return False
         if verify_password(password, hashed):
             self.cache.remember(user, password)
             return True
         return False
+
+    def _set_users(self, users: dict[str, str]) -> None:
+        costs = Counter(hash_cost(hashed) for hashed in users.values())
+        self._dummy_cost = costs.most_common(1)[0][0] if costs else DEFAULT_COST
+        self._users = users
 
     # -- reloading -------------------------------------------------------------
 
@@ -119,7 +126,7 @@ class Authenticator:
             return 0
         stamp = self._file_stamp()
         users = load_htpasswd(self.auth_file)
-        self._users = users
+        self._set_users(users)
         self._stamp = stamp
         self.cache.clear()
         log.info("Reloaded %d users from htpasswd file", len(users))

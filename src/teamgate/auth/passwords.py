@@ -26,7 +26,7 @@ BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
 _BCRYPT_SHAPE = re.compile(r"\$2[aby]\$(?:0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}")
 
 _dummy_lock = threading.Lock()
-_dummy_hash: bytes | None = None
+_dummy_hashes: dict[int, bytes] = {}  # cost → a hash of a random secret, made when first needed
 
 
 def has_bcrypt_prefix(hashed: str) -> bool:
@@ -66,10 +66,15 @@ def verify_password(password: str, hashed: str) -> bool:
         return False
 
 
-def dummy_verify(password: str) -> None:
-    """Spend as long as a real cost-12 verify does, for users that do not exist."""
+def hash_cost(hashed: str) -> int:
+    """The cost of a well-formed bcrypt hash (`$2b$12$...` → 12); DEFAULT_COST otherwise."""
+    return int(hashed[4:6]) if is_bcrypt_hash(hashed) else DEFAULT_COST
+
+
+def dummy_verify(password: str, *, cost: int = DEFAULT_COST) -> None:
+    """Spend as long as a real verify at `cost` does, for users that do not exist."""
     with contextlib.suppress(ValueError, TypeError):
-        bcrypt.checkpw(_encode(password), _get_dummy_hash())
+        bcrypt.checkpw(_encode(password), _get_dummy_hash(cost))
 
 
 def _encode(password: str) -> bytes:
@@ -84,10 +89,10 @@ def _normalise(hashed: str) -> bytes:
     return hashed.encode("ascii")
 
 
-def _get_dummy_hash() -> bytes:
-    global _dummy_hash
+def _get_dummy_hash(cost: int = DEFAULT_COST) -> bytes:
     with _dummy_lock:
-        if _dummy_hash is None:
+        found = _dummy_hashes.get(cost)
+        if found is None:
             secret = secrets.token_urlsafe(32).encode("ascii")
-            _dummy_hash = bcrypt.hashpw(secret, bcrypt.gensalt(rounds=DEFAULT_COST))
-        return _dummy_hash
+            found = _dummy_hashes[cost] = bcrypt.hashpw(secret, bcrypt.gensalt(rounds=cost))
+        return found
