@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, BinaryIO, Self
 
 import httpx
@@ -24,6 +24,10 @@ class ApiError(TeamgateError):
 
 class ConnectionFailed(TeamgateError):
     kind = "ConnectionError"
+
+
+# Told how a transfer goes: (bytes so far, total bytes when known), after every chunk.
+Progress = Callable[[int, int | None], None]
 
 
 class JsonClient:
@@ -76,22 +80,30 @@ class JsonClient:
         return self.request("DELETE", path)
 
     def stream_download(
-        self, path: str, file: BinaryIO, *, params: Mapping[str, Any] | None = None
+        self,
+        path: str,
+        file: BinaryIO,
+        *,
+        params: Mapping[str, Any] | None = None,
+        progress: Progress | None = None,
     ) -> int:
         """GET `path` and copy the body to `file` chunk by chunk; the number of bytes written.
 
         The body is never held in memory whole. An error response raises ApiError before
-        anything is written.
+        anything is written. `progress` hears of every chunk (with Content-Length, if sent).
         """
         try:
             with self._http.stream("GET", path, params=_clean(params)) as response:
                 if not response.is_success:
                     response.read()
                     raise ApiError(response.status_code, _error_body(response))
+                total = _content_length(response)
                 written = 0
                 for chunk in response.iter_bytes():
                     file.write(chunk)
                     written += len(chunk)
+                    if progress is not None:
+                        progress(written, total)
                 return written
         except httpx.HTTPError as exc:
             raise ConnectionFailed(f"cannot reach {self.base_url}: {exc}") from None
@@ -104,18 +116,24 @@ class JsonClient:
         *,
         params: Mapping[str, Any] | None = None,
         content_type: str = "application/octet-stream",
+        progress: Progress | None = None,
     ) -> Any:
         """Send `file` as the raw request body, streamed in chunks; the JSON answer.
 
         A regular file goes with its Content-Length; anything else (a pipe) is sent chunked.
+        `progress` hears of every chunk handed to the connection.
         """
-        return self.request(
-            method,
-            path,
-            params=_clean(params),
-            content=_body_of(file),
-            headers={"Content-Type": content_type},
-        )
+        headers = {"Content-Type": content_type}
+        size = _regular_size(file)
+        body: BinaryIO | Iterator[bytes]
+        if size is not None and progress is None:
+            body = file  # httpx takes the length from fstat and reads the file in chunks
+        else:
+            # A pipe's fstat size is 0: a generator is sent chunked, unless the length is known.
+            body = _chunks(file, size, progress)
+            if size is not None:
+                headers["Content-Length"] = str(size)
+        return self.request(method, path, params=_clean(params), content=body, headers=headers)
 
 
 CHUNK = 64 * 1024
@@ -125,15 +143,29 @@ def _clean(params: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (params or {}).items() if v is not None}
 
 
-def _body_of(file: BinaryIO) -> BinaryIO | Iterator[bytes]:
-    # httpx takes a regular file's length from fstat (and reads it in chunks); a pipe's
-    # fstat size is 0, so a pipe is handed over as a generator, which httpx sends chunked.
+def _regular_size(file: BinaryIO) -> int | None:
+    """The size of `file` when it is a regular file read from its start; None for a pipe."""
     try:
-        if stat.S_ISREG(os.fstat(file.fileno()).st_mode) and file.tell() == 0:
-            return file
+        info = os.fstat(file.fileno())
+        if stat.S_ISREG(info.st_mode) and file.tell() == 0:
+            return info.st_size
     except (AttributeError, OSError, ValueError):
         pass
-    return iter(lambda: file.read(CHUNK), b"")
+    return None
+
+
+def _chunks(file: BinaryIO, size: int | None, progress: Progress | None) -> Iterator[bytes]:
+    sent = 0
+    for chunk in iter(lambda: file.read(CHUNK), b""):
+        yield chunk
+        sent += len(chunk)
+        if progress is not None:
+            progress(sent, size)
+
+
+def _content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("Content-Length", "")
+    return int(value) if value.isdigit() else None
 
 
 def _error_body(response: httpx.Response) -> dict[str, Any]:

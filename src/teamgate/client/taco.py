@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
-from teamgate.client.http import JsonClient
+from teamgate.client.http import JsonClient, Progress
 
 DEFAULT_SERVER = "http://localhost:8080"
 
@@ -130,17 +130,25 @@ class TacoClient(JsonClient):
     def delete_unit(self, path: str) -> Any:
         return self.delete(f"/v1/units/{_unit(path)}")
 
-    def download_state(self, path: str, file: BinaryIO) -> int:
+    def download_state(self, path: str, file: BinaryIO, *, progress: Progress | None = None) -> int:
         """Stream the unit's state into `file`; the number of bytes (0 when it has none)."""
-        return self.stream_download(f"/v1/state/{_unit(path)}", file)
+        return self.stream_download(f"/v1/state/{_unit(path)}", file, progress=progress)
 
-    def upload_state(self, path: str, file: BinaryIO, *, lock_id: str | None = None) -> Any:
+    def upload_state(
+        self,
+        path: str,
+        file: BinaryIO,
+        *,
+        lock_id: str | None = None,
+        progress: Progress | None = None,
+    ) -> Any:
         return self.upload_file(
             "PUT",
             f"/v1/state/{_unit(path)}",
             file,
             params={"lock_id": lock_id},
             content_type="application/json",
+            progress=progress,
         )
 
     def lock_unit(self, path: str, *, lock_id: str | None = None, who: str | None = None) -> Any:

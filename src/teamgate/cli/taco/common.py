@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -14,6 +14,8 @@ from teamgate.cli.output import render_table
 
 if TYPE_CHECKING:
     from teamgate.client.taco import LockStore, TacoClient
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Options:
@@ -62,6 +64,16 @@ def _store_format(ctx: click.Context, value: str) -> None:
 
 command = leaf_command("-o", "--output", apply=_store_format)
 pass_options = click.make_pass_decorator(Options)
+
+
+def quiet_option(what: str) -> Callable[[F], F]:
+    """`-q/--quiet`: no progress `what` (which shows only on a terminal, and not with -o json)."""
+    return click.option(
+        "-q",
+        "--quiet",
+        is_flag=True,
+        help=f"No {what} (shown only when stderr is a terminal, never with -o json).",
+    )
 
 
 def local_error(message: str) -> Exception:

@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from teamgate.cli.output import dumps, echo_json
+from teamgate.cli.progress import counting, transfer, wanted
 from teamgate.cli.taco.common import (
     AliasGroup,
     Options,
@@ -17,6 +18,7 @@ from teamgate.cli.taco.common import (
     echo_table,
     local_error,
     pass_options,
+    quiet_option,
     when,
 )
 
@@ -46,16 +48,19 @@ def unit_create(opts: Options, path: str) -> None:
     show_default=True,
     help="Units per request; the list follows the server's pages to the end.",
 )
+@quiet_option("running count while following pages")
 @command
 @pass_options
-def unit_ls(opts: Options, prefix: str | None, page_size: int) -> None:
+def unit_ls(opts: Options, prefix: str | None, page_size: int, quiet: bool) -> None:
     """List the units you may read, optionally under PREFIX (whole segments: dev ≠ devops)."""
     with opts.client() as client:
         units = client.iter_units(prefix, page_size=page_size)
         if opts.json:
             _echo_json_list(units)
             return
-        rows = [_unit_row(u) for u in units]  # the table needs every width first
+        # the table needs every width first; past the first page, count on the terminal
+        counted = counting(units, "Listing units", enabled=wanted(quiet=quiet), after=page_size)
+        rows = [_unit_row(u) for u in counted]
     if not rows:
         click.echo("No units found")
     else:
@@ -92,22 +97,27 @@ def unit_info(opts: Options, path: str) -> None:
 @unit.command("pull")
 @click.argument("path")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
+@quiet_option("progress bar")
 @command
 @pass_options
-def unit_pull(opts: Options, path: str, file: str | None) -> None:
+def unit_pull(opts: Options, path: str, file: str | None, quiet: bool) -> None:
     """Download a unit's state to FILE (replaced only on success), or to stdout."""
     from pathlib import Path
 
     from teamgate.client.taco import atomic_output
 
-    target = None if file is None else Path(file)
+    target = None if file is None or file == "-" else Path(file)
+    # a bar beside state printed on the same terminal would garble both
+    show = wanted(quiet=quiet, json=opts.json) and not (target is None and sys.stdout.isatty())
     with opts.client() as client:
-        if target is None or str(target) == "-":
-            client.download_state(path, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-            return
-        with atomic_output(target) as out:
-            size = client.download_state(path, out)
+        total = client.get_unit(path).get("size") if show else None
+        with transfer(f"Downloading {path}", show=show, total=total) as progress:
+            if target is None:
+                client.download_state(path, sys.stdout.buffer, progress=progress)
+                sys.stdout.buffer.flush()
+                return
+            with atomic_output(target) as out:
+                size = client.download_state(path, out, progress=progress)
     if opts.json:
         echo_json({"path": path, "file": str(target), "size": size})
     else:
@@ -118,13 +128,15 @@ def unit_pull(opts: Options, path: str, file: str | None) -> None:
 @click.argument("path")
 @click.argument("file", type=click.File("rb", lazy=False))
 @click.option("--lock-id", help="Lock to write under (default: the one 'taco unit lock' saved).")
+@quiet_option("progress bar")
 @command
 @pass_options
-def unit_push(opts: Options, path: str, file: Any, lock_id: str | None) -> None:
+def unit_push(opts: Options, path: str, file: Any, lock_id: str | None, quiet: bool) -> None:
     """Upload FILE (or - for stdin) as the unit's new state; the old one becomes a version."""
     lock_id = lock_id or opts.locks().find(path)
-    with opts.client() as client:
-        updated = client.upload_state(path, file, lock_id=lock_id)
+    show = wanted(quiet=quiet, json=opts.json)
+    with opts.client() as client, transfer(f"Uploading {path}", show=show) as bar:
+        updated = client.upload_state(path, file, lock_id=lock_id, progress=bar)
     echo_json(updated) if opts.json else click.echo(f"Unit uploaded: {path}")
 
 
