@@ -13,8 +13,9 @@ anything else, or an exception, is an error (the target is zero).
 
 Latency is measured per request (p50/p95/p99 per 10 s window) and the server's resident memory
 (VmRSS from /proc) every second. At the end it prints the totals, the latency percentiles, the
-RSS at start and end with its slope (least squares, MB per minute, also after a warm-up minute)
-and writes a PNG with two panels: latency percentiles and RSS over time.
+RSS at start and end with its slope (least squares, MB per minute: whole run, after a warm-up
+minute, second half) and writes a PNG with two panels: latency percentiles, and RSS with the
+machine's load average (on a shared machine latency follows the load) over time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import random
 import statistics
 import sys
@@ -32,7 +34,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 
@@ -231,15 +233,20 @@ def prepare(server: Server, clients: Sequence[Client]) -> None:
             client.http.put(f"/v1/state/{unit}", content=client.state(unit)).raise_for_status()
 
 
-def sample_rss(
-    pid: int, start: float, stop: threading.Event, out: list[tuple[float, float]]
-) -> None:
-    """The server's VmRSS in MB once a second."""
-    status = Path(f"/proc/{pid}/status")
+class Tick(NamedTuple):
+    at: float  # seconds since the traffic started
+    rss: float  # the server's VmRSS, MB
+    load: float  # the machine's 1-minute load average: latency follows it on a shared machine
+
+
+def sample_rss(pid: int, start: float, stop: threading.Event, out: list[Tick]) -> None:
+    """The server's VmRSS and the load average once a second."""
+    status, loadavg = Path(f"/proc/{pid}/status"), Path("/proc/loadavg")
     while True:
         for line in status.read_text().splitlines():
             if line.startswith("VmRSS:"):
-                out.append((time.perf_counter() - start, int(line.split()[1]) / 1024))
+                load = float(loadavg.read_text().split()[0])
+                out.append(Tick(time.perf_counter() - start, int(line.split()[1]) / 1024, load))
         if stop.wait(1.0):
             return
 
@@ -266,18 +273,18 @@ def windows(samples: Sequence[Sample], seconds: float) -> list[Window]:
     return rows
 
 
-def slope(points: Sequence[tuple[float, float]]) -> str:
-    """The least-squares slope of (seconds, MB) points, in MB per minute."""
-    if len(points) < 10:
+def slope(ticks: Sequence[Tick]) -> str:
+    """The least-squares slope of the RSS, in MB per minute."""
+    if len(ticks) < 10:
         return "n/a (too short)"
-    fit = statistics.linear_regression([t / 60 for t, _ in points], [m for _, m in points])
+    fit = statistics.linear_regression([t.at / 60 for t in ticks], [t.rss for t in ticks])
     return f"{fit.slope:+.3f} MB/min"
 
 
 Window = tuple[float, float, float, float]  # middle (minutes), p50, p95, p99 (ms)
 
 
-def plot(out: Path, rows: Sequence[Window], rss: Sequence[tuple[float, float]], title: str) -> None:
+def plot(out: Path, rows: Sequence[Window], ticks: Sequence[Tick], title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -292,22 +299,28 @@ def plot(out: Path, rows: Sequence[Window], rss: Sequence[tuple[float, float]], 
     top.legend(loc="upper right")
     top.grid(True, alpha=0.3)
     top.set_title(title)
-    bottom.plot([t / 60 for t, _ in rss], [m for _, m in rss], color="tab:red")
-    bottom.set_ylabel("server RSS, MB")
+    minutes = [t.at / 60 for t in ticks]
+    bottom.plot(minutes, [t.rss for t in ticks], color="tab:red")
+    bottom.set_ylabel("server RSS, MB", color="tab:red")
     bottom.set_xlabel("minutes")
     bottom.set_ylim(bottom=0)
     bottom.grid(True, alpha=0.3)
+    load = bottom.twinx()
+    load.plot(minutes, [t.load for t in ticks], color="tab:gray", linewidth=0.8)
+    load.set_ylabel("machine load average (1 min)", color="tab:gray")
+    load.set_ylim(bottom=0)
     figure.tight_layout()
     figure.savefig(out, dpi=90)
     plt.close(figure)
 
 
-def report(results: Results, rss: list[tuple[float, float]], seconds: float, clients: int) -> str:
+def report(results: Results, ticks: list[Tick], seconds: float, clients: int) -> str:
     samples = results.samples
     latencies = sorted(s.latency * 1000 for s in samples)
     total = len(samples) + sum(c for c in results.errors.values())  # failed calls have no sample
     errors = sum(results.errors.values())
-    warm = [(t, m) for t, m in rss if t >= WARM_UP_SECS]
+    warm = [t for t in ticks if t.at >= WARM_UP_SECS]
+    second_half = [t for t in ticks if t.at >= seconds / 2]
     lines = [
         f"soak: {seconds / 60:.1f} min, {clients} clients, SQLite + local blobs, "
         "auth required + access control on",
@@ -315,9 +328,12 @@ def report(results: Results, rss: list[tuple[float, float]], seconds: float, cli
         f"errors {errors}, expected refusals (401/403) {results.denied:,}",
         f"latency ms   p50 {percentile(latencies, 50):.1f}  p95 {percentile(latencies, 95):.1f}  "
         f"p99 {percentile(latencies, 99):.1f}  max {latencies[-1] if latencies else 0:.0f}",
-        f"server RSS   start {rss[0][1]:.1f} MB, end {rss[-1][1]:.1f} MB, "
-        f"max {max(m for _, m in rss):.1f} MB; slope {slope(rss)} "
-        f"(after the first minute {slope(warm)})",
+        f"server RSS   start {ticks[0].rss:.1f} MB, end {ticks[-1].rss:.1f} MB, "
+        f"max {max(t.rss for t in ticks):.1f} MB",
+        f"RSS slope    whole run {slope(ticks)}, after the first minute {slope(warm)}, "
+        f"second half {slope(second_half)}",
+        f"machine load {ticks[0].load:.1f} at the start, {ticks[-1].load:.1f} at the end, "
+        f"mean {statistics.fmean(t.load for t in ticks):.1f} ({os.cpu_count()} CPUs)",
         "",
         f"{'operation':<22}{'count':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}",
     ]
@@ -362,11 +378,13 @@ def main() -> None:
         clients = [Client(server, i, results, start) for i in range(args.clients)]
         prepare(server, clients)
         stop = threading.Event()
-        rss: list[tuple[float, float]] = []
+        ticks: list[Tick] = []
         start = time.perf_counter()
         for client in clients:
             client.start = start
-        threads = [threading.Thread(target=sample_rss, args=(server.process.pid, start, stop, rss))]
+        threads = [
+            threading.Thread(target=sample_rss, args=(server.process.pid, start, stop, ticks))
+        ]
         threads += [threading.Thread(target=c.run, args=(stop,)) for c in clients]
         for thread in threads:
             thread.start()
@@ -379,9 +397,9 @@ def main() -> None:
             results.error("server", f"the server exited with {server.process.returncode}")
     finally:
         server.stop()
-    print(report(results, rss, seconds, args.clients))
+    print(report(results, ticks, seconds, args.clients))
     title = f"teamgate soak: {args.clients} clients, {seconds / 60:.0f} min, SQLite + local blobs"
-    plot(args.out, windows(results.samples, seconds), rss, title)
+    plot(args.out, windows(results.samples, seconds), ticks, title)
     print(f"plot         {args.out.resolve()} ({args.out.stat().st_size / 1024:.0f} KB)")
     print(f"server log   {server.log_path}")
 

@@ -27,6 +27,11 @@ def fail(exc: Exception) -> None:
     sys.exit(1)
 
 
+def examples(*lines: str) -> str:
+    """A help epilog of example command lines, kept as written (click's \\b)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
 def skip_httpx_cli() -> None:
     """Keep `import httpx` from loading httpx's own command-line client in this process.
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from teamgate import __version__
-from teamgate.cli.common import FORMAT, leaf_command, skip_httpx_cli
+from teamgate.cli.common import FORMAT, examples, leaf_command, skip_httpx_cli
 from teamgate.cli.output import echo_json, render_table
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ Examples:
   torc access-groups create ml-team --description "Machine Learning Team"
   torc workflows create spec.yaml -f json | jq -r '.id'
   torc -f json workflows list
+  torc access explain carol 1
 """
 
 
@@ -141,12 +142,26 @@ def ping(opts: Options) -> None:
 # -- workflows -------------------------------------------------------------------
 
 
-@cli.group()
+@cli.group(
+    epilog=examples(
+        "torc workflows create ml_training.yaml",
+        "torc workflows list",
+        "torc workflows get 1",
+        "torc -f json workflows list | jq -r '.[].name'",
+        "torc workflows delete 1 2 --yes",
+    )
+)
 def workflows() -> None:
     """Create, list, show and delete workflows."""
 
 
-@workflows.command("create")
+@workflows.command(
+    "create",
+    epilog=examples(
+        "torc workflows create ml_training.yaml",
+        "torc workflows create pipeline.json -f json | jq -r '.id'",
+    ),
+)
 @click.argument("spec_file", type=click.Path(dir_okay=False))
 @command
 @pass_options
@@ -165,7 +180,10 @@ def workflows_create(opts: Options, spec_file: str) -> None:
         click.echo(f"Created workflow {created['id']}")
 
 
-@workflows.command("list")
+@workflows.command(
+    "list",
+    epilog=examples("torc workflows list", "torc workflows list -f json | jq -r '.[].id'"),
+)
 @command
 @pass_options
 def workflows_list(opts: Options) -> None:
@@ -181,7 +199,7 @@ def workflows_list(opts: Options) -> None:
         click.echo(render_table(("ID", "Name", "Description", "User"), rows))
 
 
-@workflows.command("get")
+@workflows.command("get", epilog=examples("torc workflows get 1", "torc workflows get 1 -f json"))
 @click.argument("workflow_id", type=int)
 @command
 @pass_options
@@ -201,7 +219,9 @@ def workflows_get(opts: Options, workflow_id: int) -> None:
     click.echo(render_table(("Field", "Value"), rows))
 
 
-@workflows.command("delete")
+@workflows.command(
+    "delete", epilog=examples("torc workflows delete 3", "torc workflows delete 3 4 5 --yes")
+)
 @click.argument("workflow_ids", type=int, nargs=-1, required=True)
 @click.option("-y", "--yes", "--no-prompts", "yes", is_flag=True, help="Do not ask to confirm.")
 @command
@@ -224,7 +244,16 @@ def workflows_delete(opts: Options, workflow_ids: tuple[int, ...], yes: bool) ->
 # -- access groups -----------------------------------------------------------------
 
 
-@cli.group("access-groups")
+@cli.group(
+    "access-groups",
+    epilog=examples(
+        'torc access-groups create ml-team --description "Machine Learning Team"',
+        "torc access-groups add-user 1 bob",
+        "torc access-groups add-workflow 1 2",
+        "torc access-groups list-workflow-groups 1",
+        "torc access-groups list-user-groups alice",
+    ),
+)
 def access_groups() -> None:
     """Manage access groups (teams) and what is shared with them."""
 
@@ -242,7 +271,13 @@ def _show_group(title: str, group: dict[str, Any]) -> None:
         click.echo(f"  Description: {group['description']}")
 
 
-@access_groups.command("create")
+@access_groups.command(
+    "create",
+    epilog=examples(
+        'torc access-groups create ml-team --description "Machine Learning Team"',
+        "torc access-groups create data-team -f json | jq -r '.id'",
+    ),
+)
 @click.argument("name")
 @click.option("-d", "--description", help="What the group is for.")
 @command
@@ -254,7 +289,9 @@ def groups_create(opts: Options, name: str, description: str | None) -> None:
     echo_json(group) if opts.json else _show_group("Successfully created access group:", group)
 
 
-@access_groups.command("list")
+@access_groups.command(
+    "list", epilog=examples("torc access-groups list", "torc access-groups list -f json")
+)
 @command
 @pass_options
 def groups_list(opts: Options) -> None:
@@ -293,7 +330,13 @@ def groups_delete(opts: Options, group_id: int) -> None:
     echo_json(group) if opts.json else _show_group("Successfully deleted access group:", group)
 
 
-@access_groups.command("add-user")
+@access_groups.command(
+    "add-user",
+    epilog=examples(
+        "torc access-groups add-user 1 bob",
+        "torc access-groups add-user 2 carol --role admin",
+    ),
+)
 @click.argument("group_id", type=int)
 @click.argument("user_name")
 @click.option(
@@ -334,7 +377,7 @@ def groups_remove_user(opts: Options, group_id: int, user_name: str) -> None:
         click.echo(f"Successfully removed user '{user_name}' from group {group_id}")
 
 
-@access_groups.command("list-members")
+@access_groups.command("list-members", epilog=examples("torc access-groups list-members 1"))
 @click.argument("group_id", type=int)
 @command
 @pass_options
@@ -367,7 +410,13 @@ def groups_list_user_groups(opts: Options, user_name: str) -> None:
         )
 
 
-@access_groups.command("add-workflow")
+@access_groups.command(
+    "add-workflow",
+    epilog=examples(
+        "torc access-groups add-workflow 1 2   # share workflow 1 with group 2",
+        "torc access-groups list-workflow-groups 1",
+    ),
+)
 @click.argument("workflow_id", type=int)
 @click.argument("group_id", type=int)
 @command
@@ -417,12 +466,20 @@ def groups_list_workflow_groups(opts: Options, workflow_id: int) -> None:
         )
 
 
-@cli.group()
+@cli.group(
+    epilog=examples(
+        "torc access check 1 carol",
+        "torc access explain carol 1",
+        "torc access explain carol 1 --action delete",
+    )
+)
 def access() -> None:
-    """Check who may access what."""
+    """Check who may access what, and why."""
 
 
-@access.command("check")
+@access.command(
+    "check", epilog=examples("torc access check 1 carol", "torc access check 1 carol -f json")
+)
 @click.argument("workflow_id", type=int)
 @click.argument("user_name")
 @command
@@ -436,6 +493,50 @@ def access_check(opts: Options, workflow_id: int, user_name: str) -> None:
     else:
         verdict = "allowed" if result["has_access"] else "denied"
         click.echo(f"User '{user_name}' → workflow {workflow_id}: {verdict} ({result['reason']})")
+
+
+EXPLAIN_ACTIONS = {"read": "workflow.read", "write": "workflow.write", "delete": "workflow.delete"}
+
+
+@access.command(
+    "explain",
+    epilog=examples(
+        "torc access explain carol 1",
+        "torc access explain carol 1 --action delete",
+        "torc access explain carol 1 -f json | jq '.steps[] | select(.matched)'",
+    ),
+)
+@click.argument("user_name")
+@click.argument("workflow_id", type=int)
+@click.option(
+    "-a",
+    "--action",
+    type=click.Choice(list(EXPLAIN_ACTIONS)),
+    default="read",
+    show_default=True,
+    help="What USER_NAME would do to the workflow.",
+)
+@command
+@pass_options
+def access_explain(opts: Options, user_name: str, workflow_id: int, action: str) -> None:
+    """Why may (or may not) USER_NAME use the workflow? Every check, in order.
+
+    Shows whether access control is on, who asks, the RBAC deny rules that match (with
+    permission and role), the owner, the groups the workflow is shared with and which of them
+    USER_NAME is in, the allow rules that match, then the decision and its reason
+    (✓ grants, ✗ a deny rule refuses, · nothing found). Your own access, or anyone's for
+    system administrators.
+    """
+    from teamgate.cli.explain import decision_line, step_lines
+
+    with opts.client() as client:
+        result = client.explain_access(workflow_id, user_name, action=EXPLAIN_ACTIONS[action])
+    if opts.json:
+        echo_json(result)
+        return
+    click.echo(f"User '{user_name}' → {result['action']} on workflow {workflow_id}:")
+    click.echo("\n".join(step_lines(result["steps"])))
+    click.echo(decision_line(result))
 
 
 def main() -> None:

@@ -73,6 +73,10 @@ class TorcClient(JsonClient):
     def check_access(self, workflow_id: int, user: str) -> Any:
         return self.get(f"/access_check/{workflow_id}/{_q(user)}")
 
+    def explain_access(self, workflow_id: int, user: str, *, action: str | None = None) -> Any:
+        """Every check on whether `user` may do `action` (default read) on the workflow."""
+        return self.get(f"/access_explain/{workflow_id}/{_q(user)}", action=action)
+
     def reload_auth(self) -> Any:
         return self.post("/admin/reload-auth")
 

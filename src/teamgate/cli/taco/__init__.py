@@ -13,7 +13,7 @@ import os
 import click
 
 from teamgate import __version__
-from teamgate.cli.common import FORMAT, skip_httpx_cli
+from teamgate.cli.common import FORMAT, examples, skip_httpx_cli
 from teamgate.cli.output import echo_json
 from teamgate.cli.taco.common import AliasGroup, Options, command, pass_options
 from teamgate.cli.taco.rbac import rbac
@@ -71,7 +71,14 @@ cli.add_command(unit)
 # -- login, logout, whoami -----------------------------------------------------------------
 
 
-@cli.command()
+@cli.command(
+    epilog=examples(
+        "taco login",
+        "taco login --username alice --ttl-days 7",
+        "taco --server https://taco.example.com login -u alice",
+        "OPENTACO_USERNAME=alice OPENTACO_PASSWORD=secret taco login   # no prompts",
+    )
+)
 @click.option("--username", "-u", envvar="OPENTACO_USERNAME", help="[env: OPENTACO_USERNAME]")
 @click.option(
     "--password",

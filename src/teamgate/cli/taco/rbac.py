@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from teamgate.cli.common import examples
+from teamgate.cli.explain import step_lines
 from teamgate.cli.output import echo_json
 from teamgate.cli.taco.common import (
     AliasGroup,
@@ -16,7 +18,18 @@ from teamgate.cli.taco.common import (
 )
 
 
-@click.group(cls=AliasGroup)
+@click.group(
+    cls=AliasGroup,
+    epilog=examples(
+        "taco rbac init",
+        'taco rbac permission create dev-access "Developer Access" \\',
+        '    --rule "allow:unit.read,unit.write,unit.lock:dev/*"',
+        "taco rbac role create developer Developer",
+        "taco rbac role assign-permission developer dev-access",
+        "taco rbac user assign bob@example.com developer",
+        "taco rbac test bob@example.com push dev/app",
+    ),
+)
 def rbac() -> None:
     """Role-based access control: permissions, roles, user assignments."""
 
@@ -83,17 +96,35 @@ def _operation(operation: str, unit: str | None) -> tuple[str, str]:
     return action, unit or "*"
 
 
-@rbac.command("test")
+@rbac.command(
+    "test",
+    epilog=examples(
+        "taco rbac test bob@example.com pull dev/app",
+        "taco rbac test bob@example.com rm prod/db",
+        "taco rbac test bob@example.com ls",
+        "taco rbac test alice@example.com manage",
+        "taco rbac test bob@example.com rm dev/app --explain",
+        "taco -o json rbac test bob@example.com push dev/app | jq .steps",
+    ),
+)
 @click.argument("email")
 @click.argument("operation")
 @click.argument("unit", required=False)
+@click.option(
+    "-e",
+    "--explain",
+    is_flag=True,
+    help="Also print every check the server made, in order (always in -o json as 'steps').",
+)
 @command
 @pass_options
-def rbac_test(opts: Options, email: str, operation: str, unit: str | None) -> None:
+def rbac_test(opts: Options, email: str, operation: str, unit: str | None, explain: bool) -> None:
     """Would EMAIL be allowed OPERATION on UNIT, and why? Changes nothing.
 
     OPERATION: read|pull, write|push|create, lock|unlock, delete|rm (these need UNIT),
-    ls|list (UNIT optional) or manage.
+    ls|list (UNIT optional) or manage. With --explain, ends with the decision path as
+    `torc access explain` prints it: the deny rules and allow rules that match (with their
+    permission and role), owner and groups (✓ grants, ✗ a deny rule refuses, · nothing found).
     """
     action, resource = _operation(operation, unit)
     with opts.client() as client:
@@ -109,14 +140,36 @@ def rbac_test(opts: Options, email: str, operation: str, unit: str | None) -> No
     click.echo(f"User roles: {', '.join(result.get('user_roles') or []) or 'none'}")
     permissions = result.get("applicable_permissions") or []
     click.echo(f"Applicable permissions: {', '.join(permissions) or 'none'}")
+    steps = result.get("steps") or []
+    if explain and steps:
+        click.echo("Decision path: checked in this order")
+        click.echo("\n".join(step_lines(steps)))
 
 
-@rbac.group("permission", cls=AliasGroup)
+@rbac.group(
+    "permission",
+    cls=AliasGroup,
+    epilog=examples(
+        'taco rbac permission create dev-access "Developer Access" \\',
+        '    --rule "allow:unit.read,unit.write,unit.lock:dev/*"',
+        'taco rbac permission create no-delete "No Delete" --rule "deny:unit.delete:*"',
+        "taco rbac permission list",
+        "taco rbac permission delete no-delete",
+    ),
+)
 def rbac_permission() -> None:
     """Permissions: named lists of effect:actions:resources rules."""
 
 
-@rbac_permission.command("create")
+@rbac_permission.command(
+    "create",
+    epilog=examples(
+        'taco rbac permission create dev-access "Developer Access" "dev units" \\',
+        '    --rule "allow:unit.read,unit.write,unit.lock:dev/*"',
+        'taco rbac permission create ops Ops --rule "allow:*:prod/*" \\',
+        '    --rule "deny:unit.delete:prod/*"',
+    ),
+)
 @click.argument("permission_id")
 @click.argument("name")
 @click.argument("description", required=False)
@@ -193,12 +246,27 @@ alias(rbac_permission, "delete", "rm")
 alias(rbac_permission, "list", "ls")
 
 
-@rbac.group("role", cls=AliasGroup)
+@rbac.group(
+    "role",
+    cls=AliasGroup,
+    epilog=examples(
+        'taco rbac role create developer Developer "Developer role"',
+        "taco rbac role assign-permission developer dev-access",
+        "taco rbac role revoke-permission developer dev-access",
+        "taco rbac role list",
+    ),
+)
 def rbac_role() -> None:
     """Roles: sets of permissions given to users."""
 
 
-@rbac_role.command("create")
+@rbac_role.command(
+    "create",
+    epilog=examples(
+        'taco rbac role create developer Developer "Developer role"',
+        "taco rbac role assign-permission developer dev-access",
+    ),
+)
 @click.argument("role_id")
 @click.argument("name")
 @click.argument("description", required=False)
@@ -254,7 +322,13 @@ def role_delete(opts: Options, role_id: str) -> None:
         click.echo(f"Role {role_id} deleted successfully")
 
 
-@rbac_role.command("assign-permission")
+@rbac_role.command(
+    "assign-permission",
+    epilog=examples(
+        "taco rbac role assign-permission developer dev-access",
+        "taco rbac role list",
+    ),
+)
 @click.argument("role_id")
 @click.argument("permission_id")
 @command
@@ -289,12 +363,26 @@ alias(rbac_role, "delete", "rm")
 alias(rbac_role, "list", "ls")
 
 
-@rbac.group("user", cls=AliasGroup)
+@rbac.group(
+    "user",
+    cls=AliasGroup,
+    epilog=examples(
+        "taco rbac user assign bob@example.com developer",
+        "taco rbac user unassign bob@example.com developer",
+        "taco rbac user list",
+    ),
+)
 def rbac_user() -> None:
     """Give users (by user name or e-mail) roles."""
 
 
-@rbac_user.command("assign")
+@rbac_user.command(
+    "assign",
+    epilog=examples(
+        "taco rbac user assign bob@example.com developer",
+        "taco rbac test bob@example.com push dev/app",
+    ),
+)
 @click.argument("email")
 @click.argument("role_id")
 @command

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from teamgate.cli.common import examples
 from teamgate.cli.output import dumps, echo_json
 from teamgate.cli.progress import counting, transfer, wanted
 from teamgate.cli.taco.common import (
@@ -23,7 +24,17 @@ from teamgate.cli.taco.common import (
 )
 
 
-@click.group(cls=AliasGroup)
+@click.group(
+    cls=AliasGroup,
+    epilog=examples(
+        "taco unit create dev/app",
+        "taco unit ls dev",
+        "taco unit push dev/app terraform.tfstate",
+        "taco unit pull dev/app terraform.tfstate",
+        "taco unit lock dev/app",
+        "taco unit versions dev/app",
+    ),
+)
 def unit() -> None:
     """Terraform/OpenTofu state units: create, list, pull, push, lock, versions, sharing."""
 
@@ -39,7 +50,14 @@ def unit_create(opts: Options, path: str) -> None:
     echo_json(created) if opts.json else click.echo(f"Unit created: {created['path']}")
 
 
-@unit.command("ls")
+@unit.command(
+    "ls",
+    epilog=examples(
+        "taco unit ls",
+        "taco unit ls dev/",
+        "taco -o json unit ls | jq -r '.[].path'",
+    ),
+)
 @click.argument("prefix", required=False)
 @click.option(
     "--page-size",
@@ -94,7 +112,14 @@ def unit_info(opts: Options, path: str) -> None:
         echo_json(client.get_unit(path))
 
 
-@unit.command("pull")
+@unit.command(
+    "pull",
+    epilog=examples(
+        "taco unit pull dev/app terraform.tfstate",
+        "taco unit pull dev/app > state.json",
+        "taco unit pull dev/app - | jq .serial",
+    ),
+)
 @click.argument("path")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @quiet_option("progress bar")
@@ -124,7 +149,14 @@ def unit_pull(opts: Options, path: str, file: str | None, quiet: bool) -> None:
         click.echo(f"Unit downloaded to: {target} ({size} bytes)")
 
 
-@unit.command("push")
+@unit.command(
+    "push",
+    epilog=examples(
+        "taco unit push dev/app terraform.tfstate",
+        "terraform state pull | taco unit push dev/app -",
+        "taco unit push dev/app terraform.tfstate --lock-id 5f2c0d1e",
+    ),
+)
 @click.argument("path")
 @click.argument("file", type=click.File("rb", lazy=False))
 @click.option("--lock-id", help="Lock to write under (default: the one 'taco unit lock' saved).")
@@ -140,7 +172,14 @@ def unit_push(opts: Options, path: str, file: Any, lock_id: str | None, quiet: b
     echo_json(updated) if opts.json else click.echo(f"Unit uploaded: {path}")
 
 
-@unit.command("lock")
+@unit.command(
+    "lock",
+    epilog=examples(
+        "taco unit lock dev/app",
+        "taco unit push dev/app terraform.tfstate   # under the saved lock",
+        "taco unit unlock dev/app",
+    ),
+)
 @click.argument("path")
 @command
 @pass_options
@@ -159,7 +198,14 @@ def unit_lock(opts: Options, path: str) -> None:
     echo_json(lock) if opts.json else click.echo(f"Unit locked: {path} (lock ID: {lock_id})")
 
 
-@unit.command("unlock")
+@unit.command(
+    "unlock",
+    epilog=examples(
+        "taco unit unlock dev/app",
+        "taco unit unlock dev/app 5f2c0d1e",
+        "taco unit unlock dev/app --force",
+    ),
+)
 @click.argument("path")
 @click.argument("lock_id", required=False)
 @click.option("--force", is_flag=True, help="Remove whoever's lock it is (needs unit.lock).")
@@ -195,7 +241,9 @@ def unit_rm(opts: Options, path: str, yes: bool) -> None:
     echo_json(deleted) if opts.json else click.echo(f"Unit deleted: {path}")
 
 
-@unit.command("versions")
+@unit.command(
+    "versions", epilog=examples("taco unit versions dev/app", "taco unit restore dev/app 3")
+)
 @click.argument("path")
 @command
 @pass_options
@@ -215,7 +263,9 @@ def unit_versions(opts: Options, path: str) -> None:
         echo_table(("VERSION", "CREATED", "SIZE", "HASH"), rows, f"Total: {len(versions)} versions")
 
 
-@unit.command("restore")
+@unit.command(
+    "restore", epilog=examples("taco unit versions dev/app", "taco unit restore dev/app 3")
+)
 @click.argument("path")
 @click.argument("version", type=click.IntRange(min=0))
 @click.option("--lock-id", help="Lock to write under (default: the one 'taco unit lock' saved).")
@@ -233,7 +283,10 @@ def unit_restore(opts: Options, path: str, version: int, lock_id: str | None) ->
         click.echo(f"Unit {path} restored to version {version} (hash: {digest})")
 
 
-@unit.command("share")
+@unit.command(
+    "share",
+    epilog=examples("taco unit share dev/app data-team", "taco unit info dev/app"),
+)
 @click.argument("path")
 @click.argument("group")
 @command

@@ -1,0 +1,250 @@
+"""`torc access explain` and `taco rbac test --explain` against a real server (issue 5).
+
+One server for the module, set up as in the tutorial: ml-team (1: alice, bob) and data-team
+(2: carol, dave); alice's workflow 1 is shared with ml-team, her workflow 3 with data-team, and
+carol owns workflow 2. RBAC adds rules on workflows for dave and on units for bob.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import BIN, Server, password_of, start_server, torc, write_htpasswd
+
+SPEC = "name: {name}\ndescription: {name} for explain tests\n"
+FORBIDDEN = (
+    "User 'carol' may only explain their own access (system administrators may explain anyone's)"
+)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("explain")
+    started = start_server(
+        root / "server",
+        "--database",
+        str(root / "torc.db"),
+        "--auth-file",
+        str(write_htpasswd(root / "htpasswd")),
+        "--require-auth",
+        "--enforce-access-control",
+        "--admin-user",
+        "alice",
+    )
+    try:
+        _tutorial(started, root)
+        _rbac(started)
+        yield started
+    finally:
+        started.stop()
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+def _tutorial(server: Server, root: Path) -> None:
+    """Tutorial steps 4-8 through the real `torc`, sharing workflows as the docstring says."""
+    ok(torc(server, "alice", "access-groups", "create", "ml-team"))
+    ok(torc(server, "alice", "access-groups", "create", "data-team"))
+    for group, user in ((1, "alice"), (1, "bob"), (2, "carol"), (2, "dave")):
+        ok(torc(server, "alice", "access-groups", "add-user", str(group), user))
+    for owner, name in (("alice", "ml_training"), ("carol", "data_pipeline"), ("alice", "report")):
+        spec = root / f"{name}.yaml"
+        spec.write_text(SPEC.format(name=name))
+        ok(torc(server, owner, "workflows", "create", str(spec)))
+    ok(torc(server, "alice", "access-groups", "add-workflow", "1", "1"))
+    ok(torc(server, "alice", "access-groups", "add-workflow", "3", "2"))
+
+
+def _rbac(server: Server) -> None:
+    """dave (role auditor) may read alice's workflows but never delete them; bob (developer)
+    may read and write units under dev/ but delete none."""
+    permissions = {
+        "read-alice": "allow:workflow.read:alice/*",
+        "keep-alice": "deny:workflow.delete:alice/*",
+        "dev-access": "allow:unit.read,unit.write:dev/*",
+        "no-delete": "deny:unit.delete:*",
+    }
+    roles = {"auditor": ("read-alice", "keep-alice"), "developer": ("dev-access", "no-delete")}
+    with httpx.Client(
+        base_url=f"{server.base_url}/v1", auth=("alice", password_of("alice")), timeout=30
+    ) as alice:
+        alice.post("/rbac/init").raise_for_status()
+        for pid, rule in permissions.items():
+            alice.post("/rbac/permissions", json={"id": pid, "rules": [rule]}).raise_for_status()
+        for role, granted in roles.items():
+            alice.post("/rbac/roles", json={"id": role}).raise_for_status()
+            for pid in granted:
+                body = {"permission_id": pid}
+                alice.post(f"/rbac/roles/{role}/permissions", json=body).raise_for_status()
+        for user, role in (("dave", "auditor"), ("bob", "developer")):
+            body = {"email": user, "role_id": role}
+            alice.post("/rbac/users/assign", json=body).raise_for_status()
+
+
+def explain_json(server: Server, asker: str, *args: str) -> dict[str, object]:
+    result: dict[str, object] = json.loads(
+        ok(torc(server, asker, "access", "explain", *args, "-f", "json"))
+    )
+    return result
+
+
+# -- torc access explain ------------------------------------------------------------------
+
+
+def test_carol_in_the_group_the_workflow_is_shared_with(server: Server) -> None:
+    out = ok(torc(server, "carol", "access", "explain", "carol", "3"))
+    assert out.splitlines() == [
+        "User 'carol' → workflow.read on workflow 3:",
+        "  · access control: on",
+        "  · caller: carol; action workflow.read on alice/report",
+        "  · deny rules: none match",
+        "  · owner: owned by alice",
+        "  ✓ groups: shared with group(s) 2; carol belongs to 'data-team' (2)",
+        "  · allow rules: none match",
+        "Decision: allowed (group 'data-team')",
+    ]
+
+
+def test_carol_not_in_the_group_the_workflow_is_shared_with(server: Server) -> None:
+    out = ok(torc(server, "alice", "access", "explain", "carol", "1"))
+    assert "  · groups: shared with group(s) 1; carol belongs to none of them" in out
+    assert out.splitlines()[-1] == (
+        "Decision: denied (no matching grant): User 'carol' does not have access to workflow 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("user", "workflow", "action", "matched", "reason"),
+    [
+        # every grant is listed; the first in decide()'s order decides (alice: RBAC admin too)
+        ("alice", "1", "read", {"owner", "groups", "allow rules"}, "owner"),
+        ("bob", "1", "write", {"groups"}, "group 'ml-team'"),
+        ("carol", "2", "delete", {"owner"}, "owner"),
+        ("carol", "1", "read", set(), "no matching grant"),
+        (
+            "dave",
+            "1",
+            "read",
+            {"allow rules"},
+            "rule allow:workflow.read:alice/* of permission 'read-alice' via role 'auditor'",
+        ),
+        # a deny rule beats the group (data-team) that would otherwise allow it
+        (
+            "dave",
+            "3",
+            "delete",
+            {"deny rules", "groups"},
+            "explicit deny by rule deny:workflow.delete:alice/* "
+            "of permission 'keep-alice' via role 'auditor'",
+        ),
+    ],
+)
+def test_every_check_is_reported(
+    server: Server, user: str, workflow: str, action: str, matched: set[str], reason: str
+) -> None:
+    result = explain_json(server, "alice", user, workflow, "--action", action)
+    steps = result["steps"]
+    assert isinstance(steps, list)
+    checks = ["access control", "caller", "deny rules", "owner", "groups", "allow rules"]
+    assert [s["check"] for s in steps] == checks
+    assert {s["check"] for s in steps if s["matched"]} == matched
+    assert result["reason"] == reason
+    assert result["allowed"] is not reason.startswith(("no matching", "explicit deny"))
+    assert result["action"] == f"workflow.{action}"
+    assert (result["user_name"], result["workflow_id"]) == (user, int(workflow))
+
+
+def test_deny_rules_name_their_permission_and_role(server: Server) -> None:
+    out = ok(torc(server, "dave", "access", "explain", "dave", "3", "--action", "delete"))
+    assert (
+        "  ✗ deny rules: rule deny:workflow.delete:alice/* "
+        "of permission 'keep-alice' via role 'auditor'"
+    ) in out
+    assert "  ✓ groups: shared with group(s) 2; dave belongs to 'data-team' (2)" in out
+    assert "Decision: denied (explicit deny by rule" in out
+
+
+def test_a_user_explains_only_their_own_access(server: Server) -> None:
+    refused = torc(server, "carol", "access", "explain", "alice", "1")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert json.loads(refused.stderr) == {"error": "Forbidden", "message": FORBIDDEN}
+    missing = torc(server, "alice", "access", "explain", "carol", "99")
+    assert json.loads(missing.stderr)["error"] == "NotFound"
+
+
+def test_with_access_control_off_everything_is_allowed(
+    server_factory,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    open_server = server_factory("--database", str(tmp_path / "open.db"))
+    spec = tmp_path / "w.yaml"
+    spec.write_text(SPEC.format(name="w"))
+    ok(torc(open_server, "alice", "workflows", "create", str(spec)))
+    out = ok(torc(open_server, "carol", "access", "explain", "bob", "1"))
+    assert out.splitlines() == [
+        "User 'bob' → workflow.read on workflow 1:",
+        "  ✓ access control: off: everything allowed",
+        "Decision: allowed (access control disabled)",
+    ]
+
+
+# -- taco rbac test ------------------------------------------------------------------------
+
+
+def taco(server: Server, tmp_path: Path, *args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENTACO_", "XDG_"))}
+    env.update(
+        OPENTACO_SERVER=server.base_url,
+        OPENTACO_USERNAME="alice",
+        OPENTACO_PASSWORD=password_of("alice"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        COLUMNS="200",
+    )
+    result = subprocess.run(
+        [str(BIN / "taco"), *args], env=env, capture_output=True, text=True, timeout=60
+    )
+    return ok(result)
+
+
+def test_rbac_test_explains_deny_and_allow_rules(server: Server, tmp_path: Path) -> None:
+    denied = taco(server, tmp_path, "rbac", "test", "bob", "rm", "dev/app", "--explain")
+    assert denied.splitlines()[-7:] == [
+        "Decision path: checked in this order",
+        "  · access control: on",
+        "  · caller: bob; action unit.delete on dev/app",
+        "  ✗ deny rules: rule deny:unit.delete:* of permission 'no-delete' via role 'developer'",
+        "  · owner: owned by nobody",
+        "  · groups: not shared with any group",
+        "  · allow rules: none match",
+    ]
+    allowed = taco(server, tmp_path, "rbac", "test", "bob", "push", "dev/app", "-e")
+    assert "Result: allowed" in allowed
+    assert (
+        "  ✓ allow rules: rule allow:unit.read,unit.write:dev/* "
+        "of permission 'dev-access' via role 'developer'"
+    ) in allowed
+    plain = taco(server, tmp_path, "rbac", "test", "bob", "push", "dev/app")
+    assert "Decision path" not in plain and plain.startswith("Testing operation for user: bob")
+
+
+def test_rbac_test_json_carries_the_steps(server: Server, tmp_path: Path) -> None:
+    result = json.loads(taco(server, tmp_path, "-o", "json", "rbac", "test", "bob", "rm", "dev/x"))
+    assert result["status"] == "denied"
+    deny = next(s for s in result["steps"] if s["check"] == "deny rules")
+    assert deny == {
+        "check": "deny rules",
+        "matched": True,
+        "detail": "rule deny:unit.delete:* of permission 'no-delete' via role 'developer'",
+    }
+    checks = [s["check"] for s in result["steps"]]
+    assert checks == ["access control", "caller", "deny rules", "owner", "groups", "allow rules"]
