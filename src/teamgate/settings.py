@@ -20,6 +20,7 @@ LOG_LEVELS = ("error", "warning", "warn", "info", "debug", "trace")
 LOG_FORMATS = ("text", "json")
 MAX_WORKERS = 256
 MAX_POOL = 1000
+MAX_THROTTLE_SECS = 86_400
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,12 @@ class Settings:
     host: str = "localhost"
     port: int = 8080
     credential_cache_ttl_secs: float = 60
+    login_throttle: bool = True
+    login_throttle_user_failures: int = 5
+    login_throttle_address_failures: int = 50
+    login_throttle_window_secs: float = 900
+    login_throttle_delay_secs: float = 1
+    login_throttle_max_delay_secs: float = 300
     blob_store: str | None = None
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -68,6 +75,7 @@ class Settings:
             raise ConfigError(f"port must be between 0 and 65535, got {self.port}")
         if self.credential_cache_ttl_secs < 0:
             raise ConfigError("credential_cache_ttl_secs must be 0 (off) or more")
+        self._validate_throttle()
         if self.log_level.lower() not in LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
         if not 0.1 <= self.htpasswd_reload_secs <= 3600:
@@ -95,6 +103,20 @@ class Settings:
                 f"db_max_overflow must be between 0 and {MAX_POOL}, got {self.db_max_overflow}"
             )
 
+    def _validate_throttle(self) -> None:
+        top = MAX_THROTTLE_SECS
+        limits: tuple[tuple[str, float, float], ...] = (
+            ("login_throttle_user_failures", 1, 1000),
+            ("login_throttle_address_failures", 1, 100_000),
+            ("login_throttle_window_secs", 1, top),
+            ("login_throttle_delay_secs", 0.1, top),
+            ("login_throttle_max_delay_secs", 0.1, top),
+        )
+        for name, low, high in limits:
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+
 
 # key → (accepted Python types, description for messages)
 _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
@@ -106,6 +128,12 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "host": ((str,), "a string"),
     "port": ((int,), "an integer"),
     "credential_cache_ttl_secs": ((int, float), "a number"),
+    "login_throttle": ((bool,), "true or false"),
+    "login_throttle_user_failures": ((int,), "an integer"),
+    "login_throttle_address_failures": ((int,), "an integer"),
+    "login_throttle_window_secs": ((int, float), "a number"),
+    "login_throttle_delay_secs": ((int, float), "a number"),
+    "login_throttle_max_delay_secs": ((int, float), "a number"),
     "blob_store": ((str,), "a string"),
     "tls_cert": ((str,), "a string"),
     "tls_key": ((str,), "a string"),

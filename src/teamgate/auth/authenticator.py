@@ -4,6 +4,7 @@
 - auth file: valid credentials name the user, none means anonymous, wrong ones are 401;
 - auth file + require_auth: anything without valid credentials is 401.
 The file is re-read when it changes; a failed reload keeps the previous users.
+With a LoginThrottle, repeated failures are refused (TooManyRequests) before bcrypt runs.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from teamgate.auth.cache import CredentialCache
 from teamgate.auth.htpasswd import HtpasswdError, load_htpasswd
 from teamgate.auth.passwords import DEFAULT_COST, dummy_verify, hash_cost, verify_password
+from teamgate.auth.throttle import LoginThrottle, printable
 from teamgate.auth.tokens import TokenService, looks_like_token
 from teamgate.domain.identity import ANONYMOUS, Principal
 from teamgate.errors import Unauthenticated
@@ -40,6 +42,7 @@ class Authenticator:
         cache_ttl_secs: float,
         admin_users: Iterable[str] = (),
         reload_interval_secs: float = 1.0,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self.auth_file = auth_file
         self.require_auth = require_auth
@@ -51,6 +54,7 @@ class Authenticator:
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
         self.tokens: TokenService | None = None
+        self.throttle = throttle
         self._dummy_cost = DEFAULT_COST
         if auth_file is not None:
             self._set_users(load_htpasswd(auth_file))
@@ -76,8 +80,11 @@ class Authenticator:
             return None
         return self.principal(found[0], method="token", token_id=found[1])
 
-    def authenticate(self, authorization: str | None) -> Principal:
-        """Turn an Authorization header into a Principal, or raise Unauthenticated."""
+    def authenticate(self, authorization: str | None, *, client: str | None = None) -> Principal:
+        """Turn an Authorization header into a Principal, or raise Unauthenticated.
+
+        `client` is the caller's address, for the throttle, which raises TooManyRequests.
+        """
         if self.auth_file is None:
             return self.principal(None)
         scheme, _, value = (authorization or "").partition(" ")
@@ -96,22 +103,49 @@ class Authenticator:
             principal = self._token_principal(password, user)
             if principal is not None:
                 return principal
-        if not self.verify(user, password):
-            log.warning("Authentication failed for user '%s'", user)
+        if not self._check_password(user, password, client):
             raise Unauthenticated(BAD_CREDENTIALS)
         return self.principal(None if user == ANONYMOUS else user, method="password")
 
-    def verify(self, user: str, password: str) -> bool:
+    def _check_password(self, user: str, password: str, client: str | None) -> bool:
+        """verify() behind the throttle: a user name's refusal applies to every password
+        attempt, an address's only to passwords not already known to be right (cached)."""
+        throttle = self.throttle
+        if throttle is None:
+            return self.verify(user, password)
+        throttle.check_user(user)
         if self.cache.contains(user, password):
+            throttle.succeeded(user)
             return True
+        with throttle.serial(user):
+            throttle.check_user(user)  # the check we waited for may have failed
+            if self.cache.contains(user, password, count=False):  # ... or proved this password
+                throttle.succeeded(user)
+                return True
+            throttle.begin(user, client)
+            ok = False
+            try:
+                ok = self._verify_uncached(user, password)
+            finally:
+                throttle.end(user, client, ok=ok)
+            return ok
+
+    def verify(self, user: str, password: str) -> bool:
+        """True when `password` is `user`'s (from the cache, else bcrypt); no throttle."""
+        return self.cache.contains(user, password) or self._verify_uncached(user, password)
+
+    def _verify_uncached(self, user: str, password: str) -> bool:
         hashed = self._users.get(user)
         if hashed is None:
             dummy_verify(password, cost=self._dummy_cost)  # as slow as a known user's check
-            return False
-        if verify_password(password, hashed):
+            ok = False
+        else:
+            ok = verify_password(password, hashed)
+        if ok:
             self.cache.remember(user, password)
-            return True
-        return False
+        else:
+            log.warning("Authentication failed for user '%s'", printable(user))
+        return ok
 
     def _set_users(self, users: dict[str, str]) -> None:
         costs = Counter(hash_cost(hashed) for hashed in users.values())

@@ -38,13 +38,20 @@ class CredentialCache:
         )
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
-    def contains(self, user: str, password: str) -> bool:
-        """True when this exact pair was verified less than `ttl` seconds ago."""
+    def contains(self, user: str, password: str, *, count: bool = True) -> bool:
+        """True when this exact pair was verified less than `ttl` seconds ago.
+
+        `count=False` looks again without counting a second lookup (for hits and misses).
+        """
         if not self.enabled:
             return False
+        # A dict lookup is not constant-time, but its key is an HMAC under a key no caller
+        # knows, so how long it takes tells nothing about any password.
         digest = self._digest(user, password)
         expires = self._entries.get(digest)
         hit = expires is not None and expires > time.monotonic()
+        if not count:
+            return hit
         if hit:
             self.hits += 1
         else:

@@ -14,7 +14,14 @@ from click.core import ParameterSource
 
 from teamgate import __version__
 from teamgate.errors import ConfigError
-from teamgate.settings import LOG_FORMATS, MAX_POOL, MAX_WORKERS, Settings, load_settings
+from teamgate.settings import (
+    LOG_FORMATS,
+    MAX_POOL,
+    MAX_THROTTLE_SECS,
+    MAX_WORKERS,
+    Settings,
+    load_settings,
+)
 
 log = logging.getLogger("teamgate.server")
 
@@ -55,6 +62,12 @@ _FLAG_FIELDS = {
     "host": "host",
     "port": "port",
     "credential_cache_ttl_secs": "credential_cache_ttl_secs",
+    "login_throttle": "login_throttle",
+    "login_throttle_user_failures": "login_throttle_user_failures",
+    "login_throttle_address_failures": "login_throttle_address_failures",
+    "login_throttle_window_secs": "login_throttle_window_secs",
+    "login_throttle_delay_secs": "login_throttle_delay_secs",
+    "login_throttle_max_delay_secs": "login_throttle_max_delay_secs",
     "blob_store": "blob_store",
     "tls_cert": "tls_cert",
     "tls_key": "tls_key",
@@ -123,6 +136,49 @@ _FLAG_FIELDS = {
     envvar="TORC_CREDENTIAL_CACHE_TTL_SECS",
     show_default=True,
     help="Remember successful password checks this long; 0 turns the cache off.",
+)
+@click.option(
+    "--login-throttle/--no-login-throttle",
+    default=True,
+    show_default=True,
+    help="Refuse sign-in attempts (429, Retry-After) after repeated failures for a user name "
+    "or from a client address, before checking the password. Counted per process.",
+)
+@click.option(
+    "--login-throttle-user-failures",
+    type=click.IntRange(1, 1000),
+    default=5,
+    show_default=True,
+    help="Failed passwords for one user name before its attempts are refused.",
+)
+@click.option(
+    "--login-throttle-address-failures",
+    type=click.IntRange(1, 100_000),
+    default=50,
+    show_default=True,
+    help="Failed passwords from one client address before its attempts are refused "
+    "(known-good credentials and tokens still pass).",
+)
+@click.option(
+    "--login-throttle-window-secs",
+    type=click.FloatRange(1, MAX_THROTTLE_SECS),
+    default=900,
+    show_default=True,
+    help="Failures are forgotten this long after the last one (a success forgets a user's).",
+)
+@click.option(
+    "--login-throttle-delay-secs",
+    type=click.FloatRange(0.1, MAX_THROTTLE_SECS),
+    default=1,
+    show_default=True,
+    help="First refusal period; doubled by each further failure.",
+)
+@click.option(
+    "--login-throttle-max-delay-secs",
+    type=click.FloatRange(0.1, MAX_THROTTLE_SECS),
+    default=300,
+    show_default=True,
+    help="Longest refusal period (never shorter than the first).",
 )
 @click.option("--blob-store", help="State blob store: a directory or s3://bucket/prefix.")
 @click.option("--tls-cert", type=click.Path(dir_okay=False), help="TLS certificate (PEM).")

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from teamgate import __version__
 from teamgate.auth.authenticator import Authenticator
+from teamgate.auth.throttle import throttle_from_settings
 from teamgate.auth.tokens import TokenService
 from teamgate.services.context import ServiceContext
 from teamgate.settings import Settings
@@ -31,6 +32,7 @@ def build_authenticator(settings: Settings) -> Authenticator:
         cache_ttl_secs=settings.credential_cache_ttl_secs,
         admin_users=settings.admin_users,
         reload_interval_secs=settings.htpasswd_reload_secs,
+        throttle=throttle_from_settings(settings),
     )
 
 

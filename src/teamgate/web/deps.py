@@ -12,9 +12,14 @@ from teamgate.services.context import ServiceContext
 
 
 def get_principal(request: Request) -> Principal:
-    """Authenticate the request (HTTP Basic); raises Unauthenticated → 401."""
+    """Authenticate the request (HTTP Basic or Bearer).
+
+    Raises Unauthenticated (401), or TooManyRequests (429) after repeated failures for the
+    user name or from the client's address.
+    """
     authenticator: Authenticator = request.app.state.authenticator
-    principal = authenticator.authenticate(request.headers.get("authorization"))
+    client = request.client.host if request.client is not None else None
+    principal = authenticator.authenticate(request.headers.get("authorization"), client=client)
     request.state.principal = principal
     return principal
 
