@@ -94,6 +94,12 @@ def closed_port_url(path: str = "") -> str:
         "taco --version",
         "taco rbac role --help",
         "taco unit ls --help",
+        # issue 5: explain, progress (push/pull) and completion stay as light
+        "torc access explain --help",
+        "torc completion bash",
+        "taco rbac test --help",
+        "taco unit push --help",
+        "taco completion zsh",
     ],
 )
 def test_help_and_version_import_nothing_heavy(tmp_path: Path, command: str) -> None:

@@ -15,6 +15,7 @@ import click
 
 from teamgate import __version__
 from teamgate.cli.common import FORMAT, examples, leaf_command, skip_httpx_cli
+from teamgate.cli.completion import completion_command
 from teamgate.cli.output import echo_json, render_table
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ Examples:
   torc workflows create spec.yaml -f json | jq -r '.id'
   torc -f json workflows list
   torc access explain carol 1
+  eval "$(torc completion bash)"
 """
 
 
@@ -537,6 +539,9 @@ def access_explain(opts: Options, user_name: str, workflow_id: int, action: str)
     click.echo(f"User '{user_name}' → {result['action']} on workflow {workflow_id}:")
     click.echo("\n".join(step_lines(result["steps"])))
     click.echo(decision_line(result))
+
+
+cli.add_command(completion_command("torc"))
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import click
 
 from teamgate import __version__
 from teamgate.cli.common import FORMAT, examples, skip_httpx_cli
+from teamgate.cli.completion import completion_command
 from teamgate.cli.output import echo_json
 from teamgate.cli.taco.common import AliasGroup, Options, command, pass_options
 from teamgate.cli.taco.rbac import rbac
@@ -35,6 +36,7 @@ Examples:
       --rule "allow:unit.read,unit.write,unit.lock:dev/*"
   taco rbac test bob@example.com pull dev/app
   taco -o json unit ls dev
+  eval "$(taco completion bash)"
 """
 
 
@@ -66,6 +68,7 @@ def cli(ctx: click.Context, server: str, output_format: str) -> None:
 
 cli.add_command(rbac)
 cli.add_command(unit)
+cli.add_command(completion_command("taco"))
 
 
 # -- login, logout, whoami -----------------------------------------------------------------
