@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import os
 import socket
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -300,6 +303,50 @@ def _log_startup(settings: Settings, user_count: int) -> None:
         log.info("Admin users configured: %s", json.dumps(list(settings.admin_users)))
 
 
+def is_loopback(host: str) -> bool:
+    """True for localhost, 127.0.0.0/8 and ::1: addresses only this machine can reach."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def security_warnings(settings: Settings) -> list[str]:
+    """One line for each risky choice: open to the network, loose htpasswd mode, no TLS."""
+    warnings: list[str] = []
+    exposed = not is_loopback(settings.host)
+    if exposed and not settings.require_auth:
+        warnings.append(
+            f"SECURITY: serving on {settings.host} without --require-auth: anyone who can reach "
+            "this address can use the server anonymously; add --auth-file and --require-auth"
+        )
+    if exposed and settings.auth_file and not settings.tls_cert:
+        warnings.append(
+            f"SECURITY: authentication is on but TLS is off on {settings.host}: passwords and "
+            "tokens cross the network in clear text; use --tls-cert/--tls-key or a TLS proxy"
+        )
+    if settings.auth_file:
+        mode = _loose_mode(settings.auth_file)
+        if mode is not None:
+            warnings.append(
+                f"SECURITY: htpasswd file {settings.auth_file} is readable or writable by group "
+                f"or others (mode {mode:04o}); run: chmod 600 {settings.auth_file}"
+            )
+    return warnings
+
+
+def _loose_mode(path: str) -> int | None:
+    """The permission bits of `path` when group or others have any; else None."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        return None
+    return mode if mode & 0o077 else None
+
+
 def serve(settings: Settings) -> int:
     """Start the server and block until it stops; returns the exit code."""
     from teamgate.web import serving
@@ -315,6 +362,8 @@ def serve(settings: Settings) -> int:
         return 1
     log.info("Connected to database: %s", app.state.database.url)
     _log_startup(settings, app.state.authenticator.user_count)
+    for warning in security_warnings(settings):
+        log.warning("%s", warning)
     try:
         sock = _bind(settings.host, settings.port)
     except OSError as exc:
