@@ -173,7 +173,16 @@ def _error_body(response: httpx.Response) -> dict[str, Any]:
         body = response.json()
     except ValueError:
         body = None
-    if isinstance(body, dict) and "message" in body:
+    if not (isinstance(body, dict) and "message" in body):
+        text = response.text.strip() or response.reason_phrase
+        body = {"error": response.reason_phrase.replace(" ", ""), "message": text}
+    return _with_retry_after(body, response)
+
+
+def _with_retry_after(body: dict[str, Any], response: httpx.Response) -> dict[str, Any]:
+    """A refusal for now (429) says when to try again, also when only Retry-After does."""
+    wait = response.headers.get("Retry-After", "").strip()
+    message = str(body["message"])
+    if response.status_code != 429 or not wait.isdigit() or "try again" in message.lower():
         return body
-    text = response.text.strip() or response.reason_phrase
-    return {"error": response.reason_phrase.replace(" ", ""), "message": text}
+    return {**body, "message": f"{message.rstrip('. ')}: try again in {wait} seconds"}
