@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from teamgate.domain.identity import Principal
@@ -62,6 +62,23 @@ class RestoreIn(StrictIn):
 
 class ShareIn(StrictIn):
     group: str = Field(min_length=1, max_length=255)
+
+
+class LockInfo(BaseModel):
+    """Terraform's lock information, as the backend stores it and answers with it."""
+
+    model_config = ConfigDict(extra="allow")
+    ID: str | None = None
+    Operation: str | None = None
+    Info: str | None = None
+    Who: str | None = None
+    Version: str | None = None
+    Created: str | None = None
+    Path: str | None = None
+
+
+NO_STATE: dict[int | str, dict[str, Any]] = {204: {"description": "The unit has no state yet"}}
+EMPTY_OK: dict[int | str, dict[str, Any]] = {200: {"description": "Done (no body)", "content": {}}}
 
 
 def unit_out(found: Unit, groups: list[str] | None = None) -> dict[str, Any]:
@@ -183,7 +200,7 @@ def delete_unit(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
     return unit_out(units.delete_unit(ctx, caller, path))
 
 
-@router.get("/state/{path:unitpath}")
+@router.get("/state/{path:unitpath}", responses=NO_STATE)
 def download_state(path: str, ctx: Context, caller: Caller, version: int | None = None) -> Response:
     return send_state(ctx, caller, path, version)
 
@@ -259,12 +276,19 @@ def unshare_unit(path: str, group: str, ctx: Context, caller: Caller) -> dict[st
 # -- Terraform HTTP backend ---------------------------------------------------------
 
 
-@router.get("/backend/{path:unitpath}")
+@router.get("/backend/{path:unitpath}", responses=NO_STATE)
 def tf_get(path: str, ctx: Context, caller: Caller) -> Response:
     return send_state(ctx, caller, path, None)
 
 
-@router.post("/backend/{path:unitpath}")
+@router.post(
+    "/backend/{path:unitpath}",
+    response_class=Response,
+    responses={
+        **EMPTY_OK,
+        409: {"model": LockInfo, "description": "Locked by another lock ID: the holder's lock"},
+    },
+)
 async def tf_post(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
     lock_id = request.query_params.get("ID") or request.headers.get("X-Terraform-Lock-ID")
     try:
@@ -288,7 +312,12 @@ async def _lock_body(request: Request) -> dict[str, Any]:
     return body
 
 
-@router.api_route("/backend/{path:unitpath}", methods=["LOCK"])
+@router.api_route(
+    "/backend/{path:unitpath}",
+    methods=["LOCK"],
+    response_model=LockInfo,
+    responses={423: {"model": LockInfo, "description": "Already locked: the holder's lock"}},
+)
 async def tf_lock(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
     info = await _lock_body(request)
     try:
@@ -298,7 +327,9 @@ async def tf_lock(path: str, request: Request, ctx: Context, caller: Caller) -> 
     return JSONResponse(lock)
 
 
-@router.api_route("/backend/{path:unitpath}", methods=["UNLOCK"])
+@router.api_route(
+    "/backend/{path:unitpath}", methods=["UNLOCK"], response_class=Response, responses=EMPTY_OK
+)
 async def tf_unlock(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
     info = await _lock_body(request)
     lock_id = info.get("ID") or None  # an empty body is terraform force-unlock
@@ -308,7 +339,7 @@ async def tf_unlock(path: str, request: Request, ctx: Context, caller: Caller) -
     return Response(status_code=200)
 
 
-@router.delete("/backend/{path:unitpath}")
+@router.delete("/backend/{path:unitpath}", response_class=Response, responses=EMPTY_OK)
 def tf_delete(path: str, ctx: Context, caller: Caller) -> Response:
     units.delete_unit(ctx, caller, path)
     return Response(status_code=200)
