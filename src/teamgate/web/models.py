@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from teamgate.web.text import check_text
 
 Strict = ConfigDict(extra="forbid", strict=True)
+MAX_ROW_ID = 2**31 - 1  # ids are INTEGER columns: 32 bits on PostgreSQL
 
 
 class StrictIn(BaseModel):
@@ -167,8 +168,8 @@ class ListMembershipsResponse(BaseModel):
 
 
 class WorkflowGroupIn(StrictIn):
-    group_id: int
-    workflow_id: int | None = None
+    group_id: int = Field(ge=0, le=MAX_ROW_ID)
+    workflow_id: int | None = Field(default=None, ge=0, le=MAX_ROW_ID)
     created_at: str | None = None
 
 

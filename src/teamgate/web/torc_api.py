@@ -19,6 +19,7 @@ from teamgate.storage.db.groups import Group, Membership, Page, Share
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
 from teamgate.web.deps import Caller, Context, get_principal
 from teamgate.web.models import (
+    MAX_ROW_ID,
     AccessCheckResponse,
     AccessGroupIn,
     AccessGroupOut,
@@ -47,9 +48,8 @@ _errors: dict[int | str, dict[str, Any]] = {
 }
 router = APIRouter(prefix=PREFIX, dependencies=[Depends(get_principal)], responses=_errors)
 
-MAX_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL store
-Offset = Annotated[int, Query(ge=0, le=MAX_ID)]
-Id = Annotated[int, Path(ge=0, le=MAX_ID)]
+Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]  # past every row (offset + limit fits)
+Id = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=4096)]
 
