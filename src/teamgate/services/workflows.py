@@ -78,10 +78,12 @@ def create_workflow(
     spec: WorkflowSpec | None = None,
 ) -> tuple[Workflow, int]:
     """Create a workflow (with the spec's jobs, if any) and its shares in one transaction."""
-    if ctx.enforce:
-        require(decide(principal, WRITE, _new_resource(principal), enforce=True))
     owner = _owner(ctx, principal, user)
     with ctx.db.write() as conn:
+        if ctx.enforce:  # the creator owns it, but an RBAC deny on its name still applies
+            facts = facts_for(ctx, conn, principal)
+            new = _new_resource(principal, name=f"{owner}/{name}")
+            require(decide(principal, WRITE, new, facts=facts, enforce=True))
         groups = _resolve_groups(conn, access_groups)
         created = store.insert_workflow(
             conn,
@@ -101,8 +103,10 @@ def create_workflow(
         return created, jobs
 
 
-def _new_resource(principal: Principal) -> Resource:
-    return Resource(kind="workflow", id="(new)", name=f"{principal.display}/", owner=principal.name)
+def _new_resource(principal: Principal, *, name: str | None = None) -> Resource:
+    """A workflow `principal` is about to create; `name`: its RBAC name (`owner/name`)."""
+    rbac_name = name if name is not None else f"{principal.display}/"
+    return Resource(kind="workflow", id="(new)", name=rbac_name, owner=principal.name)
 
 
 def _require_share(
