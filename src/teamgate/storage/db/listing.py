@@ -2,8 +2,9 @@
 
 A list of what a user may read is the union of a few sets, each of which one index serves in
 the list's order: what they own, what is shared with their groups, and what each RBAC allow
-pattern matches. Each set contributes at most `offset + limit + 1` rows (its own top-N in
-order), so a page costs O(sets x page size), never O(rows in the table). Text bounds are
+pattern matches. The sets are merged in that order and the merge stops after `offset + limit
++ 1` rows (`first_rows`), so a page costs about O(sets + page size) index entries, never
+O(rows in the table); a cursor (`after`) starts every set past the last row seen. Text bounds are
 compared byte-wise: SQLite's BINARY collation and, on PostgreSQL, columns declared
 `COLLATE "C"` (migration 0004), so that `[prefix, upper(prefix))` holds exactly the strings
 that start with `prefix`.
