@@ -140,7 +140,8 @@ class Constant(ColumnElement[str]):
 
     __visit_name__ = "teamgate_constant"
     inherit_cache = False
-    _traverse_internals = [("value", InternalTraversal.dp_string)]  # noqa: RUF012  # SQLAlchemy's protocol
+    # SQLAlchemy's caching protocol: the value is part of the cache key
+    _traverse_internals = [("value", InternalTraversal.dp_string)]  # noqa: RUF012
     type = String()
 
     def __init__(self, value: str) -> None:
