@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import text
 
 from teamgate import __version__
@@ -21,6 +21,7 @@ from teamgate.storage.db.engine import Database, database_url
 from teamgate.web import errors, metrics, taco_api, torc_api, units_api
 from teamgate.web.limits import BodySizeLimit
 from teamgate.web.observe import RequestObserver
+from teamgate.web.text import check_parameters
 
 log = logging.getLogger("teamgate.server")
 
@@ -78,6 +79,7 @@ def create_app(
         description="Team access control for shared workflows and Terraform state "
         "(Torc- and OpenTaco-compatible).",
         lifespan=lifespan,
+        dependencies=[Depends(check_parameters)],
     )
     app.state.settings = settings
     app.state.database = db

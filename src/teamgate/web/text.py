@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from fastapi import Request
+
 from teamgate.errors import Invalid
 
 _BAD = re.compile("[\x00\ud800-\udfff]")
@@ -25,3 +27,13 @@ def check_text(value: Any, *, _depth: int = 0) -> None:
     elif isinstance(value, list):
         for item in value:
             check_text(item, _depth=_depth + 1)
+
+
+def check_parameters(request: Request) -> None:
+    """Refuse path and query parameters with a NUL character (PostgreSQL cannot store one, so
+    a lookup by such a name failed with a 500 there)."""
+    params = (("path", request.path_params.items()), ("query", request.query_params.multi_items()))
+    for where, items in params:
+        for name, value in items:
+            if isinstance(value, str) and "\x00" in value:
+                raise Invalid(f"{where} parameter '{name}' must not contain a NUL character")
