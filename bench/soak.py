@@ -398,7 +398,7 @@ def main() -> None:
     finally:
         server.stop()
     print(report(results, ticks, seconds, args.clients))
-    title = f"teamgate soak: {args.clients} clients, {seconds / 60:.0f} min, SQLite + local blobs"
+    title = f"teamgate soak: {args.clients} clients, {seconds / 60:.3g} min, SQLite + local blobs"
     plot(args.out, windows(results.samples, seconds), ticks, title)
     print(f"plot         {args.out.resolve()} ({args.out.stat().st_size / 1024:.0f} KB)")
     print(f"server log   {server.log_path}")
