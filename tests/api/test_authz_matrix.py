@@ -1,0 +1,538 @@
+"""Who may call what: every route of the server, for every kind of caller, from one table.
+
+`TABLE` maps each route (method and path template, as the application declares it) to the
+outcome expected for each kind of caller, written with a few named defaults (`PUBLIC`, `OPEN`,
+`ADMIN_ONLY`, `OWNER_OR_SHARED`, …) and, where a route needs one, how to build its request.
+A route that the application serves but the table does not name fails
+`test_every_route_is_in_the_table`, so a new endpoint cannot be forgotten.
+
+The callers, against one server (auth file, access control on, `root` is the system
+administrator):
+
+- anonymous: no credentials (the server does not require them);
+- wrong-password: alice with a password that is not hers;
+- user: dave, who has nothing to do with anything below;
+- owner: alice, who created the workflow and the unit;
+- member: bob, a member of the group `team` both are shared with;
+- group-admin: carol, an admin of `team`;
+- rbac-allowed: erin, whose role allows every workflow and unit action and rbac.manage on `*`;
+- rbac-denied: frank, a member of `team` whose role denies everything (deny beats the share);
+- admin: root, a system administrator (who does not silently read other users' data);
+- required-auth anonymous: no credentials, against a second server started with
+  `--require-auth`.
+
+Outcomes are "allowed" (any 2xx), 401, 403 or, where a route says so, another status. No route
+hides whether something exists (a missing workflow is 404, another user's is 403, by design), so
+404 appears nowhere. A call that destroys its target or can succeed only once on it (delete,
+lock, share, restore, …) gets a fresh target for every caller; `POST /v1/rbac/init` can succeed
+once per server, so it runs last, with the administrator last.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fastapi.routing
+import httpx
+import pytest
+
+from tests.conftest import USERS, Server, password_of, start_server, write_htpasswd
+
+TORC = "/torc-service/v1"
+OK = 200  # any 2xx
+
+KINDS = (
+    "anonymous",
+    "wrong-password",
+    "user",
+    "owner",
+    "member",
+    "group-admin",
+    "rbac-allowed",
+    "rbac-denied",
+    "admin",  # after the others: it may change what they would see (rbac init)
+    "required-auth anonymous",
+)
+USER_OF = {
+    "user": "dave",
+    "owner": "alice",
+    "member": "bob",
+    "group-admin": "carol",
+    "rbac-allowed": "erin",
+    "rbac-denied": "frank",
+    "admin": "root",
+}
+NAMED = tuple(USER_OF)
+WRONG_PASSWORD = ("alice", "not-alices-password")
+
+Expect = dict[str, int]
+
+
+def allowed(*kinds: str, anonymous: int = 403) -> Expect:
+    """`kinds` are allowed; other named users get 403, `anonymous` as given, bad credentials
+    and anonymous callers of a server that requires authentication 401."""
+    row = {kind: OK if kind in kinds else 403 for kind in NAMED}
+    return {
+        **row,
+        "anonymous": anonymous,
+        "wrong-password": 401,
+        "required-auth anonymous": 401,
+    }
+
+
+PUBLIC = dict.fromkeys(KINDS, OK)  # no authentication at all: bad credentials are not even read
+OPEN = allowed(*NAMED, anonymous=OK)  # anyone who passed authentication, anonymous included
+SIGNED_IN = allowed(*NAMED)  # any user with a name (lists are filtered to what they may see)
+OWN_NEW = allowed(*(k for k in NAMED if k != "rbac-denied"))  # creating one's own: deny rules apply
+ADMIN_ONLY = allowed("admin")
+RBAC_MANAGERS = allowed("admin", "rbac-allowed")
+OWNER_OR_SHARED = allowed("owner", "member", "group-admin", "rbac-allowed")
+GROUP_READERS = allowed("member", "group-admin", "rbac-denied", "admin")  # RBAC has no say
+GROUP_ADMINS = allowed("group-admin", "admin")
+SHARERS = allowed("owner", "group-admin", "admin")  # an RBAC allow does not let one share
+SELF_OR_ADMIN = allowed("member", "admin")  # the requests ask about bob, the member
+SELF_OR_RBAC_MANAGER = allowed("member", "admin", "rbac-allowed")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One concrete request; `own_token`: sent with a fresh token of the caller's (Bearer)."""
+
+    path: str
+    json: Any = None
+    content: bytes | None = None
+    params: dict[str, str] = field(default_factory=dict)
+    own_token: bool = False
+
+
+@dataclass
+class World:
+    """The servers, a client per kind of caller, the standing data and makers of fresh data."""
+
+    server: Server
+    clients: dict[str, httpx.Client]
+    group: int  # "team"
+    workflow: int  # alice's, shared with team
+    unit: str  # alice's, with state, shared with team
+    serial: Iterator[int] = field(default_factory=itertools.count)
+
+    def client(self, user: str) -> httpx.Client:
+        return self.clients[next(k for k, u in USER_OF.items() if u == user)]
+
+    def name(self, prefix: str) -> str:
+        return f"{prefix}-{next(self.serial)}"
+
+    def new_workflow(self, *, shared: bool) -> int:
+        body = {"name": self.name("wf"), "access_groups": ["team"] if shared else []}
+        return int(ok(self.client("alice").post(f"{TORC}/workflows", json=body))["id"])
+
+    def new_unit(self, *, shared: bool = True, writes: int = 0) -> str:
+        path = f"fresh/{self.name('unit')}"
+        alice = self.client("alice")
+        ok(alice.post("/v1/units", json={"path": path}))
+        for serial in range(writes):
+            ok(alice.put(f"/v1/state/{path}", content=state(serial)))
+        if shared:
+            ok(alice.post(f"/v1/shares/{path}", json={"group": "team"}))
+        return path
+
+    def new_locked_unit(self) -> tuple[str, str]:
+        path = self.new_unit()
+        lock = ok(self.client("alice").post(f"/v1/locks/{path}", json={"who": "alice"}))
+        return path, str(lock["ID"])
+
+    def new_group(self) -> int:
+        body = {"name": self.name("group")}
+        return int(ok(self.client("root").post(f"{TORC}/access_groups", json=body))["id"])
+
+    def new_member(self) -> str:
+        user = self.name("member")
+        body = {"user_name": user}
+        ok(self.client("root").post(f"{TORC}/access_groups/{self.group}/members", json=body))
+        return user
+
+    def new_permission(self) -> str:
+        body = {"id": self.name("perm"), "rules": ["allow:unit.read:nothing/*"]}
+        return str(ok(self.client("root").post("/v1/rbac/permissions", json=body))["id"])
+
+    def new_role(self, *, permission: str | None = None) -> str:
+        root = self.client("root")
+        role = str(ok(root.post("/v1/rbac/roles", json={"id": self.name("role")}))["id"])
+        if permission is not None:
+            ok(root.post(f"/v1/rbac/roles/{role}/permissions", json={"permission_id": permission}))
+        return role
+
+    def new_assignment(self) -> dict[str, str]:
+        body = {"email": self.name("someone"), "role_id": self.new_role()}
+        ok(self.client("root").post("/v1/rbac/users/assign", json=body))
+        return body
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.is_success, (response.request.method, response.request.url, response.text)
+    return response.json()
+
+
+def state(serial: int) -> bytes:
+    return b'{"version": 4, "serial": %d, "lineage": "matrix", "resources": []}' % serial
+
+
+Build = Callable[[World], Call]
+
+
+@dataclass(frozen=True)
+class Row:
+    expect: Expect
+    build: Build | None = None  # None: the path template is the path
+
+
+def unlock_backend(w: World) -> Call:
+    path, lock_id = w.new_locked_unit()
+    return Call(f"/v1/backend/{path}", json={"ID": lock_id})
+
+
+def revoke_permission(w: World) -> Call:
+    permission = w.new_permission()
+    return Call(f"/v1/rbac/roles/{w.new_role(permission=permission)}/permissions/{permission}")
+
+
+def restore(w: World) -> Call:
+    path = w.new_unit(writes=2)
+    versions = ok(w.client("alice").get(f"/v1/versions/{path}"))["versions"]
+    return Call(f"/v1/restore/{path}", json={"version": versions[-1]["version"]})
+
+
+TABLE: dict[str, Row] = {
+    # -- health, metrics, documentation: no authentication
+    "GET /healthz": Row(PUBLIC),
+    "GET /metrics": Row(PUBLIC),
+    "GET /openapi.json": Row(PUBLIC),
+    "GET /docs": Row(PUBLIC),
+    "GET /docs/oauth2-redirect": Row(PUBLIC),
+    "GET /redoc": Row(PUBLIC),
+    # -- Torc: system
+    f"GET {TORC}/ping": Row(OPEN),
+    f"GET {TORC}/version": Row(OPEN),
+    f"POST {TORC}/admin/reload-auth": Row(ADMIN_ONLY),
+    f"GET {TORC}/audit": Row(ADMIN_ONLY),
+    # -- Torc: workflows
+    f"POST {TORC}/workflows": Row(
+        OWN_NEW, lambda w: Call(f"{TORC}/workflows", json={"name": w.name("new")})
+    ),
+    f"POST {TORC}/workflow_specs": Row(
+        OWN_NEW,
+        lambda w: Call(
+            f"{TORC}/workflow_specs",
+            json={"name": w.name("spec"), "jobs": [{"name": "a", "command": "true"}]},
+        ),
+    ),
+    f"GET {TORC}/workflows": Row(SIGNED_IN),
+    f"GET {TORC}/workflows/{{id}}": Row(
+        OWNER_OR_SHARED, lambda w: Call(f"{TORC}/workflows/{w.workflow}")
+    ),
+    f"DELETE {TORC}/workflows/{{id}}": Row(
+        OWNER_OR_SHARED, lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=True)}")
+    ),
+    f"GET {TORC}/workflows/{{id}}/access_groups": Row(
+        allowed("owner", "member", "group-admin", "rbac-allowed", "admin"),  # who shares it
+        lambda w: Call(f"{TORC}/workflows/{w.workflow}/access_groups"),
+    ),
+    f"POST {TORC}/workflows/{{id}}/access_groups/{{group_id}}": Row(
+        SHARERS,
+        lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=False)}/access_groups/{w.group}"),
+    ),
+    f"POST {TORC}/workflows/{{id}}/access_groups": Row(
+        SHARERS,
+        lambda w: Call(
+            f"{TORC}/workflows/{w.new_workflow(shared=False)}/access_groups",
+            json={"group_id": w.group},
+        ),
+    ),
+    f"DELETE {TORC}/workflows/{{id}}/access_groups/{{group_id}}": Row(
+        SHARERS,
+        lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=True)}/access_groups/{w.group}"),
+    ),
+    f"GET {TORC}/access_check/{{workflow_id}}/{{user_name}}": Row(
+        SELF_OR_ADMIN, lambda w: Call(f"{TORC}/access_check/{w.workflow}/bob")
+    ),
+    f"GET {TORC}/access_explain/{{workflow_id}}/{{user_name}}": Row(
+        SELF_OR_ADMIN, lambda w: Call(f"{TORC}/access_explain/{w.workflow}/bob")
+    ),
+    # -- Torc: access groups
+    f"POST {TORC}/access_groups": Row(
+        ADMIN_ONLY, lambda w: Call(f"{TORC}/access_groups", json={"name": w.name("group")})
+    ),
+    f"GET {TORC}/access_groups": Row(SIGNED_IN),
+    f"GET {TORC}/access_groups/{{id}}": Row(
+        GROUP_READERS, lambda w: Call(f"{TORC}/access_groups/{w.group}")
+    ),
+    f"DELETE {TORC}/access_groups/{{id}}": Row(
+        ADMIN_ONLY, lambda w: Call(f"{TORC}/access_groups/{w.new_group()}")
+    ),
+    f"GET {TORC}/access_groups/{{id}}/members": Row(
+        GROUP_READERS, lambda w: Call(f"{TORC}/access_groups/{w.group}/members")
+    ),
+    f"POST {TORC}/access_groups/{{id}}/members": Row(
+        GROUP_ADMINS,
+        lambda w: Call(
+            f"{TORC}/access_groups/{w.group}/members", json={"user_name": w.name("joiner")}
+        ),
+    ),
+    f"DELETE {TORC}/access_groups/{{id}}/members/{{user_name}}": Row(
+        GROUP_ADMINS, lambda w: Call(f"{TORC}/access_groups/{w.group}/members/{w.new_member()}")
+    ),
+    f"GET {TORC}/users/{{user_name}}/groups": Row(
+        SELF_OR_ADMIN, lambda w: Call(f"{TORC}/users/bob/groups")
+    ),
+    # -- OpenTaco: identity and tokens
+    "POST /v1/auth/token": Row(allowed(*NAMED, anonymous=401), lambda w: Call("/v1/auth/token")),
+    "DELETE /v1/auth/token": Row(
+        allowed(*NAMED, anonymous=400),  # nothing to revoke: no token was sent
+        lambda w: Call("/v1/auth/token", own_token=True),
+    ),
+    "GET /v1/auth/me": Row(OPEN),
+    "GET /v1/audit": Row(ADMIN_ONLY),
+    # -- OpenTaco: RBAC
+    "GET /v1/rbac/me": Row(OPEN),
+    "POST /v1/rbac/test": Row(
+        SELF_OR_RBAC_MANAGER,
+        lambda w: Call("/v1/rbac/test", json={"email": "bob", "action": "unit.read"}),
+    ),
+    "GET /v1/rbac/permissions": Row(RBAC_MANAGERS),
+    "POST /v1/rbac/permissions": Row(
+        RBAC_MANAGERS,
+        lambda w: Call(
+            "/v1/rbac/permissions", json={"id": w.name("perm"), "rules": ["deny:unit.read:x"]}
+        ),
+    ),
+    "DELETE /v1/rbac/permissions/{permission_id}": Row(
+        RBAC_MANAGERS, lambda w: Call(f"/v1/rbac/permissions/{w.new_permission()}")
+    ),
+    "GET /v1/rbac/roles": Row(RBAC_MANAGERS),
+    "POST /v1/rbac/roles": Row(
+        RBAC_MANAGERS, lambda w: Call("/v1/rbac/roles", json={"id": w.name("role")})
+    ),
+    "DELETE /v1/rbac/roles/{role_id}": Row(
+        RBAC_MANAGERS, lambda w: Call(f"/v1/rbac/roles/{w.new_role()}")
+    ),
+    "POST /v1/rbac/roles/{role_id}/permissions": Row(
+        RBAC_MANAGERS,
+        lambda w: Call(
+            f"/v1/rbac/roles/{w.new_role()}/permissions",
+            json={"permission_id": w.new_permission()},
+        ),
+    ),
+    "DELETE /v1/rbac/roles/{role_id}/permissions/{permission_id}": Row(
+        RBAC_MANAGERS, revoke_permission
+    ),
+    "GET /v1/rbac/users": Row(RBAC_MANAGERS),
+    "POST /v1/rbac/users/assign": Row(
+        RBAC_MANAGERS,
+        lambda w: Call(
+            "/v1/rbac/users/assign", json={"email": w.name("someone"), "role_id": w.new_role()}
+        ),
+    ),
+    "POST /v1/rbac/users/revoke": Row(
+        RBAC_MANAGERS, lambda w: Call("/v1/rbac/users/revoke", json=w.new_assignment())
+    ),
+    # -- OpenTaco: units
+    "POST /v1/units": Row(OWN_NEW, lambda w: Call("/v1/units", json={"path": w.name("new")})),
+    "GET /v1/units": Row(SIGNED_IN),
+    "GET /v1/units/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/units/{w.unit}")),
+    "DELETE /v1/units/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/units/{w.new_unit()}")),
+    "GET /v1/state/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/state/{w.unit}")),
+    "PUT /v1/state/{path}": Row(
+        OWNER_OR_SHARED, lambda w: Call(f"/v1/state/{w.unit}", content=state(next(w.serial)))
+    ),
+    "GET /v1/versions/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/versions/{w.unit}")),
+    "POST /v1/restore/{path}": Row(OWNER_OR_SHARED, restore),
+    "POST /v1/locks/{path}": Row(
+        OWNER_OR_SHARED, lambda w: Call(f"/v1/locks/{w.new_unit()}", json={"who": "matrix"})
+    ),
+    "DELETE /v1/locks/{path}": Row(
+        OWNER_OR_SHARED,
+        lambda w: Call(f"/v1/locks/{w.new_locked_unit()[0]}", params={"force": "true"}),
+    ),
+    "POST /v1/shares/{path}": Row(
+        SHARERS, lambda w: Call(f"/v1/shares/{w.new_unit(shared=False)}", json={"group": "team"})
+    ),
+    "DELETE /v1/shares/{path}": Row(
+        SHARERS, lambda w: Call(f"/v1/shares/{w.new_unit()}", params={"group": "team"})
+    ),
+    # -- Terraform HTTP backend
+    "GET /v1/backend/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.unit}")),
+    "POST /v1/backend/{path}": Row(
+        OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.unit}", content=state(next(w.serial)))
+    ),
+    "LOCK /v1/backend/{path}": Row(
+        OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.new_unit()}", json={"Who": "matrix"})
+    ),
+    "UNLOCK /v1/backend/{path}": Row(OWNER_OR_SHARED, unlock_backend),
+    "DELETE /v1/backend/{path}": Row(
+        OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.new_unit()}")
+    ),
+    # -- last: succeeds once, for the administrator, who comes after everyone else
+    "POST /v1/rbac/init": Row(ADMIN_ONLY),
+}
+
+
+# -- the routes the application serves ----------------------------------------------------------
+
+
+def served_routes(tmp_path: Path) -> set[str]:
+    """`METHOD /path/{param}` for every route of the application (HEAD beside GET left out)."""
+    from teamgate.settings import Settings
+    from teamgate.web.app import create_app
+
+    app = create_app(Settings(database=str(tmp_path / "routes.db")))
+    # Newer FastAPI keeps included routers as nodes; iter_route_contexts flattens them.
+    flatten = getattr(fastapi.routing, "iter_route_contexts", None)
+    routes = flatten(app.routes) if flatten is not None else app.routes
+    served = set()
+    for route in routes:
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)  # {path:unitpath} → {path}
+        for method in route.methods or ():
+            if not (method == "HEAD" and "GET" in route.methods):
+                served.add(f"{method} {path}")
+    return served
+
+
+def test_every_route_is_in_the_table(tmp_path: Path) -> None:
+    served = served_routes(tmp_path)
+    missing = sorted(served - set(TABLE))
+    assert not missing, (
+        "routes missing from the authorization table in tests/api/test_authz_matrix.py "
+        f"(say who may call them): {missing}"
+    )
+    stale = sorted(set(TABLE) - served)
+    assert not stale, f"the authorization table names routes the server does not have: {stale}"
+
+
+def test_the_table_names_an_outcome_for_every_caller() -> None:
+    for endpoint, row in TABLE.items():
+        assert set(row.expect) == set(KINDS), endpoint
+        assert row.build is not None or "{" not in endpoint, f"{endpoint}: how to fill the path?"
+
+
+# -- the matrix ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    root = tmp_path_factory.mktemp("authz")
+    auth_file = write_htpasswd(root / "htpasswd", (*USERS, "erin", "frank", "root"))
+    common = ("--auth-file", str(auth_file), "--enforce-access-control", "--admin-user", "root")
+    # The wrong-password caller fails often; throttling sign-ins is tested elsewhere.
+    server = start_server(
+        root / "server", "--database", str(root / "torc.db"), *common, "--no-login-throttle"
+    )
+    strict = start_server(
+        root / "strict", "--database", str(root / "strict.db"), *common, "--require-auth"
+    )
+    clients = {
+        kind: httpx.Client(base_url=server.base_url, auth=(user, password_of(user)), timeout=30)
+        for kind, user in USER_OF.items()
+    }
+    clients["anonymous"] = httpx.Client(base_url=server.base_url, timeout=30)
+    clients["wrong-password"] = httpx.Client(
+        base_url=server.base_url, auth=WRONG_PASSWORD, timeout=30
+    )
+    clients["required-auth anonymous"] = httpx.Client(base_url=strict.base_url, timeout=30)
+    try:
+        yield populate(server, clients)
+    finally:
+        for client in clients.values():
+            client.close()
+        server.stop()
+        strict.stop()
+
+
+def populate(server: Server, clients: dict[str, httpx.Client]) -> World:
+    """team (bob, carol as admin, frank), alice's shared workflow and unit, erin's and frank's
+    roles."""
+    root, alice = clients["admin"], clients["owner"]
+    group = int(ok(root.post(f"{TORC}/access_groups", json={"name": "team"}))["id"])
+    for user, role in (("bob", "member"), ("carol", "admin"), ("frank", "member")):
+        body = {"user_name": user, "role": role}
+        ok(root.post(f"{TORC}/access_groups/{group}/members", json=body))
+    body = {"name": "shared", "access_groups": ["team"]}
+    workflow = int(ok(alice.post(f"{TORC}/workflows", json=body))["id"])
+    ok(alice.post("/v1/units", json={"path": "team/app"}))
+    ok(alice.put("/v1/state/team/app", content=state(0)))
+    ok(alice.post("/v1/shares/team/app", json={"group": "team"}))
+    operate = "workflow.read,workflow.write,workflow.delete,unit.read,unit.write,unit.lock"
+    grants = {
+        "erin": f"allow:{operate},unit.delete,rbac.manage:*",
+        "frank": "deny:*:*",
+    }
+    for user, rule in grants.items():
+        ok(root.post("/v1/rbac/permissions", json={"id": f"{user}-rule", "rules": [rule]}))
+        ok(root.post("/v1/rbac/roles", json={"id": f"{user}-role"}))
+        body = {"permission_id": f"{user}-rule"}
+        ok(root.post(f"/v1/rbac/roles/{user}-role/permissions", json=body))
+        ok(root.post("/v1/rbac/users/assign", json={"email": user, "role_id": f"{user}-role"}))
+    return World(server, clients, group, workflow, "team/app")
+
+
+def send(world: World, kind: str, method: str, call: Call) -> httpx.Response:
+    client = world.clients[kind]
+    headers = {}
+    if call.own_token and kind in USER_OF:
+        token = ok(client.post("/v1/auth/token"))["token"]
+        headers["Authorization"] = f"Bearer {token}"
+    return client.request(
+        method,
+        call.path,
+        json=call.json,
+        content=call.content,
+        params=call.params,
+        headers=headers,
+        auth=None if headers else httpx.USE_CLIENT_DEFAULT,
+    )
+
+
+def outcome(response: httpx.Response) -> int:
+    return OK if response.is_success else response.status_code
+
+
+def refusal_problem(response: httpx.Response) -> str | None:
+    """What is wrong with a refusal's form (JSON error body, the realm on 401), if anything."""
+    try:
+        body = response.json()
+    except ValueError:
+        return f"not JSON: {response.text[:200]!r}"
+    if not isinstance(body, dict) or not {"error", "message"} <= set(body):
+        return f"not an error body: {body!r}"
+    if response.status_code == 401 and "www-authenticate" not in response.headers:
+        return "401 without WWW-Authenticate"
+    return None
+
+
+ORDER = sorted(TABLE, key=lambda endpoint: endpoint == "POST /v1/rbac/init")
+
+
+@pytest.mark.parametrize("endpoint", ORDER)
+def test_who_may_call(world: World, endpoint: str) -> None:
+    row = TABLE[endpoint]
+    method, template = endpoint.split(" ", 1)
+    got: Expect = {}
+    problems: list[str] = []
+    for kind in KINDS:
+        call = row.build(world) if row.build is not None else Call(template)
+        response = send(world, kind, method, call)
+        got[kind] = outcome(response)
+        if got[kind] != OK:
+            problem = refusal_problem(response)
+            if problem is not None:
+                problems.append(f"{kind}: {response.status_code} {problem}")
+        if got[kind] != row.expect[kind]:
+            problems.append(
+                f"{kind}: expected {row.expect[kind]}, got {response.status_code} "
+                f"{response.text[:300]}"
+            )
+    assert got == row.expect and not problems, "\n".join([endpoint, *problems])
