@@ -11,6 +11,9 @@ with a seed per operation and without its example database, so a run is repeatab
 The Terraform backend's custom methods (LOCK, UNLOCK) are not OpenAPI methods and the state
 upload reads a raw body the document cannot describe; a plain Hypothesis test sends those random
 paths and bodies and checks that no answer is a 5xx and every refusal is a JSON error.
+
+To look harder than the test run does: FUZZ_EXAMPLES=60 FUZZ_BACKEND_EXAMPLES=1000 (cases per
+operation; pass --timeout 3000 too) and FUZZ_SEED=<any text> for other cases than the default.
 """
 
 from __future__ import annotations
