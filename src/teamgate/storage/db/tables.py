@@ -244,3 +244,26 @@ unit_share = Table(
     PrimaryKeyConstraint("unit_id", "group_id", name="pk_unit_access_group"),
     Index("ix_unit_access_group_group", "group_id", "unit_id"),
 )
+
+# -- audit log ---------------------------------------------------------------------
+
+audit_event = Table(
+    "audit_event",
+    metadata,
+    # BIGINT on PostgreSQL (denied requests add up); SQLite's rowid is 64-bit already
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("time", String(32), nullable=False),  # UTC, `YYYY-MM-DDTHH:MM:SS.mmmZ`
+    Column("user_name", String(255), nullable=True),  # None: anonymous
+    Column("client", String(64), nullable=True),
+    Column("request_id", String(32), nullable=True),
+    Column("action", String(255), nullable=False),
+    Column("resource", Text, nullable=False),
+    Column("decision", String(16), nullable=False),  # allowed | denied | failed-login
+    Column("reason", Text, nullable=True),
+    Column("detail", Text, nullable=True),
+    # id last in each: newest-first pages (time, id) come straight from the index
+    Index("ix_audit_event_time", "time", "id"),
+    Index("ix_audit_event_user_time", "user_name", "time", "id"),
+    Index("ix_audit_event_action_time", "action", "time", "id"),
+    sqlite_autoincrement=True,
+)
