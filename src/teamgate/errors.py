@@ -26,7 +26,13 @@ class Unauthenticated(TeamgateError):
 
 
 class Forbidden(TeamgateError):
+    """Access refused. `reason` says what decided (as `Decision.reason`), for the audit log."""
+
     kind = "Forbidden"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class TooManyRequests(TeamgateError):

@@ -38,11 +38,12 @@ def facts_for(ctx: ServiceContext, conn: Connection, principal: Principal) -> Fa
     return ctx.access.facts_for(conn, principal.name)
 
 
-def require(decision: Decision) -> None:
-    """Raise Forbidden with the decision's message when it denies."""
+def require(decision: Decision) -> Decision:
+    """Raise Forbidden with the decision's message when it denies; the decision otherwise."""
     observers.decision(decision)
     if not decision.allowed:
-        raise Forbidden(decision.message)
+        raise Forbidden(decision.message, reason=decision.reason)
+    return decision
 
 
 def check_page(offset: int, limit: int) -> None:

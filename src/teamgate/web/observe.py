@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from teamgate.services import observers
+from teamgate.services import observers, request_info
 from teamgate.web.metrics import Metrics
 
 access_log = logging.getLogger("teamgate.access")
@@ -39,7 +40,7 @@ class RequestObserver:
             await send(message)
 
         try:
-            with observers.observing(self.metrics):
+            with observers.observing(self.metrics), request_info.bound(_request_info(scope)):
                 await self.app(scope, receive, watched_send)
         finally:
             seconds = time.perf_counter() - started
@@ -47,6 +48,11 @@ class RequestObserver:
                 self.metrics.request(scope["method"], _route_template(scope), status, seconds)
             if access_log.isEnabledFor(logging.INFO):
                 _log_access(scope, state, status, seconds)
+
+
+def _request_info(scope: Scope) -> request_info.RequestInfo:
+    client = scope.get("client")
+    return request_info.RequestInfo(id=secrets.token_hex(8), client=client[0] if client else None)
 
 
 def _route_template(scope: Scope) -> str | None:
