@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from sqlalchemy import Connection
 
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import ADMIN, GROUP_MEMBERS, SHARE, decide
+from teamgate.domain.policy import ADMIN, GROUP_MEMBERS, SHARE, Decision, decide
 from teamgate.errors import Forbidden, Invalid
+from teamgate.services import audit
 from teamgate.services.context import ServiceContext, check_page, facts_for, require
 from teamgate.services.workflows import authorize_workflow, workflow_resource
 from teamgate.storage.db import groups as store
@@ -21,8 +22,8 @@ ROLES = ("member", "admin")
 NAME_MAX = 255
 
 
-def _admin(ctx: ServiceContext, principal: Principal) -> None:
-    require(decide(principal, ADMIN, enforce=ctx.enforce))
+def _admin(ctx: ServiceContext, principal: Principal) -> Decision:
+    return require(decide(principal, ADMIN, enforce=ctx.enforce))
 
 
 @contextmanager
@@ -51,15 +52,21 @@ def _validate_name(name: str) -> str:
 def create_group(
     ctx: ServiceContext, principal: Principal, *, name: str, description: str | None
 ) -> Group:
-    _admin(ctx, principal)
+    decision = _admin(ctx, principal)
     with ctx.db.write() as conn:
-        return store.create_group(conn, name=_validate_name(name), description=description)
+        group = store.create_group(conn, name=_validate_name(name), description=description)
+        detail = f"name '{group.name}'"
+        audit.record(conn, principal, "group.create", f"group/{group.id}", decision, detail)
+        return group
 
 
 def delete_group(ctx: ServiceContext, principal: Principal, group_id: int) -> Group:
-    _admin(ctx, principal)
+    decision = _admin(ctx, principal)
     with _membership_edit(ctx) as conn:
-        return store.delete_group(conn, group_id)
+        group = store.delete_group(conn, group_id)
+        detail = f"name '{group.name}'"
+        audit.record(conn, principal, "group.delete", f"group/{group_id}", decision, detail)
+        return group
 
 
 def _can_see_all(ctx: ServiceContext, principal: Principal) -> bool:
@@ -124,8 +131,13 @@ def add_member(
     with _membership_edit(ctx) as conn:
         store.get_group(conn, group_id)
         facts = facts_for(ctx, conn, principal)
-        require(decide(principal, GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id))
-        return store.add_member(conn, group_id, user=user, role=role)
+        decision = require(
+            decide(principal, GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id)
+        )
+        member = store.add_member(conn, group_id, user=user, role=role)
+        detail = f"user '{user}' as {role}"
+        audit.record(conn, principal, "group.member.add", f"group/{group_id}", decision, detail)
+        return member
 
 
 def remove_member(
@@ -134,8 +146,13 @@ def remove_member(
     with _membership_edit(ctx) as conn:
         store.get_group(conn, group_id)
         facts = facts_for(ctx, conn, principal)
-        require(decide(principal, GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id))
-        return store.remove_member(conn, group_id, user=user)
+        decision = require(
+            decide(principal, GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id)
+        )
+        member = store.remove_member(conn, group_id, user=user)
+        detail = f"user '{user}' ({member.role})"
+        audit.record(conn, principal, "group.member.remove", f"group/{group_id}", decision, detail)
+        return member
 
 
 def list_members(
@@ -150,28 +167,43 @@ def list_members(
 
 def _share_decision(
     ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int, conn: Connection
-) -> None:
+) -> Decision:
     found = workflow_store.get_workflow(conn, workflow_id)
     store.get_group(conn, group_id)
     resource = workflow_resource(found, store.workflow_group_ids(conn, workflow_id))
     facts = facts_for(ctx, conn, principal)
-    require(decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group_id))
+    return require(
+        decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group_id)
+    )
+
+
+def _record_share(
+    conn: Connection, principal: Principal, action: str, share: Share, decision: Decision
+) -> None:
+    group = store.get_group(conn, share.group_id)
+    detail = f"group {group.id} '{group.name}'"
+    resource = f"workflow/{share.workflow_id}"
+    audit.record(conn, principal, action, resource, decision, detail)
 
 
 def add_workflow(
     ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
 ) -> Share:
     with ctx.db.write() as conn:
-        _share_decision(ctx, principal, workflow_id, group_id, conn)
-        return store.share_workflow(conn, workflow_id, group_id)
+        decision = _share_decision(ctx, principal, workflow_id, group_id, conn)
+        share = store.share_workflow(conn, workflow_id, group_id)
+        _record_share(conn, principal, "workflow.share", share, decision)
+        return share
 
 
 def remove_workflow(
     ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
 ) -> Share:
     with ctx.db.write() as conn:
-        _share_decision(ctx, principal, workflow_id, group_id, conn)
-        return store.unshare_workflow(conn, workflow_id, group_id)
+        decision = _share_decision(ctx, principal, workflow_id, group_id, conn)
+        share = store.unshare_workflow(conn, workflow_id, group_id)
+        _record_share(conn, principal, "workflow.unshare", share, decision)
+        return share
 
 
 def list_workflow_groups(

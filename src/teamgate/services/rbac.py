@@ -13,6 +13,7 @@ from teamgate.domain.identity import Principal
 from teamgate.domain.policy import RBAC_MANAGE, Decision, Resource, Step, decide, explain
 from teamgate.domain.rules import Effect, parse_rule
 from teamgate.errors import Conflict, Forbidden, Invalid
+from teamgate.services import audit
 from teamgate.services.context import ServiceContext, facts_for, require
 from teamgate.storage.db import rbac as store
 from teamgate.storage.db.rbac import Permission, Role, UserRoles
@@ -25,10 +26,10 @@ BUILTIN = {
 }
 
 
-def _manage(ctx: ServiceContext, principal: Principal) -> None:
+def _manage(ctx: ServiceContext, principal: Principal) -> Decision:
     with ctx.db.read() as conn:
         facts = facts_for(ctx, conn, principal)
-    require(decide(principal, RBAC_MANAGE, RBAC_RESOURCE, facts=facts, enforce=ctx.enforce))
+    return require(decide(principal, RBAC_MANAGE, RBAC_RESOURCE, facts=facts, enforce=ctx.enforce))
 
 
 def _check_id(kind: str, value: str) -> str:
@@ -44,13 +45,17 @@ def _changed(ctx: ServiceContext) -> None:
 
 
 @contextmanager
-def _edit(ctx: ServiceContext, principal: Principal) -> Iterator[Connection]:
+def _edit(
+    ctx: ServiceContext, principal: Principal, action: str, resource: str, detail: str | None = None
+) -> Iterator[Connection]:
     """An RBAC change: needs rbac.manage, bumps the version (serialising concurrent edits)
-    in its transaction, and drops cached rules once it has committed."""
-    _manage(ctx, principal)
+    and records `action` in the audit log in its transaction, and drops cached rules once it
+    has committed."""
+    decision = _manage(ctx, principal)
     with ctx.db.write() as conn:
         store.bump(conn)
         yield conn
+        audit.record(conn, principal, f"rbac.{action}", f"rbac/{resource}", decision, detail)
     _changed(ctx)
 
 
@@ -80,6 +85,8 @@ def init(ctx: ServiceContext, principal: Principal) -> str:
             store.add_role_permission(conn, role_id, role_id)
         store.assign_role(conn, principal.name, "admin")
         store.bump(conn)
+        detail = f"role 'admin' assigned to {principal.name}"
+        audit.record(conn, principal, "rbac.init", "rbac", _init_reason(principal), detail)
     _changed(ctx)
     return principal.name
 
@@ -99,7 +106,9 @@ def create_permission(
             f"permission '{id}' needs at least one rule (--rule effect:actions:resources)"
         )
     canonical = [parse_rule(rule).text for rule in rules]
-    with _edit(ctx, principal) as conn:
+    with _edit(
+        ctx, principal, "permission.create", f"permission/{id}", "; ".join(canonical)
+    ) as conn:
         created = store.create_permission(
             conn,
             id=id,
@@ -118,7 +127,7 @@ def list_permissions(ctx: ServiceContext, principal: Principal) -> list[Permissi
 
 
 def delete_permission(ctx: ServiceContext, principal: Principal, permission_id: str) -> None:
-    with _edit(ctx, principal) as conn:
+    with _edit(ctx, principal, "permission.delete", f"permission/{permission_id}") as conn:
         store.delete_permission(conn, permission_id)
         _keep_a_manager(conn, removed=f"permission '{permission_id}'")
 
@@ -127,7 +136,7 @@ def create_role(
     ctx: ServiceContext, principal: Principal, *, id: str, name: str, description: str | None
 ) -> Role:
     _check_id("role", id)
-    with _edit(ctx, principal) as conn:
+    with _edit(ctx, principal, "role.create", f"role/{id}") as conn:
         created = store.create_role(
             conn, id=id, name=name or id, description=description, by=principal.name
         )
@@ -141,7 +150,7 @@ def list_roles(ctx: ServiceContext, principal: Principal) -> list[Role]:
 
 
 def delete_role(ctx: ServiceContext, principal: Principal, role_id: str) -> None:
-    with _edit(ctx, principal) as conn:
+    with _edit(ctx, principal, "role.delete", f"role/{role_id}") as conn:
         store.delete_role(conn, role_id)
         _keep_a_manager(conn, removed=f"role '{role_id}'")
 
@@ -149,27 +158,29 @@ def delete_role(ctx: ServiceContext, principal: Principal, role_id: str) -> None
 def assign_permission(
     ctx: ServiceContext, principal: Principal, role_id: str, permission_id: str
 ) -> None:
-    with _edit(ctx, principal) as conn:
+    detail = f"permission '{permission_id}'"
+    with _edit(ctx, principal, "role.permission.assign", f"role/{role_id}", detail) as conn:
         store.add_role_permission(conn, role_id, permission_id)
 
 
 def revoke_permission(
     ctx: ServiceContext, principal: Principal, role_id: str, permission_id: str
 ) -> None:
-    with _edit(ctx, principal) as conn:
+    detail = f"permission '{permission_id}'"
+    with _edit(ctx, principal, "role.permission.revoke", f"role/{role_id}", detail) as conn:
         store.remove_role_permission(conn, role_id, permission_id)
         _keep_a_manager(conn, removed=f"permission '{permission_id}' from role '{role_id}'")
 
 
 def assign_role(ctx: ServiceContext, principal: Principal, user: str, role_id: str) -> bool:
     _check_user(user)
-    with _edit(ctx, principal) as conn:
+    with _edit(ctx, principal, "user.assign", f"user/{user}", f"role '{role_id}'") as conn:
         added = store.assign_role(conn, user, role_id)
     return added
 
 
 def revoke_role(ctx: ServiceContext, principal: Principal, user: str, role_id: str) -> None:
-    with _edit(ctx, principal) as conn:
+    with _edit(ctx, principal, "user.revoke", f"user/{user}", f"role '{role_id}'") as conn:
         store.revoke_role(conn, user, role_id)
         _keep_a_manager(conn, removed=f"role '{role_id}' from '{user}'")
 
@@ -178,6 +189,11 @@ def list_users(ctx: ServiceContext, principal: Principal) -> list[UserRoles]:
     _manage(ctx, principal)
     with ctx.db.read() as conn:
         return store.list_user_roles(conn)
+
+
+def _init_reason(principal: Principal) -> Decision:
+    reason = "system administrator" if principal.is_admin else "first caller, no administrators"
+    return Decision(True, reason)
 
 
 def _check_user(user: str) -> None:

@@ -20,7 +20,7 @@ from teamgate.domain.policy import SHARE, Decision, Resource, decide
 from teamgate.domain.rules import Effect
 from teamgate.domain.units import normalize_path
 from teamgate.errors import Conflict, Invalid, LockConflict, NotFound
-from teamgate.services import observers
+from teamgate.services import audit, observers
 from teamgate.services.context import ServiceContext, check_page, facts_for, require
 from teamgate.storage.blobs import BlobInfo, BlobStore
 from teamgate.storage.db import groups as group_store
@@ -67,11 +67,17 @@ def explain(
 def _authorized(
     ctx: ServiceContext, principal: Principal, conn: Connection, path: str, action: str
 ) -> Unit:
+    return _allowed(ctx, principal, conn, path, action)[0]
+
+
+def _allowed(
+    ctx: ServiceContext, principal: Principal, conn: Connection, path: str, action: str
+) -> tuple[Unit, Decision]:
+    """The unit and the decision that allows `action` on it (NotFound, then Forbidden)."""
     found, decision = explain(ctx, principal, conn, path, action)
     if found is None:
         raise NotFound(f"Unit '{path}' not found")
-    require(decision)
-    return found
+    return found, require(decision)
 
 
 def blobs(ctx: ServiceContext) -> BlobStore:
@@ -267,7 +273,7 @@ def unlock_unit(
     """Release the lock; without a lock ID this is a forced unlock (needs unit.lock too)."""
     path = normalize_path(raw_path)
     with ctx.db.write() as conn:
-        found = _authorized(ctx, principal, conn, path, LOCK)
+        found, decision = _allowed(ctx, principal, conn, path, LOCK)
         if found.lock_id is None:
             raise Conflict(f"Unit '{path}' is not locked")
         if not store.clear_lock(conn, found.id, lock_id):
@@ -275,13 +281,19 @@ def unlock_unit(
                 f"Lock ID '{lock_id}' does not match the lock on '{path}' ({found.lock_id})",
                 found.lock,
             )
+        if lock_id is None:
+            held = f"lock {found.lock_id} held by {(found.lock or {}).get('Who', '?')}"
+            audit.record(conn, principal, "unit.force_unlock", f"unit/{path}", decision, held)
 
 
 def delete_unit(ctx: ServiceContext, principal: Principal, raw_path: str) -> Unit:
     path = normalize_path(raw_path)
     with ctx.db.write() as conn:
-        found = _authorized(ctx, principal, conn, path, DELETE)
+        found, decision = _allowed(ctx, principal, conn, path, DELETE)
         keys = store.delete_unit(conn, found)
+        audit.record(
+            conn, principal, "unit.delete", f"unit/{path}", decision, f"owner {found.owner}"
+        )
     if ctx.blobs is not None:
         for key in keys:
             ctx.blobs.delete(key)
@@ -323,13 +335,16 @@ def _share(
         group = groups[group_name]
         resource = _resource(found, path, store.share_ids(conn, found.id))
         facts = facts_for(ctx, conn, principal)
-        require(
+        decision = require(
             decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group.id)
         )
         if add:
             store.add_share(conn, found.id, group.id, path=path, group=group_name)
         else:
             store.remove_share(conn, found.id, group.id, path=path, group=group_name)
+        action = "unit.share" if add else "unit.unshare"
+        detail = f"group {group.id} '{group_name}'"
+        audit.record(conn, principal, action, f"unit/{path}", decision, detail)
 
 
 def share(ctx: ServiceContext, principal: Principal, raw_path: str, group: str) -> None:

@@ -13,6 +13,7 @@ from teamgate.domain.policy import SHARE, Decision, Explanation, Facts, Resource
 from teamgate.domain.rules import Effect
 from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import Forbidden, Invalid, NotFound
+from teamgate.services import audit
 from teamgate.services.context import ServiceContext, check_page, facts_for, require
 from teamgate.storage.db import groups as group_store
 from teamgate.storage.db import workflows as store
@@ -97,9 +98,13 @@ def create_workflow(
         if groups:
             facts = facts_for(ctx, conn, principal)
             resource = workflow_resource(created, frozenset())
-            for group_id in groups:
-                _require_share(ctx, principal, resource, facts, group_id)
+            for group_id, group_name in groups:
+                decision = _require_share(ctx, principal, resource, facts, group_id)
                 group_store.share_workflow(conn, created.id, group_id)
+                detail = f"group {group_id} '{group_name}' (at creation)"
+                audit.record(
+                    conn, principal, "workflow.share", f"workflow/{created.id}", decision, detail
+                )
         return created, jobs
 
 
@@ -111,11 +116,13 @@ def _new_resource(principal: Principal, *, name: str | None = None) -> Resource:
 
 def _require_share(
     ctx: ServiceContext, principal: Principal, resource: Resource, facts: Facts, group_id: int
-) -> None:
-    require(decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group_id))
+) -> Decision:
+    return require(
+        decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group_id)
+    )
 
 
-def _resolve_groups(conn: Connection, names: Sequence[str]) -> list[int]:
+def _resolve_groups(conn: Connection, names: Sequence[str]) -> list[tuple[int, str]]:
     found = group_store.find_groups_by_name(conn, names)
     missing = [n for n in names if n not in found]
     if missing:
@@ -123,7 +130,7 @@ def _resolve_groups(conn: Connection, names: Sequence[str]) -> list[int]:
             f"Access group '{missing[0]}' not found: create it first "
             "(torc access-groups create) or fix access_groups"
         )
-    return [found[n].id for n in dict.fromkeys(names)]
+    return [(found[n].id, n) for n in dict.fromkeys(names)]
 
 
 def get_workflow(
@@ -140,7 +147,12 @@ def get_workflow(
 
 def delete_workflow(ctx: ServiceContext, principal: Principal, workflow_id: int) -> Workflow:
     with ctx.db.write() as conn:
-        authorize_workflow(ctx, principal, conn, workflow_id, DELETE)
+        found = store.get_workflow(conn, workflow_id)
+        decision = require(explain_workflow(ctx, principal, conn, found, DELETE))
+        detail = f"'{found.name}' of {found.user}"
+        audit.record(
+            conn, principal, "workflow.delete", f"workflow/{workflow_id}", decision, detail
+        )
         return store.delete_workflow(conn, workflow_id)
 
 
