@@ -21,6 +21,7 @@ LOG_FORMATS = ("text", "json")
 MAX_WORKERS = 256
 MAX_POOL = 1000
 MAX_THROTTLE_SECS = 86_400
+MAX_RETENTION_DAYS = 100 * 365
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class Settings:
     metrics: bool = True
     db_pool_size: int = 10
     db_max_overflow: int = 10
+    audit_retention_days: int = 90  # 0: keep audit events forever
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -85,6 +87,11 @@ class Settings:
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be at least 1024")
         self._validate_operations()
+        if not 0 <= self.audit_retention_days <= MAX_RETENTION_DAYS:
+            raise ConfigError(
+                f"audit_retention_days must be between 0 (keep forever) and "
+                f"{MAX_RETENTION_DAYS}, got {self.audit_retention_days}"
+            )
         return self
 
     def _validate_operations(self) -> None:
@@ -147,6 +154,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "metrics": ((bool,), "true or false"),
     "db_pool_size": ((int,), "an integer"),
     "db_max_overflow": ((int,), "an integer"),
+    "audit_retention_days": ((int,), "an integer"),
 }
 _ALIASES = {"url": "host"}  # Torc's name for the bind address
 

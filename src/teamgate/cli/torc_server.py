@@ -20,6 +20,7 @@ from teamgate.errors import ConfigError
 from teamgate.settings import (
     LOG_FORMATS,
     MAX_POOL,
+    MAX_RETENTION_DAYS,
     MAX_THROTTLE_SECS,
     MAX_WORKERS,
     Settings,
@@ -83,6 +84,7 @@ _FLAG_FIELDS = {
     "metrics": "metrics",
     "db_pool_size": "db_pool_size",
     "db_max_overflow": "db_max_overflow",
+    "audit_retention_days": "audit_retention_days",
 }
 
 
@@ -255,6 +257,13 @@ _FLAG_FIELDS = {
     default=10,
     show_default=True,
     help="Extra PostgreSQL connections a process may open under load (SQLite ignores it).",
+)
+@click.option(
+    "--audit-retention-days",
+    type=click.IntRange(0, MAX_RETENTION_DAYS),
+    default=90,
+    show_default=True,
+    help="Delete audit log events older than this (at startup, then hourly); 0 keeps them.",
 )
 @click.pass_context
 def run(ctx: click.Context, /, config_file: Path | None, **flags: Any) -> None:

@@ -14,11 +14,12 @@ from teamgate import __version__
 from teamgate.auth.authenticator import Authenticator
 from teamgate.auth.throttle import throttle_from_settings
 from teamgate.auth.tokens import TokenService
+from teamgate.services.audit import Pruner
 from teamgate.services.context import ServiceContext
 from teamgate.settings import Settings
 from teamgate.storage.blobs import FilesystemBlobStore, open_blob_store
 from teamgate.storage.db.engine import Database, database_url
-from teamgate.web import errors, metrics, taco_api, torc_api, units_api
+from teamgate.web import audit_api, errors, metrics, taco_api, torc_api, units_api
 from teamgate.web.limits import BodySizeLimit
 from teamgate.web.observe import RequestObserver
 from teamgate.web.text import check_parameters
@@ -63,13 +64,16 @@ def create_app(
         db.migrate()
     auth = authenticator or build_authenticator(settings)
     auth.tokens = TokenService(db)
+    pruner = Pruner(db, retention_days=settings.audit_retention_days)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         auth.start_watching()
+        pruner.start()  # prunes once before the first request, then every hour
         try:
             yield
         finally:
+            pruner.stop()
             auth.stop_watching()
             db.dispose()
 
@@ -98,6 +102,7 @@ def create_app(
     app.include_router(torc_api.router)
     app.include_router(taco_api.router)
     app.include_router(units_api.router)
+    app.include_router(audit_api.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

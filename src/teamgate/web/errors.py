@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+import string
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamgate import errors
+from teamgate.auth.tokens import looks_like_token
+from teamgate.services import audit
 
 log = logging.getLogger("teamgate.web")
 
@@ -27,6 +33,7 @@ STATUS: dict[type[errors.TeamgateError], int] = {
 }
 
 REALM = 'Basic realm="Torc"'
+LOOKUP_LENGTH = 16  # hex digits in a token's lookup part
 
 _HTTP_KINDS = {
     400: "BadRequest",
@@ -82,10 +89,70 @@ def _describe_one(error: Any) -> str:
     return f"{field}: {error.get('msg', 'invalid value')}"
 
 
+def _route_action(request: Request) -> str:
+    """What was asked: the method and route template, e.g. `GET /torc-service/v1/workflows/{id}`."""
+    route = getattr(request.scope.get("route"), "path", None)
+    return f"{request.method} {route if isinstance(route, str) else request.url.path}"
+
+
+def _token_lookup(token: str) -> str:
+    """What of a token may be recorded: its lookup part (`tg_<lookup>`), never the secret."""
+    lookup = token[len("tg_") :].partition("_")[0] if looks_like_token(token) else ""
+    if len(lookup) != LOOKUP_LENGTH or any(c not in string.hexdigits for c in lookup):
+        return "a value that is not a teamgate token"  # it might be a secret: say nothing of it
+    return f"token tg_{lookup}"
+
+
+def attempted_login(authorization: str) -> tuple[str | None, str]:
+    """The user name a failed `Authorization` header tried, and how; never the secret."""
+    scheme, _, value = authorization.strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return None, f"bearer {_token_lookup(value.strip())}"
+    if scheme.lower() != "basic":
+        return None, "an unsupported scheme"
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8", "replace")
+    except (binascii.Error, ValueError):
+        return None, "basic, malformed"
+    user, sep, password = decoded.partition(":")
+    if not sep or not user:
+        return None, "basic, malformed"
+    how = f"basic with {_token_lookup(password)}" if looks_like_token(password) else "basic"
+    return user, how
+
+
+def _refusal(request: Request, exc: errors.TeamgateError, status: int) -> audit.Event | None:
+    """The audit event for a 403, or for a 401 where credentials were offered; else None."""
+    principal = getattr(request.state, "principal", None)
+    if status == 403:
+        reason = exc.reason if isinstance(exc, errors.Forbidden) and exc.reason else exc.message
+        user = getattr(principal, "name", None)
+        return audit.Event(user, _route_action(request), request.url.path, audit.DENIED, reason)
+    authorization = request.headers.get("authorization")
+    if status != 401 or principal is not None or not authorization:
+        return None
+    user, how = attempted_login(authorization)
+    action, path = _route_action(request), request.url.path
+    return audit.Event(user, action, path, audit.FAILED_LOGIN, exc.message, how)
+
+
+async def _record_refusal(request: Request, exc: errors.TeamgateError, status: int) -> None:
+    """Record a refusal in the audit log; never fails the response (errors are logged)."""
+    try:
+        event = _refusal(request, exc, status)
+        if event is not None:
+            await run_in_threadpool(audit.record_refusal, request.app.state.database, event)
+    except Exception:
+        log.exception("Could not record a %d on %s in the audit log", status, request.url.path)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.TeamgateError)
-    async def _teamgate(_request: Request, exc: errors.TeamgateError) -> JSONResponse:
-        return error_response(status_for(exc), exc.kind, exc.message)
+    async def _teamgate(request: Request, exc: errors.TeamgateError) -> JSONResponse:
+        status = status_for(exc)
+        if status in (401, 403):
+            await _record_refusal(request, exc, status)
+        return error_response(status, exc.kind, exc.message)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

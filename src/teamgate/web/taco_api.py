@@ -9,8 +9,9 @@ from fastapi import APIRouter, Body, Depends, Request, status
 from pydantic import Field
 
 from teamgate.auth.tokens import DEFAULT_TTL_DAYS, MAX_TTL_DAYS, TokenService
+from teamgate.domain.policy import Decision
 from teamgate.errors import Forbidden, Invalid, Unauthenticated
-from teamgate.services import rbac
+from teamgate.services import audit, rbac
 from teamgate.storage.db.rbac import Permission, Role
 from teamgate.web.deps import Caller, Context, get_principal
 from teamgate.web.models import ErrorBody, StrictIn
@@ -84,9 +85,16 @@ def _tokens(request: Request) -> TokenService:
     return tokens
 
 
+# Tokens are the caller's own; TokenService commits them, then the audit record follows.
+OWN_TOKEN = Decision(True, "own token")
+
+
 @router.post("/auth/token", status_code=status.HTTP_201_CREATED)
 def issue_token(
-    request: Request, caller: Caller, body: Annotated[TokenIn | None, Body()] = None
+    request: Request,
+    ctx: Context,
+    caller: Caller,
+    body: Annotated[TokenIn | None, Body()] = None,
 ) -> dict[str, Any]:
     """Issue an API token for the caller (who signs in with user name and password)."""
     if caller.name is None:
@@ -97,6 +105,8 @@ def issue_token(
     issued = _tokens(request).issue(
         caller.name, description=body.description, ttl_days=body.ttl_days
     )
+    detail = f"expires {issued.expires_at}"
+    audit.record_change(ctx, caller, "token.create", f"token/{issued.id}", OWN_TOKEN, detail)
     return {
         "token": issued.token,
         "id": issued.id,
@@ -106,11 +116,12 @@ def issue_token(
 
 
 @router.delete("/auth/token")
-def revoke_token(request: Request, caller: Caller) -> dict[str, str]:
+def revoke_token(request: Request, ctx: Context, caller: Caller) -> dict[str, str]:
     """Revoke the token this request was made with."""
     if caller.token_id is None:
         raise Invalid("Send the token to revoke as 'Authorization: Bearer <token>'")
-    _tokens(request).revoke(caller.token_id)
+    if _tokens(request).revoke(caller.token_id):
+        audit.record_change(ctx, caller, "token.revoke", f"token/{caller.token_id}", OWN_TOKEN)
     return {"message": "Token revoked"}
 
 
