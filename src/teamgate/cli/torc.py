@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from teamgate import __version__
+from teamgate.cli import audit as audit_cli
 from teamgate.cli.common import FORMAT, examples, leaf_command, skip_httpx_cli
 from teamgate.cli.completion import completion_command
 from teamgate.cli.output import echo_json, render_table
@@ -542,6 +543,24 @@ def access_explain(opts: Options, user_name: str, workflow_id: int, action: str)
 
 
 cli.add_command(completion_command("torc"))
+
+
+# -- audit log -------------------------------------------------------------------
+
+
+@cli.group(epilog=audit_cli.epilog("torc", "-f"))
+def audit() -> None:
+    """The audit log: administrative changes, denials, failed logins."""
+
+
+@audit.command("list", help=audit_cli.HELP, epilog=audit_cli.epilog("torc", "-f"))
+@audit_cli.filter_options
+@command
+@pass_options
+def audit_list(opts: Options, /, limit: int, **filters: str | None) -> None:
+    with opts.client() as client:
+        events = client.list_audit(limit=limit, **audit_cli.filters_of(filters))
+    echo_json(events) if opts.json else click.echo(audit_cli.render_events(events))
 
 
 def main() -> None:

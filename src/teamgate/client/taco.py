@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
+from teamgate.client.audit import iter_events
 from teamgate.client.http import JsonClient, Progress
 
 DEFAULT_SERVER = "http://localhost:8080"
@@ -173,6 +174,10 @@ class TacoClient(JsonClient):
 
     def unshare_unit(self, path: str, group: str) -> Any:
         return self.request("DELETE", f"/v1/shares/{_unit(path)}", params={"group": group})
+
+    def list_audit(self, *, limit: int = 100, **filters: Any) -> list[Any]:
+        """Audit events, newest first (system administrators only); see client.audit."""
+        return list(iter_events(self, "/v1/audit", limit=limit, **filters))
 
 
 # -- saved state ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from teamgate.client.audit import iter_events
 from teamgate.client.http import JsonClient
 
 DEFAULT_URL = "http://localhost:8080/torc-service/v1"
@@ -79,6 +80,10 @@ class TorcClient(JsonClient):
 
     def reload_auth(self) -> Any:
         return self.post("/admin/reload-auth")
+
+    def list_audit(self, *, limit: int = 100, **filters: Any) -> list[Any]:
+        """Audit events, newest first (system administrators only); see client.audit."""
+        return list(iter_events(self, "/audit", limit=limit, **filters))
 
     def _all(self, path: str, **params: Any) -> list[Any]:
         """Every item of a paginated list."""

@@ -16,6 +16,7 @@ from teamgate import __version__
 from teamgate.cli.common import FORMAT, examples, skip_httpx_cli
 from teamgate.cli.completion import completion_command
 from teamgate.cli.output import echo_json
+from teamgate.cli.taco.audit import audit
 from teamgate.cli.taco.common import AliasGroup, Options, command, pass_options
 from teamgate.cli.taco.rbac import rbac
 from teamgate.cli.taco.units import unit
@@ -69,6 +70,7 @@ def cli(ctx: click.Context, server: str, output_format: str) -> None:
 cli.add_command(rbac)
 cli.add_command(unit)
 cli.add_command(completion_command("taco"))
+cli.add_command(audit)
 
 
 # -- login, logout, whoami -----------------------------------------------------------------
