@@ -243,7 +243,11 @@ def sample_rss(pid: int, start: float, stop: threading.Event, out: list[Tick]) -
     """The server's VmRSS and the load average once a second."""
     status, loadavg = Path(f"/proc/{pid}/status"), Path("/proc/loadavg")
     while True:
-        for line in status.read_text().splitlines():
+        try:
+            lines = status.read_text().splitlines()
+        except (FileNotFoundError, ProcessLookupError):
+            return  # the server exited: main() counts that as an error
+        for line in lines:
             if line.startswith("VmRSS:"):
                 load = float(loadavg.read_text().split()[0])
                 out.append(Tick(time.perf_counter() - start, int(line.split()[1]) / 1024, load))
@@ -388,10 +392,12 @@ def main() -> None:
         threads += [threading.Thread(target=c.run, args=(stop,)) for c in clients]
         for thread in threads:
             thread.start()
-        stop.wait(args.minutes * 60)
-        stop.set()
-        for thread in threads:
-            thread.join()
+        try:
+            stop.wait(args.minutes * 60)
+        finally:  # also on Ctrl-C: the clients stop before the server does
+            stop.set()
+            for thread in threads:
+                thread.join()
         seconds = time.perf_counter() - start
         if server.process.poll() is not None:
             results.error("server", f"the server exited with {server.process.returncode}")
