@@ -35,7 +35,7 @@ class Settings:
     port: int = 8080
     credential_cache_ttl_secs: float = 60
     login_throttle: bool = True
-    login_throttle_user_failures: int = 5
+    login_throttle_user_failures: int = 10
     login_throttle_address_failures: int = 50
     login_throttle_window_secs: float = 900
     login_throttle_delay_secs: float = 1

@@ -37,7 +37,7 @@ MAX_SHOWN_CHARS = 100
 
 @dataclass(frozen=True, slots=True)
 class ThrottlePolicy:
-    user_failures: int = 5
+    user_failures: int = 10
     address_failures: int = 50
     window_secs: float = 900
     base_delay_secs: float = 1

@@ -152,7 +152,7 @@ _FLAG_FIELDS = {
 @click.option(
     "--login-throttle-user-failures",
     type=click.IntRange(1, 1000),
-    default=5,
+    default=10,
     show_default=True,
     help="Failed passwords for one user name before its attempts are refused.",
 )
