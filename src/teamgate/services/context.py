@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
@@ -12,6 +14,7 @@ from teamgate.errors import Forbidden, Invalid
 from teamgate.services import observers
 from teamgate.services.access_cache import AccessCache
 from teamgate.storage.blobs import BlobStore
+from teamgate.storage.db import rbac as access_version
 from teamgate.storage.db.engine import Database
 
 MAX_LIMIT = 10_000
@@ -36,6 +39,20 @@ def facts_for(ctx: ServiceContext, conn: Connection, principal: Principal) -> Fa
     if not ctx.enforce or principal.name is None:
         return NO_FACTS
     return ctx.access.facts_for(conn, principal.name)
+
+
+@contextmanager
+def access_change(ctx: ServiceContext) -> Iterator[Connection]:
+    """A write that changes what callers may do (RBAC data, group membership).
+
+    Bumps the shared access version first, which serialises such changes (a row lock on
+    PostgreSQL) and tells other processes to refresh; drops this process's cached facts
+    once the transaction has committed.
+    """
+    with ctx.db.write() as conn:
+        access_version.bump(conn)
+        yield conn
+    ctx.access.invalidate()
 
 
 def require(decision: Decision) -> Decision:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from sqlalchemy import Connection
 
 from teamgate.domain.identity import Principal
 from teamgate.domain.policy import ADMIN, GROUP_MEMBERS, SHARE, Decision, decide
 from teamgate.errors import Forbidden, Invalid
 from teamgate.services import audit
-from teamgate.services.context import ServiceContext, check_page, facts_for, require
+from teamgate.services.context import (
+    ServiceContext,
+    access_change,
+    check_page,
+    facts_for,
+    require,
+)
 from teamgate.services.workflows import authorize_workflow, workflow_resource
 from teamgate.storage.db import groups as store
-from teamgate.storage.db import rbac as access_version
 from teamgate.storage.db import workflows as workflow_store
 from teamgate.storage.db.groups import Group, Membership, Page, Share
 
@@ -24,19 +26,6 @@ NAME_MAX = 255
 
 def _admin(ctx: ServiceContext, principal: Principal) -> Decision:
     return require(decide(principal, ADMIN, enforce=ctx.enforce))
-
-
-@contextmanager
-def _membership_edit(ctx: ServiceContext) -> Iterator[Connection]:
-    """A change to who belongs to which group: cached facts must be dropped everywhere.
-
-    Bumps the access version in the transaction (other processes notice within a second)
-    and drops this process's cache once the change has committed.
-    """
-    with ctx.db.write() as conn:
-        yield conn
-        access_version.bump(conn)
-    ctx.access.invalidate()
 
 
 def _validate_name(name: str) -> str:
@@ -62,7 +51,7 @@ def create_group(
 
 def delete_group(ctx: ServiceContext, principal: Principal, group_id: int) -> Group:
     decision = _admin(ctx, principal)
-    with _membership_edit(ctx) as conn:
+    with access_change(ctx) as conn:
         group = store.delete_group(conn, group_id)
         detail = f"name '{group.name}'"
         audit.record(conn, principal, "group.delete", f"group/{group_id}", decision, detail)
@@ -128,7 +117,7 @@ def add_member(
             f"invalid user name {user!r}: it must be non-empty, printable, without ':' "
             "and without leading or trailing spaces"
         )
-    with _membership_edit(ctx) as conn:
+    with access_change(ctx) as conn:
         store.get_group(conn, group_id)
         facts = facts_for(ctx, conn, principal)
         decision = require(
@@ -143,7 +132,7 @@ def add_member(
 def remove_member(
     ctx: ServiceContext, principal: Principal, group_id: int, *, user: str
 ) -> Membership:
-    with _membership_edit(ctx) as conn:
+    with access_change(ctx) as conn:
         store.get_group(conn, group_id)
         facts = facts_for(ctx, conn, principal)
         decision = require(

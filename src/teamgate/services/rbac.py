@@ -14,7 +14,7 @@ from teamgate.domain.policy import RBAC_MANAGE, Decision, Resource, Step, decide
 from teamgate.domain.rules import Effect, parse_rule
 from teamgate.errors import Conflict, Forbidden, Invalid
 from teamgate.services import audit
-from teamgate.services.context import ServiceContext, facts_for, require
+from teamgate.services.context import ServiceContext, access_change, facts_for, require
 from teamgate.storage.db import rbac as store
 from teamgate.storage.db.rbac import Permission, Role, UserRoles
 
@@ -40,10 +40,6 @@ def _check_id(kind: str, value: str) -> str:
     return value
 
 
-def _changed(ctx: ServiceContext) -> None:
-    ctx.access.invalidate()
-
-
 @contextmanager
 def _edit(
     ctx: ServiceContext, principal: Principal, action: str, resource: str, detail: str | None = None
@@ -52,18 +48,16 @@ def _edit(
     and records `action` in the audit log in its transaction, and drops cached rules once it
     has committed."""
     decision = _manage(ctx, principal)
-    with ctx.db.write() as conn:
-        store.bump(conn)
+    with access_change(ctx) as conn:
         yield conn
         audit.record(conn, principal, f"rbac.{action}", f"rbac/{resource}", decision, detail)
-    _changed(ctx)
 
 
 def init(ctx: ServiceContext, principal: Principal) -> str:
     """Create the built-in permissions and roles and make the caller an RBAC admin."""
     if principal.name is None:
         raise Forbidden("Sign in first: RBAC init makes the caller its administrator")
-    with ctx.db.write() as conn:
+    with access_change(ctx) as conn:
         initialized, _ = store.state(conn)
         if initialized:
             raise Conflict("RBAC is already initialised")
@@ -84,10 +78,8 @@ def init(ctx: ServiceContext, principal: Principal) -> str:
             )
             store.add_role_permission(conn, role_id, role_id)
         store.assign_role(conn, principal.name, "admin")
-        store.bump(conn)
         detail = f"role 'admin' assigned to {principal.name}"
         audit.record(conn, principal, "rbac.init", "rbac", _init_reason(principal), detail)
-    _changed(ctx)
     return principal.name
 
 
