@@ -142,3 +142,40 @@ def test_removing_a_member_through_a_denies_through_b_within_a_second(pair: Pair
         assert removed.status_code == 200, removed.text
         elapsed = answered(read, 403, since=time.monotonic())
     assert elapsed <= PROPAGATION_SECS, f"B allowed bob for {elapsed:.2f} s after the removal"
+
+
+def test_workflow_list_counts_through_b_follow_each_write_through_a_at_once(pair: Pair) -> None:
+    """B keeps each list's `total_count` between requests; every write through A that changes
+    it (create, share, unshare, membership, delete) shows in B's very next answer."""
+    torc = "/torc-service/v1"
+    with (
+        pair.client(pair.a, "alice", torc) as alice,
+        pair.client(pair.a, "bob", torc) as bob_a,
+        pair.client(pair.b, "bob", torc) as bob_b,
+    ):
+
+        def total() -> int:
+            listed = [bob_b.get("/workflows", params={"limit": 1}) for _ in range(2)]
+            assert [r.status_code for r in listed] == [200, 200], listed[-1].text
+            counts = {r.json()["total_count"] for r in listed}
+            assert len(counts) == 1, counts  # the second answer (from B's cache) agrees
+            return counts.pop()
+
+        start = total()
+        created = bob_a.post("/workflows", json={"name": "counted"})
+        assert created.status_code == 200, created.text
+        assert total() == start + 1
+
+        group = alice.post("/access_groups", json={"name": f"count-{uuid.uuid4().hex[:8]}"})
+        group_id = group.json()["id"]
+        theirs = alice.post("/workflows", json={"name": "alice-shares-this"}).json()["id"]
+        assert total() == start + 1  # alice's new workflow is not bob's to see
+        assert alice.post(f"/workflows/{theirs}/access_groups/{group_id}").status_code == 200
+        assert total() == start + 1  # shared with a group bob is not in
+        joined = alice.post(f"/access_groups/{group_id}/members", json={"user_name": "bob"})
+        assert joined.status_code == 200, joined.text
+        assert total() == start + 2
+        assert alice.delete(f"/workflows/{theirs}/access_groups/{group_id}").status_code == 200
+        assert total() == start + 1
+        assert bob_a.delete(f"/workflows/{created.json()['id']}").status_code == 200
+        assert total() == start

@@ -15,6 +15,7 @@ from teamgate.services import observers
 from teamgate.services.access_cache import AccessCache
 from teamgate.storage.blobs import BlobStore
 from teamgate.storage.db import rbac as access_version
+from teamgate.storage.db.counts import CountCache
 from teamgate.storage.db.engine import Database
 
 MAX_LIMIT = 10_000
@@ -25,6 +26,7 @@ class ServiceContext:
     db: Database
     enforce: bool
     access: AccessCache = field(default_factory=lambda: AccessCache())
+    counts: CountCache = field(default_factory=lambda: CountCache())
     admin_users: frozenset[str] = frozenset()
     blobs: BlobStore | None = None
     max_versions: int = 10
@@ -53,6 +55,16 @@ def access_change(ctx: ServiceContext) -> Iterator[Connection]:
         access_version.bump(conn)
         yield conn
     ctx.access.invalidate()
+
+
+@contextmanager
+def workflows_change(ctx: ServiceContext) -> Iterator[Connection]:
+    """A write that can change what workflow lists count (workflows created or deleted,
+    shares added or removed): bumps the shared workflows version first, so that no process
+    reuses a count made before it (see storage.db.counts)."""
+    with ctx.db.write() as conn:
+        access_version.bump_workflows(conn)
+        yield conn
 
 
 def require(decision: Decision) -> Decision:

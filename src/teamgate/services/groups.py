@@ -14,6 +14,7 @@ from teamgate.services.context import (
     check_page,
     facts_for,
     require,
+    workflows_change,
 )
 from teamgate.services.workflows import authorize_workflow, workflow_resource
 from teamgate.storage.db import groups as store
@@ -178,7 +179,7 @@ def _record_share(
 def add_workflow(
     ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
 ) -> Share:
-    with ctx.db.write() as conn:
+    with workflows_change(ctx) as conn:
         decision = _share_decision(ctx, principal, workflow_id, group_id, conn)
         share = store.share_workflow(conn, workflow_id, group_id)
         _record_share(conn, principal, "workflow.share", share, decision)
@@ -188,7 +189,7 @@ def add_workflow(
 def remove_workflow(
     ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
 ) -> Share:
-    with ctx.db.write() as conn:
+    with workflows_change(ctx) as conn:
         decision = _share_decision(ctx, principal, workflow_id, group_id, conn)
         share = store.unshare_workflow(conn, workflow_id, group_id)
         _record_share(conn, principal, "workflow.unshare", share, decision)

@@ -14,7 +14,13 @@ from teamgate.domain.rules import Effect
 from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import Forbidden, Invalid, NotFound
 from teamgate.services import audit
-from teamgate.services.context import ServiceContext, check_page, facts_for, require
+from teamgate.services.context import (
+    ServiceContext,
+    check_page,
+    facts_for,
+    require,
+    workflows_change,
+)
 from teamgate.storage.db import groups as group_store
 from teamgate.storage.db import workflows as store
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
@@ -80,7 +86,7 @@ def create_workflow(
 ) -> tuple[Workflow, int]:
     """Create a workflow (with the spec's jobs, if any) and its shares in one transaction."""
     owner = _owner(ctx, principal, user)
-    with ctx.db.write() as conn:
+    with workflows_change(ctx) as conn:
         if ctx.enforce:  # the creator owns it, but an RBAC deny on its name still applies
             facts = facts_for(ctx, conn, principal)
             new = _new_resource(principal, name=f"{owner}/{name}")
@@ -146,7 +152,7 @@ def get_workflow(
 
 
 def delete_workflow(ctx: ServiceContext, principal: Principal, workflow_id: int) -> Workflow:
-    with ctx.db.write() as conn:
+    with workflows_change(ctx) as conn:
         found = store.get_workflow(conn, workflow_id)
         decision = require(explain_workflow(ctx, principal, conn, found, DELETE))
         detail = f"'{found.name}' of {found.user}"
@@ -183,7 +189,13 @@ def list_workflows(
                 deny=rules.patterns(Effect.DENY, READ),
             )
         return store.list_workflows(
-            conn, visible=visible, filters=filters, offset=offset, limit=limit, after=after
+            conn,
+            visible=visible,
+            filters=filters,
+            offset=offset,
+            limit=limit,
+            after=after,
+            counts=ctx.counts,
         )
 
 

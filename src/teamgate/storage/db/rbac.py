@@ -74,6 +74,19 @@ def bump(conn: Connection) -> None:
     conn.execute(update(rbac_state).values(version=rbac_state.c.version + 1))
 
 
+def versions(conn: Connection) -> tuple[int, int]:
+    """(access version, workflows version): what a workflow list's count depends on besides
+    the request itself."""
+    row = conn.execute(select(rbac_state.c.version, rbac_state.c.workflows_version)).one()
+    return int(row.version), int(row.workflows_version)
+
+
+def bump_workflows(conn: Connection) -> None:
+    """Mark a change to what workflow lists count (and take the same row lock as `bump`)."""
+    state = rbac_state.c
+    conn.execute(update(rbac_state).values(workflows_version=state.workflows_version + 1))
+
+
 def mark_initialized(conn: Connection, user: str) -> None:
     result = conn.execute(
         update(rbac_state)

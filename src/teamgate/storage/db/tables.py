@@ -124,7 +124,9 @@ rbac_state = Table(
     Column("initialized", Boolean, nullable=False),
     Column("init_user", String(255), nullable=True),
     Column("init_time", String(32), nullable=True),
-    Column("version", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),  # bumped by every access change
+    # bumped by every write that changes a workflow list's count (see services.context)
+    Column("workflows_version", BigInteger, nullable=False, server_default="0"),
 )
 
 rbac_permission = Table(

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Select, delete, func, insert, select
 
 from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import NotFound
+from teamgate.storage.db.counts import CountCache
 from teamgate.storage.db.listing import Visibility
 from teamgate.storage.db.tables import job, job_dependency, resource_requirements, workflow
 from teamgate.storage.db.util import now_text
@@ -202,16 +203,21 @@ def list_workflows(
     offset: int,
     limit: int,
     after: str | None = None,
+    counts: CountCache | None = None,
 ) -> WorkflowPage:
     """One page of workflows matching `filters`, restricted to `visible` (None: all), starting
-    `offset` rows after the cursor `after` (or after the start)."""
+    `offset` rows after the cursor `after` (or after the start); the total comes from
+    `counts` while nothing it depends on has changed."""
     if visible is not None and visible.denies_everything:
         return WorkflowPage([], offset, limit, 0, False)
     order = Order(filters.sort_by or "id", filters.reverse_sort)
     query = WorkflowQuery(visible, filters, order)
     page, count = statements(query, conn.dialect.name, after is not None)
     rows = conn.execute(page, _page_parameters(order, offset, limit, after)).all()
-    total = int(conn.execute(count).scalar_one())
+    if counts is None:
+        total = int(conn.execute(count).scalar_one())
+    else:
+        total = counts.count(conn, query, count)
     items = [_workflow(r) for r in rows[:limit]]
     if len(rows) <= limit:
         return WorkflowPage(items, offset, limit, total, False)
