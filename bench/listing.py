@@ -238,14 +238,39 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), ordered[max(0, int(len(ordered) * 0.95) - 1)]
 
 
-def timed(call: Callable[[], Any], repeat: int) -> tuple[float, float]:
+def timed(
+    call: Callable[[], Any], repeat: int, before: Callable[[], Any] | None = None
+) -> tuple[float, float]:
+    """p50/p95 in ms of `call`, each time after `before` (not timed), if given."""
     call()  # warm caches (credentials, rules, pages)
     samples = []
     for _ in range(repeat):
+        if before is not None:
+            before()
         start = time.perf_counter()
         call()
         samples.append((time.perf_counter() - start) * 1000)
     return percentiles(samples)
+
+
+class Writer:
+    """Workflow writes by another user (alice), creating and deleting in turn: each bumps the
+    shared workflows version, so the next list recounts its `total_count`."""
+
+    def __init__(self, server: Server) -> None:
+        self.client = httpx.Client(
+            base_url=f"{server.base_url}/torc-service/v1",
+            auth=("alice", password_of("alice")),
+            timeout=60,
+        )
+        self.made: int | None = None
+
+    def __call__(self) -> None:
+        if self.made is None:
+            self.made = _json(self.client.post("/workflows", json={"name": "bench-write"}))["id"]
+        else:
+            _json(self.client.delete(f"/workflows/{self.made}"))
+            self.made = None
 
 
 def _json(response: httpx.Response) -> Any:
@@ -259,10 +284,14 @@ class Figures:
     first: tuple[float, float]
     following: tuple[float, float]
     visible: int
+    after_write: tuple[float, float] | None = None  # the first page right after a write
 
 
-def list_figures(client: httpx.Client, label: str, path: str, repeat: int) -> Figures:
-    """p50/p95 of the first page, and of the next pages by cursor (taken in turn)."""
+def list_figures(
+    client: httpx.Client, label: str, path: str, repeat: int, writer: Writer | None = None
+) -> Figures:
+    """p50/p95 of the first page, of the next pages by cursor (taken in turn), and with a
+    `writer`, of the first page right after a write (no count to reuse)."""
     first = {"limit": PAGE, **({"offset": 0} if label == "workflows" else {})}
     cursors = [_json(client.get(path, params=first))["next_cursor"]]
     for _ in range(NEXT_PAGES - 1):
@@ -275,11 +304,15 @@ def list_figures(client: httpx.Client, label: str, path: str, repeat: int) -> Fi
         cursor = live[next(turn) % len(live)]
         return _json(client.get(path, params={"limit": PAGE, "after": cursor} if cursor else first))
 
+    def first_page() -> Any:
+        return _json(client.get(path, params=first))
+
     return Figures(
         label,
-        timed(lambda: _json(client.get(path, params=first)), repeat),
+        timed(first_page, repeat),
         timed(following, repeat),
         visible_count(client, label),
+        None if writer is None else timed(first_page, repeat, before=writer),
     )
 
 
@@ -292,7 +325,7 @@ def visible_count(client: httpx.Client, label: str) -> int:
     total, params = 0, {"limit": 10_000}
     while True:
         page = _json(client.get("/v1/units", params=params))
-        total += page["count"]
+        total += int(page["count"])
         if page["next_cursor"] is None:
             return total
         params = {"limit": 10_000, "after": page["next_cursor"]}
@@ -381,28 +414,38 @@ def run_backend(backend: str, data: Path, shape: Shape, repeat: int, show_plans:
 
 
 def print_table(server: Server, database: str, repeat: int) -> None:
+    """Per user and list: p50/p95 ms of the first page (its count reused from the previous
+    request), the first page right after a write (counted afresh), the next pages, and the
+    storage queries alone (page and count, nothing reused)."""
     print(
-        f"{'user':<6} {'list':<10} {'visible':>9}  {'HTTP first p50/p95 ms':>22}  "
-        f"{'HTTP next p50/p95 ms':>21}  {'raw first p50/p95 ms':>21}"
+        f"{'user':<6} {'list':<10} {'visible':>9}  {'HTTP first p50/p95':>19}  "
+        f"{'after a write':>17}  {'HTTP next':>17}  {'raw first':>17}   (ms)"
     )
-    for user in (USER, "alice"):
-        with httpx.Client(
-            base_url=server.base_url, auth=(user, password_of(user)), timeout=120
-        ) as client:
-            ping = timed(lambda c=client: _json(c.get("/torc-service/v1/ping")), repeat)
-            figures = [
-                list_figures(client, "workflows", "/torc-service/v1/workflows", repeat),
-                list_figures(client, "units", "/v1/units", repeat),
-            ]
-        raw = raw_figures(database, user, repeat)
-        for fig, (p50, p95) in zip(figures, raw, strict=True):
-            print(
-                f"{user:<6} {fig.label:<10} {fig.visible:>9,}  "
-                f"{fig.first[0]:>10.2f} / {fig.first[1]:>8.2f}  "
-                f"{fig.following[0]:>9.2f} / {fig.following[1]:>8.2f}  "
-                f"{p50:>9.2f} / {p95:>8.2f}"
-            )
-        print(f"{user:<6} {'(ping)':<10} {'':>9}  {ping[0]:>10.2f} / {ping[1]:>8.2f}")
+    writer = Writer(server)
+    try:
+        for user in (USER, "alice"):
+            _print_user(server, database, user, repeat, writer)
+    finally:
+        writer.client.close()
+
+
+def _print_user(server: Server, database: str, user: str, repeat: int, writer: Writer) -> None:
+    def pair(figures: tuple[float, float] | None) -> str:
+        return f"{'n/a':>17}" if figures is None else f"{figures[0]:>8.2f} / {figures[1]:>6.2f}"
+
+    with httpx.Client(base_url=server.base_url, auth=(user, password_of(user)), timeout=120) as c:
+        ping = timed(lambda: _json(c.get("/torc-service/v1/ping")), repeat)
+        figures = [
+            list_figures(c, "workflows", "/torc-service/v1/workflows", repeat, writer),
+            list_figures(c, "units", "/v1/units", repeat),
+        ]
+    raw = raw_figures(database, user, repeat)
+    for fig, raw_first in zip(figures, raw, strict=True):
+        print(
+            f"{user:<6} {fig.label:<10} {fig.visible:>9,}  {pair(fig.first):>19}  "
+            f"{pair(fig.after_write)}  {pair(fig.following)}  {pair(raw_first)}"
+        )
+    print(f"{user:<6} {'(ping)':<10} {'':>9}  {pair(ping):>19}")
 
 
 def main() -> None:
