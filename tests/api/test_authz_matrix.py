@@ -25,7 +25,16 @@ Outcomes are "allowed" (any 2xx), 401, 403 or, where a route says so, another st
 hides whether something exists (a missing workflow is 404, another user's is 403, by design), so
 404 appears nowhere. A call that destroys its target or can succeed only once on it (delete,
 lock, share, restore, …) gets a fresh target for every caller; `POST /v1/rbac/init` can succeed
-once per server, so it runs last, with the administrator last.
+once per server, so it runs last, with the administrator last. The `--require-auth` server has
+the same standing data, and its caller's targets are made there.
+
+A refusal must also change nothing. Every route that is not a GET names a `probe`: what an
+onlooker reads of the call's target (the unit, the workflow and its shares, the group and its
+members, the permission, role or assignment, alice's standing token, …). Before each call that
+the table expects to be refused, and again after it, the probe looks; the two must be equal. The
+onlookers are root for groups, RBAC and the audit log, and `observer`, a user whose role allows
+reading every workflow and unit (root does not read other users' data); a probe that cannot read
+its target fails rather than compare two refusals.
 """
 
 from __future__ import annotations
@@ -69,6 +78,8 @@ USER_OF = {
 }
 NAMED = tuple(USER_OF)
 WRONG_PASSWORD = ("alice", "not-alices-password")
+OBSERVER = "observer"  # reads every workflow and unit, for the probes; calls nothing itself
+ALL_USERS = (*USERS, "erin", "frank", "root", OBSERVER)
 
 Expect = dict[str, int]
 
@@ -110,19 +121,33 @@ class Call:
     own_token: bool = False
 
 
+MISSING = "missing (404)"
+
+
 @dataclass
 class World:
-    """The servers, a client per kind of caller, the standing data and makers of fresh data."""
+    """One server: a client per user, one per kind of caller it answers, the standing data
+    and makers of fresh data."""
 
     server: Server
-    clients: dict[str, httpx.Client]
+    users: dict[str, httpx.Client]  # by user name: setting up and probing
+    callers: dict[str, httpx.Client]  # by kind of caller
     group: int  # "team"
     workflow: int  # alice's, shared with team
     unit: str  # alice's, with state, shared with team
+    token: str  # alice's
     serial: Iterator[int] = field(default_factory=itertools.count)
 
     def client(self, user: str) -> httpx.Client:
-        return self.clients[next(k for k, u in USER_OF.items() if u == user)]
+        return self.users[user]
+
+    def look(self, user: str, path: str, **params: str) -> Any:
+        """What `user` reads at `path`: the body, or MISSING on a 404; any other answer fails
+        (an onlooker who may not look would compare two refusals)."""
+        response = self.users[user].get(path, params=params)
+        if response.status_code == 404:
+            return MISSING
+        return ok(response)
 
     def name(self, prefix: str) -> str:
         return f"{prefix}-{next(self.serial)}"
@@ -183,12 +208,14 @@ def state(serial: int) -> bytes:
 
 
 Build = Callable[[World], Call]
+Probe = Callable[[World, Call], Any]  # what an onlooker reads of the call's target
 
 
 @dataclass(frozen=True)
 class Row:
     expect: Expect
     build: Build | None = None  # None: the path template is the path
+    probe: Probe | None = None  # every route but GETs has one
 
 
 def unlock_backend(w: World) -> Call:
@@ -207,6 +234,88 @@ def restore(w: World) -> Call:
     return Call(f"/v1/restore/{path}", json={"version": versions[-1]["version"]})
 
 
+# -- probes: what a call's target looks like to an onlooker -------------------------------------
+
+
+def segment(call: Call, index: int) -> str:
+    return call.path.split("/")[index]
+
+
+def workflow_at(w: World, call: Call) -> Any:
+    """The workflow the path names (…/workflows/<id>/…), with the groups it is shared with."""
+    workflow_id = re.search(r"/workflows/(\d+)", call.path)
+    assert workflow_id is not None, call.path
+    return w.look(OBSERVER, f"{TORC}/workflows/{workflow_id[1]}")
+
+
+def workflows_named(w: World, call: Call) -> Any:
+    return w.look(OBSERVER, f"{TORC}/workflows", name=call.json["name"])["items"]
+
+
+def members_at(w: World, call: Call) -> Any:
+    """The members of the group the path names (…/access_groups/<id>/…); MISSING once the
+    group is gone."""
+    return w.look("root", f"{TORC}/access_groups/{segment(call, 4)}/members")
+
+
+def groups_named(w: World, call: Call) -> Any:
+    groups = w.look("root", f"{TORC}/access_groups")["items"]
+    return [g for g in groups if g["name"] == call.json["name"]]
+
+
+def unit_at(w: World, call: Call) -> Any:
+    """The unit of a /v1/<units|state|locks|shares|…>/<unit path> call: its state's version
+    and digest, its lock and the groups it is shared with."""
+    return w.look(OBSERVER, f"/v1/units/{call.path.split('/', 3)[3]}")
+
+
+def unit_named(w: World, call: Call) -> Any:
+    return w.look(OBSERVER, f"/v1/units/{call.json['path']}")
+
+
+def rbac_entry(w: World, listing: str, key: str, value: str) -> Any:
+    return [item for item in w.look("root", f"/v1/rbac/{listing}") if item[key] == value]
+
+
+def permission_at(w: World, call: Call) -> Any:
+    """The permission the body creates or the path names, with its rules."""
+    permission = call.json["id"] if call.json else segment(call, 4)
+    return rbac_entry(w, "permissions", "id", permission)
+
+
+def role_at(w: World, call: Call) -> Any:
+    """The role the body creates or the path names (/v1/rbac/roles/<id>/…), with its
+    permissions."""
+    role = call.json["id"] if call.path == "/v1/rbac/roles" else segment(call, 4)
+    return rbac_entry(w, "roles", "id", role)
+
+
+def roles_of_user(w: World, call: Call) -> Any:
+    return rbac_entry(w, "users", "email", call.json["email"])
+
+
+def rbac_state(w: World, call: Call) -> Any:
+    """Whether RBAC has been initialised, and root's roles."""
+    return w.look("root", "/v1/rbac/me")
+
+
+def standing_token(w: World, call: Call) -> Any:
+    """alice's token still signs her in."""
+    bearer = {"Authorization": f"Bearer {w.token}"}
+    return ok(w.client("alice").get("/v1/auth/me", headers=bearer, auth=None))
+
+
+def tokens_issued(w: World, call: Call) -> Any:
+    """The newest token issued (every issue is in the audit log)."""
+    issued = {"action": "token.create", "decision": "allowed", "limit": "1"}
+    return w.look("root", "/v1/audit", **issued)["items"]
+
+
+def nothing_kept(w: World, call: Call) -> None:
+    """A POST that keeps nothing: it asks the policy, or re-reads the auth file."""
+    return None
+
+
 TABLE: dict[str, Row] = {
     # -- health, metrics, documentation: no authentication
     "GET /healthz": Row(PUBLIC),
@@ -218,11 +327,13 @@ TABLE: dict[str, Row] = {
     # -- Torc: system
     f"GET {TORC}/ping": Row(OPEN),
     f"GET {TORC}/version": Row(OPEN),
-    f"POST {TORC}/admin/reload-auth": Row(ADMIN_ONLY),
+    f"POST {TORC}/admin/reload-auth": Row(ADMIN_ONLY, probe=nothing_kept),
     f"GET {TORC}/audit": Row(ADMIN_ONLY),
     # -- Torc: workflows
     f"POST {TORC}/workflows": Row(
-        OWN_NEW, lambda w: Call(f"{TORC}/workflows", json={"name": w.name("new")})
+        OWN_NEW,
+        lambda w: Call(f"{TORC}/workflows", json={"name": w.name("new")}),
+        probe=workflows_named,
     ),
     f"POST {TORC}/workflow_specs": Row(
         OWN_NEW,
@@ -230,13 +341,16 @@ TABLE: dict[str, Row] = {
             f"{TORC}/workflow_specs",
             json={"name": w.name("spec"), "jobs": [{"name": "a", "command": "true"}]},
         ),
+        probe=workflows_named,
     ),
     f"GET {TORC}/workflows": Row(SIGNED_IN),
     f"GET {TORC}/workflows/{{id}}": Row(
         OWNER_OR_SHARED, lambda w: Call(f"{TORC}/workflows/{w.workflow}")
     ),
     f"DELETE {TORC}/workflows/{{id}}": Row(
-        OWNER_OR_SHARED, lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=True)}")
+        OWNER_OR_SHARED,
+        lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=True)}"),
+        probe=workflow_at,
     ),
     f"GET {TORC}/workflows/{{id}}/access_groups": Row(
         allowed("owner", "member", "group-admin", "rbac-allowed", "admin"),  # who shares it
@@ -245,6 +359,7 @@ TABLE: dict[str, Row] = {
     f"POST {TORC}/workflows/{{id}}/access_groups/{{group_id}}": Row(
         SHARERS,
         lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=False)}/access_groups/{w.group}"),
+        probe=workflow_at,
     ),
     f"POST {TORC}/workflows/{{id}}/access_groups": Row(
         SHARERS,
@@ -252,10 +367,12 @@ TABLE: dict[str, Row] = {
             f"{TORC}/workflows/{w.new_workflow(shared=False)}/access_groups",
             json={"group_id": w.group},
         ),
+        probe=workflow_at,
     ),
     f"DELETE {TORC}/workflows/{{id}}/access_groups/{{group_id}}": Row(
         SHARERS,
         lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=True)}/access_groups/{w.group}"),
+        probe=workflow_at,
     ),
     f"GET {TORC}/access_check/{{workflow_id}}/{{user_name}}": Row(
         SELF_OR_ADMIN, lambda w: Call(f"{TORC}/access_check/{w.workflow}/bob")
@@ -265,14 +382,16 @@ TABLE: dict[str, Row] = {
     ),
     # -- Torc: access groups
     f"POST {TORC}/access_groups": Row(
-        ADMIN_ONLY, lambda w: Call(f"{TORC}/access_groups", json={"name": w.name("group")})
+        ADMIN_ONLY,
+        lambda w: Call(f"{TORC}/access_groups", json={"name": w.name("group")}),
+        probe=groups_named,
     ),
     f"GET {TORC}/access_groups": Row(SIGNED_IN),
     f"GET {TORC}/access_groups/{{id}}": Row(
         GROUP_READERS, lambda w: Call(f"{TORC}/access_groups/{w.group}")
     ),
     f"DELETE {TORC}/access_groups/{{id}}": Row(
-        ADMIN_ONLY, lambda w: Call(f"{TORC}/access_groups/{w.new_group()}")
+        ADMIN_ONLY, lambda w: Call(f"{TORC}/access_groups/{w.new_group()}"), probe=members_at
     ),
     f"GET {TORC}/access_groups/{{id}}/members": Row(
         GROUP_READERS, lambda w: Call(f"{TORC}/access_groups/{w.group}/members")
@@ -282,18 +401,24 @@ TABLE: dict[str, Row] = {
         lambda w: Call(
             f"{TORC}/access_groups/{w.group}/members", json={"user_name": w.name("joiner")}
         ),
+        probe=members_at,
     ),
     f"DELETE {TORC}/access_groups/{{id}}/members/{{user_name}}": Row(
-        GROUP_ADMINS, lambda w: Call(f"{TORC}/access_groups/{w.group}/members/{w.new_member()}")
+        GROUP_ADMINS,
+        lambda w: Call(f"{TORC}/access_groups/{w.group}/members/{w.new_member()}"),
+        probe=members_at,
     ),
     f"GET {TORC}/users/{{user_name}}/groups": Row(
         SELF_OR_ADMIN, lambda w: Call(f"{TORC}/users/bob/groups")
     ),
     # -- OpenTaco: identity and tokens
-    "POST /v1/auth/token": Row(allowed(*NAMED, anonymous=401), lambda w: Call("/v1/auth/token")),
+    "POST /v1/auth/token": Row(
+        allowed(*NAMED, anonymous=401), lambda w: Call("/v1/auth/token"), probe=tokens_issued
+    ),
     "DELETE /v1/auth/token": Row(
         allowed(*NAMED, anonymous=400),  # nothing to revoke: no token was sent
         lambda w: Call("/v1/auth/token", own_token=True),
+        probe=standing_token,
     ),
     "GET /v1/auth/me": Row(OPEN),
     "GET /v1/audit": Row(ADMIN_ONLY),
@@ -302,6 +427,7 @@ TABLE: dict[str, Row] = {
     "POST /v1/rbac/test": Row(
         SELF_OR_RBAC_MANAGER,
         lambda w: Call("/v1/rbac/test", json={"email": "bob", "action": "unit.read"}),
+        probe=nothing_kept,
     ),
     "GET /v1/rbac/permissions": Row(RBAC_MANAGERS),
     "POST /v1/rbac/permissions": Row(
@@ -309,16 +435,19 @@ TABLE: dict[str, Row] = {
         lambda w: Call(
             "/v1/rbac/permissions", json={"id": w.name("perm"), "rules": ["deny:unit.read:x"]}
         ),
+        probe=permission_at,
     ),
     "DELETE /v1/rbac/permissions/{permission_id}": Row(
-        RBAC_MANAGERS, lambda w: Call(f"/v1/rbac/permissions/{w.new_permission()}")
+        RBAC_MANAGERS,
+        lambda w: Call(f"/v1/rbac/permissions/{w.new_permission()}"),
+        probe=permission_at,
     ),
     "GET /v1/rbac/roles": Row(RBAC_MANAGERS),
     "POST /v1/rbac/roles": Row(
-        RBAC_MANAGERS, lambda w: Call("/v1/rbac/roles", json={"id": w.name("role")})
+        RBAC_MANAGERS, lambda w: Call("/v1/rbac/roles", json={"id": w.name("role")}), probe=role_at
     ),
     "DELETE /v1/rbac/roles/{role_id}": Row(
-        RBAC_MANAGERS, lambda w: Call(f"/v1/rbac/roles/{w.new_role()}")
+        RBAC_MANAGERS, lambda w: Call(f"/v1/rbac/roles/{w.new_role()}"), probe=role_at
     ),
     "POST /v1/rbac/roles/{role_id}/permissions": Row(
         RBAC_MANAGERS,
@@ -326,9 +455,10 @@ TABLE: dict[str, Row] = {
             f"/v1/rbac/roles/{w.new_role()}/permissions",
             json={"permission_id": w.new_permission()},
         ),
+        probe=role_at,
     ),
     "DELETE /v1/rbac/roles/{role_id}/permissions/{permission_id}": Row(
-        RBAC_MANAGERS, revoke_permission
+        RBAC_MANAGERS, revoke_permission, probe=role_at
     ),
     "GET /v1/rbac/users": Row(RBAC_MANAGERS),
     "POST /v1/rbac/users/assign": Row(
@@ -336,48 +466,68 @@ TABLE: dict[str, Row] = {
         lambda w: Call(
             "/v1/rbac/users/assign", json={"email": w.name("someone"), "role_id": w.new_role()}
         ),
+        probe=roles_of_user,
     ),
     "POST /v1/rbac/users/revoke": Row(
-        RBAC_MANAGERS, lambda w: Call("/v1/rbac/users/revoke", json=w.new_assignment())
+        RBAC_MANAGERS,
+        lambda w: Call("/v1/rbac/users/revoke", json=w.new_assignment()),
+        probe=roles_of_user,
     ),
     # -- OpenTaco: units
-    "POST /v1/units": Row(OWN_NEW, lambda w: Call("/v1/units", json={"path": w.name("new")})),
+    "POST /v1/units": Row(
+        OWN_NEW, lambda w: Call("/v1/units", json={"path": w.name("new")}), probe=unit_named
+    ),
     "GET /v1/units": Row(SIGNED_IN),
     "GET /v1/units/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/units/{w.unit}")),
-    "DELETE /v1/units/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/units/{w.new_unit()}")),
+    "DELETE /v1/units/{path}": Row(
+        OWNER_OR_SHARED, lambda w: Call(f"/v1/units/{w.new_unit()}"), probe=unit_at
+    ),
     "GET /v1/state/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/state/{w.unit}")),
     "PUT /v1/state/{path}": Row(
-        OWNER_OR_SHARED, lambda w: Call(f"/v1/state/{w.unit}", content=state(next(w.serial)))
+        OWNER_OR_SHARED,
+        lambda w: Call(f"/v1/state/{w.unit}", content=state(next(w.serial))),
+        probe=unit_at,
     ),
     "GET /v1/versions/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/versions/{w.unit}")),
-    "POST /v1/restore/{path}": Row(OWNER_OR_SHARED, restore),
+    "POST /v1/restore/{path}": Row(OWNER_OR_SHARED, restore, probe=unit_at),
     "POST /v1/locks/{path}": Row(
-        OWNER_OR_SHARED, lambda w: Call(f"/v1/locks/{w.new_unit()}", json={"who": "matrix"})
+        OWNER_OR_SHARED,
+        lambda w: Call(f"/v1/locks/{w.new_unit()}", json={"who": "matrix"}),
+        probe=unit_at,
     ),
     "DELETE /v1/locks/{path}": Row(
         OWNER_OR_SHARED,
         lambda w: Call(f"/v1/locks/{w.new_locked_unit()[0]}", params={"force": "true"}),
+        probe=unit_at,
     ),
     "POST /v1/shares/{path}": Row(
-        SHARERS, lambda w: Call(f"/v1/shares/{w.new_unit(shared=False)}", json={"group": "team"})
+        SHARERS,
+        lambda w: Call(f"/v1/shares/{w.new_unit(shared=False)}", json={"group": "team"}),
+        probe=unit_at,
     ),
     "DELETE /v1/shares/{path}": Row(
-        SHARERS, lambda w: Call(f"/v1/shares/{w.new_unit()}", params={"group": "team"})
+        SHARERS,
+        lambda w: Call(f"/v1/shares/{w.new_unit()}", params={"group": "team"}),
+        probe=unit_at,
     ),
     # -- Terraform HTTP backend
     "GET /v1/backend/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.unit}")),
     "POST /v1/backend/{path}": Row(
-        OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.unit}", content=state(next(w.serial)))
+        OWNER_OR_SHARED,
+        lambda w: Call(f"/v1/backend/{w.unit}", content=state(next(w.serial))),
+        probe=unit_at,
     ),
     "LOCK /v1/backend/{path}": Row(
-        OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.new_unit()}", json={"Who": "matrix"})
+        OWNER_OR_SHARED,
+        lambda w: Call(f"/v1/backend/{w.new_unit()}", json={"Who": "matrix"}),
+        probe=unit_at,
     ),
-    "UNLOCK /v1/backend/{path}": Row(OWNER_OR_SHARED, unlock_backend),
+    "UNLOCK /v1/backend/{path}": Row(OWNER_OR_SHARED, unlock_backend, probe=unit_at),
     "DELETE /v1/backend/{path}": Row(
-        OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.new_unit()}")
+        OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.new_unit()}"), probe=unit_at
     ),
     # -- last: succeeds once, for the administrator, who comes after everyone else
-    "POST /v1/rbac/init": Row(ADMIN_ONLY),
+    "POST /v1/rbac/init": Row(ADMIN_ONLY, probe=rbac_state),
 }
 
 
@@ -419,13 +569,26 @@ def test_the_table_names_an_outcome_for_every_caller() -> None:
         assert row.build is not None or "{" not in endpoint, f"{endpoint}: how to fill the path?"
 
 
+def test_every_write_says_how_to_see_its_target() -> None:
+    for endpoint, row in TABLE.items():
+        if endpoint.startswith("GET "):
+            assert row.probe is None, f"{endpoint}: a read changes nothing to probe"
+        else:
+            assert row.probe is not None, (
+                f"{endpoint}: give it a probe, which reads what the call would change, so that "
+                "a refused call can be shown to have changed nothing"
+            )
+
+
 # -- the matrix ------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, World]]:
+    """The world each kind of caller calls: the `--require-auth` server's anonymous caller has
+    its own."""
     root = tmp_path_factory.mktemp("authz")
-    auth_file = write_htpasswd(root / "htpasswd", (*USERS, "erin", "frank", "root"))
+    auth_file = write_htpasswd(root / "htpasswd", ALL_USERS)
     common = ("--auth-file", str(auth_file), "--enforce-access-control", "--admin-user", "root")
     # The wrong-password caller fails often; throttling sign-ins is tested elsewhere.
     server = start_server(
@@ -434,28 +597,37 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     strict = start_server(
         root / "strict", "--database", str(root / "strict.db"), *common, "--require-auth"
     )
-    clients = {
-        kind: httpx.Client(base_url=server.base_url, auth=(user, password_of(user)), timeout=30)
-        for kind, user in USER_OF.items()
-    }
-    clients["anonymous"] = httpx.Client(base_url=server.base_url, timeout=30)
-    clients["wrong-password"] = httpx.Client(
-        base_url=server.base_url, auth=WRONG_PASSWORD, timeout=30
-    )
-    clients["required-auth anonymous"] = httpx.Client(base_url=strict.base_url, timeout=30)
+    made: list[World] = []
     try:
-        yield populate(server, clients)
+        main = populate(
+            server, {"anonymous": None, "wrong-password": WRONG_PASSWORD}, named_callers=True
+        )
+        made.append(main)
+        made.append(populate(strict, {"required-auth anonymous": None}, named_callers=False))
+        yield {kind: world for world in made for kind in world.callers}
     finally:
-        for client in clients.values():
-            client.close()
+        for world in made:
+            for client in {*world.users.values(), *world.callers.values()}:
+                client.close()
         server.stop()
         strict.stop()
 
 
-def populate(server: Server, clients: dict[str, httpx.Client]) -> World:
-    """team (bob, carol as admin, frank), alice's shared workflow and unit, erin's and frank's
-    roles."""
-    root, alice = clients["admin"], clients["owner"]
+def populate(
+    server: Server, strangers: dict[str, tuple[str, str] | None], *, named_callers: bool
+) -> World:
+    """A client per user and per caller (`strangers`: kinds with no or wrong credentials;
+    `named_callers`: the kinds with a user of their own too); team (bob, carol as admin,
+    frank), alice's shared workflow and unit and a token of hers, erin's, frank's and the
+    observer's roles."""
+    users = {
+        user: httpx.Client(base_url=server.base_url, auth=(user, password_of(user)), timeout=30)
+        for user in ALL_USERS
+    }
+    callers = {kind: users[user] for kind, user in USER_OF.items()} if named_callers else {}
+    for kind, auth in strangers.items():
+        callers[kind] = httpx.Client(base_url=server.base_url, auth=auth, timeout=30)
+    root, alice = users["root"], users["alice"]
     group = int(ok(root.post(f"{TORC}/access_groups", json={"name": "team"}))["id"])
     for user, role in (("bob", "member"), ("carol", "admin"), ("frank", "member")):
         body = {"user_name": user, "role": role}
@@ -465,10 +637,12 @@ def populate(server: Server, clients: dict[str, httpx.Client]) -> World:
     ok(alice.post("/v1/units", json={"path": "team/app"}))
     ok(alice.put("/v1/state/team/app", content=state(0)))
     ok(alice.post("/v1/shares/team/app", json={"group": "team"}))
+    token = str(ok(alice.post("/v1/auth/token"))["token"])
     operate = "workflow.read,workflow.write,workflow.delete,unit.read,unit.write,unit.lock"
     grants = {
         "erin": f"allow:{operate},unit.delete,rbac.manage:*",
         "frank": "deny:*:*",
+        OBSERVER: "allow:workflow.read,unit.read:*",
     }
     for user, rule in grants.items():
         ok(root.post("/v1/rbac/permissions", json={"id": f"{user}-rule", "rules": [rule]}))
@@ -476,11 +650,11 @@ def populate(server: Server, clients: dict[str, httpx.Client]) -> World:
         body = {"permission_id": f"{user}-rule"}
         ok(root.post(f"/v1/rbac/roles/{user}-role/permissions", json=body))
         ok(root.post("/v1/rbac/users/assign", json={"email": user, "role_id": f"{user}-role"}))
-    return World(server, clients, group, workflow, "team/app")
+    return World(server, users, callers, group, workflow, "team/app", token)
 
 
 def send(world: World, kind: str, method: str, call: Call) -> httpx.Response:
-    client = world.clients[kind]
+    client = world.callers[kind]
     headers = {}
     if call.own_token and kind in USER_OF:
         token = ok(client.post("/v1/auth/token"))["token"]
@@ -517,13 +691,16 @@ ORDER = sorted(TABLE, key=lambda endpoint: endpoint == "POST /v1/rbac/init")
 
 
 @pytest.mark.parametrize("endpoint", ORDER)
-def test_who_may_call(world: World, endpoint: str) -> None:
+def test_who_may_call(worlds: dict[str, World], endpoint: str) -> None:
     row = TABLE[endpoint]
     method, template = endpoint.split(" ", 1)
     got: Expect = {}
     problems: list[str] = []
     for kind in KINDS:
+        world = worlds[kind]
         call = row.build(world) if row.build is not None else Call(template)
+        refused = row.expect[kind] != OK
+        before = row.probe(world, call) if row.probe is not None and refused else None
         response = send(world, kind, method, call)
         got[kind] = outcome(response)
         if got[kind] != OK:
@@ -535,4 +712,37 @@ def test_who_may_call(world: World, endpoint: str) -> None:
                 f"{kind}: expected {row.expect[kind]}, got {response.status_code} "
                 f"{response.text[:300]}"
             )
+        if row.probe is not None and refused:
+            change = changed(row.probe, world, call, before)
+            if change is not None:
+                problems.append(f"{kind}: {response.status_code}, but {change}")
     assert got == row.expect and not problems, "\n".join([endpoint, *problems])
+
+
+def changed(probe: Probe, world: World, call: Call, before: Any) -> str | None:
+    """How the call's target differs from `before`, if it does."""
+    try:
+        after = probe(world, call)
+    except AssertionError as exc:  # the target is no longer there to read
+        return f"the target can no longer be read: {str(exc)[:300]}"
+    if after == before:
+        return None
+    return f"the target changed: {difference(before, after)[:600]}"
+
+
+def difference(before: Any, after: Any) -> str:
+    """What differs between two JSON values: the keys that changed, the items that went or
+    came."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = sorted(before.keys() | after.keys())
+        return "; ".join(
+            f"{key}: {difference(before.get(key), after.get(key))}"
+            for key in keys
+            if before.get(key) != after.get(key)
+        )
+    if isinstance(before, list) and isinstance(after, list):
+        gone = [item for item in before if item not in after]
+        came = [item for item in after if item not in before]
+        changes = [f"{what} {items}" for what, items in (("gone", gone), ("new", came)) if items]
+        return ", ".join(changes) or "the same items in another order"
+    return f"{before!r} → {after!r}"
