@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
 from teamgate.storage.db.engine import Database, database_url
-from teamgate.storage.db.tables import audit_event
+from teamgate.storage.db.tables import api_token, audit_event
 from tests.conftest import BIN, Server, execute_sql, password_of, start_server, torc, write_htpasswd
 
 SPEC = """\
@@ -82,13 +82,13 @@ def torc_events(server: Server, *filters: str) -> list[dict[str, Any]]:
     return events
 
 
-def stored_rows(server: Server) -> list[dict[str, Any]]:
-    """Every audit row as the database holds it (not through the API)."""
+def stored_rows(server: Server, table: Table = audit_event) -> list[dict[str, Any]]:
+    """Every row of `table` (the audit log's) as the database holds it (not through the API)."""
     assert server.database is not None
     db = Database(database_url(server.database), pool_size=1)
     try:
         with db.read() as conn:
-            return [dict(row._mapping) for row in conn.execute(select(audit_event))]
+            return [dict(row._mapping) for row in conn.execute(select(table))]
     finally:
         db.dispose()
 
@@ -399,6 +399,21 @@ def test_a_rolled_back_change_leaves_no_record(server: Server) -> None:
         assert last.status_code == 409, last.text
     assert actions(torc_events(server)) == ["rbac.init", "group.create"]
     assert {r["action"] for r in stored_rows(server)} == {"rbac.init", "group.create"}
+
+
+def test_a_token_is_issued_and_revoked_only_with_its_record(server: Server) -> None:
+    """The token row and its audit record share one transaction: when the record cannot be
+    written, neither the new token nor the revocation is kept."""
+    with api(server, "alice") as alice:
+        token = alice.post("/v1/auth/token").json()["token"]
+    execute_sql(server, "DROP TABLE audit_event")
+    with api(server, "alice") as alice:
+        assert alice.post("/v1/auth/token").status_code == 500
+    bearer = {"Authorization": f"Bearer {token}"}
+    url = f"{server.base_url}/v1/auth"
+    assert httpx.delete(f"{url}/token", headers=bearer, timeout=30).status_code == 500
+    assert httpx.get(f"{url}/me", headers=bearer, timeout=30).json()["auth"] == "token"  # valid
+    assert [row["revoked_at"] for row in stored_rows(server, api_token)] == [None]
 
 
 # -- taco ---------------------------------------------------------------------------------

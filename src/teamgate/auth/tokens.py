@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import Connection
+
 from teamgate.errors import Invalid
 from teamgate.storage.db import tokens as store
 from teamgate.storage.db.engine import Database
@@ -50,28 +52,41 @@ def _split(token: str) -> tuple[str, str] | None:
     return lookup, secret
 
 
+def issue(conn: Connection, user: str, *, description: str | None, ttl_days: int) -> IssuedToken:
+    """Store a new token for `user` in the caller's transaction (`conn`); only then is it valid.
+
+    The caller owns the transaction so that what goes with the token (its audit record)
+    commits or rolls back with it.
+    """
+    if not 1 <= ttl_days <= MAX_TTL_DAYS:
+        raise Invalid(f"ttl_days must be between 1 and {MAX_TTL_DAYS}")
+    lookup = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    expires = _iso(now + timedelta(days=ttl_days))
+    token_id = store.insert_token(
+        conn,
+        lookup=lookup,
+        secret_hash=_digest(secret),
+        user=user,
+        description=description,
+        created_at=_iso(now),
+        expires_at=expires,
+    )
+    return IssuedToken(f"{PREFIX}{lookup}_{secret}", token_id, user, expires)
+
+
+def revoke(conn: Connection, token_id: int) -> bool:
+    """Revoke a token in the caller's transaction; False when it was revoked already."""
+    return store.revoke_token(conn, token_id, at=_iso(datetime.now(UTC)))
+
+
 class TokenService:
+    """Checks tokens for the authenticator (issuing and revoking are use cases: see
+    services.tokens)."""
+
     def __init__(self, db: Database) -> None:
         self.db = db
-
-    def issue(self, user: str, *, description: str | None, ttl_days: int) -> IssuedToken:
-        if not 1 <= ttl_days <= MAX_TTL_DAYS:
-            raise Invalid(f"ttl_days must be between 1 and {MAX_TTL_DAYS}")
-        lookup = secrets.token_hex(8)
-        secret = secrets.token_urlsafe(32)
-        now = datetime.now(UTC)
-        expires = _iso(now + timedelta(days=ttl_days))
-        with self.db.write() as conn:
-            token_id = store.insert_token(
-                conn,
-                lookup=lookup,
-                secret_hash=_digest(secret),
-                user=user,
-                description=description,
-                created_at=_iso(now),
-                expires_at=expires,
-            )
-        return IssuedToken(f"{PREFIX}{lookup}_{secret}", token_id, user, expires)
 
     def verify(self, token: str) -> tuple[str, int] | None:
         """(user, token id) for a valid, unexpired, unrevoked token; otherwise None."""
@@ -86,7 +101,3 @@ class TokenService:
         if row.revoked_at is not None or row.expires_at <= _iso(datetime.now(UTC)):
             return None
         return row.user_name, row.id
-
-    def revoke(self, token_id: int) -> bool:
-        with self.db.write() as conn:
-            return store.revoke_token(conn, token_id, at=_iso(datetime.now(UTC)))

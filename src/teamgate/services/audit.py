@@ -103,19 +103,6 @@ def record(
     _insert(conn, Event(principal.name, action, resource, ALLOWED, decision.reason, detail))
 
 
-def record_change(
-    ctx: ServiceContext,
-    principal: Principal,
-    action: str,
-    resource: str,
-    decision: Decision,
-    detail: str | None = None,
-) -> None:
-    """Record a change that another component has committed already (API tokens)."""
-    with ctx.db.write() as conn:
-        record(conn, principal, action, resource, decision, detail)
-
-
 def record_refusal(db: Database, event: Event) -> bool:
     """Record a denied request or a failed login in a short transaction of its own.
 

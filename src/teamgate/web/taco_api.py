@@ -5,13 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Request, status
+from fastapi import APIRouter, Body, Depends, status
 from pydantic import Field
 
-from teamgate.auth.tokens import DEFAULT_TTL_DAYS, MAX_TTL_DAYS, TokenService
-from teamgate.domain.policy import Decision
-from teamgate.errors import Forbidden, Invalid, Unauthenticated
-from teamgate.services import audit, rbac
+from teamgate.auth.tokens import DEFAULT_TTL_DAYS, MAX_TTL_DAYS
+from teamgate.services import rbac, tokens
 from teamgate.storage.db.rbac import Permission, Role
 from teamgate.web.deps import Caller, Context, get_principal
 from teamgate.web.models import ErrorBody, StrictIn
@@ -80,33 +78,13 @@ class TokenIn(StrictIn):
     ttl_days: int = Field(default=DEFAULT_TTL_DAYS, ge=1, le=MAX_TTL_DAYS)
 
 
-def _tokens(request: Request) -> TokenService:
-    tokens: TokenService = request.app.state.authenticator.tokens
-    return tokens
-
-
-# Tokens are the caller's own; TokenService commits them, then the audit record follows.
-OWN_TOKEN = Decision(True, "own token")
-
-
 @router.post("/auth/token", status_code=status.HTTP_201_CREATED)
 def issue_token(
-    request: Request,
-    ctx: Context,
-    caller: Caller,
-    body: Annotated[TokenIn | None, Body()] = None,
+    ctx: Context, caller: Caller, body: Annotated[TokenIn | None, Body()] = None
 ) -> dict[str, Any]:
     """Issue an API token for the caller (who signs in with user name and password)."""
-    if caller.name is None:
-        raise Unauthenticated("Sign in with a user name and password to get a token")
-    if caller.method != "password":
-        raise Forbidden("Tokens are issued against a password, not another token")
     body = body or TokenIn()
-    issued = _tokens(request).issue(
-        caller.name, description=body.description, ttl_days=body.ttl_days
-    )
-    detail = f"expires {issued.expires_at}"
-    audit.record_change(ctx, caller, "token.create", f"token/{issued.id}", OWN_TOKEN, detail)
+    issued = tokens.issue_token(ctx, caller, description=body.description, ttl_days=body.ttl_days)
     return {
         "token": issued.token,
         "id": issued.id,
@@ -116,12 +94,9 @@ def issue_token(
 
 
 @router.delete("/auth/token")
-def revoke_token(request: Request, ctx: Context, caller: Caller) -> dict[str, str]:
+def revoke_token(ctx: Context, caller: Caller) -> dict[str, str]:
     """Revoke the token this request was made with."""
-    if caller.token_id is None:
-        raise Invalid("Send the token to revoke as 'Authorization: Bearer <token>'")
-    if _tokens(request).revoke(caller.token_id):
-        audit.record_change(ctx, caller, "token.revoke", f"token/{caller.token_id}", OWN_TOKEN)
+    tokens.revoke_token(ctx, caller)
     return {"message": "Token revoked"}
 
 

@@ -1,0 +1,43 @@
+"""API tokens as use cases: a caller issues tokens for themselves and revokes the one in use.
+
+Each token row is written in the same transaction as its audit record, so there is never a
+token without its `token.create` record, nor a revocation without its `token.revoke`.
+"""
+
+from __future__ import annotations
+
+from teamgate.auth import tokens
+from teamgate.auth.tokens import IssuedToken
+from teamgate.domain.identity import Principal
+from teamgate.domain.policy import Decision
+from teamgate.errors import Forbidden, Invalid, Unauthenticated
+from teamgate.services import audit
+from teamgate.services.context import ServiceContext
+
+# A token is always the caller's own: no grant is needed, and the record says so.
+OWN_TOKEN = Decision(True, "own token")
+
+
+def issue_token(
+    ctx: ServiceContext, principal: Principal, *, description: str | None, ttl_days: int
+) -> IssuedToken:
+    """A new token for the caller, who must have signed in with a password (not a token)."""
+    if principal.name is None:
+        raise Unauthenticated("Sign in with a user name and password to get a token")
+    if principal.method != "password":
+        raise Forbidden("Tokens are issued against a password, not another token")
+    with ctx.db.write() as conn:
+        issued = tokens.issue(conn, principal.name, description=description, ttl_days=ttl_days)
+        detail = f"expires {issued.expires_at}"
+        audit.record(conn, principal, "token.create", f"token/{issued.id}", OWN_TOKEN, detail)
+    return issued
+
+
+def revoke_token(ctx: ServiceContext, principal: Principal) -> None:
+    """Revoke the token the caller signed in with (revoking it twice changes nothing)."""
+    if principal.token_id is None:
+        raise Invalid("Send the token to revoke as 'Authorization: Bearer <token>'")
+    with ctx.db.write() as conn:
+        if tokens.revoke(conn, principal.token_id):
+            resource = f"token/{principal.token_id}"
+            audit.record(conn, principal, "token.revoke", resource, OWN_TOKEN)
