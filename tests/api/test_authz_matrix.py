@@ -416,7 +416,7 @@ TABLE: dict[str, Row] = {
         allowed(*NAMED, anonymous=401), lambda w: Call("/v1/auth/token"), probe=tokens_issued
     ),
     "DELETE /v1/auth/token": Row(
-        allowed(*NAMED, anonymous=400),  # nothing to revoke: no token was sent
+        allowed(*NAMED, anonymous=401),  # nothing to revoke: sign in with the token
         lambda w: Call("/v1/auth/token", own_token=True),
         probe=standing_token,
     ),

@@ -495,9 +495,13 @@ def test_tokens_work_until_revoked(plain: Server) -> None:
     # alice's token with another user's name is not a valid login
     with httpx.Client(base_url=base, auth=("bob", token), timeout=30) as c:
         assert_error(c.get("/auth/me"), 401)
-    # revoking needs the token itself as Bearer
+    # revoking needs the token itself as Bearer; without any credentials, sign in first
     with client(plain) as alice:
         assert_error(alice.delete("/auth/token"), 400)
+    with client(plain, user=None) as anonymous:
+        response = anonymous.delete("/auth/token")
+        assert_error(response, 401)
+        assert response.headers["WWW-Authenticate"] == 'Basic realm="Torc"'
     with httpx.Client(base_url=base, headers=bearer, timeout=30) as c:
         assert c.delete("/auth/token").status_code == 200
         assert_error(c.get("/auth/me"), 401)

@@ -16,6 +16,7 @@ from teamgate.services.context import ServiceContext
 
 # A token is always the caller's own: no grant is needed, and the record says so.
 OWN_TOKEN = Decision(True, "own token")
+BEARER_HINT = "as 'Authorization: Bearer <token>'"
 
 
 def issue_token(
@@ -36,7 +37,9 @@ def issue_token(
 def revoke_token(ctx: ServiceContext, principal: Principal) -> None:
     """Revoke the token the caller signed in with (revoking it twice changes nothing)."""
     if principal.token_id is None:
-        raise Invalid("Send the token to revoke as 'Authorization: Bearer <token>'")
+        if principal.name is None:  # like any request that needs a signed-in caller
+            raise Unauthenticated(f"Sign in with the token to revoke, sent {BEARER_HINT}")
+        raise Invalid(f"Send the token to revoke {BEARER_HINT}")
     with ctx.db.write() as conn:
         if tokens.revoke(conn, principal.token_id):
             resource = f"token/{principal.token_id}"
