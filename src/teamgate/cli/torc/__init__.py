@@ -1,0 +1,121 @@
+"""`torc`: the Torc command-line client (workflows and access groups).
+
+This package holds the main group and `ping`; `workflows`, `access_groups`, `access` and `audit`
+hold those command groups and `common` what they share. The client (httpx), spec parsing
+(PyYAML) and the stdlib modules that click does not load anyway are imported inside the commands
+that use them, so `torc --help` starts fast; tests/cli/test_cli_imports.py keeps it so.
+"""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from teamgate import __version__
+from teamgate.cli.common import FORMAT, skip_httpx_cli
+from teamgate.cli.completion import completion_command
+from teamgate.cli.torc.access import access
+from teamgate.cli.torc.access_groups import access_groups
+from teamgate.cli.torc.audit import audit
+from teamgate.cli.torc.common import Options, command, pass_options
+from teamgate.cli.torc.workflows import workflows
+
+EPILOG = """
+\b
+Environment:
+  TORC_API_URL    server URL (default http://localhost:8080/torc-service/v1)
+  TORC_USERNAME   user name (default: $USER, then $USERNAME)
+  TORC_PASSWORD   password (sent only when set; prefer this or --prompt-password)
+\b
+Examples:
+  torc ping
+  torc access-groups create ml-team --description "Machine Learning Team"
+  torc workflows create spec.yaml -f json | jq -r '.id'
+  torc -f json workflows list
+  torc access explain carol 1
+  eval "$(torc completion bash)"
+"""
+
+
+def _default_user() -> str | None:
+    return os.environ.get("USER") or os.environ.get("USERNAME")
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--url",
+    envvar="TORC_API_URL",
+    default="http://localhost:8080/torc-service/v1",
+    show_default=True,
+    help="Torc API URL [env: TORC_API_URL].",
+)
+@click.option(
+    "--username", envvar="TORC_USERNAME", help="User name [env: TORC_USERNAME; default $USER]."
+)
+@click.option(
+    "--password",
+    envvar="TORC_PASSWORD",
+    show_envvar=False,
+    help="Password [env: TORC_PASSWORD]. Visible to other local users; "
+    "prefer the env var or --prompt-password.",
+)
+@click.option("--prompt-password", is_flag=True, help="Ask for the password (no echo).")
+@click.option(
+    "-f",
+    "--format",
+    "output_format",
+    type=FORMAT,
+    default="table",
+    help="Output format (table or json); also accepted after the subcommand.",
+)
+# the version string, not package_name: looking it up in the metadata costs ~45 ms
+@click.version_option(__version__, prog_name="torc (teamgate)")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    url: str,
+    username: str | None,
+    password: str | None,
+    prompt_password: bool,
+    output_format: str,
+) -> None:
+    """Torc client: workflows and team access groups."""
+    source = ctx.get_parameter_source("password")
+    if password is not None and source is click.core.ParameterSource.COMMANDLINE:
+        click.echo(
+            "Warning: --password is visible to other users in the process list; "
+            "prefer TORC_PASSWORD or --prompt-password.",
+            err=True,
+        )
+    if prompt_password:
+        password = click.prompt("Password", hide_input=True, err=True)
+    ctx.obj = Options(
+        url=url,
+        username=username or _default_user(),
+        password=password,
+        format=output_format.lower(),
+    )
+
+
+cli.add_command(workflows)
+cli.add_command(access_groups)
+cli.add_command(access)
+cli.add_command(audit)
+cli.add_command(completion_command("torc"))
+
+
+@cli.command()
+@command
+@pass_options
+def ping(opts: Options) -> None:
+    """Check that the server answers."""
+    import json
+
+    with opts.client() as client:
+        click.echo(json.dumps(client.ping()))
+
+
+def main() -> None:
+    skip_httpx_cli()
+    cli(prog_name="torc")

@@ -1,0 +1,81 @@
+"""`torc access`: would a user be allowed to use a workflow, and why (`check`, `explain`)."""
+
+from __future__ import annotations
+
+import click
+
+from teamgate.cli.common import examples
+from teamgate.cli.output import echo_json
+from teamgate.cli.torc.common import Options, command, pass_options
+
+EXPLAIN_ACTIONS = {"read": "workflow.read", "write": "workflow.write", "delete": "workflow.delete"}
+
+
+@click.group(
+    epilog=examples(
+        "torc access check 1 carol",
+        "torc access explain carol 1",
+        "torc access explain carol 1 --action delete",
+    )
+)
+def access() -> None:
+    """Check who may access what, and why."""
+
+
+@access.command(
+    "check", epilog=examples("torc access check 1 carol", "torc access check 1 carol -f json")
+)
+@click.argument("workflow_id", type=int)
+@click.argument("user_name")
+@command
+@pass_options
+def access_check(opts: Options, workflow_id: int, user_name: str) -> None:
+    """Would USER_NAME be allowed to read the workflow, and why?"""
+    with opts.client() as client:
+        result = client.check_access(workflow_id, user_name)
+    if opts.json:
+        echo_json(result)
+    else:
+        verdict = "allowed" if result["has_access"] else "denied"
+        click.echo(f"User '{user_name}' → workflow {workflow_id}: {verdict} ({result['reason']})")
+
+
+@access.command(
+    "explain",
+    epilog=examples(
+        "torc access explain carol 1",
+        "torc access explain carol 1 --action delete",
+        "torc access explain carol 1 -f json | jq '.steps[] | select(.matched)'",
+    ),
+)
+@click.argument("user_name")
+@click.argument("workflow_id", type=int)
+@click.option(
+    "-a",
+    "--action",
+    type=click.Choice(list(EXPLAIN_ACTIONS)),
+    default="read",
+    show_default=True,
+    help="What USER_NAME would do to the workflow.",
+)
+@command
+@pass_options
+def access_explain(opts: Options, user_name: str, workflow_id: int, action: str) -> None:
+    """Why may (or may not) USER_NAME use the workflow? Every check, in order.
+
+    Shows whether access control is on, who asks, the RBAC deny rules that match (with
+    permission and role), the owner, the groups the workflow is shared with and which of them
+    USER_NAME is in, the allow rules that match, then the decision and its reason
+    (✓ grants, ✗ a deny rule refuses, · nothing found). Your own access, or anyone's for
+    system administrators.
+    """
+    from teamgate.cli.explain import decision_line, step_lines
+
+    with opts.client() as client:
+        result = client.explain_access(workflow_id, user_name, action=EXPLAIN_ACTIONS[action])
+    if opts.json:
+        echo_json(result)
+        return
+    click.echo(f"User '{user_name}' → {result['action']} on workflow {workflow_id}:")
+    click.echo("\n".join(step_lines(result["steps"])))
+    click.echo(decision_line(result))

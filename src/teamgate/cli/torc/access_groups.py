@@ -1,0 +1,230 @@
+"""`torc access-groups`: access groups (teams), their members and the workflows shared with them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from teamgate.cli.common import examples
+from teamgate.cli.output import echo_json, render_table
+from teamgate.cli.torc.common import Options, command, pass_options
+
+
+@click.group(
+    "access-groups",
+    epilog=examples(
+        'torc access-groups create ml-team --description "Machine Learning Team"',
+        "torc access-groups add-user 1 bob",
+        "torc access-groups add-workflow 1 2",
+        "torc access-groups list-workflow-groups 1",
+        "torc access-groups list-user-groups alice",
+    ),
+)
+def access_groups() -> None:
+    """Manage access groups (teams) and what is shared with them."""
+
+
+def _echo_groups(opts: Options, groups: list[dict[str, Any]], *, empty: str) -> None:
+    """`groups` as JSON, else as a table, or the line `empty` when there are none."""
+    if opts.json:
+        echo_json(groups)
+    elif not groups:
+        click.echo(empty)
+    else:
+        rows = [(g["id"], g["name"], g.get("description")) for g in groups]
+        click.echo(render_table(("ID", "Name", "Description"), rows))
+
+
+def _show_group(title: str, group: dict[str, Any]) -> None:
+    click.echo(title)
+    click.echo(f"  ID: {group['id']}")
+    click.echo(f"  Name: {group['name']}")
+    if group.get("description"):
+        click.echo(f"  Description: {group['description']}")
+
+
+@access_groups.command(
+    "create",
+    epilog=examples(
+        'torc access-groups create ml-team --description "Machine Learning Team"',
+        "torc access-groups create data-team -f json | jq -r '.id'",
+    ),
+)
+@click.argument("name")
+@click.option("-d", "--description", help="What the group is for.")
+@command
+@pass_options
+def groups_create(opts: Options, name: str, description: str | None) -> None:
+    """Create a group (system administrators only)."""
+    with opts.client() as client:
+        group = client.create_group(name, description)
+    echo_json(group) if opts.json else _show_group("Successfully created access group:", group)
+
+
+@access_groups.command(
+    "list", epilog=examples("torc access-groups list", "torc access-groups list -f json")
+)
+@command
+@pass_options
+def groups_list(opts: Options) -> None:
+    """List groups (all for administrators, your own otherwise)."""
+    with opts.client() as client:
+        groups = client.list_groups()
+    _echo_groups(opts, groups, empty="No access groups found")
+
+
+@access_groups.command("get")
+@click.argument("group_id", type=int)
+@command
+@pass_options
+def groups_get(opts: Options, group_id: int) -> None:
+    """Show one group."""
+    with opts.client() as client:
+        group = client.get_group(group_id)
+    if opts.json:
+        echo_json(group)
+    else:
+        _show_group("Access group:", group)
+        click.echo(f"  Created: {group['created_at']}")
+
+
+@access_groups.command("delete")
+@click.argument("group_id", type=int)
+@command
+@pass_options
+def groups_delete(opts: Options, group_id: int) -> None:
+    """Delete a group with its memberships and shares (system administrators only)."""
+    with opts.client() as client:
+        group = client.delete_group(group_id)
+    echo_json(group) if opts.json else _show_group("Successfully deleted access group:", group)
+
+
+# -- members -------------------------------------------------------------------------------
+
+
+@access_groups.command(
+    "add-user",
+    epilog=examples(
+        "torc access-groups add-user 1 bob",
+        "torc access-groups add-user 2 carol --role admin",
+    ),
+)
+@click.argument("group_id", type=int)
+@click.argument("user_name")
+@click.option(
+    "-r",
+    "--role",
+    type=click.Choice(["member", "admin"]),
+    default="member",
+    show_default=True,
+    help="admin: may manage this group's members.",
+)
+@command
+@pass_options
+def groups_add_user(opts: Options, group_id: int, user_name: str, role: str) -> None:
+    """Add a user to a group."""
+    with opts.client() as client:
+        member = client.add_member(group_id, user_name, role)
+    if opts.json:
+        echo_json(member)
+        return
+    click.echo("Successfully added user to group:")
+    click.echo(f"  User: {member['user_name']}")
+    click.echo(f"  Group ID: {member['group_id']}")
+    click.echo(f"  Role: {member['role']}")
+
+
+@access_groups.command("remove-user")
+@click.argument("group_id", type=int)
+@click.argument("user_name")
+@command
+@pass_options
+def groups_remove_user(opts: Options, group_id: int, user_name: str) -> None:
+    """Remove a user from a group."""
+    with opts.client() as client:
+        member = client.remove_member(group_id, user_name)
+    if opts.json:
+        echo_json(member)
+    else:
+        click.echo(f"Successfully removed user '{user_name}' from group {group_id}")
+
+
+@access_groups.command("list-members", epilog=examples("torc access-groups list-members 1"))
+@click.argument("group_id", type=int)
+@command
+@pass_options
+def groups_list_members(opts: Options, group_id: int) -> None:
+    """List a group's members and their roles."""
+    with opts.client() as client:
+        members = client.list_members(group_id)
+    if opts.json:
+        echo_json(members)
+    elif not members:
+        click.echo(f"No members found in group {group_id}")
+    else:
+        rows = [(m["user_name"], m["role"]) for m in members]
+        click.echo(render_table(("User Name", "Role"), rows))
+
+
+@access_groups.command("list-user-groups")
+@click.argument("user_name")
+@command
+@pass_options
+def groups_list_user_groups(opts: Options, user_name: str) -> None:
+    """List the groups a user belongs to."""
+    with opts.client() as client:
+        groups = client.list_user_groups(user_name)
+    _echo_groups(opts, groups, empty=f"User '{user_name}' is not a member of any groups")
+
+
+# -- shared workflows ----------------------------------------------------------------------
+
+
+@access_groups.command(
+    "add-workflow",
+    epilog=examples(
+        "torc access-groups add-workflow 1 2   # share workflow 1 with group 2",
+        "torc access-groups list-workflow-groups 1",
+    ),
+)
+@click.argument("workflow_id", type=int)
+@click.argument("group_id", type=int)
+@command
+@pass_options
+def groups_add_workflow(opts: Options, workflow_id: int, group_id: int) -> None:
+    """Share a workflow with a group (owner, system admin or group admin)."""
+    with opts.client() as client:
+        share = client.add_workflow(workflow_id, group_id)
+    if opts.json:
+        echo_json(share)
+        return
+    click.echo("Successfully added workflow to group:")
+    click.echo(f"  Workflow ID: {share['workflow_id']}")
+    click.echo(f"  Group ID: {share['group_id']}")
+
+
+@access_groups.command("remove-workflow")
+@click.argument("workflow_id", type=int)
+@click.argument("group_id", type=int)
+@command
+@pass_options
+def groups_remove_workflow(opts: Options, workflow_id: int, group_id: int) -> None:
+    """Stop sharing a workflow with a group."""
+    with opts.client() as client:
+        share = client.remove_workflow(workflow_id, group_id)
+    if opts.json:
+        echo_json(share)
+    else:
+        click.echo(f"Successfully removed workflow {workflow_id} from group {group_id}")
+
+
+@access_groups.command("list-workflow-groups")
+@click.argument("workflow_id", type=int)
+@command
+@pass_options
+def groups_list_workflow_groups(opts: Options, workflow_id: int) -> None:
+    """List the groups a workflow is shared with."""
+    with opts.client() as client:
+        groups = client.list_workflow_groups(workflow_id)
+    _echo_groups(opts, groups, empty=f"Workflow {workflow_id} is not associated with any groups")

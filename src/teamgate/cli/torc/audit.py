@@ -1,0 +1,24 @@
+"""`torc audit list`: the audit log (system administrators only)."""
+
+from __future__ import annotations
+
+import click
+
+from teamgate.cli import audit as audit_cli
+from teamgate.cli.output import echo_json
+from teamgate.cli.torc.common import Options, command, pass_options
+
+
+@click.group(epilog=audit_cli.epilog("torc", "-f"))
+def audit() -> None:
+    """The audit log: administrative changes, denials, failed logins."""
+
+
+@audit.command("list", help=audit_cli.HELP, epilog=audit_cli.epilog("torc", "-f"))
+@audit_cli.filter_options
+@command
+@pass_options
+def audit_list(opts: Options, /, limit: int, **filters: str | None) -> None:
+    with opts.client() as client:
+        events = client.list_audit(limit=limit, **audit_cli.filters_of(filters))
+    echo_json(events) if opts.json else click.echo(audit_cli.render_events(events))
