@@ -362,6 +362,7 @@ def serve(settings: Settings) -> int:
     from teamgate.web.app import create_app
     from teamgate.web.logs import configure_logging
 
+    serving.limit_malloc_arenas()  # before any thread: see its docstring
     configure_logging(settings.log_level, settings.log_format)
     log.info("Starting torc-server version=%s (teamgate)", __version__)
     try:

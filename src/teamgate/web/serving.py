@@ -5,10 +5,12 @@ real port before any worker starts. The parent has already migrated the database
 worker builds its own application from the same Settings with `migrate=False`. With metrics
 on, workers write their counters to one temporary directory (prometheus_client's
 multiprocess mode) that `/metrics` in any worker adds up; the parent removes it at exit.
+Each serving process caps glibc's malloc arenas first (`limit_malloc_arenas`).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -33,6 +35,40 @@ log = logging.getLogger("teamgate.server")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it is imported
 STARTUP_FAILURE = 3  # a worker's exit code when it could not start serving
 STOP_TIMEOUT_SECS = 10
+MALLOC_ARENAS = 2
+ARENA_ENV = "MALLOC_ARENA_MAX"  # glibc's own setting: when set, it is left to glibc
+_M_ARENA_MAX = -8  # mallopt()'s parameter number, from glibc's <malloc.h>
+
+
+def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
+    """Cap glibc's malloc arenas for this process, so a busy server's memory stays flat.
+
+    glibc gives each new thread its own arena, up to 8 per core. Requests run in the thread
+    pool, and the free space each arena keeps is rarely given back to the system, so spread
+    over many arenas the server's RSS crept up under steady load while the memory in use
+    stayed flat (bench/soak.py: +0.25 MB/min with 10 arenas, flat with 2). The GIL already
+    serialises most allocations, so fewer arenas cost nothing measurable.
+
+    Call it before the server starts its threads (glibc settles on its own limit once it has
+    more than eight arenas). A no-op (False) off glibc, or when MALLOC_ARENA_MAX is set in the
+    environment: glibc has applied that value itself.
+    """
+    if os.environ.get(ARENA_ENV) or not _is_glibc():
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
+def _is_glibc() -> bool:
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION") is not None  # only glibc defines this name
+    except (AttributeError, ValueError, OSError):  # not POSIX, or the name is unknown here
+        return False
 
 
 def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
@@ -135,6 +171,7 @@ def _worker_main(settings: Settings, sock: socket.socket, metrics_dir: str | Non
     """One worker process: its own application, served on the parent's socket."""
     from teamgate.web.app import create_app
 
+    limit_malloc_arenas()
     configure_logging(settings.log_level, settings.log_format)
     try:
         app = create_app(settings, migrate=False, metrics_dir=metrics_dir)
