@@ -26,13 +26,24 @@ class Unauthenticated(TeamgateError):
 
 
 class Forbidden(TeamgateError):
-    """Access refused. `reason` says what decided (as `Decision.reason`), for the audit log."""
+    """Access refused. For the audit log: `reason` says what decided (as `Decision.reason`),
+    `action` what was refused (`workflow.delete`) and `resource` on what (`workflow/1`), when
+    known; the web layer falls back to the route."""
 
     kind = "Forbidden"
 
-    def __init__(self, message: str, *, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        action: str | None = None,
+        resource: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.reason = reason
+        self.action = action
+        self.resource = resource
 
 
 class TooManyRequests(TeamgateError):

@@ -123,7 +123,7 @@ def test_tutorial_changes_and_denials_are_listed(tutorial: Server) -> None:
     assert actions(events) == [
         "workflow.unshare",
         "workflow.share",
-        f"GET {TORC_PREFIX}/workflows/{{id}}",
+        "workflow.read",  # carol's denial, named by the decision
         *["group.member.add"] * 4,
         "group.create",
         "group.create",
@@ -154,11 +154,12 @@ def test_tutorial_changes_and_denials_are_listed(tutorial: Server) -> None:
         ("group/2", "user 'carol' as member"),
         ("group/2", "user 'dave' as member"),
     ]
-    assert {k: denial[k] for k in ("user", "resource", "decision", "reason")} == {
+    assert {k: denial[k] for k in ("user", "resource", "decision", "reason", "detail")} == {
         "user": "carol",
-        "resource": f"{TORC_PREFIX}/workflows/1",
+        "resource": "workflow/1",
         "decision": "denied",
         "reason": "no matching grant",
+        "detail": f"GET {TORC_PREFIX}/workflows/{{id}}",  # the route that asked
     }
     for change, action in ((share, "workflow.share"), (unshare, "workflow.unshare")):
         assert {k: change[k] for k in ("user", "action", "resource", "reason", "detail")} == {
@@ -189,7 +190,7 @@ def test_filters(tutorial: Server) -> None:
     server = tutorial
     every = torc_events(server)
     # through the CLI
-    denial = f"GET {TORC_PREFIX}/workflows/{{id}}"
+    denial = "workflow.read"
     assert actions(torc_events(server, "--user", "carol")) == [denial]
     assert [e["user"] for e in torc_events(server, "--decision", "denied")] == ["carol"]
     assert set(actions(torc_events(server, "--action", "group."))) == {
@@ -206,8 +207,9 @@ def test_filters(tutorial: Server) -> None:
     assert actions(rest_events(server, action="workflow.")) == [
         "workflow.unshare",
         "workflow.share",
+        denial,
     ]
-    assert actions(rest_events(server, action="GET")) == [denial]
+    assert rest_events(server, action="GET") == []  # routes are details, not actions
     assert rest_events(server, user="anonymous") == []
     in_group_1 = torc_events(server, "--resource", "group/1")
     assert [e["detail"] for e in in_group_1] == [
@@ -216,7 +218,12 @@ def test_filters(tutorial: Server) -> None:
         "name 'ml-team'",
     ]
     assert len(rest_events(server, resource="group/")) == len(in_group_1) + 3
-    assert actions(rest_events(server, resource=f"{TORC_PREFIX}/workflows")) == [denial]
+    assert actions(rest_events(server, resource="workflow/1")) == [
+        "workflow.unshare",
+        "workflow.share",
+        denial,
+    ]
+    assert rest_events(server, resource=f"{TORC_PREFIX}/workflows") == []
     # times: since inclusive, until exclusive, ISO times or dates, zone offsets honoured
     assert torc_events(server, "--since", "2001-01-01") == every
     assert rest_events(server, until="2001-01-01") == []
@@ -320,17 +327,42 @@ def test_non_admins_are_refused_and_that_is_recorded(server: Server) -> None:
     with api(server, "carol") as carol:
         assert carol.get("/v1/audit").status_code == 403
     events = torc_events(server)
-    assert [
-        (e["user"], e["action"], e["resource"], e["decision"], e["reason"]) for e in events
-    ] == [
-        ("carol", "GET /v1/audit", "/v1/audit", "denied", "not a system administrator"),
-        (
-            "bob",
-            f"GET {TORC_PREFIX}/audit",
-            f"{TORC_PREFIX}/audit",
-            "denied",
-            "not a system administrator",
-        ),
+    # The action the decision refused; no one resource, so the path; the route as detail.
+    assert [(e["user"], e["action"], e["resource"], e["detail"]) for e in events] == [
+        ("carol", "system.admin", "/v1/audit", "GET /v1/audit"),
+        ("bob", "system.admin", f"{TORC_PREFIX}/audit", f"GET {TORC_PREFIX}/audit"),
+    ]
+    assert {(e["decision"], e["reason"]) for e in events} == {
+        ("denied", "not a system administrator")
+    }
+
+
+def test_refusals_not_made_by_a_decision_are_recorded_by_action_or_route(
+    server: Server,
+) -> None:
+    with api(server, "carol") as carol:
+        assert carol.get(f"{TORC_PREFIX}/users/bob/groups").status_code == 403
+        token = carol.post("/v1/auth/token").json()["token"]
+    with api(server, "carol", token) as with_token:
+        assert with_token.post("/v1/auth/token").status_code == 403  # names its action
+    minted, _issued, listed = torc_events(server)
+    route = f"GET {TORC_PREFIX}/users/{{user_name:path}}/groups"
+    fields = ("user", "action", "resource", "decision", "detail")
+    assert {k: listed[k] for k in fields} == {
+        "user": "carol",
+        "action": route,  # no action named: the route stands in
+        "resource": f"{TORC_PREFIX}/users/bob/groups",
+        "decision": "denied",
+        "detail": route,
+    }
+    assert listed["reason"].startswith("User 'carol' may only list their own groups")
+    assert [minted[k] for k in (*fields, "reason")] == [
+        "carol",
+        "token.create",
+        "/v1/auth/token",
+        "denied",
+        "POST /v1/auth/token",
+        "signed in with a token",
     ]
 
 

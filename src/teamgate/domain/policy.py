@@ -112,22 +112,32 @@ NO_FACTS = Facts()
 
 
 class Decision(NamedTuple):
-    """The answer of `decide()`; true when allowed."""
+    """The answer of `decide()`; true when allowed.
+
+    It names the `action` it was asked about (for metrics and the audit log); a denial also
+    names the `resource`, the way the audit log names things (`workflow/1`, `unit/dev/app`,
+    `group/2`; None when there is no one resource, as for system administration).
+    """
 
     allowed: bool
     reason: str  # what decided, for explain/audit
     message: str = ""  # what a denied caller is told
+    action: str = ""  # set by decide(); empty on decisions made by hand
+    resource: str | None = None  # set on denials only
 
     def __bool__(self) -> bool:
         return self.allowed
 
 
-def _allow(reason: str) -> Decision:
-    return Decision(True, reason)
+_Verdict = tuple[bool, str, str]  # allowed, reason, message: what decide() makes a Decision of
 
 
-def _deny(reason: str, message: str) -> Decision:
-    return Decision(False, reason, message)
+def _allow(reason: str) -> _Verdict:
+    return (True, reason, "")
+
+
+def _deny(reason: str, message: str) -> _Verdict:
+    return (False, reason, message)
 
 
 _ANON_MESSAGES = {
@@ -147,6 +157,26 @@ def decide(
     group: int | None = None,
 ) -> Decision:
     """Decide whether `principal` may do `action` on `resource` (or on `group`)."""
+    allowed, reason, message = _decide(principal, action, resource, facts, enforce, group)
+    name = None if allowed else _audit_name(resource, group)
+    return Decision(allowed, reason, message, action, name)
+
+
+def _audit_name(resource: Resource | None, group: int | None) -> str | None:
+    """What a decision was about, named the way audit records name what changed."""
+    if resource is not None:
+        return f"{resource.kind}/{resource.id}"
+    return f"group/{group}" if group is not None else None
+
+
+def _decide(
+    principal: Principal,
+    action: str,
+    resource: Resource | None,
+    facts: Facts,
+    enforce: bool,
+    group: int | None,
+) -> _Verdict:
     if not enforce:
         return _allow("access control disabled")
     if principal.name is None:
@@ -167,7 +197,7 @@ def decide(
     return _decide_resource(principal, action, resource, facts)
 
 
-def _decide_admin(principal: Principal) -> Decision:
+def _decide_admin(principal: Principal) -> _Verdict:
     if principal.is_admin:
         return _allow("system administrator")
     return _deny(
@@ -176,7 +206,7 @@ def _decide_admin(principal: Principal) -> Decision:
     )
 
 
-def _decide_group_admin(principal: Principal, group: int | None, facts: Facts) -> Decision:
+def _decide_group_admin(principal: Principal, group: int | None, facts: Facts) -> _Verdict:
     if principal.is_admin:
         return _allow("system administrator")
     if group is not None and group in facts.admin_of:
@@ -189,7 +219,7 @@ def _decide_group_admin(principal: Principal, group: int | None, facts: Facts) -
 
 def _decide_share(
     principal: Principal, resource: Resource, group: int | None, facts: Facts
-) -> Decision:
+) -> _Verdict:
     denied = facts.rules.match(Effect.DENY, SHARE, resource.name)
     if denied is not None:
         return _deny(f"explicit deny by {denied.describe()}", _no_access(principal, resource))
@@ -200,7 +230,7 @@ def _decide_share(
 
 def _decide_resource(
     principal: Principal, action: str, resource: Resource, facts: Facts
-) -> Decision:
+) -> _Verdict:
     denied = facts.rules.match(Effect.DENY, action, resource.name)
     if denied is not None:
         return _deny(f"explicit deny by {denied.describe()}", _no_access(principal, resource))

@@ -71,7 +71,12 @@ def require(decision: Decision) -> Decision:
     """Raise Forbidden with the decision's message when it denies; the decision otherwise."""
     observers.decision(decision)
     if not decision.allowed:
-        raise Forbidden(decision.message, reason=decision.reason)
+        raise Forbidden(
+            decision.message,
+            reason=decision.reason,
+            action=decision.action or None,
+            resource=decision.resource,
+        )
     return decision
 
 

@@ -26,7 +26,11 @@ def issue_token(
     if principal.name is None:
         raise Unauthenticated("Sign in with a user name and password to get a token")
     if principal.method != "password":
-        raise Forbidden("Tokens are issued against a password, not another token")
+        raise Forbidden(
+            "Tokens are issued against a password, not another token",
+            reason="signed in with a token",
+            action="token.create",
+        )
     with ctx.db.write() as conn:
         issued = tokens.issue(conn, principal.name, description=description, ttl_days=ttl_days)
         detail = f"expires {issued.expires_at}"

@@ -125,15 +125,27 @@ def _refusal(request: Request, exc: errors.TeamgateError, status: int) -> audit.
     """The audit event for a 403, or for a 401 where credentials were offered; else None."""
     principal = getattr(request.state, "principal", None)
     if status == 403:
-        reason = exc.reason if isinstance(exc, errors.Forbidden) and exc.reason else exc.message
-        user = getattr(principal, "name", None)
-        return audit.Event(user, _route_action(request), request.url.path, audit.DENIED, reason)
+        return _denial(request, exc, getattr(principal, "name", None))
     authorization = request.headers.get("authorization")
     if status != 401 or principal is not None or not authorization:
         return None
     user, how = attempted_login(authorization)
     action, path = _route_action(request), request.url.path
     return audit.Event(user, action, path, audit.FAILED_LOGIN, exc.message, how)
+
+
+def _denial(request: Request, exc: errors.TeamgateError, user: str | None) -> audit.Event:
+    """A 403 as the audit log keeps it: the action and resource the decision named
+    (`workflow.delete` on `workflow/1`), else the route and path; the route in `detail`.
+
+    Named by the decision, a refusal files under the same action as the changes it guards,
+    whichever API (Torc or OpenTaco) was asked.
+    """
+    known = exc if isinstance(exc, errors.Forbidden) else errors.Forbidden(exc.message)
+    route = _route_action(request)
+    action = known.action or route
+    resource = known.resource or request.url.path
+    return audit.Event(user, action, resource, audit.DENIED, known.reason or exc.message, route)
 
 
 async def _record_refusal(request: Request, exc: errors.TeamgateError, status: int) -> None:
