@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx
@@ -244,6 +245,49 @@ def test_many_user_names_from_one_address_are_refused_while_known_good_callers_p
     assert httpx.get(server.base_url + "/v1/auth/me", headers=bearer).status_code == 200
     # carol's password is right, but not yet known to be: from this address it waits too.
     assert "from this address" in ping(server, "carol").json()["message"]
+
+
+def test_each_lockout_is_audited_as_it_starts_not_each_refusal(
+    start: Callable[..., Server],
+) -> None:
+    server = start(
+        "--admin-user", "alice",
+        "--login-throttle-user-failures", "3",
+        "--login-throttle-address-failures", "5",
+        "--login-throttle-delay-secs", "600",
+    )  # fmt: skip
+    assert ping(server, "alice").status_code == 200  # known good: she passes the address lock
+
+    def lockouts() -> list[tuple[Any, ...]]:
+        response = httpx.get(
+            server.base_url + "/v1/audit",
+            params={"action": "login.throttled"},
+            auth=("alice", password_of("alice")),
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return [
+            (e["user"], e["resource"], e["client"], e["decision"], e["reason"])
+            for e in response.json()["items"]
+        ]
+
+    def lockout(user: str | None, resource: str, failures: int) -> tuple[Any, ...]:
+        reason = f"{failures} failed sign-in attempts; Retry-After 600 s"
+        return (user, resource, "127.0.0.1", "denied", reason)
+
+    assert [ping(server, "bob", "wrong").status_code for _ in range(3)] == [401] * 3
+    bob = lockout("bob", "user/bob", 3)
+    assert lockouts() == [bob]
+    assert [ping(server, "carol", "wrong").status_code for _ in range(2)] == [401] * 2
+    address = lockout(None, "client/127.0.0.1", 5)  # no user: the address is locked
+    assert lockouts() == [address, bob]
+    # 50 refusals, for bob's name and, from the locked address, for five others: not one
+    # of them is recorded (each name's own lock, started by refusals, is only logged).
+    for number in range(50):
+        user = "bob" if number % 2 else f"sprayed-{number % 5}"
+        retry_after(ping(server, user, "wrong"))
+    assert lockouts() == [address, bob]
+    assert checked_failures(server, "bob") == 3
 
 
 def test_turning_the_throttle_off(start: Callable[..., Server]) -> None:

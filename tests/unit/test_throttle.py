@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from teamgate.auth.authenticator import Authenticator
-from teamgate.auth.throttle import LoginThrottle, ThrottlePolicy, throttle_from_settings
+from teamgate.auth.throttle import (
+    Lockout,
+    LoginThrottle,
+    ThrottlePolicy,
+    throttle_from_settings,
+)
 from teamgate.errors import ConfigError, TooManyRequests, Unauthenticated
 from teamgate.settings import Settings
 from tests.conftest import write_htpasswd
@@ -76,6 +81,28 @@ def test_refusals_do_not_lengthen_the_delay() -> None:
         refusal(limiter.check_user, "bob")
     clock.now += 4
     limiter.check_user("bob")
+
+
+def test_each_lock_is_reported_once_as_it_starts_never_per_refusal() -> None:
+    clock = Clock()
+    seen: list[Lockout] = []
+    limiter = LoginThrottle(
+        ThrottlePolicy(user_failures=2, address_failures=3, base_delay_secs=1, window_secs=60),
+        clock=clock,
+        on_lockout=seen.append,
+    )
+    fail(limiter, "bob", "10.0.0.1")
+    fail(limiter, "bob", "10.0.0.1")
+    assert seen == [Lockout("bob", "10.0.0.1", 2, 1)]
+    for _ in range(50):
+        refusal(limiter.check_user, "bob")
+    fail(limiter, "carol", "10.0.0.1")  # the address's third failure
+    assert seen[1:] == [Lockout(None, "10.0.0.1", 3, 1)]
+    for number in range(50):  # refused for the address, never checked: nothing reported
+        refusal(limiter.begin, f"sprayed-{number % 5}", "10.0.0.1")
+    clock.now += 1
+    fail(limiter, "bob", "10.0.0.2")  # let through again: a new, longer lock
+    assert seen[2:] == [Lockout("bob", "10.0.0.2", 3, 2)]
 
 
 def test_a_success_forgets_the_user_but_not_the_address() -> None:

@@ -7,6 +7,9 @@ the first delay, when that is longer). A record is forgotten `window_secs` after
 failure; a success for a user name clears that user's record. Refusals do not lengthen the
 delay (a burst of attempts while refused changes nothing); only failures that were checked do.
 
+Each lock that a failure starts is logged and reported to `on_lockout` (the server records it
+in the audit log); refusals are not, so a flood of refused attempts writes nothing.
+
 State lives in this process's memory: with `--workers N`, each worker counts on its own. Each
 table holds at most `max_entries` keys; the least recently failed is dropped first, so random
 user names cannot make memory grow.
@@ -43,6 +46,16 @@ class ThrottlePolicy:
     base_delay_secs: float = 1
     max_delay_secs: float = 300
     max_entries: int = MAX_ENTRIES
+
+
+@dataclass(frozen=True, slots=True)
+class Lockout:
+    """A lock that a failed attempt has just started: of `user`, or (user None) of `address`."""
+
+    user: str | None
+    address: str | None  # where the failure that started it came from
+    failures: int  # in the window, this one included
+    retry_after: int  # seconds until the next attempt is let through
 
 
 @dataclass(slots=True)
@@ -138,9 +151,14 @@ class LoginThrottle:
     """
 
     def __init__(
-        self, policy: ThrottlePolicy, *, clock: Callable[[], float] = time.monotonic
+        self,
+        policy: ThrottlePolicy,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        on_lockout: Callable[[Lockout], None] | None = None,
     ) -> None:
         self.policy = policy
+        self.on_lockout = on_lockout  # called in the request that failed, outside any lock
         self.users = FailureTable(policy.user_failures, policy)
         self.addresses = FailureTable(policy.address_failures, policy)
         self._clock = clock
@@ -170,7 +188,9 @@ class LoginThrottle:
                     self.addresses.reserve(address, now)
                 return
             by_user = self.users.fail(_key(user), now)
-        _log_lock(self.users, by_user, f"for user '{printable(_shown(user))}'")
+        # Logged, not reported: these locks cost the attacker no bcrypt (the address is
+        # locked already, and its lock was reported), so reporting them could flood the log.
+        self._started(self.users, by_user, user=user, address=address, report=False)
         raise _refusal("from this address", wait)
 
     def end(self, user: str, address: str | None, *, ok: bool) -> None:
@@ -184,13 +204,43 @@ class LoginThrottle:
                 self.users.forget(_key(user))
                 return
             by_user = self.users.fail(_key(user), now)
-        _log_lock(self.users, by_user, f"for user '{printable(_shown(user))}'")
-        _log_lock(self.addresses, by_address, f"from address {address}")
+        self._started(self.users, by_user, user=user, address=address)
+        self._started(self.addresses, by_address, user=None, address=address)
 
     def succeeded(self, user: str) -> None:
         """A correct password for `user`: its failures are forgotten (not the address's)."""
         with self._lock:
             self.users.forget(_key(user))
+
+    def _started(
+        self,
+        table: FailureTable,
+        failures: int,
+        *,
+        user: str | None,
+        address: str | None,
+        report: bool = True,
+    ) -> None:
+        """Log (and report) the lock that `failures` failures start, if they start one.
+
+        A lock starts only when a failure is counted, and none is counted for a key while it
+        is locked: each lock is reported once, as it starts, at most one per key per delay.
+        """
+        delay = min(table.delay_after(failures), self.policy.window_secs)
+        if delay <= 0:
+            return
+        if user is not None:
+            what = f"for user '{printable(_shown(user))}'"
+        else:
+            what = f"from address {address}"
+        log.warning(
+            "%d failed sign-in attempts %s; refusing further attempts for %g s",
+            failures,
+            what,
+            delay,
+        )
+        if report and self.on_lockout is not None:
+            self.on_lockout(Lockout(user, address, failures, _seconds(delay)))
 
 
 def throttle_from_settings(settings: Settings) -> LoginThrottle | None:
@@ -225,22 +275,15 @@ def _key(user: str) -> str:
     return f"sha256:{digest}"
 
 
+def _seconds(wait: float) -> int:
+    """A wait as Retry-After gives it: whole seconds, rounded up, at least one."""
+    return max(1, math.ceil(wait))
+
+
 def _refusal(what: str, wait: float) -> TooManyRequests:
-    seconds = max(1, math.ceil(wait))
+    seconds = _seconds(wait)
     unit = "second" if seconds == 1 else "seconds"
     return TooManyRequests(
         f"Too many failed sign-in attempts {what}: try again in {seconds} {unit}",
         retry_after=seconds,
     )
-
-
-def _log_lock(table: FailureTable, failures: int, what: str) -> None:
-    # One line each time a failure (not a refusal) starts or lengthens a lock.
-    delay = table.delay_after(failures)
-    if delay > 0:
-        log.warning(
-            "%d failed sign-in attempts %s; refusing further attempts for %g s",
-            failures,
-            what,
-            delay,
-        )

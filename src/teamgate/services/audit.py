@@ -3,7 +3,8 @@
 A change is recorded with `record()` on the connection of the transaction that makes it, so a
 rolled-back change leaves no record and a committed one always has its record. Refusals (403,
 and 401 for offered credentials) are recorded by the web layer with `record_refusal()` in a
-short transaction of their own. Only system administrators may list the log.
+short transaction of their own, and so is each lock the login throttle starts
+(`record_lockout()`). Only system administrators may list the log.
 
 Passwords and tokens are never recorded: for a failed login the record holds the user name
 that was tried, or the lookup part of a token (`tg_<lookup>_…`), never its secret.
@@ -18,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
 
+from teamgate.auth.throttle import Lockout
 from teamgate.domain.identity import ANONYMOUS, Principal
 from teamgate.domain.policy import ADMIN, Decision, decide
 from teamgate.errors import Invalid
@@ -30,6 +32,7 @@ from teamgate.storage.db.engine import Database
 log = logging.getLogger("teamgate.audit")
 
 ALLOWED, DENIED, FAILED_LOGIN = "allowed", "denied", "failed-login"
+THROTTLED = "login.throttled"
 DECISIONS = (ALLOWED, DENIED, FAILED_LOGIN)
 DEFAULT_LIMIT = 100
 PRUNE_INTERVAL_SECS = 3600.0
@@ -116,6 +119,18 @@ def record_refusal(db: Database, event: Event) -> bool:
         log.exception("Could not record %s %s in the audit log", event.decision, event.action)
         return False
     return True
+
+
+def record_lockout(db: Database, lockout: Lockout) -> None:
+    """Record that the login throttle has started refusing sign-ins for a user name, or
+    (user None) from a client address.
+
+    The throttle reports a lock once, as it starts (see auth.throttle), never each attempt it
+    then refuses: a flood of refused attempts adds nothing here.
+    """
+    target = f"user/{lockout.user}" if lockout.user is not None else f"client/{lockout.address}"
+    reason = f"{lockout.failures} failed sign-in attempts; Retry-After {lockout.retry_after} s"
+    record_refusal(db, Event(lockout.user, THROTTLED, target, DENIED, reason))
 
 
 # -- listing -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -14,7 +15,7 @@ from teamgate import __version__
 from teamgate.auth.authenticator import Authenticator
 from teamgate.auth.throttle import throttle_from_settings
 from teamgate.auth.tokens import TokenService
-from teamgate.services.audit import Pruner
+from teamgate.services import audit
 from teamgate.services.context import ServiceContext
 from teamgate.settings import Settings
 from teamgate.storage.blobs import FilesystemBlobStore, open_blob_store
@@ -64,7 +65,9 @@ def create_app(
         db.migrate()
     auth = authenticator or build_authenticator(settings)
     auth.tokens = TokenService(db)
-    pruner = Pruner(db, retention_days=settings.audit_retention_days)
+    if auth.throttle is not None:
+        auth.throttle.on_lockout = partial(audit.record_lockout, db)
+    pruner = audit.Pruner(db, retention_days=settings.audit_retention_days)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
