@@ -128,35 +128,58 @@ def test_requests_are_counted_by_route_template(server: Server) -> None:
     assert "secret-path" not in after and "ops/route" not in after
 
 
-def test_denied_request_moves_the_denied_counter(server: Server) -> None:
+DECISIONS = "teamgate_access_decisions_total"
+STATE = b'{"version": 4, "serial": 1, "lineage": "ops", "resources": []}'
+
+
+def decision_deltas(server: Server, requests: Callable[[], None]) -> dict[tuple[str, ...], float]:
+    """How much each (action, result, decided_by) series of the decisions counter moved."""
+
+    def series(text: str) -> dict[tuple[str, ...], float]:
+        found = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == DECISIONS:
+                    labels = sample.labels
+                    found[labels["action"], labels["result"], labels["decided_by"]] = sample.value
+        return found
+
+    before = series(scrape(server))
+    requests()
+    after = series(scrape(server))
+    moved = {key: after[key] - before.get(key, 0.0) for key in after}
+    return {key: delta for key, delta in moved.items() if delta}
+
+
+def test_denied_requests_move_the_denied_counters(server: Server) -> None:
     with as_user(server, "alice") as alice:
         assert alice.post("/v1/units", json={"path": "ops/denied"}).status_code == 201
 
-    def bob_reads() -> None:
+    def bob_is_refused() -> None:
         with as_user(server, "bob") as bob:
             assert bob.get("/v1/units/ops/denied").status_code == 403
+            assert bob.put("/v1/state/ops/denied", content=STATE).status_code == 403
+            assert bob.get("/torc-service/v1/audit").status_code == 403
 
-    delta = counter_delta(
-        server, "teamgate_access_decisions_total", bob_reads, result="denied", decided_by="no_grant"
-    )
-    assert delta == 1
+    assert decision_deltas(server, bob_is_refused) == {
+        ("unit.read", "denied", "no_grant"): 1,
+        ("unit.write", "denied", "no_grant"): 1,
+        ("system.admin", "denied", "not_admin"): 1,
+    }
 
 
-def test_allowed_request_moves_the_allowed_counter(server: Server) -> None:
+def test_allowed_requests_move_the_allowed_counters(server: Server) -> None:
     with as_user(server, "alice") as alice:
         assert alice.post("/v1/units", json={"path": "ops/allowed"}).status_code == 201
 
         def alice_reads() -> None:
             assert alice.get("/v1/units/ops/allowed").status_code == 200
+            assert alice.get("/torc-service/v1/audit").status_code == 200  # she is the admin
 
-        delta = counter_delta(
-            server,
-            "teamgate_access_decisions_total",
-            alice_reads,
-            result="allowed",
-            decided_by="owner",
-        )
-    assert delta == 1
+        assert decision_deltas(server, alice_reads) == {
+            ("unit.read", "allowed", "owner"): 1,
+            ("system.admin", "allowed", "admin"): 1,
+        }
 
 
 def test_lock_conflict_is_counted(server: Server) -> None:

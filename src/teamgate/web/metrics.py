@@ -14,13 +14,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.exposition import generate_latest
 
-from teamgate.domain.policy import Decision
+from teamgate.domain.policy import ADMIN, GROUP_MEMBERS, Decision
+from teamgate.domain.rules import ACTIONS
 
 UNMATCHED_ROUTE = "<unmatched>"  # any path no route knows: one label, whatever was asked
 OTHER_METHOD = "OTHER"
 KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "LOCK", "UNLOCK"}
 )
+
+# What decide() is asked: the RBAC rule actions and the administrative ones. Anything else
+# (a decision made by hand) counts as "other", so the label has a fixed set of values.
+DECISION_ACTIONS = (ACTIONS - {"*"}) | {ADMIN, GROUP_MEMBERS}
+OTHER_ACTION = "other"
 
 # Decision reasons (see domain.policy) grouped into a few label values; the reason itself
 # names groups and rules, which would make a label per group and rule.
@@ -66,8 +72,9 @@ class Metrics:
         )
         self.decisions = Counter(
             "teamgate_access_decisions",
-            "Access decisions enforced, by result (allowed|denied) and what decided.",
-            ("result", "decided_by"),
+            "Access decisions enforced, by action (unit.write, …), result (allowed|denied) "
+            "and what decided.",
+            ("action", "result", "decided_by"),
             registry=self.registry,
         )
         self.cache_lookups = Counter(
@@ -91,8 +98,9 @@ class Metrics:
         self.latency.labels(method, route).observe(seconds)
 
     def decision(self, decision: Decision) -> None:
+        action = decision.action if decision.action in DECISION_ACTIONS else OTHER_ACTION
         result = "allowed" if decision.allowed else "denied"
-        self.decisions.labels(result, decided_by(decision.reason)).inc()
+        self.decisions.labels(action, result, decided_by(decision.reason)).inc()
 
     def lock_conflict(self) -> None:
         self.lock_conflicts.inc()
