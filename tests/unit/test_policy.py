@@ -192,3 +192,17 @@ def test_explain_stops_early_when_off_or_anonymous() -> None:
     anonymous = explain(anon, "workflow.read", WF, enforce=True)
     assert not anonymous.decision.allowed
     assert [s.check for s in anonymous.steps] == ["access control", "caller"]
+
+
+def test_a_unit_share_is_named_unit_share_in_its_decision() -> None:
+    """Units are shared under the workflow.share rule action, but audit records and metrics
+    name the decision after what it was about."""
+    refused = decide(carol, SHARE, UNIT, facts=Facts(), enforce=True, group=1)
+    assert (refused.allowed, refused.action, refused.resource) == (
+        False,
+        "unit.share",
+        "unit/dev/a",
+    )
+    allowed = decide(alice, SHARE, UNIT, facts=Facts(), enforce=True, group=1)
+    assert (allowed.allowed, allowed.action) == (True, "unit.share")
+    assert decide(alice, SHARE, WF, facts=Facts(), enforce=True, group=1).action == SHARE

@@ -18,7 +18,8 @@ from teamgate.domain.rules import Effect, PatternIndex, Rule
 # Administrative actions (not RBAC rule actions).
 ADMIN = "system.admin"  # create/delete access groups, RBAC administration
 GROUP_MEMBERS = "group.members"  # add/remove members of one group
-SHARE = "workflow.share"  # add/remove a resource to/from a group
+SHARE = "workflow.share"  # add/remove a resource to/from a group (the rule action for both)
+UNIT_SHARE = "unit.share"  # how a decision on sharing a unit names its action
 RBAC_MANAGE = "rbac.manage"
 RBAC_RESOURCE_NAME = "*"
 
@@ -159,6 +160,8 @@ def decide(
     """Decide whether `principal` may do `action` on `resource` (or on `group`)."""
     allowed, reason, message = _decide(principal, action, resource, facts, enforce, group)
     name = None if allowed else _audit_name(resource, group)
+    if action == SHARE and resource is not None and resource.kind == "unit":
+        action = UNIT_SHARE  # its rules say workflow.share; its audit records say unit.share
     return Decision(allowed, reason, message, action, name)
 
 

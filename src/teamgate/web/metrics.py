@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.exposition import generate_latest
 
-from teamgate.domain.policy import ADMIN, GROUP_MEMBERS, Decision
+from teamgate.domain.policy import ADMIN, GROUP_MEMBERS, UNIT_SHARE, Decision
 from teamgate.domain.rules import ACTIONS
 
 UNMATCHED_ROUTE = "<unmatched>"  # any path no route knows: one label, whatever was asked
@@ -25,7 +25,7 @@ KNOWN_METHODS = frozenset(
 
 # What decide() is asked: the RBAC rule actions and the administrative ones. Anything else
 # (a decision made by hand) counts as "other", so the label has a fixed set of values.
-DECISION_ACTIONS = (ACTIONS - {"*"}) | {ADMIN, GROUP_MEMBERS}
+DECISION_ACTIONS = (ACTIONS - {"*"}) | {ADMIN, GROUP_MEMBERS, UNIT_SHARE}
 OTHER_ACTION = "other"
 
 # Decision reasons (see domain.policy) grouped into a few label values; the reason itself
