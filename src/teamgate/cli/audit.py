@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from contextlib import AbstractContextManager
+from typing import Any, Protocol, TypeVar
 
 import click
 
 from teamgate.cli.common import examples
-from teamgate.cli.output import render_table
+from teamgate.cli.output import echo_json, render_table
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +52,26 @@ def filter_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+class _AuditClient(Protocol):
+    def list_audit(self, *, limit: int = 100, **filters: Any) -> list[Any]: ...
+
+
+class _Options(Protocol):
+    """What `list_events` needs of either CLI's options."""
+
+    @property
+    def json(self) -> bool: ...
+
+    def client(self) -> AbstractContextManager[_AuditClient]: ...
+
+
+def list_events(opts: _Options, limit: int, values: dict[str, Any]) -> None:
+    """Print the events the command's filter options select, as a table or JSON."""
+    with opts.client() as client:
+        events = client.list_audit(limit=limit, **filters_of(values))
+    echo_json(events) if opts.json else click.echo(render_events(events))
 
 
 def filters_of(values: dict[str, Any]) -> dict[str, Any]:

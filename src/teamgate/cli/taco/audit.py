@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from teamgate.cli import audit as audit_cli
-from teamgate.cli.output import echo_json
 from teamgate.cli.taco.common import AliasGroup, Options, command, pass_options
 
 
@@ -19,6 +18,4 @@ def audit() -> None:
 @command
 @pass_options
 def audit_list(opts: Options, /, limit: int, **filters: str | None) -> None:
-    with opts.client() as client:
-        events = client.list_audit(limit=limit, **audit_cli.filters_of(filters))
-    echo_json(events) if opts.json else click.echo(audit_cli.render_events(events))
+    audit_cli.list_events(opts, limit, filters)
