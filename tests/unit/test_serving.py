@@ -44,11 +44,12 @@ libc.fclose(stream)
 """
 
 
-def arenas_after_threads(tmp_path: Path, *, limit: bool, env_arenas: str | None) -> tuple[str, int]:
+def arenas_after_threads(
+    tmp_path: Path, *, limit: bool, env: dict[str, str] | None = None
+) -> tuple[str, int]:
     """What limit_malloc_arenas() returned (or "None" when not called), and the arenas in use."""
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    if env_arenas is not None:
-        env["MALLOC_ARENA_MAX"] = env_arenas
+    clean = {k: v for k, v in os.environ.items() if k not in ("MALLOC_ARENA_MAX", "GLIBC_TUNABLES")}
+    env = {**clean, **(env or {})}
     info = tmp_path / "malloc_info.xml"
     mode = "limit" if limit else "none"
     result = subprocess.run(
@@ -62,13 +63,18 @@ def arenas_after_threads(tmp_path: Path, *, limit: bool, env_arenas: str | None)
 
 
 def test_limit_caps_the_arenas_of_later_threads(tmp_path: Path) -> None:
-    assert arenas_after_threads(tmp_path, limit=True, env_arenas=None) == ("True", MALLOC_ARENAS)
+    assert arenas_after_threads(tmp_path, limit=True) == ("True", MALLOC_ARENAS)
 
 
 def test_without_the_limit_each_thread_gets_an_arena(tmp_path: Path) -> None:
-    _, arenas = arenas_after_threads(tmp_path, limit=False, env_arenas=None)
+    _, arenas = arenas_after_threads(tmp_path, limit=False)
     assert arenas > MALLOC_ARENAS  # so the test above measures the limit, not the machine
 
 
-def test_malloc_arena_max_in_the_environment_wins(tmp_path: Path) -> None:
-    assert arenas_after_threads(tmp_path, limit=True, env_arenas="3") == ("False", 3)
+@pytest.mark.parametrize(
+    "env",
+    [{"MALLOC_ARENA_MAX": "3"}, {"GLIBC_TUNABLES": "glibc.malloc.arena_max=3"}],
+    ids=["variable", "tunable"],
+)
+def test_an_arena_limit_in_the_environment_wins(tmp_path: Path, env: dict[str, str]) -> None:
+    assert arenas_after_threads(tmp_path, limit=True, env=env) == ("False", 3)

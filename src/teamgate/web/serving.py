@@ -36,7 +36,9 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it 
 STARTUP_FAILURE = 3  # a worker's exit code when it could not start serving
 STOP_TIMEOUT_SECS = 10
 MALLOC_ARENAS = 2
-ARENA_ENV = "MALLOC_ARENA_MAX"  # glibc's own setting: when set, it is left to glibc
+# glibc's own settings for the same limit: when the operator set either, theirs stands
+ARENA_ENV = "MALLOC_ARENA_MAX"
+ARENA_TUNABLE = "glibc.malloc.arena_max"  # a name in GLIBC_TUNABLES
 _M_ARENA_MAX = -8  # mallopt()'s parameter number, from glibc's <malloc.h>
 
 
@@ -47,13 +49,17 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     pool, and the free space each arena keeps is rarely given back to the system, so spread
     over many arenas the server's RSS crept up under steady load while the memory in use
     stayed flat (bench/soak.py: +0.25 MB/min with 10 arenas, flat with 2). The GIL already
-    serialises most allocations, so fewer arenas cost nothing measurable.
+    serialises most allocations, so fewer arenas cost nothing measurable. (What is left: RSS
+    may step up once by a MB or two when glibc raises its mmap threshold after a large block
+    is freed. Pinning it at 128 KiB flattened that too, but cost large state transfers a
+    fifth to a half of their throughput.)
 
     Call it before the server starts its threads (glibc settles on its own limit once it has
-    more than eight arenas). A no-op (False) off glibc, or when MALLOC_ARENA_MAX is set in the
-    environment: glibc has applied that value itself.
+    more than eight arenas). A no-op (False) off glibc, or when MALLOC_ARENA_MAX (or
+    glibc.malloc.arena_max in GLIBC_TUNABLES) is set: glibc has applied that value itself.
     """
-    if os.environ.get(ARENA_ENV) or not _is_glibc():
+    chosen = os.environ.get(ARENA_ENV) or ARENA_TUNABLE in os.environ.get("GLIBC_TUNABLES", "")
+    if chosen or not _is_glibc():
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
