@@ -200,6 +200,8 @@ api_token = Table(
     Column("created_at", String(32), nullable=False),
     Column("expires_at", String(32), nullable=False),
     Column("revoked_at", String(32), nullable=True),
+    # SHA-256 of the user's htpasswd hash at issue time (migration 0007); None: issued before
+    Column("password_fingerprint", String(64), nullable=True),
     Index("ix_api_token_user", "user_name"),
     sqlite_autoincrement=True,
 )
