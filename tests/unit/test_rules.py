@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import random
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
+from teamgate.domain.identity import Principal
+from teamgate.domain.policy import Facts, Grant, Resource, RuleSet, decide
 from teamgate.domain.rules import (
     Effect,
     PatternIndex,
@@ -40,10 +44,82 @@ from teamgate.errors import Invalid
         ("*/prod", "prod", False),
         ("a*c", "abbc", True),
         ("a*c", "abbcd", False),
+        ("*", "", True),
+        ("**", "", True),
+        ("**", "a/b", True),
+        ("", "", True),
+        ("", "a", False),
+        ("*a", "a", True),
+        ("*a", "ba/a", True),
+        ("*a", "ab", False),
+        ("a*", "a", True),
+        ("a*", "ba", False),
+        ("a**b", "ab", True),
+        ("a*a", "a", False),  # the head and tail may not share the name's one `a`
+        ("ab*ba", "aba", False),
+        ("ab*ba", "abba", True),
+        ("*/*/*/*/*/readme", "a/" * 511, False),
+        ("*/*/*/*/*/readme", "a/" * 511 + "readme", True),
+        ("a.b/*", "aXb/c", False),
+        ("*.b/*", "aXb/c", False),
+        ("*\\*", "a\\b", True),  # a backslash is literal too
+        ("*\\*", "a/b", False),
     ],
 )
 def test_pattern_matching(pattern: str, name: str, matches: bool) -> None:
     assert pattern_matches(pattern, name) is matches
+
+
+def reference_match(pattern: str, name: str) -> bool:
+    """Whole-name glob by dynamic programming over (pattern, name) prefixes: obviously right."""
+    # reach[j]: the pattern so far matches name[:j]
+    reach = [True] + [False] * len(name)
+    for char in pattern:
+        if char == "*":
+            for j in range(1, len(name) + 1):
+                reach[j] = reach[j] or reach[j - 1]
+        else:
+            reach = [False] + [reach[j] and name[j] == char for j in range(len(name))]
+    return reach[-1]
+
+
+@hypothesis.settings(max_examples=3000, deadline=None, derandomize=True)
+@hypothesis.given(
+    pattern=st.text(alphabet="ab/.*", max_size=10),
+    name=st.text(alphabet="ab/.", max_size=12),
+)
+def test_pattern_matching_agrees_with_a_reference_matcher(pattern: str, name: str) -> None:
+    assert pattern_matches(pattern, name) is reference_match(pattern, name)
+    index = PatternIndex([(pattern, "hit")])
+    assert (index.first(name) == "hit") is reference_match(pattern, name)
+
+
+LONGEST = 1024  # the longest unit path, in bytes
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["*/*/*/*/*/readme", "*a" * 10 + "*b", "a*" * 10 + "b", "*" + "a*" * 10 + "ab"],
+)
+@pytest.mark.parametrize(
+    "name",
+    [("a/" * 512)[:LONGEST], "a/" * 508 + "readme", "a" * (LONGEST - 1) + "b", "ab" * 512],
+)
+def test_adversarial_patterns_on_the_longest_names_decide(pattern: str, name: str) -> None:
+    """Patterns that made the old regex backtrack for hours get the right answer.
+
+    The time they take is measured in bench/patterns.py; here only the answers are checked.
+    """
+    assert len(name.encode()) <= LONGEST
+    expected = reference_match(pattern, name)
+    assert pattern_matches(pattern, name) is expected
+    held = RuleSet(
+        Grant(parse_rule(text), permission="p1", role="r1")
+        for text in ("allow:unit.read:*", f"deny:unit.read:{pattern}")
+    )
+    unit = Resource("unit", name, name)
+    decision = decide(Principal("bob"), "unit.read", unit, facts=Facts(rules=held), enforce=True)
+    assert decision.allowed is not expected
 
 
 def test_parse_rule_with_lists() -> None:

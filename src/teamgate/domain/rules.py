@@ -1,12 +1,12 @@
 """RBAC rules `effect:actions:resources`: parsing, validation and matching.
 
 In a resource pattern `*` matches any run of characters (including `/`); every other
-character is literal, and the pattern must match the whole name.
+character is literal, and the pattern must match the whole name. Matching never
+backtracks (`Glob`): its cost is bounded by the name's length times the pattern's.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -94,19 +94,51 @@ def pattern_matches(pattern: str, name: str) -> bool:
     """True when `pattern` (literal characters, `*` = any run) matches all of `name`."""
     if "*" not in pattern:
         return pattern == name
-    if pattern == "*":
+    return glob(pattern).matches(name)
+
+
+class Glob:
+    """A resource pattern with at least one `*`, split at its stars for matching.
+
+    Matching is the greedy wildcard algorithm: the literal text before the first star must
+    start the name and the text after the last must end it; each run between stars is then
+    found at its leftmost place after the previous one (`str.find`). The leftmost place is
+    never worse than a later one, so there is no backtracking: the work is at most
+    O(len(name) · len(pattern)), however many stars the pattern has. (A regex with `.*`
+    between the pieces backtracks: `*/*/*/*/*/readme` against `"a/" * 511` froze the server.)
+    """
+
+    __slots__ = ("_head", "_least", "_middle", "_tail")
+
+    def __init__(self, pattern: str) -> None:
+        pieces = pattern.split("*")
+        self._head = pieces[0]
+        self._tail = pieces[-1]
+        self._middle = tuple(piece for piece in pieces[1:-1] if piece)  # `**` is one `*`
+        self._least = sum(map(len, pieces))  # the shortest name that can match
+
+    def matches(self, name: str) -> bool:
+        if len(name) < self._least:
+            return False
+        if not (name.startswith(self._head) and name.endswith(self._tail)):
+            return False
+        at, end = len(self._head), len(name) - len(self._tail)
+        for piece in self._middle:
+            found = name.find(piece, at, end)
+            if found < 0:
+                return False
+            at = found + len(piece)
         return True
-    return _compiled(pattern).fullmatch(name) is not None
 
 
-_CACHE: dict[str, re.Pattern[str]] = {}
+_CACHE: dict[str, Glob] = {}
 
 
-def _compiled(pattern: str) -> re.Pattern[str]:
+def glob(pattern: str) -> Glob:
+    """The split form of `pattern` (which has a `*`), kept for reuse."""
     compiled = _CACHE.get(pattern)
     if compiled is None:
-        regex = ".*".join(re.escape(piece) for piece in pattern.split("*"))
-        compiled = re.compile(regex, re.DOTALL)
+        compiled = Glob(pattern)
         if len(_CACHE) < 100_000:
             _CACHE[pattern] = compiled
     return compiled
@@ -126,25 +158,26 @@ class PatternIndex(Generic[T]):
 
     A name can only match a pattern that starts with the pattern's literal prefix, so the
     index keeps one dict per prefix length and looks up `name[:length]` in each. Exact
-    patterns (no `*`) are one dict lookup; `prefix*` patterns need no further test. Among
-    several matches, the one added first wins, so answers are deterministic.
+    patterns (no `*`) are one dict lookup; `prefix*` patterns need no further test, and
+    any other pattern is then matched by its `Glob`. Among several matches, the one added
+    first wins, so answers are deterministic.
     """
 
     __slots__ = ("_by_length", "_exact", "_lengths")
 
     def __init__(self, entries: Iterable[tuple[str, T]] = ()) -> None:
-        # entry: (order, pattern, value, needs_full_match)
+        # entry: (order, value, the glob to match the rest with; None for `prefix*`)
         self._exact: dict[str, tuple[int, T]] = {}
-        self._by_length: dict[int, dict[str, list[tuple[int, str, T, bool]]]] = {}
+        self._by_length: dict[int, dict[str, list[tuple[int, T, Glob | None]]]] = {}
         for order, (pattern, value) in enumerate(entries):
             star = pattern.find("*")
             if star < 0:
                 self._exact.setdefault(pattern, (order, value))
                 continue
             prefix = pattern[:star]
-            needs_full = star != len(pattern) - 1
+            rest = glob(pattern) if star != len(pattern) - 1 else None
             bucket = self._by_length.setdefault(len(prefix), {})
-            bucket.setdefault(prefix, []).append((order, pattern, value, needs_full))
+            bucket.setdefault(prefix, []).append((order, value, rest))
         self._lengths = tuple(sorted(self._by_length))
 
     def first(self, name: str) -> T | None:
@@ -157,10 +190,10 @@ class PatternIndex(Generic[T]):
             candidates = self._by_length[length].get(name[:length])
             if candidates is None:
                 continue
-            for order, pattern, value, needs_full in candidates:
+            for order, value, rest in candidates:
                 if best_order >= 0 and order > best_order:
                     break
-                if not needs_full or _compiled(pattern).fullmatch(name) is not None:
+                if rest is None or rest.matches(name):
                     best_order, best = order, value
                     break
         return best
