@@ -3,7 +3,15 @@
 Pure: no I/O. The service layer gathers the facts (owner, shares, the caller's groups
 and effective RBAC rules) and asks here. Order when access control is on:
 anonymous → deny; RBAC deny → deny; owner → allow; shared group → allow;
-RBAC allow → allow; otherwise deny.
+RBAC allow → allow; otherwise deny. A unit not created yet has no owner: before `rbac init`
+its creator may create it, afterwards creating needs an RBAC allow for unit.write.
+
+Sharing (`workflow.share`, `unit.share`) needs the right to share that resource: its owner,
+an RBAC allow for the share action on its name (for a unit, `unit.share` or, as before
+`unit.share` existed, `workflow.share`), or a system administrator (audited as such). A
+group's admin gets no right over what they do not control. Unsharing (`*.unshare`, decided
+under the same rules) is also open to the admins of the group losing access. Deny rules win
+in both. Administrative actions are decided in `domain.admin_decisions`.
 """
 
 from __future__ import annotations
@@ -12,15 +20,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from teamgate.domain import admin_decisions as admin
+from teamgate.domain.actions import SHARE_RULES, Action, DecidedBy
+from teamgate.domain.admin_decisions import Verdict, allow, deny
 from teamgate.domain.identity import Principal
 from teamgate.domain.rules import Effect, PatternIndex, Rule
 
-# Administrative actions (not RBAC rule actions).
-ADMIN = "system.admin"  # create/delete access groups, RBAC administration
-GROUP_MEMBERS = "group.members"  # add/remove members of one group
-SHARE = "workflow.share"  # add/remove a resource to/from a group (the rule action for both)
-UNIT_SHARE = "unit.share"  # how a decision on sharing a unit names its action
-RBAC_MANAGE = "rbac.manage"
+# Short names for the actions services ask about most (see domain.actions for all of them).
+ADMIN = Action.SYSTEM_ADMIN
+GROUP_MEMBERS = Action.GROUP_MEMBERS
+RBAC_MANAGE = Action.RBAC_MANAGE
 RBAC_RESOURCE_NAME = "*"
 
 
@@ -90,14 +99,21 @@ class Resource(NamedTuple):
     """What is being accessed. `name` is the RBAC resource name (unit path, `owner/name`).
 
     A NamedTuple rather than a frozen dataclass: one is built per request and per listed
-    item, and tuple construction is several times cheaper.
+    item, and tuple construction is several times cheaper. `new`: not created yet (a unit
+    about to be created has no owner; see `decide`).
     """
 
-    kind: str  # "workflow" | "unit"
+    kind: str  # "workflow" | "unit" | "rbac" | "user" (a question about that user)
     id: str  # as shown in messages: workflow id, unit path
     name: str
     owner: str | None = None
     shared_with: frozenset[int] = frozenset()
+    new: bool = False
+
+
+def user_resource(user: str) -> Resource:
+    """A user as what is asked about (their access, groups or tokens): they own it."""
+    return Resource(kind="user", id=user, name=user, owner=user)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +123,8 @@ class Facts:
     groups: Mapping[int, str] = field(default_factory=dict)  # group id → name (member of)
     admin_of: frozenset[int] = frozenset()  # groups where the caller has role admin
     rules: RuleSet = EMPTY_RULES
+    rbac_initialized: bool = False  # after `rbac init`, creating a unit needs unit.write
+    admins_configured: bool = True  # only for rbac.init: the first caller may init without
 
 
 NO_FACTS = Facts()
@@ -115,37 +133,26 @@ NO_FACTS = Facts()
 class Decision(NamedTuple):
     """The answer of `decide()`; true when allowed.
 
-    It names the `action` it was asked about (for metrics and the audit log); a denial also
-    names the `resource`, the way the audit log names things (`workflow/1`, `unit/dev/app`,
-    `group/2`; None when there is no one resource, as for system administration).
+    It names the `action` it was asked about (for metrics and the audit log) and what
+    decided it (`decided_by`, typed; `reason` says the same in words, naming the group or
+    rule); a denial also names the `resource`, the way the audit log names things
+    (`workflow/1`, `unit/dev/app`, `group/2`, `user/bob`; None when there is no one resource,
+    as for system administration).
     """
 
     allowed: bool
     reason: str  # what decided, for explain/audit
     message: str = ""  # what a denied caller is told
-    action: str = ""  # set by decide(); empty on decisions made by hand
+    action: str = ""  # set by decide()
     resource: str | None = None  # set on denials only
+    decided_by: DecidedBy = DecidedBy.OTHER  # set by decide()
 
     def __bool__(self) -> bool:
         return self.allowed
 
 
-_Verdict = tuple[bool, str, str]  # allowed, reason, message: what decide() makes a Decision of
-
-
-def _allow(reason: str) -> _Verdict:
-    return (True, reason, "")
-
-
-def _deny(reason: str, message: str) -> _Verdict:
-    return (False, reason, message)
-
-
-_ANON_MESSAGES = {
-    ADMIN: "Anonymous access not allowed for admin operations",
-    GROUP_MEMBERS: "Anonymous access not allowed for group management",
-    SHARE: "Anonymous access not allowed for workflow-group operations",
-}
+_SHARES: frozenset[str] = frozenset({Action.WORKFLOW_SHARE, Action.UNIT_SHARE})
+_UNSHARES: frozenset[str] = frozenset({Action.WORKFLOW_UNSHARE, Action.UNIT_UNSHARE})
 
 
 def decide(
@@ -158,11 +165,9 @@ def decide(
     group: int | None = None,
 ) -> Decision:
     """Decide whether `principal` may do `action` on `resource` (or on `group`)."""
-    allowed, reason, message = _decide(principal, action, resource, facts, enforce, group)
+    allowed, by, reason, message = _decide(principal, action, resource, facts, enforce, group)
     name = None if allowed else _audit_name(resource, group)
-    if action == SHARE and resource is not None and resource.kind == "unit":
-        action = UNIT_SHARE  # its rules say workflow.share; its audit records say unit.share
-    return Decision(allowed, reason, message, action, name)
+    return Decision(allowed, reason, message, str(action), name, by)
 
 
 def _audit_name(resource: Resource | None, group: int | None) -> str | None:
@@ -179,83 +184,165 @@ def _decide(
     facts: Facts,
     enforce: bool,
     group: int | None,
-) -> _Verdict:
+) -> Verdict:
+    # Whether or not access control is on: who administers RBAC, what a token is issued on.
+    if action == Action.RBAC_INIT:
+        return admin.decide_rbac_init(principal, admins_configured=facts.admins_configured)
+    if action == Action.TOKEN_CREATE:
+        return admin.decide_token(principal)
     if not enforce:
-        return _allow("access control disabled")
+        return allow(DecidedBy.DISABLED, "access control disabled")
+    if action in admin.SELF_MESSAGES:
+        return admin.decide_self(principal, action, _needs(action, resource).owner)
     if principal.name is None:
-        message = _ANON_MESSAGES.get(
+        message = admin.ANON_MESSAGES.get(
             action, "Anonymous access not allowed when access control is enabled"
         )
-        return _deny("anonymous", message)
-    if action == ADMIN:
-        return _decide_admin(principal)
-    if action == GROUP_MEMBERS:
-        return _decide_group_admin(principal, group, facts)
-    if action == RBAC_MANAGE and principal.is_admin:
-        return _allow("system administrator")
-    if resource is None:
-        raise ValueError(f"action {action!r} needs a resource")
-    if action == SHARE:
-        return _decide_share(principal, resource, group, facts)
+        return deny(DecidedBy.ANONYMOUS, "anonymous", message)
+    return _decide_named(principal, action, resource, facts, group)
+
+
+def _decide_named(
+    principal: Principal,
+    action: str,
+    resource: Resource | None,
+    facts: Facts,
+    group: int | None,
+) -> Verdict:
+    """The decision for a signed-in caller with access control on."""
+    if action in admin.ADMIN_ACTIONS:
+        return admin.decide_admin(principal)
+    if action == Action.GROUP_MEMBERS:
+        return admin.decide_group_admin(principal, group, facts.admin_of)
+    if action == Action.GROUP_READ:
+        return admin.decide_group_read(principal, group, facts.groups)
+    if action == Action.RBAC_MANAGE and principal.is_admin:
+        return allow(DecidedBy.ADMIN, "system administrator")
+    resource = _needs(action, resource)
+    if action in _SHARES:
+        return _decide_share(principal, resource, facts)
+    if action in _UNSHARES:
+        return _decide_unshare(principal, resource, group, facts)
+    if action == Action.WORKFLOW_SHARES:
+        # A system administrator manages sharing, so sees a workflow's shares (not its content).
+        if principal.is_admin:
+            return allow(DecidedBy.ADMIN, "system administrator")
+        return _decide_resource(principal, Action.WORKFLOW_READ, resource, facts)
     return _decide_resource(principal, action, resource, facts)
 
 
-def _decide_admin(principal: Principal) -> _Verdict:
-    if principal.is_admin:
-        return _allow("system administrator")
-    return _deny(
-        "not a system administrator",
-        f"User '{principal.name}' is not a system administrator",
-    )
+def _needs(action: str, resource: Resource | None) -> Resource:
+    if resource is None:
+        raise ValueError(f"action {action!r} needs a resource")
+    return resource
 
 
-def _decide_group_admin(principal: Principal, group: int | None, facts: Facts) -> _Verdict:
-    if principal.is_admin:
-        return _allow("system administrator")
-    if group is not None and group in facts.admin_of:
-        return _allow(f"admin of group {group}")
-    return _deny(
-        "not a group administrator",
-        f"User '{principal.name}' is not an admin of group {group}",
-    )
+def _share_rule(facts: Facts, effect: Effect, resource: Resource) -> Grant | None:
+    """The first rule of `effect` on sharing `resource` (for a unit, unit.share or, as
+    before unit.share existed, workflow.share)."""
+    kinds = SHARE_RULES.get(resource.kind)
+    if kinds is None:
+        raise ValueError(f"a {resource.kind} cannot be shared")
+    for action in kinds:
+        grant = facts.rules.match(effect, action, resource.name)
+        if grant is not None:
+            return grant
+    return None
 
 
-def _decide_share(
-    principal: Principal, resource: Resource, group: int | None, facts: Facts
-) -> _Verdict:
-    denied = facts.rules.match(Effect.DENY, SHARE, resource.name)
+def _decide_share(principal: Principal, resource: Resource, facts: Facts) -> Verdict:
+    """Sharing gives a whole group access, so it needs the right to share this resource:
+    its owner, an RBAC allow to share it, or a system administrator (audited as such).
+    Being a group's admin gives no right over what the admin does not control."""
+    denied = _share_rule(facts, Effect.DENY, resource)
     if denied is not None:
-        return _deny(f"explicit deny by {denied.describe()}", _no_access(principal, resource))
-    if resource.owner == principal.name:
-        return _allow("owner")
-    return _decide_group_admin(principal, group, facts)
+        reason = f"explicit deny by {denied.describe()}"
+        return deny(DecidedBy.DENY_RULE, reason, _no_share(principal, resource))
+    if resource.owner is not None and resource.owner == principal.name:
+        return allow(DecidedBy.OWNER, "owner")
+    allowed = _share_rule(facts, Effect.ALLOW, resource)
+    if allowed is not None:
+        return allow(DecidedBy.RULE, allowed.describe())
+    if principal.is_admin:
+        return allow(DecidedBy.ADMIN, "system administrator")
+    return deny(DecidedBy.NO_GRANT, "no matching grant", _no_share(principal, resource))
+
+
+def _decide_unshare(
+    principal: Principal, resource: Resource, group: int | None, facts: Facts
+) -> Verdict:
+    """Removing access is safe: besides whoever may share the resource, the admins of the
+    group it is removed from may."""
+    denied = _share_rule(facts, Effect.DENY, resource)
+    if denied is not None:
+        reason = f"explicit deny by {denied.describe()}"
+        return deny(DecidedBy.DENY_RULE, reason, _no_unshare(principal, resource, group))
+    if resource.owner is not None and resource.owner == principal.name:
+        return allow(DecidedBy.OWNER, "owner")
+    if group is not None and group in facts.admin_of:
+        return allow(DecidedBy.GROUP_ADMIN, f"admin of group {group}")
+    allowed = _share_rule(facts, Effect.ALLOW, resource)
+    if allowed is not None:
+        return allow(DecidedBy.RULE, allowed.describe())
+    if principal.is_admin:
+        return allow(DecidedBy.ADMIN, "system administrator")
+    message = _no_unshare(principal, resource, group)
+    return deny(DecidedBy.NO_GRANT, "no matching grant", message)
 
 
 def _decide_resource(
     principal: Principal, action: str, resource: Resource, facts: Facts
-) -> _Verdict:
+) -> Verdict:
     denied = facts.rules.match(Effect.DENY, action, resource.name)
     if denied is not None:
-        return _deny(f"explicit deny by {denied.describe()}", _no_access(principal, resource))
+        reason = f"explicit deny by {denied.describe()}"
+        return deny(DecidedBy.DENY_RULE, reason, _no_access(principal, action, resource))
     if resource.owner is not None and resource.owner == principal.name:
-        return _allow("owner")
+        return allow(DecidedBy.OWNER, "owner")
+    if resource.new and action == Action.UNIT_WRITE and not facts.rbac_initialized:
+        # Before `rbac init` anyone may create a unit and owns it (SPEC §3.3).
+        return allow(DecidedBy.CREATOR, "creator (RBAC not initialised)")
     if resource.shared_with and facts.groups:
         for group_id in sorted(resource.shared_with):
             name = facts.groups.get(group_id)
             if name is not None:
-                return _allow(f"group '{name}'")
+                return allow(DecidedBy.GROUP, f"group '{name}'")
     allowed = facts.rules.match(Effect.ALLOW, action, resource.name)
     if allowed is not None:
-        return _allow(allowed.describe())
-    return _deny("no matching grant", _no_access(principal, resource))
+        return allow(DecidedBy.RULE, allowed.describe())
+    return deny(DecidedBy.NO_GRANT, "no matching grant", _no_access(principal, action, resource))
 
 
-def _no_access(principal: Principal, resource: Resource) -> str:
+def _what(resource: Resource) -> str:
+    if resource.kind == "workflow":
+        return f"workflow {resource.id}"
+    return f"{resource.kind} '{resource.id}'"
+
+
+def _no_access(principal: Principal, action: str, resource: Resource) -> str:
     if resource.kind == "rbac":
         return f"User '{principal.name}' may not manage RBAC (needs permission rbac.manage)"
-    if resource.kind == "workflow":
-        return f"User '{principal.name}' does not have access to workflow {resource.id}"
-    return f"User '{principal.name}' does not have access to {resource.kind} '{resource.id}'"
+    if resource.new and resource.kind == "unit":
+        return (
+            f"User '{principal.name}' may not create unit '{resource.id}': creating a unit "
+            f"needs {action} on its path; ask an RBAC administrator for a permission"
+        )
+    return f"User '{principal.name}' does not have access to {_what(resource)}"
+
+
+def _no_share(principal: Principal, resource: Resource) -> str:
+    rule = SHARE_RULES[resource.kind][0]
+    return (
+        f"User '{principal.name}' may not share {_what(resource)}: only its owner, a system "
+        f"administrator or a holder of {rule} on '{resource.name}' may share it"
+    )
+
+
+def _no_unshare(principal: Principal, resource: Resource, group: int | None) -> str:
+    return (
+        f"User '{principal.name}' may not remove {_what(resource)} from group {group}: only "
+        "its owner, an admin of that group or a system administrator may"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,7 +398,7 @@ def _resource_steps(
 ) -> list[Step]:
     denies = matching_grants(facts, Effect.DENY, action, resource.name)
     allows = matching_grants(facts, Effect.ALLOW, action, resource.name)
-    owner = resource.owner or "nobody"
+    owner = resource.owner or ("nobody: not created yet" if resource.new else "nobody")
     shared = sorted(resource.shared_with)
     mine = [gid for gid in shared if gid in facts.groups]
     groups = (

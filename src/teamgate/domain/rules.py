@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
 
+from teamgate.domain.actions import RULE_ACTIONS
 from teamgate.errors import Invalid
 
 
@@ -20,20 +21,8 @@ class Effect(StrEnum):
     DENY = "deny"
 
 
-ACTIONS: frozenset[str] = frozenset(
-    {
-        "unit.read",
-        "unit.write",
-        "unit.lock",
-        "unit.delete",
-        "rbac.manage",
-        "workflow.read",
-        "workflow.write",
-        "workflow.delete",
-        "workflow.share",
-        "*",
-    }
-)
+# The actions a rule may name (domain.actions is the one vocabulary).
+ACTIONS: frozenset[str] = frozenset(action.value for action in RULE_ACTIONS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ MAX_USERS = 50_000  # beyond this many cached users, start again rather than gro
 
 
 def load_facts(conn: Connection, user: str) -> Facts:
-    """Read a user's facts from the database (no caching)."""
+    """Read a user's facts from the database (no caching). Whether RBAC is initialised is
+    among them: `rbac init` bumps the access version too, so it drops cached facts."""
     memberships = group_store.user_memberships(conn, user)
     rules = RuleSet(
         Grant(parse_rule(row.rule), permission=row.permission, role=row.role)
@@ -34,6 +35,7 @@ def load_facts(conn: Connection, user: str) -> Facts:
         groups={gid: name for gid, name, _role in memberships},
         admin_of=frozenset(gid for gid, _name, role in memberships if role == "admin"),
         rules=rules,
+        rbac_initialized=rbac_store.state(conn)[0],
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from teamgate.domain.actions import Action, DecidedBy
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import ADMIN, GROUP_MEMBERS, SHARE, Decision, decide
-from teamgate.errors import Forbidden, Invalid
+from teamgate.domain.policy import Decision, decide, user_resource
+from teamgate.errors import Invalid
 from teamgate.services import audit
 from teamgate.services.context import (
     ServiceContext,
@@ -25,8 +26,8 @@ ROLES = ("member", "admin")
 NAME_MAX = 255
 
 
-def _admin(ctx: ServiceContext, principal: Principal) -> Decision:
-    return require(decide(principal, ADMIN, enforce=ctx.enforce))
+def _admin(ctx: ServiceContext, principal: Principal, action: Action) -> Decision:
+    return require(decide(principal, action, enforce=ctx.enforce))
 
 
 def _validate_name(name: str) -> str:
@@ -42,7 +43,7 @@ def _validate_name(name: str) -> str:
 def create_group(
     ctx: ServiceContext, principal: Principal, *, name: str, description: str | None
 ) -> Group:
-    decision = _admin(ctx, principal)
+    decision = _admin(ctx, principal, Action.GROUP_CREATE)
     with ctx.db.write() as conn:
         group = store.create_group(conn, name=_validate_name(name), description=description)
         detail = f"name '{group.name}'"
@@ -51,7 +52,7 @@ def create_group(
 
 
 def delete_group(ctx: ServiceContext, principal: Principal, group_id: int) -> Group:
-    decision = _admin(ctx, principal)
+    decision = _admin(ctx, principal, Action.GROUP_DELETE)
     with access_change(ctx) as conn:
         group = store.delete_group(conn, group_id)
         detail = f"name '{group.name}'"
@@ -59,26 +60,21 @@ def delete_group(ctx: ServiceContext, principal: Principal, group_id: int) -> Gr
         return group
 
 
-def _can_see_all(ctx: ServiceContext, principal: Principal) -> bool:
-    return not ctx.enforce or principal.is_admin
-
-
-def _can_read_group(
-    ctx: ServiceContext, principal: Principal, group_id: int, conn: Connection
-) -> None:
-    if _can_see_all(ctx, principal):
-        return
-    if principal.name is None:
-        raise Forbidden("Anonymous access not allowed when access control is enabled")
+def _read_groups(
+    ctx: ServiceContext, principal: Principal, conn: Connection, group_id: int | None = None
+) -> Decision:
+    """Require reading one group (its members, system administrators) or, without a group,
+    listing groups (anyone signed in: their own, or all of them for administrators)."""
     facts = facts_for(ctx, conn, principal)
-    if group_id not in facts.groups:
-        raise Forbidden(f"User '{principal.name}' is not a member of group {group_id}")
+    return require(
+        decide(principal, Action.GROUP_READ, facts=facts, enforce=ctx.enforce, group=group_id)
+    )
 
 
 def get_group(ctx: ServiceContext, principal: Principal, group_id: int) -> Group:
     with ctx.db.read() as conn:
         group = store.get_group(conn, group_id)
-        _can_read_group(ctx, principal, group_id, conn)
+        _read_groups(ctx, principal, conn, group_id)
         return group
 
 
@@ -88,10 +84,9 @@ def list_groups(
     """All groups for administrators; a user's own groups otherwise."""
     check_page(offset, limit)
     with ctx.db.read() as conn:
-        if _can_see_all(ctx, principal):
+        decision = _read_groups(ctx, principal, conn)
+        if decision.decided_by in (DecidedBy.DISABLED, DecidedBy.ADMIN) or principal.name is None:
             return store.list_groups(conn, offset=offset, limit=limit)
-        if principal.name is None:
-            raise Forbidden("Anonymous access not allowed when access control is enabled")
         return store.list_user_groups(conn, principal.name, offset=offset, limit=limit)
 
 
@@ -99,11 +94,7 @@ def list_user_groups(
     ctx: ServiceContext, principal: Principal, user: str, *, offset: int, limit: int
 ) -> Page[Group]:
     check_page(offset, limit)
-    if not _can_see_all(ctx, principal) and principal.name != user:
-        raise Forbidden(
-            f"User '{principal.display}' may only list their own groups "
-            "(system administrators may list anyone's)"
-        )
+    require(decide(principal, Action.USER_GROUPS, user_resource(user), enforce=ctx.enforce))
     with ctx.db.read() as conn:
         return store.list_user_groups(conn, user, offset=offset, limit=limit)
 
@@ -122,7 +113,9 @@ def add_member(
         store.get_group(conn, group_id)
         facts = facts_for(ctx, conn, principal)
         decision = require(
-            decide(principal, GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id)
+            decide(
+                principal, Action.GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id
+            )
         )
         member = store.add_member(conn, group_id, user=user, role=role)
         detail = f"user '{user}' as {role}"
@@ -137,7 +130,9 @@ def remove_member(
         store.get_group(conn, group_id)
         facts = facts_for(ctx, conn, principal)
         decision = require(
-            decide(principal, GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id)
+            decide(
+                principal, Action.GROUP_MEMBERS, facts=facts, enforce=ctx.enforce, group=group_id
+            )
         )
         member = store.remove_member(conn, group_id, user=user)
         detail = f"user '{user}' ({member.role})"
@@ -151,19 +146,25 @@ def list_members(
     check_page(offset, limit)
     with ctx.db.read() as conn:
         store.get_group(conn, group_id)
-        _can_read_group(ctx, principal, group_id, conn)
+        _read_groups(ctx, principal, conn, group_id)
         return store.list_members(conn, group_id, offset=offset, limit=limit)
 
 
 def _share_decision(
-    ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int, conn: Connection
+    ctx: ServiceContext,
+    principal: Principal,
+    workflow_id: int,
+    group_id: int,
+    conn: Connection,
+    *,
+    action: Action,
 ) -> Decision:
     found = workflow_store.get_workflow(conn, workflow_id)
     store.get_group(conn, group_id)
     resource = workflow_resource(found, store.workflow_group_ids(conn, workflow_id))
     facts = facts_for(ctx, conn, principal)
     return require(
-        decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group_id)
+        decide(principal, action, resource, facts=facts, enforce=ctx.enforce, group=group_id)
     )
 
 
@@ -180,9 +181,10 @@ def add_workflow(
     ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
 ) -> Share:
     with workflows_change(ctx) as conn:
-        decision = _share_decision(ctx, principal, workflow_id, group_id, conn)
+        action = Action.WORKFLOW_SHARE
+        decision = _share_decision(ctx, principal, workflow_id, group_id, conn, action=action)
         share = store.share_workflow(conn, workflow_id, group_id)
-        _record_share(conn, principal, "workflow.share", share, decision)
+        _record_share(conn, principal, action, share, decision)
         return share
 
 
@@ -190,9 +192,10 @@ def remove_workflow(
     ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
 ) -> Share:
     with workflows_change(ctx) as conn:
-        decision = _share_decision(ctx, principal, workflow_id, group_id, conn)
+        action = Action.WORKFLOW_UNSHARE
+        decision = _share_decision(ctx, principal, workflow_id, group_id, conn, action=action)
         share = store.unshare_workflow(conn, workflow_id, group_id)
-        _record_share(conn, principal, "workflow.unshare", share, decision)
+        _record_share(conn, principal, action, share, decision)
         return share
 
 
@@ -201,7 +204,6 @@ def list_workflow_groups(
 ) -> Page[Group]:
     check_page(offset, limit)
     with ctx.db.read() as conn:
-        if not principal.is_admin:
-            authorize_workflow(ctx, principal, conn, workflow_id, "workflow.read")
-        workflow_store.get_workflow(conn, workflow_id)
+        # whoever may read the workflow, and system administrators, who manage sharing
+        authorize_workflow(ctx, principal, conn, workflow_id, Action.WORKFLOW_SHARES)
         return store.list_workflow_groups(conn, workflow_id, offset=offset, limit=limit)

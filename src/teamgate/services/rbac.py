@@ -9,10 +9,19 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
+from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import RBAC_MANAGE, Decision, Resource, Step, decide, explain
+from teamgate.domain.policy import (
+    RBAC_MANAGE,
+    Decision,
+    Facts,
+    Resource,
+    Step,
+    decide,
+    explain,
+)
 from teamgate.domain.rules import Effect, parse_rule
-from teamgate.errors import Conflict, Forbidden, Invalid
+from teamgate.errors import Conflict, Invalid
 from teamgate.services import audit
 from teamgate.services.context import ServiceContext, access_change, facts_for, require
 from teamgate.storage.db import rbac as store
@@ -55,15 +64,17 @@ def _edit(
 
 def init(ctx: ServiceContext, principal: Principal) -> str:
     """Create the built-in permissions and roles and make the caller an RBAC admin."""
-    if principal.name is None:
-        raise Forbidden("Sign in first: RBAC init makes the caller its administrator")
+    facts = Facts(admins_configured=ctx.has_admins)
+    decision = decide(principal, Action.RBAC_INIT, facts=facts, enforce=ctx.enforce)
+    if principal.name is None:  # refused before anything is read
+        require(decision)
     with access_change(ctx) as conn:
         initialized, _ = store.state(conn)
         if initialized:
             raise Conflict("RBAC is already initialised")
-        if not principal.is_admin and ctx.has_admins:
-            raise Forbidden(f"User '{principal.name}' is not a system administrator")
-        store.mark_initialized(conn, principal.name)
+        require(decision)
+        user = principal.display  # never anonymous: the decision refuses that
+        store.mark_initialized(conn, user)
         for role_id, (name, description, rule) in BUILTIN.items():
             store.create_permission(
                 conn,
@@ -71,16 +82,14 @@ def init(ctx: ServiceContext, principal: Principal) -> str:
                 name=name,
                 description=description,
                 rules=[rule],
-                by=principal.name,
+                by=user,
             )
-            store.create_role(
-                conn, id=role_id, name=name, description=description, by=principal.name
-            )
+            store.create_role(conn, id=role_id, name=name, description=description, by=user)
             store.add_role_permission(conn, role_id, role_id)
-        store.assign_role(conn, principal.name, "admin")
-        detail = f"role 'admin' assigned to {principal.name}"
-        audit.record(conn, principal, "rbac.init", "rbac", _init_reason(principal), detail)
-    return principal.name
+        store.assign_role(conn, user, "admin")
+        detail = f"role 'admin' assigned to {user}"
+        audit.record(conn, principal, "rbac.init", "rbac", decision, detail)
+    return user
 
 
 def create_permission(
@@ -181,11 +190,6 @@ def list_users(ctx: ServiceContext, principal: Principal) -> list[UserRoles]:
     _manage(ctx, principal)
     with ctx.db.read() as conn:
         return store.list_user_roles(conn)
-
-
-def _init_reason(principal: Principal) -> Decision:
-    reason = "system administrator" if principal.is_admin else "first caller, no administrators"
-    return Decision(True, reason)
 
 
 def _check_user(user: str) -> None:

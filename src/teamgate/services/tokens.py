@@ -9,10 +9,11 @@ from __future__ import annotations
 from teamgate.auth import tokens
 from teamgate.auth.tokens import IssuedToken
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import Decision
-from teamgate.errors import Forbidden, Invalid, Unauthenticated
+from teamgate.domain.actions import Action
+from teamgate.domain.policy import Decision, decide
+from teamgate.errors import Invalid, Unauthenticated
 from teamgate.services import audit
-from teamgate.services.context import ServiceContext
+from teamgate.services.context import ServiceContext, require
 
 # A token is always the caller's own: no grant is needed, and the record says so.
 OWN_TOKEN = Decision(True, "own token")
@@ -25,16 +26,11 @@ def issue_token(
     """A new token for the caller, who must have signed in with a password (not a token)."""
     if principal.name is None:
         raise Unauthenticated("Sign in with a user name and password to get a token")
-    if principal.method != "password":
-        raise Forbidden(
-            "Tokens are issued against a password, not another token",
-            reason="signed in with a token",
-            action="token.create",
-        )
+    decision = require(decide(principal, Action.TOKEN_CREATE, enforce=ctx.enforce))
     with ctx.db.write() as conn:
         issued = tokens.issue(conn, principal.name, description=description, ttl_days=ttl_days)
         detail = f"expires {issued.expires_at}"
-        audit.record(conn, principal, "token.create", f"token/{issued.id}", OWN_TOKEN, detail)
+        audit.record(conn, principal, "token.create", f"token/{issued.id}", decision, detail)
     return issued
 
 

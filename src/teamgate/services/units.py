@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import SHARE, Decision, Resource, decide
+from teamgate.domain.policy import Decision, Resource, decide
 from teamgate.domain.rules import Effect
 from teamgate.domain.units import normalize_path
 from teamgate.errors import Conflict, Invalid, LockConflict, NotFound
@@ -28,7 +29,12 @@ from teamgate.storage.db import units as store
 from teamgate.storage.db.units import Unit, UnitPage, Version
 from teamgate.storage.db.util import now_text
 
-READ, WRITE, LOCK, DELETE = "unit.read", "unit.write", "unit.lock", "unit.delete"
+READ, WRITE, LOCK, DELETE = (
+    Action.UNIT_READ,
+    Action.UNIT_WRITE,
+    Action.UNIT_LOCK,
+    Action.UNIT_DELETE,
+)
 JSON_CHECK_LIMIT = 32 * 1024 * 1024  # states up to this size are parsed fully
 LIST_PAGE = 1000  # units per page when the caller gives no limit
 
@@ -43,12 +49,14 @@ class Locked(LockConflict):
 
 
 def _resource(found: Unit | None, path: str, shares: frozenset[int]) -> Resource:
+    """The unit as the policy sees it; a missing one is `new` (nobody owns it yet)."""
     return Resource(
         kind="unit",
         id=path,
         name=path,
         owner=found.owner if found else None,
         shared_with=shares,
+        new=found is None,
     )
 
 
@@ -58,9 +66,9 @@ def explain(
     found = store.find_unit(conn, path)
     shares = store.share_ids(conn, found.id) if found and ctx.enforce else frozenset()
     facts = facts_for(ctx, conn, principal)
+    # A missing unit is new: before `rbac init` its creator may make it (and will own it);
+    # afterwards creating needs unit.write on its path, so nobody claims another team's.
     resource = _resource(found, path, shares)
-    if found is None:  # a new unit: its creator will own it
-        resource = Resource(kind="unit", id=path, name=path, owner=principal.name)
     return found, decide(principal, action, resource, facts=facts, enforce=ctx.enforce)
 
 
@@ -256,10 +264,10 @@ def lock_unit(
     }
     with ctx.db.write() as conn:
         found, decision = explain(ctx, principal, conn, path, LOCK)
-        if found is None:
-            found, decision = explain(ctx, principal, conn, path, WRITE)
-            require(decision)
+        if found is None:  # creating the unit needs unit.write; its creator then owns it
+            require(explain(ctx, principal, conn, path, WRITE)[1])
             found = store.lock_or_create(conn, path, owner=principal.display)
+            decision = explain(ctx, principal, conn, path, LOCK)[1]
         require(decision)
         if not store.try_lock(conn, found.id, lock_id, lock):
             holder = store.get_unit(conn, path)
@@ -335,14 +343,14 @@ def _share(
         group = groups[group_name]
         resource = _resource(found, path, store.share_ids(conn, found.id))
         facts = facts_for(ctx, conn, principal)
+        action = Action.UNIT_SHARE if add else Action.UNIT_UNSHARE
         decision = require(
-            decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group.id)
+            decide(principal, action, resource, facts=facts, enforce=ctx.enforce, group=group.id)
         )
         if add:
             store.add_share(conn, found.id, group.id, path=path, group=group_name)
         else:
             store.remove_share(conn, found.id, group.id, path=path, group=group_name)
-        action = "unit.share" if add else "unit.unshare"
         detail = f"group {group.id} '{group_name}'"
         audit.record(conn, principal, action, f"unit/{path}", decision, detail)
 

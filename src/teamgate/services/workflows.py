@@ -8,11 +8,20 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from teamgate.domain.actions import Action
 from teamgate.domain.identity import ANONYMOUS, Principal
-from teamgate.domain.policy import SHARE, Decision, Explanation, Facts, Resource, decide, explain
+from teamgate.domain.policy import (
+    Decision,
+    Explanation,
+    Facts,
+    Resource,
+    decide,
+    explain,
+    user_resource,
+)
 from teamgate.domain.rules import Effect
 from teamgate.domain.workflows import WorkflowSpec
-from teamgate.errors import Forbidden, Invalid, NotFound
+from teamgate.errors import Invalid, NotFound
 from teamgate.services import audit
 from teamgate.services.context import (
     ServiceContext,
@@ -25,7 +34,7 @@ from teamgate.storage.db import groups as group_store
 from teamgate.storage.db import workflows as store
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
 
-READ, WRITE, DELETE = "workflow.read", "workflow.write", "workflow.delete"
+READ, WRITE, DELETE = Action.WORKFLOW_READ, Action.WORKFLOW_WRITE, Action.WORKFLOW_DELETE
 
 
 def workflow_resource(found: Workflow, shared_with: frozenset[int]) -> Resource:
@@ -124,7 +133,14 @@ def _require_share(
     ctx: ServiceContext, principal: Principal, resource: Resource, facts: Facts, group_id: int
 ) -> Decision:
     return require(
-        decide(principal, SHARE, resource, facts=facts, enforce=ctx.enforce, group=group_id)
+        decide(
+            principal,
+            Action.WORKFLOW_SHARE,
+            resource,
+            facts=facts,
+            enforce=ctx.enforce,
+            group=group_id,
+        )
     )
 
 
@@ -203,11 +219,8 @@ def _require_self_or_admin(
     ctx: ServiceContext, principal: Principal, user: str, *, verb: str
 ) -> None:
     """A user may ask about their own access; system administrators about anyone's."""
-    if ctx.enforce and not principal.is_admin and principal.name != user:
-        raise Forbidden(
-            f"User '{principal.display}' may only {verb} their own access "
-            f"(system administrators may {verb} anyone's)"
-        )
+    action = Action.ACCESS_EXPLAIN if verb == "explain" else Action.ACCESS_CHECK
+    require(decide(principal, action, user_resource(user), enforce=ctx.enforce))
 
 
 def check_access(

@@ -141,11 +141,11 @@ def _denial(request: Request, exc: errors.TeamgateError, user: str | None) -> au
     Named by the decision, a refusal files under the same action as the changes it guards,
     whichever API (Torc or OpenTaco) was asked.
     """
-    known = exc if isinstance(exc, errors.Forbidden) else errors.Forbidden(exc.message)
     route = _route_action(request)
-    action = known.action or route
-    resource = known.resource or request.url.path
-    return audit.Event(user, action, resource, audit.DENIED, known.reason or exc.message, route)
+    action = getattr(exc, "action", None) or route
+    resource = getattr(exc, "resource", None) or request.url.path
+    reason = getattr(exc, "reason", None) or exc.message
+    return audit.Event(user, action, resource, audit.DENIED, reason, route)
 
 
 async def _record_refusal(request: Request, exc: errors.TeamgateError, status: int) -> None:

@@ -14,8 +14,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, H
 from prometheus_client import multiprocess as prometheus_multiprocess
 from prometheus_client.exposition import generate_latest
 
-from teamgate.domain.policy import ADMIN, GROUP_MEMBERS, UNIT_SHARE, Decision
-from teamgate.domain.rules import ACTIONS
+from teamgate.domain.actions import Action, DecidedBy
+from teamgate.domain.policy import Decision
 
 UNMATCHED_ROUTE = "<unmatched>"  # any path no route knows: one label, whatever was asked
 OTHER_METHOD = "OTHER"
@@ -23,33 +23,12 @@ KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "LOCK", "UNLOCK"}
 )
 
-# What decide() is asked: the RBAC rule actions and the administrative ones. Anything else
-# (a decision made by hand) counts as "other", so the label has a fixed set of values.
-DECISION_ACTIONS = (ACTIONS - {"*"}) | {ADMIN, GROUP_MEMBERS, UNIT_SHARE}
+# What decide() is asked: every action but the rules' `*`. Anything else counts as "other",
+# so the label has a fixed set of values whatever a decision carries.
+DECISION_ACTIONS = frozenset(action.value for action in Action if action is not Action.ANY)
 OTHER_ACTION = "other"
-
-# Decision reasons (see domain.policy) grouped into a few label values; the reason itself
-# names groups and rules, which would make a label per group and rule.
-_REASON_PREFIXES = (
-    ("access control disabled", "disabled"),
-    ("anonymous", "anonymous"),
-    ("system administrator", "admin"),
-    ("not a ", "not_admin"),
-    ("admin of group", "group_admin"),
-    ("owner", "owner"),
-    ("group '", "group"),
-    ("rule ", "rule"),
-    ("explicit deny", "deny_rule"),
-    ("no matching grant", "no_grant"),
-)
-
-
-def decided_by(reason: str) -> str:
-    """The label for what made a decision: owner, group, rule, deny_rule, no_grant, …"""
-    for prefix, label in _REASON_PREFIXES:
-        if reason.startswith(prefix):
-            return label
-    return "other"
+# What decided (a few values; the reason itself names groups and rules).
+DECIDED_BY = frozenset(by.value for by in DecidedBy)
 
 
 class Metrics:
@@ -100,7 +79,7 @@ class Metrics:
     def decision(self, decision: Decision) -> None:
         action = decision.action if decision.action in DECISION_ACTIONS else OTHER_ACTION
         result = "allowed" if decision.allowed else "denied"
-        self.decisions.labels(action, result, decided_by(decision.reason)).inc()
+        self.decisions.labels(action, result, decision.decided_by.value).inc()
 
     def lock_conflict(self) -> None:
         self.lock_conflicts.inc()

@@ -10,11 +10,10 @@ from pydantic import BaseModel
 
 from teamgate import __version__
 from teamgate.auth.htpasswd import HtpasswdError
-from teamgate.domain.policy import ADMIN, decide
 from teamgate.domain.workflows import parse_spec
 from teamgate.errors import Conflict, Invalid
-from teamgate.services import groups, workflows
-from teamgate.services.context import MAX_LIMIT, require
+from teamgate.services import groups, users, workflows
+from teamgate.services.context import MAX_LIMIT
 from teamgate.storage.db.groups import Group, Membership, Page, Share
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
 from teamgate.web.deps import Caller, Context, get_principal
@@ -116,9 +115,8 @@ def version() -> VersionResponse:
 
 @router.post("/admin/reload-auth", response_model=ReloadAuthResponse)
 def reload_auth(request: Request, ctx: Context, caller: Caller) -> ReloadAuthResponse:
-    require(decide(caller, ADMIN, enforce=ctx.enforce))
     try:
-        count = request.app.state.authenticator.reload()
+        count = users.reload_users(ctx, caller, request.app.state.authenticator.reload)
     except HtpasswdError as exc:
         kept = request.app.state.authenticator.user_count
         raise Conflict(f"{exc.message}; the previous {kept} users stay in effect") from None
