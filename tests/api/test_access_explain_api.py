@@ -27,8 +27,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "alice",
     )
     try:
-        with client(started, "alice") as alice:
+        with client(started, "alice") as alice, client(started, "bob") as bob:
             _setup(alice)
+            _private(alice, bob)
         yield started
     finally:
         started.stop()
@@ -63,10 +64,26 @@ def _setup(alice: httpx.Client) -> None:
         alice.post("/v1/rbac/users/assign", json=body).raise_for_status()
 
 
+def _private(alice: httpx.Client, bob: httpx.Client) -> None:
+    """bob's workflow 3, named like a secret, shared with group 2 (bob-team: bob only)."""
+    torc = "/torc-service/v1"
+    alice.post(f"{torc}/access_groups", json={"name": "bob-team"}).raise_for_status()
+    body = {"user_name": "bob", "role": "member"}
+    alice.post(f"{torc}/access_groups/2/members", json=body).raise_for_status()
+    created = bob.post(f"{torc}/workflows", json={"name": "bob-private-secret-name"})
+    assert created.raise_for_status().json()["id"] == PRIVATE
+    bob.post(f"{torc}/workflows/{PRIVATE}/access_groups/2").raise_for_status()
+
+
+PRIVATE = 3  # bob's workflow
+# What a caller who may not read a workflow must never see in an answer about it.
+SECRETS = ("bob-private-secret-name", "bob-team", "owned by", "shared with", "alice/ml")
+
+
 def test_explain_agrees_with_access_check(server: Server) -> None:
     with client(server, "alice") as alice:
         for user in USERS:
-            for workflow in (1, 2):
+            for workflow in (1, 2, PRIVATE):
                 explained = alice.get(f"/torc-service/v1/access_explain/{workflow}/{user}").json()
                 checked = alice.get(f"/torc-service/v1/access_check/{workflow}/{user}").json()
                 assert explained["allowed"] is checked["has_access"], (user, workflow)
@@ -74,8 +91,9 @@ def test_explain_agrees_with_access_check(server: Server) -> None:
 
 
 def test_the_answer_in_full(server: Server) -> None:
-    with client(server, "dave") as dave:
-        response = dave.get("/torc-service/v1/access_explain/1/dave")
+    """A system administrator sees every fact, also of a workflow dave may not read."""
+    with client(server, "alice") as alice:
+        response = alice.get("/torc-service/v1/access_explain/1/dave")
     assert response.status_code == 200
     rule = "rule deny:workflow.read:alice/* of permission 'not-alice' via role 'not-alice'"
     reason = f"explicit deny by {rule}"
@@ -157,3 +175,113 @@ def test_rbac_test_answers_with_the_same_steps(server: Server) -> None:
     )
     assert tested["steps"][-1] == {"check": "allow rules", "matched": True, "detail": rules}
     assert explained["steps"][-1] == tested["steps"][-1]
+
+
+# -- issue 10, finding 6: an answer tells nothing the caller could not read ---------------
+
+
+def _hidden_answer(user: str, workflow: int, action: str, rules: str) -> dict[str, object]:
+    return {
+        "user_name": user,
+        "workflow_id": workflow,
+        "action": action,
+        "allowed": False,
+        "reason": "no matching grant",
+        "message": f"User '{user}' does not have access to workflow {workflow}",
+        "steps": [
+            {"check": "access control", "matched": False, "detail": "on"},
+            {
+                "check": "caller",
+                "matched": False,
+                "detail": f"{user}; action {action} on workflow {workflow}",
+            },
+            {
+                "check": "rules",
+                "matched": False,
+                "detail": f"{rules} (which of them match is not shown)",
+            },
+            {
+                "check": "resource",
+                "matched": False,
+                "detail": f"hidden: you may not read workflow {workflow}, so its name, owner "
+                "and groups are not shown (a system administrator can explain it in full)",
+            },
+        ],
+    }
+
+
+DAVE_RULES = (
+    "dave holds rule deny:workflow.read:alice/* of permission 'not-alice' via role 'not-alice'"
+)
+
+
+def test_a_caller_who_may_not_read_the_workflow_learns_only_the_decision(server: Server) -> None:
+    """dave may read neither alice's workflow 1 (a deny rule beats his group) nor bob's
+    private one: both answers are the same but for the id, so asking about every id tells
+    him nothing about names, owners, shares, or which of his rules match. (On b12cc17 he was
+    shown `bob/bob-private-secret-name`, `owned by bob` and bob's group.)"""
+    with client(server, "dave") as dave:
+        for workflow in (1, PRIVATE):
+            response = dave.get(f"/torc-service/v1/access_explain/{workflow}/dave")
+            assert response.status_code == 200
+            expected = _hidden_answer("dave", workflow, "workflow.read", DAVE_RULES)
+            assert response.json() == expected
+            assert not any(secret in response.text for secret in SECRETS), response.text
+
+
+@pytest.mark.parametrize("action", ["workflow.write", "workflow.delete"])
+def test_other_actions_give_the_decision_but_not_what_made_it(server: Server, action: str) -> None:
+    """dave's group lets him change workflow 1 although he may not read it: he is told he
+    may, not that the group (or whose workflow it is) is why; bob's stays a plain refusal."""
+    with client(server, "dave") as dave:
+        shared, private = (
+            dave.get(f"/torc-service/v1/access_explain/{w}/dave", params={"action": action})
+            for w in (1, PRIVATE)
+        )
+    assert (shared.json()["allowed"], shared.json()["reason"]) == (
+        True,
+        "allowed (what allows it is not shown: you may not read it)",
+    )
+    rules = f"dave holds no rule for {action}"
+    assert private.json() == _hidden_answer("dave", PRIVATE, action, rules)
+    for response in (shared, private):
+        assert not any(secret in response.text for secret in (*SECRETS, "data-team"))
+
+
+def test_access_check_hides_the_same(server: Server) -> None:
+    """The reason of a refused check names no hidden fact either (alice's deny rule on
+    dave reads "no matching grant", as a refusal on bob's workflow does)."""
+    asked = (("dave", 1), ("dave", PRIVATE), ("carol", 2), ("carol", PRIVATE))
+    answers = []
+    for name, workflow in asked:
+        with client(server, name) as c:
+            answers.append(
+                (name, workflow, c.get(f"/torc-service/v1/access_check/{workflow}/{name}"))
+            )
+    for name, workflow, response in answers:
+        assert response.status_code == 200
+        assert response.json() == {
+            "has_access": False,
+            "user_name": name,
+            "workflow_id": workflow,
+            "reason": "no matching grant",
+        }
+
+
+@pytest.mark.parametrize("user", ["bob", "carol", "dave"])
+def test_own_explain_and_check_agree(server: Server, user: str) -> None:
+    with client(server, user) as c:
+        for workflow in (1, 2, PRIVATE):
+            explained = c.get(f"/torc-service/v1/access_explain/{workflow}/{user}").json()
+            checked = c.get(f"/torc-service/v1/access_check/{workflow}/{user}").json()
+            assert explained["allowed"] is checked["has_access"], (user, workflow)
+            assert explained["reason"] == checked["reason"], (user, workflow)
+
+
+def test_a_caller_who_may_read_the_workflow_sees_every_fact(server: Server) -> None:
+    """carol reads alice's workflow 1 through data-team, so she is told so in full."""
+    with client(server, "carol") as carol:
+        result = carol.get("/torc-service/v1/access_explain/1/carol").json()
+    assert result["reason"] == "group 'data-team'"
+    assert [s["check"] for s in result["steps"]] == CHECKS
+    assert {"check": "owner", "matched": False, "detail": "owned by alice"} in result["steps"]

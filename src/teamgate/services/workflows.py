@@ -229,10 +229,9 @@ def check_access(
     """Would `user` (not the caller) be allowed to read the workflow when access is enforced?"""
     _require_self_or_admin(ctx, principal, user, verb="check")
     subject = Principal(name=None if user == ANONYMOUS else user)
-    enforced = replace(ctx, enforce=True)
-    with ctx.db.read() as conn:
-        found = store.get_workflow(conn, workflow_id)
-        return explain_workflow(enforced, subject, conn, found, READ)
+    # The decision of `explain_access`, so that the two give the same reason (and hide the
+    # same facts from a caller who may not read the workflow).
+    return _explain(ctx, principal, workflow_id, subject, READ, enforce=True).decision
 
 
 EXPLAINABLE = (READ, WRITE, DELETE)
@@ -250,9 +249,38 @@ def explain_access(
         raise Invalid(f"cannot explain action '{action}': use one of {', '.join(EXPLAINABLE)}")
     _require_self_or_admin(ctx, principal, user, verb="explain")
     subject = Principal(name=None if user == ANONYMOUS else user, is_admin=user in ctx.admin_users)
+    return _explain(ctx, principal, workflow_id, subject, action, enforce=ctx.enforce)
+
+
+def _explain(
+    ctx: ServiceContext,
+    principal: Principal,
+    workflow_id: int,
+    subject: Principal,
+    action: str,
+    *,
+    enforce: bool,
+) -> Explanation:
+    """`subject` doing `action` on the workflow, as `principal` may be told it.
+
+    A caller who may not read the workflow (and is no system administrator) learns the
+    decision and their own rules, never its name, owner or shares: workflow ids are
+    sequential, so anything more would let anyone list whose workflow is whose.
+    """
     with ctx.db.read() as conn:
         found = store.get_workflow(conn, workflow_id)
-        shares = group_store.workflow_group_ids(conn, found.id) if ctx.enforce else frozenset()
-        facts = facts_for(ctx, conn, subject)
-    resource = workflow_resource(found, shares)
-    return explain(subject, action, resource, facts=facts, enforce=ctx.enforce)
+        shares = group_store.workflow_group_ids(conn, found.id) if enforce else frozenset()
+        resource = workflow_resource(found, shares)
+        hidden = _hidden_from(ctx, principal, conn, resource)
+        facts = facts_for(replace(ctx, enforce=enforce), conn, subject)
+    return explain(subject, action, resource, facts=facts, enforce=enforce, hidden=hidden)
+
+
+def _hidden_from(
+    ctx: ServiceContext, principal: Principal, conn: Connection, resource: Resource
+) -> bool:
+    """May `principal` not read `resource` (decided for them, as the server would)?"""
+    if not ctx.enforce or principal.is_admin:
+        return False
+    facts = facts_for(ctx, conn, principal)
+    return not decide(principal, READ, resource, facts=facts, enforce=True).allowed
