@@ -305,6 +305,22 @@ def standing_token(w: World, call: Call) -> Any:
     return ok(w.client("alice").get("/v1/auth/me", headers=bearer, auth=None))
 
 
+# dave's token made for the latest `DELETE /v1/auth/tokens?user=dave`, by server URL
+DAVES_TOKENS: dict[str, str] = {}
+
+
+def daves_tokens(w: World) -> Call:
+    """Revoke all of dave's tokens, with one of his made for this call."""
+    DAVES_TOKENS[w.server.base_url] = str(ok(w.client("dave").post("/v1/auth/token"))["token"])
+    return Call("/v1/auth/tokens", params={"user": "dave"})
+
+
+def daves_token(w: World, call: Call) -> Any:
+    """Whether the token made for the call still signs dave in."""
+    bearer = {"Authorization": f"Bearer {DAVES_TOKENS[w.server.base_url]}"}
+    return w.client("dave").get("/v1/auth/me", headers=bearer, auth=None).status_code
+
+
 def tokens_issued(w: World, call: Call) -> Any:
     """The newest token issued (every issue is in the audit log)."""
     issued = {"action": "token.create", "decision": "allowed", "limit": "1"}
@@ -419,6 +435,9 @@ TABLE: dict[str, Row] = {
         allowed(*NAMED, anonymous=401),  # nothing to revoke: sign in with the token
         lambda w: Call("/v1/auth/token", own_token=True),
         probe=standing_token,
+    ),
+    "DELETE /v1/auth/tokens": Row(  # all of dave's: dave himself, or a system administrator
+        allowed("user", "admin"), daves_tokens, probe=daves_token
     ),
     "GET /v1/auth/me": Row(OPEN),
     "GET /v1/audit": Row(ADMIN_ONLY),

@@ -1,9 +1,16 @@
 """Who is calling: HTTP Basic against the htpasswd file, in Torc's three modes.
 
-- no auth file: everyone is anonymous;
-- auth file: valid credentials name the user, none means anonymous, wrong ones are 401;
+- no auth file: everyone is anonymous, and an Authorization header is not read (there are no
+  users to check it against, so no token can be issued either; one issued while the server had
+  a file gives no more than anonymous access);
+- auth file: valid credentials name the user, none means anonymous; wrong or unusable ones
+  (another scheme such as Digest or Negotiate, malformed Basic) are 401;
 - auth file + require_auth: anything without valid credentials is 401.
-The file is re-read when it changes; a failed reload keeps the previous users.
+The file is re-read when it changes; a failed reload keeps the previous users. A token is
+accepted only while its user is in the file with the password it was issued against, so the
+same reload that refuses a removed user's or an old password ends their tokens too.
+The name `anonymous` is reserved (the htpasswd loader refuses it): it names the caller without
+credentials in listings, filters and explanations, so no user may sign in as it.
 With a LoginThrottle, repeated failures are refused (TooManyRequests) before bcrypt runs.
 """
 
@@ -14,23 +21,31 @@ import binascii
 import logging
 import os
 import threading
-from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
 from teamgate.auth.cache import CredentialCache
 from teamgate.auth.htpasswd import HtpasswdError, load_htpasswd
 from teamgate.auth.passwords import DEFAULT_COST, dummy_verify, hash_cost, verify_password
-from teamgate.auth.throttle import LoginThrottle, printable
-from teamgate.auth.tokens import TokenService, looks_like_token
-from teamgate.domain.identity import ANONYMOUS, Principal
+from teamgate.auth.throttle import LoginThrottle, printable, shorten
+from teamgate.auth.tokens import (
+    TokenService,
+    looks_like_token,
+    password_fingerprint,
+    same_password,
+)
+from teamgate.domain.identity import Principal
 from teamgate.errors import Unauthenticated
 
 log = logging.getLogger("teamgate.auth")
 
 ANONYMOUS_NOT_ALLOWED = "Anonymous access not allowed"
 BAD_CREDENTIALS = "Invalid user name or password"
-BAD_TOKEN = "Invalid, expired or revoked token: run 'taco login' for a new one"
+BAD_TOKEN = (
+    "Invalid, expired or revoked token (removing a user or changing their password ends "
+    "their tokens): run 'taco login' for a new one"
+)
+MALFORMED_BASIC = "Malformed Basic credentials: expected base64 of 'user:password'"
 
 
 class Authenticator:
@@ -65,91 +80,132 @@ class Authenticator:
         return len(self._users)
 
     def principal(
-        self, name: str | None, *, method: str = "anonymous", token_id: int | None = None
+        self,
+        name: str | None,
+        *,
+        method: str = "anonymous",
+        token_id: int | None = None,
+        credential: str | None = None,
     ) -> Principal:
         return Principal(
             name=name,
             is_admin=name is not None and name in self.admin_users,
             method=method if name is not None else "anonymous",
             token_id=token_id,
+            credential=credential if name is not None else None,
         )
 
     def _token_principal(self, token: str, user: str | None) -> Principal | None:
+        """The token's user, while they are in the file with the password it was issued
+        against; None for any token that is unknown, expired, revoked or no longer stands."""
         found = self.tokens.verify(token) if self.tokens is not None else None
-        if found is None or (user is not None and found[0] != user):
+        if found is None or (user is not None and found.user != user):
             return None
-        return self.principal(found[0], method="token", token_id=found[1])
+        if not same_password(found, self._users.get(found.user)):
+            log.info(
+                "Token %d of user '%s' refused: the user was removed or changed password",
+                found.id,
+                printable(shorten(found.user)),
+            )
+            return None
+        return self.principal(
+            found.user, method="token", token_id=found.id, credential=found.password_fingerprint
+        )
 
     def authenticate(self, authorization: str | None, *, client: str | None = None) -> Principal:
         """Turn an Authorization header into a Principal, or raise Unauthenticated.
 
         `client` is the caller's address, for the throttle, which raises TooManyRequests.
+        Credentials that are offered are checked, whatever the mode: a header this server
+        cannot use (another scheme, malformed Basic) is a 401, never a fall-back to anonymous.
         """
         if self.auth_file is None:
             return self.principal(None)
-        scheme, _, value = (authorization or "").partition(" ")
+        scheme, _, value = (authorization or "").strip().partition(" ")
+        if not scheme:
+            if self.require_auth:
+                raise Unauthenticated(ANONYMOUS_NOT_ALLOWED)
+            return self.principal(None)
         if scheme.lower() == "bearer":
             principal = self._token_principal(value.strip(), None)
             if principal is None:
                 raise Unauthenticated(BAD_TOKEN)
             return principal
-        credentials = _parse_basic(authorization)
-        if credentials is None:
-            if self.require_auth:
-                raise Unauthenticated(ANONYMOUS_NOT_ALLOWED)
-            return self.principal(None)
-        user, password = credentials
+        if scheme.lower() != "basic":
+            raise Unauthenticated(_unsupported(scheme))
+        user, password = _parse_basic(value)
         if looks_like_token(password):
             principal = self._token_principal(password, user)
             if principal is not None:
                 return principal
-        if not self._check_password(user, password, client):
+        hashed = self._check_password(user, password, client)
+        if hashed is None:
             raise Unauthenticated(BAD_CREDENTIALS)
-        return self.principal(None if user == ANONYMOUS else user, method="password")
+        return self.principal(user, method="password", credential=password_fingerprint(hashed))
 
-    def _check_password(self, user: str, password: str, client: str | None) -> bool:
+    def _check_password(self, user: str, password: str, client: str | None) -> str | None:
         """verify() behind the throttle: a user name's refusal applies to every password
-        attempt, an address's only to passwords not already known to be right (cached)."""
+        attempt, an address's only to passwords not already known to be right (cached).
+
+        Returns the htpasswd hash the password matched, or None.
+        """
         throttle = self.throttle
+        hashed = self._users.get(user)  # read once: the hash checked is the hash returned
         if throttle is None:
-            return self.verify(user, password)
+            return hashed if self._verify(user, password, hashed) else None
         throttle.check_user(user)
-        if self.cache.contains(user, password):
+        if self._cached(user, password, hashed):
             throttle.succeeded(user)
-            return True
+            return hashed
         with throttle.serial(user):
             throttle.check_user(user)  # the check we waited for may have failed
-            if self.cache.contains(user, password, count=False):  # ... or proved this password
+            if self._cached(user, password, hashed, count=False):  # ... or proved it
                 throttle.succeeded(user)
-                return True
+                return hashed
             throttle.begin(user, client)
             ok = False
             try:
-                ok = self._verify_uncached(user, password)
+                ok = self._verify_uncached(user, password, hashed)
             finally:
                 throttle.end(user, client, ok=ok)
-            return ok
+            return hashed if ok else None
 
     def verify(self, user: str, password: str) -> bool:
         """True when `password` is `user`'s (from the cache, else bcrypt); no throttle."""
-        return self.cache.contains(user, password) or self._verify_uncached(user, password)
+        return self._verify(user, password, self._users.get(user))
 
-    def _verify_uncached(self, user: str, password: str) -> bool:
-        hashed = self._users.get(user)
+    def _verify(self, user: str, password: str, hashed: str | None) -> bool:
+        return self._cached(user, password, hashed) or self._verify_uncached(user, password, hashed)
+
+    def _cached(self, user: str, password: str, hashed: str | None, *, count: bool = True) -> bool:
+        # Keyed by the hash too: a success remembered for a hash the file no longer holds
+        # (even one remembered during a reload) can never match.
+        if hashed is None:
+            return False
+        return self.cache.contains(user, password, hashed=hashed, count=count)
+
+    def _verify_uncached(self, user: str, password: str, hashed: str | None) -> bool:
         if hashed is None:
             dummy_verify(password, cost=self._dummy_cost)  # as slow as a known user's check
             ok = False
         else:
             ok = verify_password(password, hashed)
-        if ok:
-            self.cache.remember(user, password)
+        if ok and hashed is not None:
+            self.cache.remember(user, password, hashed=hashed)
         else:
-            log.warning("Authentication failed for user '%s'", printable(user))
+            log.warning("Authentication failed for user '%s'", printable(shorten(user)))
         return ok
 
+    @property
+    def dummy_cost(self) -> int:
+        """The bcrypt cost an unknown user name is checked at (the file's highest)."""
+        return self._dummy_cost
+
     def _set_users(self, users: dict[str, str]) -> None:
-        costs = Counter(hash_cost(hashed) for hashed in users.values())
-        self._dummy_cost = costs.most_common(1)[0][0] if costs else DEFAULT_COST
+        # The highest cost in the file: an unknown name must never answer faster than a
+        # real user's wrong password would (with mixed costs, the most common one made a
+        # cost-12 user's 343 ms stand out against 5 ms for names that do not exist).
+        self._dummy_cost = max((hash_cost(h) for h in users.values()), default=DEFAULT_COST)
         self._users = users
 
     # -- reloading -------------------------------------------------------------
@@ -200,19 +256,21 @@ class Authenticator:
             self._watcher = None
 
 
-def _parse_basic(header: str | None) -> tuple[str, str] | None:
-    if not header:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
+def _unsupported(scheme: str) -> str:
+    shown = printable(shorten(scheme, 32))
+    return (
+        f"Unsupported authorization scheme '{shown}': send Basic (user name and password) "
+        "or Bearer (an API token from 'taco login')"
+    )
+
+
+def _parse_basic(value: str) -> tuple[str, str]:
+    """The user name and password of Basic credentials (the header after `Basic `)."""
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8", "surrogateescape")
     except (binascii.Error, ValueError):
-        raise Unauthenticated(
-            "Malformed Basic credentials: expected base64 of 'user:password'"
-        ) from None
+        raise Unauthenticated(MALFORMED_BASIC) from None
     user, sep, password = decoded.partition(":")
     if not sep or not user:
-        raise Unauthenticated("Malformed Basic credentials: expected base64 of 'user:password'")
+        raise Unauthenticated(MALFORMED_BASIC)
     return user, password

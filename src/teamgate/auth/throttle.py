@@ -170,7 +170,7 @@ class LoginThrottle:
         with self._lock:
             wait = self.users.wait(_key(user), self._clock())
         if wait > 0:
-            raise _refusal(f"for user '{_shown(user)}'", wait)
+            raise _refusal(f"for user '{shorten(user)}'", wait)
 
     def serial(self, user: str) -> threading.Lock:
         """The lock that keeps password checks for `user` one at a time."""
@@ -230,7 +230,7 @@ class LoginThrottle:
         if delay <= 0:
             return
         if user is not None:
-            what = f"for user '{printable(_shown(user))}'"
+            what = f"for user '{printable(shorten(user))}'"
         else:
             what = f"from address {address}"
         log.warning(
@@ -263,9 +263,13 @@ def printable(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)[1:-1]
 
 
-def _shown(user: str) -> str:
-    """`user` as messages show it: a very long name is cut short."""
-    return user if len(user) <= MAX_SHOWN_CHARS else user[:MAX_SHOWN_CHARS] + "…"
+def shorten(text: str, limit: int = MAX_SHOWN_CHARS) -> str:
+    """`text` as messages and logs show it: past `limit` characters, cut short with a marker
+    that gives its full size (`…(1048576 bytes)`), so a huge user name makes no huge line."""
+    if len(text) <= limit:
+        return text
+    size = len(text.encode("utf-8", "surrogateescape"))
+    return f"{text[:limit]}…({size} bytes)"
 
 
 def _key(user: str) -> str:

@@ -2,6 +2,12 @@
 
 The secret has 256 bits of entropy, so a fast hash is enough (no offline guessing); the
 lookup part finds the row without scanning.
+
+Each token is bound to the password it was issued against: its row keeps a fingerprint of the
+user's htpasswd hash at that time (`password_fingerprint`), and the authenticator accepts the
+token only while the user's current entry has the same one. Removing the user from the file or
+changing their password (a new hash, with a new salt, even for the same password) ends every
+token issued before, in every process reading that file, across restarts.
 """
 
 from __future__ import annotations
@@ -24,6 +30,16 @@ MAX_TTL_DAYS = 365
 
 
 @dataclass(frozen=True, slots=True)
+class ValidToken:
+    """A token that is known, unexpired and unrevoked; whether its user and password still
+    stand is for the authenticator to check against the htpasswd file."""
+
+    id: int
+    user: str
+    password_fingerprint: str | None  # None: issued before tokens were bound (never accepted)
+
+
+@dataclass(frozen=True, slots=True)
 class IssuedToken:
     token: str
     id: int
@@ -39,6 +55,21 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def password_fingerprint(hashed: str) -> str:
+    """What a token keeps of its user's htpasswd hash: SHA-256 of the hash, never the hash.
+
+    The bcrypt salt is inside the hash, so the fingerprint gives no way to test passwords.
+    """
+    return hashlib.sha256(b"teamgate token binding\0" + hashed.encode("utf-8")).hexdigest()
+
+
+def same_password(token: ValidToken, hashed: str | None) -> bool:
+    """True when `token` was issued against `hashed`, the user's current htpasswd hash."""
+    if hashed is None or token.password_fingerprint is None:
+        return False
+    return hmac.compare_digest(token.password_fingerprint, password_fingerprint(hashed))
+
+
 def looks_like_token(value: str) -> bool:
     return value.startswith(PREFIX) and value.count("_") >= 2
 
@@ -52,8 +83,18 @@ def _split(token: str) -> tuple[str, str] | None:
     return lookup, secret
 
 
-def issue(conn: Connection, user: str, *, description: str | None, ttl_days: int) -> IssuedToken:
+def issue(
+    conn: Connection,
+    user: str,
+    *,
+    fingerprint: str,
+    description: str | None,
+    ttl_days: int,
+) -> IssuedToken:
     """Store a new token for `user` in the caller's transaction (`conn`); only then is it valid.
+
+    `fingerprint` is the `password_fingerprint` of the htpasswd hash the caller's password
+    was checked against in this request (not the file's entry now, which may have changed).
 
     The caller owns the transaction so that what goes with the token (its audit record)
     commits or rolls back with it.
@@ -72,6 +113,7 @@ def issue(conn: Connection, user: str, *, description: str | None, ttl_days: int
         description=description,
         created_at=_iso(now),
         expires_at=expires,
+        password_fingerprint=fingerprint,
     )
     return IssuedToken(f"{PREFIX}{lookup}_{secret}", token_id, user, expires)
 
@@ -81,6 +123,11 @@ def revoke(conn: Connection, token_id: int) -> bool:
     return store.revoke_token(conn, token_id, at=_iso(datetime.now(UTC)))
 
 
+def revoke_all(conn: Connection, user: str) -> int:
+    """Revoke every live token of `user` in the caller's transaction; how many there were."""
+    return store.revoke_user_tokens(conn, user, at=_iso(datetime.now(UTC)))
+
+
 class TokenService:
     """Checks tokens for the authenticator (issuing and revoking are use cases: see
     services.tokens)."""
@@ -88,8 +135,8 @@ class TokenService:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def verify(self, token: str) -> tuple[str, int] | None:
-        """(user, token id) for a valid, unexpired, unrevoked token; otherwise None."""
+    def verify(self, token: str) -> ValidToken | None:
+        """The token's row when it is known, unexpired and unrevoked; otherwise None."""
         parts = _split(token)
         if parts is None:
             return None
@@ -100,4 +147,4 @@ class TokenService:
             return None
         if row.revoked_at is not None or row.expires_at <= _iso(datetime.now(UTC)):
             return None
-        return row.user_name, row.id
+        return ValidToken(row.id, row.user_name, row.password_fingerprint)

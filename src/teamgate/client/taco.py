@@ -55,6 +55,10 @@ class TacoClient(JsonClient):
     def revoke_token(self) -> Any:
         return self.delete("/v1/auth/token")
 
+    def revoke_user_tokens(self, user: str) -> Any:
+        """Revoke every token of `user` (a system administrator, or that user)."""
+        return self.request("DELETE", "/v1/auth/tokens", params={"user": user})
+
     def whoami(self) -> Any:
         return self.get("/v1/auth/me")
 

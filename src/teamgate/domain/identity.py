@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ANONYMOUS = "anonymous"
 
@@ -19,6 +19,9 @@ class Principal:
     is_admin: bool = False
     method: str = "anonymous"  # how the caller proved who they are: password, token
     token_id: int | None = None
+    # A fingerprint of the htpasswd hash the caller's password was checked against (or that
+    # their token is bound to): a token issued now is bound to it. Never shown or compared.
+    credential: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_anonymous(self) -> bool:

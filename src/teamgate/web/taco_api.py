@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, status
+from fastapi import APIRouter, Body, Depends, Query, status
 from pydantic import Field
 
 from teamgate.auth.tokens import DEFAULT_TTL_DAYS, MAX_TTL_DAYS
@@ -98,6 +98,18 @@ def revoke_token(ctx: Context, caller: Caller) -> dict[str, str]:
     """Revoke the token this request was made with."""
     tokens.revoke_token(ctx, caller)
     return {"message": "Token revoked"}
+
+
+@router.delete("/auth/tokens")
+def revoke_user_tokens(
+    ctx: Context,
+    caller: Caller,
+    user: Annotated[str, Query(min_length=1, max_length=255, description="whose tokens")],
+) -> dict[str, Any]:
+    """Revoke every token of one user (a system administrator, or that user)."""
+    count = tokens.revoke_user_tokens(ctx, caller, user)
+    noun = "token" if count == 1 else "tokens"
+    return {"message": f"Revoked {count} {noun} of user '{user}'", "user": user, "revoked": count}
 
 
 @router.get("/auth/me")

@@ -19,6 +19,7 @@ from teamgate.cli.output import echo_json
 from teamgate.cli.taco.audit import audit
 from teamgate.cli.taco.common import AliasGroup, Options, command, pass_options
 from teamgate.cli.taco.rbac import rbac
+from teamgate.cli.taco.tokens import token
 from teamgate.cli.taco.units import unit
 
 DEFAULT_SERVER = "http://localhost:8080"
@@ -71,6 +72,7 @@ cli.add_command(rbac)
 cli.add_command(unit)
 cli.add_command(completion_command("taco"))
 cli.add_command(audit)
+cli.add_command(token)
 
 
 # -- login, logout, whoami -----------------------------------------------------------------

@@ -19,6 +19,7 @@ class TokenRow:
     created_at: str
     expires_at: str
     revoked_at: str | None
+    password_fingerprint: str | None
 
 
 def insert_token(
@@ -30,6 +31,7 @@ def insert_token(
     description: str | None,
     created_at: str,
     expires_at: str,
+    password_fingerprint: str,
 ) -> int:
     return int(
         conn.execute(
@@ -41,6 +43,7 @@ def insert_token(
                 description=description,
                 created_at=created_at,
                 expires_at=expires_at,
+                password_fingerprint=password_fingerprint,
             )
             .returning(api_token.c.id)
         ).scalar_one()
@@ -59,3 +62,13 @@ def revoke_token(conn: Connection, token_id: int, *, at: str) -> bool:
         .values(revoked_at=at)
     )
     return result.rowcount == 1
+
+
+def revoke_user_tokens(conn: Connection, user: str, *, at: str) -> int:
+    """Revoke every token of `user` not revoked yet; how many were."""
+    result = conn.execute(
+        update(api_token)
+        .where(api_token.c.user_name == user, api_token.c.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return int(result.rowcount)
