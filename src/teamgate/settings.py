@@ -6,6 +6,7 @@ error that names the key (never a silent fallback to defaults).
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -22,6 +23,7 @@ MAX_WORKERS = 256
 MAX_POOL = 1000
 MAX_THROTTLE_SECS = 86_400
 MAX_RETENTION_DAYS = 100 * 365
+MAX_HEADER_TIMEOUT_SECS = 3600
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class Settings:
     db_pool_size: int = 10
     db_max_overflow: int = 10
     audit_retention_days: int = 90  # 0: keep audit events forever
+    header_timeout_secs: float = 20  # a connection's request headers must arrive in this time
+    forwarded_allow_ips: tuple[str, ...] = ()  # proxies whose X-Forwarded-For is believed
+    public_metrics: bool = False  # /metrics without credentials even under require_auth
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -87,6 +92,7 @@ class Settings:
         if self.max_body_bytes < 1024:
             raise ConfigError("max_body_bytes must be at least 1024")
         self._validate_operations()
+        self._validate_serving()
         if not 0 <= self.audit_retention_days <= MAX_RETENTION_DAYS:
             raise ConfigError(
                 f"audit_retention_days must be between 0 (keep forever) and "
@@ -109,6 +115,19 @@ class Settings:
             raise ConfigError(
                 f"db_max_overflow must be between 0 and {MAX_POOL}, got {self.db_max_overflow}"
             )
+
+    def _validate_serving(self) -> None:
+        if not 0.1 <= self.header_timeout_secs <= MAX_HEADER_TIMEOUT_SECS:
+            raise ConfigError(
+                f"header_timeout_secs must be between 0.1 and {MAX_HEADER_TIMEOUT_SECS}, "
+                f"got {self.header_timeout_secs:g}"
+            )
+        for entry in self.forwarded_allow_ips:
+            if not is_proxy_address(entry):
+                raise ConfigError(
+                    f"forwarded_allow_ips: '{entry}' is not an IP address or network "
+                    "(e.g. 10.0.0.5, 10.0.0.0/24, ::1) nor '*' (trust every client)"
+                )
 
     def _validate_throttle(self) -> None:
         top = MAX_THROTTLE_SECS
@@ -155,8 +174,31 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "db_pool_size": ((int,), "an integer"),
     "db_max_overflow": ((int,), "an integer"),
     "audit_retention_days": ((int,), "an integer"),
+    "header_timeout_secs": ((int, float), "a number"),
+    "forwarded_allow_ips": ((list,), "a list of strings"),
+    "public_metrics": ((bool,), "true or false"),
 }
+_STRING_LISTS = ("admin_users", "forwarded_allow_ips")
 _ALIASES = {"url": "host"}  # Torc's name for the bind address
+
+
+def is_proxy_address(entry: str) -> bool:
+    """True for an IP address, an IP network (`10.0.0.0/8`) or `*`: what uvicorn can trust.
+
+    uvicorn quietly takes anything else as a literal name that no TCP client ever has, so a
+    typo would leave the proxy untrusted without a word; a network with host bits set
+    (`10.0.0.1/8`) is one such typo.
+    """
+    if entry == "*":
+        return True
+    try:
+        if "/" in entry:
+            ipaddress.ip_network(entry)
+        else:
+            ipaddress.ip_address(entry)
+    except ValueError:
+        return False
+    return True
 
 
 def default_config_paths() -> list[Path]:
@@ -200,11 +242,11 @@ def _validated(table: Mapping[str, Any], path: Path) -> dict[str, Any]:
             raise ConfigError(
                 f"config file {path}: 'server.{raw_key}' must be {wanted}, got {value!r}"
             )
-        if key == "admin_users":
+        if key in _STRING_LISTS:
             assert isinstance(value, list)
             if not all(isinstance(u, str) and u for u in value):
                 raise ConfigError(
-                    f"config file {path}: 'server.admin_users' must be a list of non-empty strings"
+                    f"config file {path}: 'server.{key}' must be a list of non-empty strings"
                 )
             value = tuple(value)
         result[key] = value

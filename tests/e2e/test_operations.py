@@ -1,4 +1,5 @@
-"""Operating the server: /metrics, `--workers N`, `--log-format json`, and refused bad values.
+"""Operating the server: /metrics (and who may read it), `--workers N`, `--log-format json`,
+and refused bad values.
 
 Every check runs a real `torc-server` process. Counters are read before and after the
 requests that should move them, so each test only relies on its own requests; polls have
@@ -52,7 +53,9 @@ def as_user(server: Server, user: str, password: str | None = None) -> httpx.Cli
 
 
 def scrape(server: Server) -> str:
-    response = httpx.get(f"{server.base_url}/metrics", timeout=30)  # no credentials needed
+    response = httpx.get(  # any signed-in user may read them
+        f"{server.base_url}/metrics", auth=("dave", password_of("dave")), timeout=30
+    )
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=")
     return response.text
@@ -98,7 +101,7 @@ def scrape_when(server: Server, name: str, at_least: float, **labels: str) -> st
 # -- /metrics --------------------------------------------------------------------------------------
 
 
-def test_metrics_are_prometheus_text_without_credentials(server: Server) -> None:
+def test_metrics_are_prometheus_text(server: Server) -> None:
     text = scrape(server)
     types = {family.name: family.type for family in text_string_to_metric_families(text)}
     assert types["teamgate_http_requests"] == "counter"
@@ -106,6 +109,33 @@ def test_metrics_are_prometheus_text_without_credentials(server: Server) -> None
     assert types["teamgate_credential_cache_lookups"] == "counter"
     assert types["teamgate_unit_lock_conflicts"] == "counter"
     assert "# TYPE teamgate_access_decisions_total counter" in text
+
+
+def test_metrics_need_credentials_when_the_server_requires_them(server: Server) -> None:
+    url = f"{server.base_url}/metrics"
+    for auth in (None, ("dave", "not-daves-password")):
+        response = httpx.get(url, auth=auth, timeout=30)
+        assert response.status_code == 401, response.text
+        assert response.json()["error"] == "Unauthorized"
+        assert "teamgate_" not in response.text
+
+
+@pytest.mark.parametrize("how", ["flag", "config"])
+def test_public_metrics_need_no_credentials(tmp_path: Path, how: str) -> None:
+    args = secured_args(tmp_path)
+    if how == "flag":
+        args.append("--public-metrics")
+    else:
+        (tmp_path / "config.toml").write_text("[server]\npublic_metrics = true\n")
+        args += ["--config", str(tmp_path / "config.toml")]
+    server = start_server(tmp_path / "server", *args)
+    try:
+        response = httpx.get(f"{server.base_url}/metrics", timeout=30)
+        assert response.status_code == 200, response.text
+        assert "teamgate_http_requests_total" in response.text
+        assert httpx.get(f"{server.torc_url}/ping", timeout=30).status_code == 401
+    finally:
+        server.stop()
 
 
 def test_requests_are_counted_by_route_template(server: Server) -> None:
@@ -316,6 +346,12 @@ def ping_until_two_workers_answer(server: Server) -> int:
         ([], "workers = 0", "workers"),
         ([], "db_pool_size = 0", "db_pool_size"),
         ([], 'metrics = "yes"', "server.metrics"),
+        ([], 'public_metrics = "yes"', "server.public_metrics"),
+        (["--header-timeout-secs", "0"], None, "--header-timeout-secs"),
+        ([], "header_timeout_secs = 0", "header_timeout_secs"),
+        (["--forwarded-allow-ips", "proxy.example"], None, "'proxy.example' is not an IP"),
+        ([], 'forwarded_allow_ips = ["10.0.0.1/8"]', "'10.0.0.1/8' is not an IP"),
+        ([], 'forwarded_allow_ips = "10.0.0.1"', "server.forwarded_allow_ips"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else v,
 )

@@ -77,3 +77,10 @@ def test_throttle_settings_come_from_the_config_file(tmp_path: Path) -> None:
     settings = load_settings(config, {"login_throttle_user_failures": 4})
     assert not settings.login_throttle
     assert (settings.login_throttle_user_failures, settings.login_throttle_window_secs) == (4, 60)
+
+
+def test_trusting_every_client_as_a_proxy_is_warned_about() -> None:
+    listed = security_warnings(Settings(forwarded_allow_ips=("10.0.0.5",)))
+    assert not any("forwarded_allow_ips" in w for w in listed)
+    everyone = security_warnings(Settings(forwarded_allow_ips=("*",)))
+    assert any("forwarded_allow_ips '*'" in w for w in everyone)

@@ -103,3 +103,33 @@ def test_pool_settings_reach_the_postgresql_engine() -> None:
     assert pool.size() == 3
     assert pool._max_overflow == 2  # SQLAlchemy has no public getter for it
     db.dispose()
+
+
+def test_serving_settings_default_to_no_proxy_and_private_metrics(tmp_path: Path) -> None:
+    defaults = load_settings(write(tmp_path, "[server]\n"), {})
+    assert defaults.forwarded_allow_ips == ()
+    assert defaults.public_metrics is False
+    assert 10 <= defaults.header_timeout_secs <= 30
+    config = write(
+        tmp_path,
+        '[server]\nforwarded_allow_ips = ["10.0.0.5", "10.1.0.0/16", "::1"]\n'
+        "public_metrics = true\nheader_timeout_secs = 2.5\n",
+    )
+    settings = load_settings(config, {})
+    assert settings.forwarded_allow_ips == ("10.0.0.5", "10.1.0.0/16", "::1")
+    assert (settings.public_metrics, settings.header_timeout_secs) == (True, 2.5)
+
+
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ({"forwarded_allow_ips": ("proxy.local",)}, "'proxy.local' is not an IP address"),
+        ({"forwarded_allow_ips": ("10.0.0.1/8",)}, "'10.0.0.1/8' is not an IP address"),
+        ({"header_timeout_secs": 0}, "header_timeout_secs must be between"),
+        ({"header_timeout_secs": 86_400}, "header_timeout_secs must be between"),
+    ],
+)
+def test_bad_serving_values_are_errors(override: dict[str, object], named: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, override)
+    assert named in caught.value.message

@@ -19,6 +19,7 @@ from teamgate import __version__
 from teamgate.errors import ConfigError
 from teamgate.settings import (
     LOG_FORMATS,
+    MAX_HEADER_TIMEOUT_SECS,
     MAX_POOL,
     MAX_RETENTION_DAYS,
     MAX_THROTTLE_SECS,
@@ -85,7 +86,11 @@ _FLAG_FIELDS = {
     "db_pool_size": "db_pool_size",
     "db_max_overflow": "db_max_overflow",
     "audit_retention_days": "audit_retention_days",
+    "header_timeout_secs": "header_timeout_secs",
+    "forwarded_allow_ips": "forwarded_allow_ips",
+    "public_metrics": "public_metrics",
 }
+_LIST_FLAGS = ("admin_user", "forwarded_allow_ips")  # repeatable, or comma-separated in the env
 
 
 @cli.command(epilog=EXAMPLES)
@@ -242,7 +247,15 @@ _FLAG_FIELDS = {
     "--metrics/--no-metrics",
     default=True,
     show_default=True,
-    help="Serve Prometheus metrics at /metrics (no credentials needed).",
+    help="Serve Prometheus metrics at /metrics (with --require-auth, to any signed-in user "
+    "unless --public-metrics).",
+)
+@click.option(
+    "--public-metrics/--no-public-metrics",
+    default=False,
+    show_default=True,
+    help="Serve /metrics without credentials even with --require-auth (for a scraper that "
+    "cannot sign in; it holds counts, never user names or unit paths).",
 )
 @click.option(
     "--db-pool-size",
@@ -265,6 +278,23 @@ _FLAG_FIELDS = {
     show_default=True,
     help="Delete audit log events older than this (at startup, then hourly); 0 keeps them.",
 )
+@click.option(
+    "--header-timeout-secs",
+    type=click.FloatRange(0.1, MAX_HEADER_TIMEOUT_SECS),
+    default=20,
+    show_default=True,
+    help="Close a connection whose request headers have not all arrived this long after "
+    "its request began (slow or stalled clients cannot hold connections open).",
+)
+@click.option(
+    "--forwarded-allow-ips",
+    multiple=True,
+    envvar="TORC_FORWARDED_ALLOW_IPS",
+    show_envvar=True,
+    help="A proxy (IP address or network) whose X-Forwarded-For and X-Forwarded-Proto are "
+    "believed (repeatable; the env var takes a comma-separated list). Default: none, so the "
+    "client address used by the sign-in throttle and the audit log is always the peer's.",
+)
 @click.pass_context
 def run(ctx: click.Context, /, config_file: Path | None, **flags: Any) -> None:
     """Run the server in the foreground."""
@@ -273,7 +303,7 @@ def run(ctx: click.Context, /, config_file: Path | None, **flags: Any) -> None:
         source = ctx.get_parameter_source(flag)
         if source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
             value = flags[flag]
-            if flag == "admin_user":
+            if flag in _LIST_FLAGS:
                 value = tuple(u.strip() for item in value for u in item.split(",") if u.strip())
             overrides[field_name] = value
     try:
@@ -310,6 +340,9 @@ def _log_startup(settings: Settings, user_count: int) -> None:
     log.info(ENFORCED if settings.enforce_access_control else NOT_ENFORCED)
     if settings.admin_users:
         log.info("Admin users configured: %s", json.dumps(list(settings.admin_users)))
+    if settings.forwarded_allow_ips:
+        proxies = ", ".join(settings.forwarded_allow_ips)
+        log.info("Client addresses from X-Forwarded-For are believed from: %s", proxies)
 
 
 def is_loopback(host: str) -> bool:
@@ -336,6 +369,12 @@ def security_warnings(settings: Settings) -> list[str]:
         warnings.append(
             f"SECURITY: authentication is on but TLS is off on {settings.host}: passwords and "
             "tokens cross the network in clear text; use --tls-cert/--tls-key or a TLS proxy"
+        )
+    if "*" in settings.forwarded_allow_ips:
+        warnings.append(
+            "SECURITY: forwarded_allow_ips '*' believes X-Forwarded-For from every client, so "
+            "anyone can choose the address the sign-in throttle and the audit log see; list "
+            "your proxies' addresses instead"
         )
     if settings.auth_file:
         mode = _loose_mode(settings.auth_file)

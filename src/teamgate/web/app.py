@@ -130,6 +130,6 @@ def _install_observation(
     found = metrics.Metrics(multiprocess_dir=metrics_dir) if settings.metrics else None
     if found is not None:
         auth.cache.on_lookup = found.credential_lookup
-        metrics.install(app, found)
+        metrics.install(app, found, public=settings.public_metrics)
     app.state.metrics = found
     app.add_middleware(RequestObserver, metrics=found)

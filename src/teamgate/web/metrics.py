@@ -8,7 +8,7 @@ multiprocess mode keeps each worker's values in files under one directory, and `
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client import multiprocess as prometheus_multiprocess
@@ -16,6 +16,7 @@ from prometheus_client.exposition import generate_latest
 
 from teamgate.domain.actions import Action, DecidedBy
 from teamgate.domain.policy import Decision
+from teamgate.web.deps import get_principal
 
 UNMATCHED_ROUTE = "<unmatched>"  # any path no route knows: one label, whatever was asked
 OTHER_METHOD = "OTHER"
@@ -99,9 +100,15 @@ class Metrics:
         return generate_latest(registry)
 
 
-def install(app: FastAPI, metrics: Metrics) -> None:
-    """Serve `GET /metrics` (no credentials: it holds counts, never users or unit paths)."""
+def install(app: FastAPI, metrics: Metrics, *, public: bool = False) -> None:
+    """Serve `GET /metrics`: to any caller the server accepts (with --require-auth, signed-in
+    users only), or to anyone when `public` (it holds counts, never users or unit paths).
 
-    @app.get("/metrics", include_in_schema=False)
+    Any signed-in user, not only administrators: a scraper's stored credentials should
+    not be an administrator's.
+    """
+    guard = [] if public else [Depends(get_principal)]
+
+    @app.get("/metrics", include_in_schema=False, dependencies=guard)
     def metrics_endpoint() -> Response:
         return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

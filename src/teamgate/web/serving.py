@@ -11,6 +11,7 @@ Each serving process caps glibc's malloc arenas first (`limit_malloc_arenas`).
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import logging
 import multiprocessing
 import os
@@ -28,13 +29,17 @@ import uvicorn
 
 from teamgate.errors import ConfigError
 from teamgate.settings import Settings
+from teamgate.web.connections import header_deadline_protocol
 from teamgate.web.logs import configure_logging
 
 log = logging.getLogger("teamgate.server")
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus_client when it is imported
 STARTUP_FAILURE = 3  # a worker's exit code when it could not start serving
-STOP_TIMEOUT_SECS = 10
+GRACEFUL_SHUTDOWN_SECS = 5  # requests still running then are cancelled
+STOP_TIMEOUT_SECS = 8  # a serving process exits this long after a stop signal, whatever runs
+FORCED_STOP_EXIT = 1  # its status then (faulthandler's)
+KILL_AFTER_SECS = STOP_TIMEOUT_SECS + 2  # the supervisor's last resort for a worker
 MALLOC_ARENAS = 2
 # glibc's own settings for the same limit: when the operator set either, theirs stands
 ARENA_ENV = "MALLOC_ARENA_MAX"
@@ -78,19 +83,75 @@ def _is_glibc() -> bool:
 
 
 def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    proxies = list(settings.forwarded_allow_ips)
     return uvicorn.Config(
         app,
         log_config=None,  # configured by configure_logging
         access_log=False,  # teamgate.access writes the access lines
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
-        timeout_graceful_shutdown=5,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECS,
+        http=header_deadline_protocol(settings.header_timeout_secs),
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise, which let
+        # any local client pick the address the sign-in throttle and the audit log see
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
     )
+
+
+class StopWatchdog:
+    """Ends the process STOP_TIMEOUT_SECS after the first stop signal, whatever still runs.
+
+    On SIGTERM uvicorn stops accepting, gives running requests GRACEFUL_SHUTDOWN_SECS, then
+    cancels them and re-raises the signal. That needs the event loop and the GIL: code that
+    holds the GIL (a backtracking regex froze the server this way) or blocks the loop kept
+    the process alive until SIGKILL. The countdown is faulthandler's, a C thread that needs
+    neither: when it runs out it writes every thread's stack to stderr (what was stuck) and
+    exits with status 1. Arming it from the signal handler starts no Python thread, so it
+    cannot deadlock on the threading module's locks. (A GIL held before the signal keeps
+    even the handler from running; no matcher over a caller's text may do that.)
+    """
+
+    def __init__(self, timeout_secs: float = STOP_TIMEOUT_SECS) -> None:
+        self.timeout_secs = timeout_secs
+        self._armed = False
+
+    def signalled(self) -> None:
+        if self._armed:
+            return
+        self._armed = True
+        try:
+            faulthandler.dump_traceback_later(self.timeout_secs, exit=True, file=sys.stderr)
+        except (AttributeError, ValueError, OSError):  # stderr closed or not a real file
+            faulthandler.dump_traceback_later(self.timeout_secs, exit=True, file=_devnull())
+
+
+def _devnull() -> int:
+    return os.open(os.devnull, os.O_WRONLY)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, sure to stop: see `StopWatchdog`."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.watchdog = StopWatchdog()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.watchdog.signalled()
+        super().handle_exit(sig, frame)
+
+
+def serve_until_stopped(app: Any, settings: Settings, sock: socket.socket) -> uvicorn.Server:
+    """Serve on `sock` until SIGINT/SIGTERM; the process ends within STOP_TIMEOUT_SECS."""
+    server = _Server(uvicorn_config(app, settings))
+    server.run(sockets=[sock])
+    return server
 
 
 def run_one(app: Any, settings: Settings, sock: socket.socket) -> int:
     """Serve `app` in this process until SIGINT/SIGTERM."""
-    uvicorn.Server(uvicorn_config(app, settings)).run(sockets=[sock])
+    serve_until_stopped(app, settings, sock)
     return 0
 
 
@@ -164,7 +225,7 @@ class _Supervisor:
             if process.exitcode is None:
                 process.terminate()
         for process in self.workers:
-            process.join(STOP_TIMEOUT_SECS)
+            process.join(KILL_AFTER_SECS)
             if process.exitcode is None:
                 process.kill()
                 process.join()
@@ -184,7 +245,6 @@ def _worker_main(settings: Settings, sock: socket.socket, metrics_dir: str | Non
     except ConfigError as exc:
         log.error("Worker could not start: %s", exc.message)
         sys.exit(STARTUP_FAILURE)
-    server = uvicorn.Server(uvicorn_config(app, settings))
-    server.run(sockets=[sock])
+    server = serve_until_stopped(app, settings, sock)
     if not server.started:
         sys.exit(STARTUP_FAILURE)
