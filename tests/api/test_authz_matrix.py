@@ -335,7 +335,7 @@ def nothing_kept(w: World, call: Call) -> None:
 TABLE: dict[str, Row] = {
     # -- health, metrics, documentation: no authentication
     "GET /healthz": Row(PUBLIC),
-    "GET /metrics": Row(PUBLIC),
+    "GET /metrics": Row(OPEN),  # --public-metrics: tests/e2e/test_operations.py
     "GET /openapi.json": Row(PUBLIC),
     "GET /docs": Row(PUBLIC),
     "GET /docs/oauth2-redirect": Row(PUBLIC),
