@@ -69,8 +69,12 @@ class TacoClient(JsonClient):
     def rbac_me(self) -> Any:
         return self.get("/v1/rbac/me")
 
-    def rbac_test(self, email: str, action: str, resource: str) -> Any:
-        return self.post("/v1/rbac/test", {"email": email, "action": action, "resource": resource})
+    def rbac_test(
+        self, email: str, action: str, resource: str | None, *, prefix: str | None = None
+    ) -> Any:
+        """`resource` None with unit.read: what `unit ls [prefix]` would show `email`."""
+        body = {"email": email, "action": action, "resource": resource, "prefix": prefix}
+        return self.post("/v1/rbac/test", {k: v for k, v in body.items() if v is not None})
 
     def create_permission(
         self, id: str, *, name: str, description: str | None, rules: list[str]

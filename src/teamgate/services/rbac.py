@@ -9,20 +9,21 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection
 
-from teamgate.domain.actions import Action
+from teamgate.domain.actions import Action, rule_actions_help
 from teamgate.domain.identity import Principal
 from teamgate.domain.policy import (
     RBAC_MANAGE,
     Decision,
+    Explanation,
     Facts,
     Resource,
     Step,
     decide,
     explain,
 )
-from teamgate.domain.rules import Effect, parse_rule
+from teamgate.domain.rules import ACTIONS, Effect, parse_rule
 from teamgate.errors import Conflict, Invalid
-from teamgate.services import audit
+from teamgate.services import audit, unit_access
 from teamgate.services.context import ServiceContext, access_change, facts_for, require
 from teamgate.storage.db import rbac as store
 from teamgate.storage.db.rbac import Permission, Role, UserRoles
@@ -249,23 +250,79 @@ class TestResult:
     roles: list[str]
     permissions: list[str]
     steps: tuple[Step, ...] = ()  # every check on the way to `decision` (policy.explain)
+    rbac_enabled: bool = True
+    user_found: bool = True  # false: RBAC is initialised and the user has no role
+
+
+UNIT_ACTIONS = frozenset(
+    {Action.UNIT_READ, Action.UNIT_WRITE, Action.UNIT_LOCK, Action.UNIT_DELETE}
+)
 
 
 def test(
-    ctx: ServiceContext, principal: Principal, *, user: str, action: str, resource: str
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    user: str,
+    action: str,
+    resource: str | None,
+    prefix: str | None = None,
 ) -> TestResult:
-    """What `decide()` would answer for `user` doing `action` on `resource`; changes nothing."""
+    """What the server would answer `user` doing `action` on `resource`; changes nothing.
+
+    Decided as with access control on, over the facts the server enforces with: a unit's
+    real owner and shares; unit.read without a unit (or on `*`, as OpenTaco's `ls` asks)
+    is what `unit ls [prefix]` would show. Testing someone else needs rbac.manage.
+    """
     if user != principal.name:
         _manage(ctx, principal)
+    if action not in ACTIONS:
+        raise Invalid(f"unknown action '{action}': use one of {rule_actions_help()}")
+    _check_user(user)
     subject = Principal(name=user, is_admin=user in ctx.admin_users)
+    explained = _explain(ctx, principal, subject, action, resource, prefix)
+    with ctx.db.read() as conn:
+        initialized, _ = store.state(conn)
+        roles = store.roles_of(conn, user)
+        grants = facts_for(replace(ctx, enforce=True), conn, subject).rules.grants
+    applicable = sorted({g.permission for g in grants if g.rule.covers_action(action)})
+    found = bool(roles) or not initialized
+    decision = explained.decision
+    if not found and not decision.allowed:  # no role, so no rule: a mistyped name shows here
+        decision = decision._replace(reason=_not_found(user))
+    return TestResult(decision, roles, applicable, explained.steps, initialized, found)
+
+
+def _not_found(user: str) -> str:
+    return (
+        f"user not found: '{user}' has no roles assigned; check the user name or e-mail "
+        "(taco rbac user list shows who has roles)"
+    )
+
+
+def _explain(
+    ctx: ServiceContext,
+    principal: Principal,
+    subject: Principal,
+    action: str,
+    resource: str | None,
+    prefix: str | None,
+) -> Explanation:
+    if action == RBAC_MANAGE:
+        with ctx.db.read() as conn:
+            facts = facts_for(replace(ctx, enforce=True), conn, subject)
+        return explain(subject, action, RBAC_RESOURCE, facts=facts, enforce=True)
+    if action == Action.UNIT_READ and resource in (None, "*"):
+        return unit_access.explain_listing(ctx, subject, prefix)
+    if prefix is not None:
+        raise Invalid(f"a prefix goes with {Action.UNIT_READ} and no resource (unit ls)")
+    if resource is None:
+        raise Invalid(f"{action} needs a resource: a unit path (or a workflow's owner/name)")
+    if action in UNIT_ACTIONS:
+        return unit_access.explain_unit(ctx, principal, subject, resource, action)
+    # Other rule actions name a workflow by `owner/name`: their rules decide.
+    kind = "workflow" if action.startswith("workflow.") else "unit"
     with ctx.db.read() as conn:
         facts = facts_for(replace(ctx, enforce=True), conn, subject)
-        roles = store.roles_of(conn, user)
-    target = (
-        RBAC_RESOURCE
-        if action == RBAC_MANAGE
-        else Resource(kind="unit", id=resource, name=resource)
-    )
-    explained = explain(subject, action, target, facts=facts, enforce=True)
-    applicable = sorted({g.permission for g in facts.rules.grants if g.rule.covers_action(action)})
-    return TestResult(explained.decision, roles, applicable, explained.steps)
+    target = Resource(kind=kind, id=resource, name=resource)
+    return explain(subject, action, target, facts=facts, enforce=True)

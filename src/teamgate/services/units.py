@@ -63,13 +63,21 @@ def _resource(found: Unit | None, path: str, shares: frozenset[int]) -> Resource
 def explain(
     ctx: ServiceContext, principal: Principal, conn: Connection, path: str, action: str
 ) -> tuple[Unit | None, Decision]:
+    found, resource = unit_resource(ctx, conn, path)
+    facts = facts_for(ctx, conn, principal)
+    return found, decide(principal, action, resource, facts=facts, enforce=ctx.enforce)
+
+
+def unit_resource(ctx: ServiceContext, conn: Connection, path: str) -> tuple[Unit | None, Resource]:
+    """The unit at `path` (None when missing) and what every decision on it is told.
+
+    The server's checks (`explain`) and `taco rbac test` both ask here, so they agree.
+    A missing unit is new: before `rbac init` its creator may make it (and will own it);
+    afterwards creating needs unit.write on its path, so nobody claims another team's.
+    """
     found = store.find_unit(conn, path)
     shares = store.share_ids(conn, found.id) if found and ctx.enforce else frozenset()
-    facts = facts_for(ctx, conn, principal)
-    # A missing unit is new: before `rbac init` its creator may make it (and will own it);
-    # afterwards creating needs unit.write on its path, so nobody claims another team's.
-    resource = _resource(found, path, shares)
-    return found, decide(principal, action, resource, facts=facts, enforce=ctx.enforce)
+    return found, _resource(found, path, shares)
 
 
 def _authorized(

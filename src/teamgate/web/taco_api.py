@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, status
 from pydantic import Field
 
 from teamgate.auth.tokens import DEFAULT_TTL_DAYS, MAX_TTL_DAYS
+from teamgate.domain.actions import rule_actions_help
 from teamgate.services import rbac, tokens
 from teamgate.storage.db.rbac import Permission, Role
 from teamgate.web.deps import Caller, Context, get_principal
@@ -19,7 +20,7 @@ _errors: dict[int | str, dict[str, Any]] = {
 }
 router = APIRouter(prefix="/v1", dependencies=[Depends(get_principal)], responses=_errors)
 
-ACTIONS_HELP = "unit.read, unit.write, unit.lock, unit.delete, rbac.manage, workflow.*, *"
+ACTIONS_HELP = rule_actions_help()
 
 
 class PermissionIn(StrictIn):
@@ -47,8 +48,16 @@ class AssignmentIn(StrictIn):
 
 class TestIn(StrictIn):
     email: str | None = Field(default=None, max_length=255)
-    action: str = Field(min_length=1, description=ACTIONS_HELP)
-    resource: str = Field(default="*", max_length=1024)
+    action: str = Field(min_length=1, max_length=64, description=ACTIONS_HELP)
+    resource: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="a unit path (a workflow's owner/name for workflow.*); for unit.read, "
+        "none or '*' asks what `unit ls` would show",
+    )
+    prefix: str | None = Field(
+        default=None, max_length=1024, description="with unit.read and no resource: unit ls PREFIX"
+    )
 
 
 def _permission(p: Permission) -> dict[str, Any]:
@@ -139,8 +148,13 @@ def rbac_me(ctx: Context, caller: Caller) -> dict[str, Any]:
 
 @router.post("/rbac/test")
 def rbac_test(body: TestIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+    """What the server would answer EMAIL (the caller when absent) doing ACTION; changes
+    nothing. Someone else's answer needs rbac.manage; a unit the caller may not read is
+    explained without its owner or shares."""
     user = body.email or caller.display
-    result = rbac.test(ctx, caller, user=user, action=body.action, resource=body.resource)
+    result = rbac.test(
+        ctx, caller, user=user, action=body.action, resource=body.resource, prefix=body.prefix
+    )
     return {
         "email": user,
         "action": body.action,
@@ -149,6 +163,8 @@ def rbac_test(body: TestIn, ctx: Context, caller: Caller) -> dict[str, Any]:
         "reason": result.decision.reason,
         "user_roles": result.roles,
         "applicable_permissions": result.permissions,
+        "rbac_enabled": result.rbac_enabled,
+        "user_found": result.user_found,
         "steps": [asdict(step) for step in result.steps],
     }
 
