@@ -323,6 +323,9 @@ BAD_URL_PATHS = {
     "carriage-return": "a%0Db",
     "delete-char": "a%7Fb",
     "too-long": "a" * 1025,
+    "zero-width-space": "a%E2%80%8Bb",
+    "bidi-override": "%E2%80%AE",
+    "byte-order-mark": "%EF%BB%BFprod",
 }
 
 
@@ -354,6 +357,34 @@ def test_a_newline_in_a_unit_url_is_400(alice: httpx.Client) -> None:
 def test_bad_paths_in_bodies_are_400(alice: httpx.Client, path: str) -> None:
     before = paths(alice)
     assert_error(alice.post("/units", json={"path": path}), 400)
+    assert paths(alice) == before
+
+
+def test_nfd_and_nfc_spellings_name_one_unit(alice: httpx.Client) -> None:
+    """`café` typed on macOS (NFD: e + combining acute) and on Linux (NFC: é) is one unit."""
+    name = uuid.uuid4().hex[:8]
+    nfd, nfc = f"cafe\u0301/{name}", f"caf\u00e9/{name}"
+    created = alice.post("/units", json={"path": nfd})
+    assert created.status_code == 201, created.text
+    assert created.json()["path"] == nfc
+    assert_error(alice.post("/units", json={"path": nfc}), 409)
+    assert alice.put(f"/state/{nfc}", content=state(7)).status_code in (200, 204)
+    pulled = alice.get(f"/state/{nfd}")
+    assert pulled.status_code == 200 and json.loads(pulled.content)["serial"] == 7
+    assert paths(alice, "cafe\u0301") >= {nfc}
+
+
+@pytest.mark.parametrize(
+    ("path", "named"),
+    [("a\u200bb", "U+200B ZERO WIDTH SPACE"), ("\u202e", "U+202E RIGHT-TO-LEFT OVERRIDE")],
+)
+def test_invisible_characters_in_paths_are_400(alice: httpx.Client, path: str, named: str) -> None:
+    before = paths(alice)
+    for response in (
+        alice.post("/units", json={"path": path}),
+        alice.put(f"/state/{path}", content=state(1)),
+    ):
+        assert named in assert_error(response, 400)["message"]
     assert paths(alice) == before
 
 

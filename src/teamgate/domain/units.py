@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from teamgate.errors import Invalid
 
@@ -10,11 +11,30 @@ MAX_PATH_BYTES = 1024
 _SLASHES = re.compile(r"/+")
 
 
+# Characters a unit path may not hold: they are invisible or render as something else, so
+# two paths that look alike could name different units. By Unicode general category.
+_REFUSED = {
+    "Cc": "a control character",
+    "Cf": "an invisible format character (zero-width, bidirectional override, BOM, …)",
+    "Cs": "a lone UTF-16 surrogate",
+    "Co": "a private-use character",
+    "Cn": "an unassigned code point",
+    "Zl": "a line separator",
+    "Zp": "a paragraph separator",
+    "Zs": "a space other than ' '",
+}
+
+
 def normalize_path(raw: str) -> str:
-    """Collapse repeated `/`, strip leading/trailing ones; refuse unsafe or empty paths."""
-    if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in raw):
-        raise Invalid("unit path must not contain control characters")
-    path = _SLASHES.sub("/", raw).strip("/")
+    """The path as stored: NFC, repeated `/` collapsed, no leading/trailing ones; refuses
+    unsafe, invisible or empty paths.
+
+    NFC makes the composed and decomposed spellings of a name (`café` typed on Linux and on
+    macOS) one unit; characters that cannot be seen are refused instead of removed, so that
+    a path never silently becomes another one.
+    """
+    _refuse_invisible(raw)
+    path = _SLASHES.sub("/", unicodedata.normalize("NFC", raw)).strip("/")
     if not path:
         raise Invalid("unit path must not be empty (e.g. 'myapp/prod')")
     segments = path.split("/")
@@ -25,6 +45,18 @@ def normalize_path(raw: str) -> str:
     if len(path.encode()) > MAX_PATH_BYTES:
         raise Invalid(f"unit path is longer than {MAX_PATH_BYTES} bytes")
     return path
+
+
+def _refuse_invisible(raw: str) -> None:
+    for char in raw:
+        kind = unicodedata.category(char)
+        if kind in _REFUSED and char != " ":
+            name = unicodedata.name(char, "")
+            named = f" {name}" if name else ""
+            raise Invalid(
+                f"unit path must not contain U+{ord(char):04X}{named}: it is {_REFUSED[kind]}; "
+                "use visible characters only"
+            )
 
 
 def like_escape(text: str) -> str:
