@@ -17,6 +17,14 @@ class Invalid(TeamgateError):
     kind = "BadRequest"
 
 
+def invalid_cursor(problem: str) -> Invalid:
+    """A list cursor (`after`) this server did not make, or made for another list or order."""
+    return Invalid(
+        f"invalid cursor ('after'): {problem}: use the next_cursor of a previous page "
+        "unchanged, or start again without it"
+    )
+
+
 class TooLarge(Invalid):
     kind = "PayloadTooLarge"
 

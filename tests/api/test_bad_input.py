@@ -8,6 +8,7 @@ system administrator) is shared by the whole module; a second, unauthenticated o
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 from collections.abc import Iterator
@@ -563,3 +564,109 @@ def test_malformed_authorization_header_is_401(api: Api, header: str) -> None:
     assert (status, realm) == (401, REALM), body
     assert content_type.startswith("application/json")
     assert set(json.loads(body)) == {"error", "message"}
+
+
+# -- forged cursors and other text that reaches SQL ------------------------------------------------
+
+
+def forged(raw: str) -> str:
+    """A cursor in the server's encoding (URL-safe base64 of JSON) around `raw` JSON text."""
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+UNIT_CURSORS = {
+    "lone-surrogate": forged('{"p":"a\\ud800"}'),
+    "nul": forged('{"p":"a\\u0000b"}'),
+    "control": forged('{"p":"a\\u0007b"}'),
+    "too-long": forged(json.dumps({"p": "x" * 2000})),
+    "not-text": forged('{"p":12}'),
+    "extra-field": forged('{"p":"a","q":1}'),
+}
+WORKFLOW_CURSORS = {
+    "id-2^31": forged(f'{{"s":"id","r":false,"i":{2**31}}}'),  # past PostgreSQL's INTEGER
+    "id-2^63": forged(f'{{"s":"id","r":false,"i":{2**63}}}'),
+    "deep": forged("[" * 5000 + "]" * 5000),
+    "id-below-minus-2^63": forged(f'{{"s":"id","r":false,"i":{-(2**63) - 1}}}'),
+    "huge-id": forged('{"s":"id","r":false,"i":1' + "0" * 400 + "}"),
+    "float-id": forged('{"s":"id","r":false,"i":1.5}'),
+    "key-2^63": forged(f'{{"s":"name","r":false,"i":{2**63},"k":"a"}}'),
+    "key-lone-surrogate": forged('{"s":"name","r":false,"i":1,"k":"\\udc80"}'),
+    "key-nul": forged('{"s":"name","r":false,"i":1,"k":"a\\u0000"}'),
+    "key-too-long": forged(json.dumps({"s": "name", "r": False, "i": 1, "k": "x" * 5000})),
+    "reverse-not-bool": forged('{"s":"id","r":0,"i":1}'),
+}
+
+
+@pytest.mark.parametrize("cursor", UNIT_CURSORS.values(), ids=UNIT_CURSORS.keys())
+def test_forged_unit_cursors_are_400(api: Api, cursor: str) -> None:
+    units = f"{api.server.base_url}/v1/units"
+    response = api("alice").get(units, params={"after": cursor})
+    assert_error(response, 400, "invalid cursor", "next_cursor of a previous page")
+    assert ok(api("alice").get(units))["units"] is not None  # the server still answers
+
+
+@pytest.mark.parametrize("cursor", WORKFLOW_CURSORS.values(), ids=WORKFLOW_CURSORS.keys())
+def test_forged_workflow_cursors_are_400(api: Api, cursor: str) -> None:
+    for sort in ({}, {"sort_by": "name"}):
+        response = api("alice").get("/workflows", params={"after": cursor, **sort})
+        assert_error(response, 400, "invalid cursor", "next_cursor of a previous page")
+    assert "alice-private" in workflow_names(api("alice"))
+
+
+def test_a_cursor_on_the_longest_sort_key_is_accepted_back(api: Api) -> None:
+    """A description of 4096 characters that JSON must escape, as the key of a cursor."""
+    alice = api("alice")
+    for name in ("long-a", "long-b"):
+        ok(alice.post("/workflows", json={"name": name, "description": "\u2028\x07é" * 1365}))
+    params = {"sort_by": "description", "reverse_sort": "true", "limit": "1"}
+    first = ok(alice.get("/workflows", params=params))
+    assert first["next_cursor"]
+    second = ok(alice.get("/workflows", params={**params, "after": first["next_cursor"]}))
+    assert second["items"][0]["id"] != first["items"][0]["id"]
+
+
+@pytest.mark.parametrize("path", ["/torc-service/v1/audit", "/v1/audit"])
+@pytest.mark.parametrize("after", [HUGE, str(-(2**63) - 1), "-1", "abc", "1" + "0" * 40])
+def test_forged_audit_cursors_are_400(api: Api, path: str, after: str) -> None:
+    response = api("alice").get(f"{api.server.base_url}{path}", params={"after": after})
+    assert_error(response, 400, "invalid cursor", "next_cursor of a previous page")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "params"),
+    [
+        ("GET", "/v1/units/a%00b", None),
+        ("GET", "/v1/units/a%E2%80%8Bb", None),
+        ("GET", "/v1/units", {"prefix": "a\x00"}),
+        ("GET", "/v1/units", {"prefix": "a\u202eb"}),
+        ("GET", "/v1/audit", {"user": "a\x00"}),
+        ("GET", "/v1/audit", {"resource": "unit/a\x00"}),
+        ("GET", "/torc-service/v1/workflows", {"name": "a\x00"}),
+        ("GET", "/torc-service/v1/workflows/99999999999999999999", None),
+        ("GET", "/torc-service/v1/workflows/3000000000", None),
+        ("GET", "/torc-service/v1/access_groups/3000000000/members", None),
+        ("GET", "/torc-service/v1/workflows/-99999999999999999999", None),
+        ("GET", "/torc-service/v1/users/a%00/groups", None),
+        ("GET", "/v1/backend/a%00b", None),
+    ],
+)
+def test_text_and_numbers_sql_cannot_hold_are_4xx(
+    api: Api, method: str, path: str, params: dict[str, str] | None
+) -> None:
+    response = api("alice").request(method, f"{api.server.base_url}{path}", params=params)
+    assert response.status_code in (400, 404), (response.status_code, response.text)
+    assert_error(response, response.status_code)
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/torc-service/v1/access_groups", '{"name": "g\\ud800"}'),
+        ("/torc-service/v1/access_groups", '{"name": "g\\u0000"}'),
+        ("/v1/units", '{"path": "u\\udfff"}'),
+        ("/v1/units", '{"path": "u\\u0000"}'),
+    ],
+)
+def test_unstorable_names_in_bodies_are_400(api: Api, path: str, raw: str) -> None:
+    url = f"{api.server.base_url}{path}"
+    assert_error(api("alice").post(url, content=raw, headers=JSON_HEADERS), 400)

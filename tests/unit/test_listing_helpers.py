@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
 from teamgate.domain.rules import pattern_matches
 from teamgate.errors import Invalid
 from teamgate.storage.db.listing import (
+    MAX_CURSOR_CHARS,
+    MAX_CURSOR_TEXT,
+    ROW_IDS,
     TextRange,
     Visibility,
     decode_cursor,
@@ -62,9 +67,53 @@ def test_allow_patterns_that_a_deny_cancels_are_dropped() -> None:
     assert Visibility("u", ("x", "*")).allows_everything
 
 
+SPEC = {"p": str, "i": int}
+
+
 def test_cursors_round_trip_and_refuse_anything_else() -> None:
-    fields = {"p": "a/ü/☃", "i": 3}
-    assert decode_cursor(encode_cursor(fields)) == fields
+    fields = {"p": "a/ü/☃/😀", "i": 3}
+    assert decode_cursor(encode_cursor(fields), SPEC) == fields
+    assert decode_cursor(encode_cursor({"i": 2**63 - 1}), {"i": int}, {"p": str}) == {
+        "i": 2**63 - 1
+    }
     for bad in ("", "!!", "bm90IGpzb24", encode_cursor([1])):  # type: ignore[arg-type]
-        with pytest.raises(Invalid, match="cursor"):
-            decode_cursor(bad)
+        with pytest.raises(Invalid, match=r"invalid cursor .* not one this server returned"):
+            decode_cursor(bad, SPEC)
+
+
+def raw_cursor(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("cursor", "problem"),
+    [
+        (encode_cursor({"p": "a", "i": 2**63}), "whole number from -9223372036854775808"),
+        (encode_cursor({"p": "a", "i": -(2**63) - 1}), "whole number"),
+        (encode_cursor({"p": "a", "i": True}), "whole number"),
+        (encode_cursor({"p": "a", "i": 1.0}), "whole number"),
+        (raw_cursor('{"p":"a","i":1' + "0" * 5000 + "}"), "not one this server returned"),
+        (raw_cursor('{"p":"a","i":NaN}'), "whole number"),
+        (raw_cursor('{"p":"a\\ud800","i":1}'), "lone surrogate"),
+        (raw_cursor('{"p":"a\\u0000","i":1}'), "NUL"),
+        (encode_cursor({"p": "x" * (MAX_CURSOR_TEXT + 1), "i": 1}), "longer than 4096"),
+        (encode_cursor({"p": 1, "i": 1}), "field 'p' is not of type str"),
+        (encode_cursor({"p": "a"}), "not a cursor of this list"),
+        (encode_cursor({"p": "a", "i": 1, "x": 1}), "not a cursor of this list"),
+        (raw_cursor("[" * 20_000 + "]" * 20_000), "longer than"),
+        (raw_cursor("[" * 5_000 + "]" * 5_000), "not one this server returned"),
+        ("A" * (MAX_CURSOR_CHARS + 1), "longer than"),
+    ],
+)
+def test_cursors_with_values_sql_cannot_hold_are_invalid(cursor: str, problem: str) -> None:
+    with pytest.raises(Invalid, match="invalid cursor") as caught:
+        decode_cursor(cursor, SPEC)
+    assert problem in caught.value.message
+    assert "use the next_cursor of a previous page" in caught.value.message
+
+
+def test_row_id_ranges_bound_cursor_ids() -> None:
+    assert decode_cursor(encode_cursor({"i": 2**31 - 1}), {"i": ROW_IDS}) == {"i": 2**31 - 1}
+    for bad in (2**31, -1):
+        with pytest.raises(Invalid, match="whole number from 0 to 2147483647"):
+            decode_cursor(encode_cursor({"i": bad}), {"i": ROW_IDS})

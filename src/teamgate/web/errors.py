@@ -72,6 +72,8 @@ def _describe_one(error: Any) -> str:
     name = ".".join(rest)
     if kind == "json_invalid":
         return "request body is not valid JSON"
+    if where == "query" and name == "after":
+        return errors.invalid_cursor(error.get("msg", "invalid value").lower()).message
     if where in ("path", "query"):
         label = f"{where} parameter '{name}'"
         if kind.startswith("int"):

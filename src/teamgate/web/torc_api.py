@@ -15,6 +15,7 @@ from teamgate.errors import Conflict, Invalid
 from teamgate.services import groups, users, workflows
 from teamgate.services.context import MAX_LIMIT
 from teamgate.storage.db.groups import Group, Membership, Page, Share
+from teamgate.storage.db.listing import MAX_CURSOR_CHARS
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
 from teamgate.web.deps import Caller, Context, get_principal
 from teamgate.web.models import (
@@ -50,7 +51,7 @@ router = APIRouter(prefix=PREFIX, dependencies=[Depends(get_principal)], respons
 Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]  # past every row (offset + limit fits)
 Id = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=4096)]
+Cursor = Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)]
 
 
 def _workflow_out(found: Workflow, *, access_groups: list[str] | None = None) -> dict[str, Any]:

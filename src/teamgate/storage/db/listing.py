@@ -15,7 +15,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +39,13 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from teamgate.domain.rules import literal_prefix
-from teamgate.errors import Invalid
+from teamgate.errors import invalid_cursor
 
 # More branches than this and one ordered scan with an OR filter is cheaper to plan (and
 # SQLite refuses compound selects of more than 500 parts).
 MAX_BRANCHES = 120
 _SURROGATES = range(0xD800, 0xE000)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # PostgreSQL text holds neither
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,22 +224,58 @@ def first_rows(dialect: str, branches: Sequence[tuple[Select[Any], bool]], keys:
     return page.order_by(*_ordered(both.c, keys)).offset(offset).limit(count).subquery("page")
 
 
+MAX_CURSOR_TEXT = 4096  # characters in one text field: the longest sort key (a description)
+# The longest cursor this server makes: that key with every character escaped in JSON (6 bytes),
+# plus the other fields, in base64. Anything longer is not one of its cursors.
+MAX_CURSOR_CHARS = (6 * MAX_CURSOR_TEXT + 256) * 4 // 3
+INT64 = range(-(2**63), 2**63)
+ROW_IDS = range(0, 2**31)  # ids are INTEGER columns: 32 bits on PostgreSQL
+CursorField = type | range  # a type, or the range an int must lie in
+
+
 def encode_cursor(fields: dict[str, Any]) -> str:
-    """An opaque cursor: URL-safe base64 of compact JSON."""
-    raw = json.dumps(fields, separators=(",", ":"), sort_keys=True).encode()
+    """An opaque cursor: URL-safe base64 of compact JSON (UTF-8, so non-ASCII keys stay short)."""
+    raw = json.dumps(fields, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> dict[str, Any]:
-    """The fields of a cursor made by `encode_cursor`; Invalid for anything else."""
+def decode_cursor(
+    cursor: str,
+    required: Mapping[str, CursorField],
+    optional: Mapping[str, CursorField] | None = None,
+) -> dict[str, Any]:
+    """The fields of a cursor made by `encode_cursor`: every key of `required`, perhaps some of
+    `optional`, nothing else, each of its type (ints within the range given, or 64 bits; text
+    bounded, without NUL or lone surrogates). Invalid for anything else, never a value SQL
+    cannot hold."""
+    if len(cursor) > MAX_CURSOR_CHARS:
+        raise invalid_cursor(f"it is longer than {MAX_CURSOR_CHARS} characters")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         fields = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         fields = None
     if not isinstance(fields, dict):
-        raise Invalid(
-            "the cursor ('after') is not one this server returned: "
-            "pass a next_cursor value unchanged, or start again without it"
-        )
+        raise invalid_cursor("it is not one this server returned")
+    expected = {**(optional or {}), **required}
+    if not required.keys() <= fields.keys() <= expected.keys():
+        raise invalid_cursor("it is not a cursor of this list")
+    for name, value in fields.items():
+        _check_field(name, value, expected[name])
     return fields
+
+
+def _check_field(name: str, value: Any, kind: CursorField) -> None:
+    if isinstance(kind, range) or kind is int:
+        bounds = kind if isinstance(kind, range) else INT64
+        if type(value) is not int or value not in bounds:
+            raise invalid_cursor(
+                f"field '{name}' is not a whole number from {bounds.start} to {bounds.stop - 1}"
+            )
+    elif type(value) is not kind:
+        raise invalid_cursor(f"field '{name}' is not of type {kind.__name__}")
+    elif isinstance(value, str) and (len(value) > MAX_CURSOR_TEXT or _UNSTORABLE.search(value)):
+        raise invalid_cursor(
+            f"field '{name}' is longer than {MAX_CURSOR_TEXT} characters or holds a NUL "
+            "character or a lone surrogate"
+        )

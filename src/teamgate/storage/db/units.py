@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from teamgate.errors import AlreadyExists, Invalid, NotFound
+from teamgate.domain.units import MAX_PATH_BYTES
+from teamgate.errors import AlreadyExists, NotFound, invalid_cursor
 from teamgate.storage.db.listing import Visibility, decode_cursor, encode_cursor
 from teamgate.storage.db.tables import access_group, unit, unit_share, unit_version
 from teamgate.storage.db.unit_queries import page_parameters, unit_query
@@ -256,7 +258,9 @@ def list_units(
 
 
 def _cursor_path(cursor: str) -> str:
-    path = decode_cursor(cursor).get("p")
-    if not isinstance(path, str):
-        raise Invalid("the cursor ('after') is not a unit list cursor: start again without it")
+    """The unit path a unit list cursor names. Not `normalize_path`: a unit stored before a
+    rule was added must still be a place to continue from."""
+    path: str = decode_cursor(cursor, {"p": str})["p"]
+    if len(path.encode()) > MAX_PATH_BYTES or any(unicodedata.category(c) == "Cc" for c in path):
+        raise invalid_cursor("it names no unit path")
     return path

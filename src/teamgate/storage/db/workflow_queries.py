@@ -33,9 +33,10 @@ from sqlalchemy import (
 
 from teamgate.domain.rules import literal_prefix
 from teamgate.domain.units import pattern_to_like
-from teamgate.errors import Invalid
+from teamgate.errors import invalid_cursor
 from teamgate.storage.db.listing import (
     MAX_BRANCHES,
+    ROW_IDS,
     TextRange,
     Visibility,
     const,
@@ -77,20 +78,17 @@ class Order:
         the cursor is not one of this order's."""
         if cursor is None:
             return {}
-        fields = decode_cursor(cursor)
-        last_id, value = fields.get("i"), fields.get("k")
-        if (
-            fields.get("s") != self.key_name
-            or fields.get("r") != self.reverse
-            or not isinstance(last_id, int)
-            or isinstance(last_id, bool)
-            or (not self.by_id and not isinstance(value, str))
+        fields = decode_cursor(cursor, {"s": str, "r": bool, "i": ROW_IDS}, {"k": str})
+        if (fields["s"], fields["r"], "k" not in fields) != (
+            self.key_name,
+            self.reverse,
+            self.by_id,
         ):
-            raise Invalid(
-                "the cursor ('after') belongs to another sort order: pass the same sort_by "
-                "and reverse_sort as the request that returned it, or start again without it"
+            raise invalid_cursor(
+                "it belongs to another sort order (pass the same sort_by and reverse_sort "
+                "as the request that returned it)"
             )
-        return {"after_id": last_id, "after_key": value}
+        return {"after_id": fields["i"], "after_key": fields.get("k")}
 
     def beyond(self, key: ColumnElement[Any], id_: ColumnElement[Any]) -> ColumnElement[bool]:
         """Rows after the one bound as `after_key`, `after_id`, in this order."""
