@@ -272,6 +272,7 @@ def test_missing_file_without_create(tmp_path: Path) -> None:
         (["{f}", "carol", "hunter2"], "too many arguments"),
         (["-b", "{f}", "ca:rol", "pw"], "must not contain ':'"),
         (["-b", "{f}", "#carol", "pw"], "must not start with '#'"),
+        (["-b", "{f}", "anonymous", "pw"], "'anonymous' is reserved"),
         (["-b", "{f}", "carol", ""], "the password must not be empty"),
         (["{f}"], "Missing argument 'USER'"),
         (["-x", "{f}", "carol"], "No such option"),
@@ -474,3 +475,13 @@ def test_no_arguments_prints_help_and_fails() -> None:
     result = run()
     assert result.returncode == 2
     assert "Apache htpasswd form" in result.stderr
+
+
+def test_a_reserved_name_left_in_a_file_can_be_deleted(htfile: Path) -> None:
+    """The server refuses a file with `anonymous`; the tool can still take it out."""
+    htfile.write_text(f"{htfile.read_text()}anonymous:{H_BOB}\n")
+    result = run("-D", htfile, "anonymous")
+    assert result.returncode == 0, result.stderr
+    assert "anonymous" not in htfile.read_text()
+    refused = run("add", "--file", htfile, "anonymous", "--password", "pw")
+    assert refused.returncode != 0 and "reserved" in refused.stderr

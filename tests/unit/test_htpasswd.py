@@ -361,3 +361,18 @@ def test_written_file_loads_and_verifies(tmp_path: Path) -> None:
     htfile.write(path)
     users = load_htpasswd(path)
     assert verify_password("wonderland", users["alice@example.com"])
+
+
+def test_the_name_anonymous_is_refused_at_load_with_file_and_line(tmp_path: Path) -> None:
+    """It names callers without credentials: a user by that name would become one of them."""
+    path = tmp_path / "htpasswd"
+    path.write_text(f"alice:{H1}\nanonymous:{H2}\n")
+    with pytest.raises(
+        HtpasswdError, match=rf"^{path} line 2: the user name 'anonymous' is reserved"
+    ):
+        load_htpasswd(path)
+    with pytest.raises(Invalid, match="reserved"):
+        validate_username("anonymous")
+    editing = HtpasswdFile.read(path)  # the editor reads it, so that it can be removed
+    assert editing.remove("anonymous") and editing.users() == ["alice"]
+    assert parse_htpasswd(f"Anonymous:{H1}\n", source=SOURCE) == {"Anonymous": H1}

@@ -3,7 +3,8 @@ keeps comments, blank lines and order for `torc-htpasswd`.
 
 Format: one `user:hash` per line, split at the first `:`, both sides stripped; blank lines and
 lines starting with `#` are ignored. Only bcrypt hashes ($2a$, $2b$, $2y$) are accepted, and a user
-may appear only once: a second entry is an error rather than a silent override.
+may appear only once: a second entry is an error rather than a silent override. The name
+`anonymous` is reserved (it stands for callers without credentials), so no entry may use it.
 """
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ import unicodedata
 from dataclasses import dataclass
 
 from teamgate.auth.passwords import has_bcrypt_prefix, is_bcrypt_hash
+from teamgate.domain.identity import ANONYMOUS
 from teamgate.errors import ConfigError, Invalid
 
 FILE_MODE = 0o600
+RESERVED = (
+    f"the user name '{ANONYMOUS}' is reserved for callers without credentials; choose another name"
+)
 
 
 class HtpasswdError(ConfigError):
@@ -51,8 +56,11 @@ def load_htpasswd(path: str | os.PathLike[str]) -> dict[str, str]:
     return users
 
 
-def validate_username(user: str) -> str:
-    """Return `user` if it can be written as an htpasswd entry and read back unchanged."""
+def validate_username(user: str, *, reserved_ok: bool = False) -> str:
+    """Return `user` if it can be written as an htpasswd entry and read back unchanged.
+
+    `reserved_ok` lets `anonymous` through, for removing an entry the server refuses.
+    """
     if not user:
         raise Invalid("the user name must not be empty")
     if ":" in user:
@@ -65,6 +73,8 @@ def validate_username(user: str) -> str:
         raise Invalid(
             f"the user name {user!r} must not start with '#' (it would read as a comment)"
         )
+    if user == ANONYMOUS and not reserved_ok:
+        raise Invalid(RESERVED)
     return user
 
 
@@ -85,7 +95,8 @@ class HtpasswdFile:
             return htfile
         except (OSError, UnicodeDecodeError) as exc:
             raise _read_error(source, exc) from None
-        htfile._lines = _parse_lines(text, source)
+        # The reserved name is let through here, so that `torc-htpasswd -D` can remove it.
+        htfile._lines = _parse_lines(text, source, reserved_ok=True)
         return htfile
 
     def users(self) -> list[str]:
@@ -137,11 +148,13 @@ class HtpasswdFile:
         return None
 
 
-def _parse_lines(text: str, source: str) -> list[_Line]:
+def _parse_lines(text: str, source: str, *, reserved_ok: bool = False) -> list[_Line]:
     lines: list[_Line] = []
     first_seen: dict[str, int] = {}
     for number, raw in enumerate(_split_lines(text), start=1):
         line = _parse_line(raw, f"{source} line {number}")
+        if line.user == ANONYMOUS and not reserved_ok:
+            raise HtpasswdError(f"{source} line {number}: {RESERVED}")
         if line.user is not None:
             first = first_seen.setdefault(line.user, number)
             if first != number:

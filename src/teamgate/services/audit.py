@@ -3,8 +3,9 @@
 A change is recorded with `record()` on the connection of the transaction that makes it, so a
 rolled-back change leaves no record and a committed one always has its record. Refusals (403,
 and 401 for offered credentials) are recorded by the web layer with `record_refusal()` in a
-short transaction of their own, and so is each lock the login throttle starts
-(`record_lockout()`). Only system administrators may list the log.
+short transaction of their own (401s in bounded numbers per client: see services.refusals),
+and so is each lock the login throttle starts (`record_lockout()`). Only system
+administrators may list the log.
 
 Passwords and tokens are never recorded: for a failed login the record holds the user name
 that was tried, or the lookup part of a token (`tg_<lookup>_…`), never its secret.

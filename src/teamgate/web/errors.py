@@ -15,8 +15,10 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamgate import errors
+from teamgate.auth.throttle import shorten
 from teamgate.auth.tokens import looks_like_token
 from teamgate.services import audit
+from teamgate.services.refusals import RefusalLimiter, left_out_note
 
 log = logging.getLogger("teamgate.web")
 
@@ -34,6 +36,7 @@ STATUS: dict[type[errors.TeamgateError], int] = {
 
 REALM = 'Basic realm="Torc"'
 LOOKUP_LENGTH = 16  # hex digits in a token's lookup part
+MAX_USER_CHARS = 128  # of a refused sign-in's user name, in the audit log (then a marker)
 
 _HTTP_KINDS = {
     400: "BadRequest",
@@ -132,8 +135,27 @@ def _refusal(request: Request, exc: errors.TeamgateError, status: int) -> audit.
     if status != 401 or principal is not None or not authorization:
         return None
     user, how = attempted_login(authorization)
+    if user is not None:
+        user = shorten(user, MAX_USER_CHARS)
+    left_out = _refusals(request).admit(
+        request.client.host if request.client is not None else None, user, _scheme(authorization)
+    )
+    if left_out is None:
+        return None  # counted; the client's next record says how many
+    if left_out:
+        how = f"{how}; {left_out_note(left_out)}"
     action, path = _route_action(request), request.url.path
     return audit.Event(user, action, path, audit.FAILED_LOGIN, exc.message, how)
+
+
+def _scheme(authorization: str) -> str:
+    scheme = authorization.strip().partition(" ")[0].lower()
+    return scheme if scheme in ("basic", "bearer") else "other"
+
+
+def _refusals(request: Request) -> RefusalLimiter:
+    limiter: RefusalLimiter = request.app.state.refusals
+    return limiter
 
 
 def _denial(request: Request, exc: errors.TeamgateError, user: str | None) -> audit.Event:
@@ -161,6 +183,8 @@ async def _record_refusal(request: Request, exc: errors.TeamgateError, status: i
 
 
 def install(app: FastAPI) -> None:
+    app.state.refusals = RefusalLimiter()  # how many refused sign-ins the audit log keeps
+
     @app.exception_handler(errors.TeamgateError)
     async def _teamgate(request: Request, exc: errors.TeamgateError) -> JSONResponse:
         status = status_for(exc)

@@ -59,7 +59,7 @@ def apache(
         password=password,
     )
     with apache_reported():
-        validate_username(user)
+        validate_username(user, reserved_ok=delete)  # -D may remove a name the server refuses
         check_cost(cost)
     if delete:
         apache_delete(path, user)
