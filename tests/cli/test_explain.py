@@ -40,6 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     try:
         _tutorial(started, root)
+        _units(started)
         _rbac(started)
         yield started
     finally:
@@ -63,6 +64,14 @@ def _tutorial(server: Server, root: Path) -> None:
         ok(torc(server, owner, "workflows", "create", str(spec)))
     ok(torc(server, "alice", "access-groups", "add-workflow", "1", "1"))
     ok(torc(server, "alice", "access-groups", "add-workflow", "3", "2"))
+
+
+def _units(server: Server) -> None:
+    """bob creates prod/vault before RBAC is initialised (so he owns it)."""
+    with httpx.Client(
+        base_url=f"{server.base_url}/v1", auth=("bob", password_of("bob")), timeout=30
+    ) as bob:
+        bob.post("/units", json={"path": "prod/vault"}).raise_for_status()
 
 
 def _rbac(server: Server) -> None:
@@ -201,12 +210,12 @@ def test_with_access_control_off_everything_is_allowed(
 # -- taco rbac test ------------------------------------------------------------------------
 
 
-def taco(server: Server, tmp_path: Path, *args: str) -> str:
+def taco(server: Server, tmp_path: Path, *args: str, user: str = "alice") -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENTACO_", "XDG_"))}
     env.update(
         OPENTACO_SERVER=server.base_url,
-        OPENTACO_USERNAME="alice",
-        OPENTACO_PASSWORD=password_of("alice"),
+        OPENTACO_USERNAME=user,
+        OPENTACO_PASSWORD=password_of(user),
         XDG_CONFIG_HOME=str(tmp_path / "config"),
         COLUMNS="200",
     )
@@ -223,7 +232,7 @@ def test_rbac_test_explains_deny_and_allow_rules(server: Server, tmp_path: Path)
         "  · access control: on",
         "  · caller: bob; action unit.delete on dev/app",
         "  ✗ deny rules: rule deny:unit.delete:* of permission 'no-delete' via role 'developer'",
-        "  · owner: owned by nobody",
+        "  · owner: owned by nobody: not created yet",
         "  · groups: not shared with any group",
         "  · allow rules: none match",
     ]
@@ -248,3 +257,99 @@ def test_rbac_test_json_carries_the_steps(server: Server, tmp_path: Path) -> Non
     }
     checks = [s["check"] for s in result["steps"]]
     assert checks == ["access control", "caller", "deny rules", "owner", "groups", "allow rules"]
+
+
+# -- taco rbac test: the facts the server enforces with (issue 10) -------------------------
+
+NOT_FOUND = (
+    "user not found: '{}' has no roles assigned; check the user name or e-mail "
+    "(taco rbac user list shows who has roles)"
+)
+DEV_RULE = "rule allow:unit.read,unit.write:dev/* of permission 'dev-access' via role 'developer'"
+
+
+def test_rbac_test_uses_the_units_real_owner(server: Server, tmp_path: Path) -> None:
+    """b12cc17 said `owned by nobody` and `denied` for a unit bob owns and can pull."""
+    out = taco(server, tmp_path, "rbac", "test", "bob", "read", "prod/vault", "--explain")
+    lines = out.splitlines()
+    assert lines[2:4] == ["Result: allowed", "Reason: owner"]
+    assert "  ✓ owner: owned by bob" in lines
+
+
+def test_rbac_test_on_a_unit_you_may_not_read(server: Server, tmp_path: Path) -> None:
+    """carol asks about herself on bob's unit: the decision, never its owner or shares."""
+    out = taco(server, tmp_path, "rbac", "test", "carol", "pull", "prod/vault", "-e", user="carol")
+    assert out.splitlines() == [
+        "Testing operation for user: carol",
+        "Operation: pull prod/vault",
+        "Result: denied",
+        f"Reason: {NOT_FOUND.format('carol')}",
+        "User roles: none (user not found: no roles assigned)",
+        "Applicable permissions: none",
+        "Decision path: checked in this order",
+        "  · access control: on",
+        "  · caller: carol; action unit.read on unit prod/vault",
+        "  · deny rules: none match",
+        "  · resource: hidden: you may not read unit prod/vault, so its owner and groups are "
+        "not shown (a system administrator can explain it in full)",
+        "  · allow rules: none match",
+    ]
+    assert "bob" not in out
+
+
+@pytest.mark.parametrize(
+    ("action", "operation", "unit"),
+    [
+        ("unit.read", "pull", "dev/app"),
+        ("unit.write", "push", "dev/app"),
+        ("unit.lock", "lock", "prod/vault"),
+        ("unit.delete", "rm", "dev/app"),
+        ("rbac.manage", "manage", None),
+    ],
+)
+def test_rbac_test_accepts_the_page_action_names(
+    server: Server, tmp_path: Path, action: str, operation: str, unit: str | None
+) -> None:
+    by_name, by_action = (
+        taco(server, tmp_path, "rbac", "test", "bob", op, *([unit] if unit else []), "-e")
+        for op in (operation, action)
+    )
+    assert by_action.splitlines()[1] == f"Operation: {action}{f' {unit}' if unit else ''}"
+    assert by_action.splitlines()[2:] == by_name.splitlines()[2:]
+
+
+@pytest.mark.parametrize(
+    ("user", "prefix", "result", "reason"),
+    [
+        (
+            "bob",
+            None,
+            "allowed",
+            f"bob owns units or has some shared with their groups; {DEV_RULE}",
+        ),
+        ("bob", "dev", "allowed", f"{DEV_RULE} (no unit matches yet)"),
+        ("alice", "prod", "allowed", "rule allow:*:* of permission 'admin' via role 'admin'"),
+        ("carol", None, "denied", NOT_FOUND.format("carol")),
+    ],
+)
+def test_rbac_test_ls_answers_what_unit_ls_shows(
+    server: Server, tmp_path: Path, user: str, prefix: str | None, result: str, reason: str
+) -> None:
+    """b12cc17 tested the literal resource '*' and said denied to bob, whose unit ls lists
+    prod/vault."""
+    args = ("rbac", "test", user, "ls", *([prefix] if prefix else []), "--explain")
+    lines = taco(server, tmp_path, *args).splitlines()
+    assert lines[2:4] == [f"Result: {result}", f"Reason: {reason}"]
+    shows = "at least one unit" if user != "carol" and prefix != "dev" else "no unit now"
+    assert lines[-1].endswith(
+        f"listing: unit ls{f' {prefix}' if prefix else ''} shows {user} {shows}"
+    )
+
+
+def test_rbac_test_reports_a_mistyped_user(server: Server, tmp_path: Path) -> None:
+    lines = taco(server, tmp_path, "rbac", "test", "bobb", "pull", "dev/app").splitlines()
+    assert lines[2:5] == [
+        "Result: denied",
+        f"Reason: {NOT_FOUND.format('bobb')}",
+        "User roles: none (user not found: no roles assigned)",
+    ]

@@ -61,25 +61,31 @@ def rbac_me(opts: Options) -> None:
     click.echo(json.dumps(me, indent=2, sort_keys=True, ensure_ascii=False))
 
 
-# operation → (action, needs a unit); `ls`/`list` take an optional unit, `manage` none
+# operation → (action, needs a unit); `ls`/`list` take an optional prefix, `manage` nothing.
+# The page's action names (unit.read, …) are accepted as they are.
 OPERATIONS: dict[str, tuple[str, bool | None]] = {
     "read": ("unit.read", True),
     "pull": ("unit.read", True),
+    "unit.read": ("unit.read", True),
     "write": ("unit.write", True),
     "push": ("unit.write", True),
     "create": ("unit.write", True),
+    "unit.write": ("unit.write", True),
     "lock": ("unit.lock", True),
     "unlock": ("unit.lock", True),
+    "unit.lock": ("unit.lock", True),
     "delete": ("unit.delete", True),
     "rm": ("unit.delete", True),
+    "unit.delete": ("unit.delete", True),
     "ls": ("unit.read", None),
     "list": ("unit.read", None),
     "manage": ("rbac.manage", False),
+    "rbac.manage": ("rbac.manage", False),
 }
 
 
-def _operation(operation: str, unit: str | None) -> tuple[str, str]:
-    """The (action, resource) that `rbac test` asks about; a usage error when it makes no sense."""
+def _operation(operation: str, unit: str | None) -> str:
+    """The action that `rbac test` asks about; a usage error when the operation makes no sense."""
     known = OPERATIONS.get(operation.lower())
     if known is None:
         raise click.UsageError(
@@ -89,19 +95,22 @@ def _operation(operation: str, unit: str | None) -> tuple[str, str]:
     if needs_unit and not unit:
         raise click.UsageError(
             f"operation '{operation}' needs a unit path, e.g. "
-            f"'taco rbac test bob@example.com {operation} myapp/prod'"
+            f"'taco rbac test bob@example.com {operation} myapp/prod' "
+            "('ls' asks what unit ls would show)"
         )
     if needs_unit is False and unit:
-        raise click.UsageError(f"operation '{operation}' takes no unit (it tests {action} on '*')")
-    return action, unit or "*"
+        raise click.UsageError(f"operation '{operation}' takes no unit")
+    return action
 
 
 @rbac.command(
     "test",
     epilog=examples(
         "taco rbac test bob@example.com pull dev/app",
-        "taco rbac test bob@example.com rm prod/db",
+        "taco rbac test bob@example.com unit.delete prod/db",
+        "taco rbac test bob@example.com create dev/new",
         "taco rbac test bob@example.com ls",
+        "taco rbac test bob@example.com ls dev",
         "taco rbac test alice@example.com manage",
         "taco rbac test bob@example.com rm dev/app --explain",
         "taco -o json rbac test bob@example.com push dev/app | jq .steps",
@@ -122,13 +131,21 @@ def rbac_test(opts: Options, email: str, operation: str, unit: str | None, expla
     """Would EMAIL be allowed OPERATION on UNIT, and why? Changes nothing.
 
     OPERATION: read|pull, write|push|create, lock|unlock, delete|rm (these need UNIT),
-    ls|list (UNIT optional) or manage. With --explain, ends with the decision path as
-    `torc access explain` prints it: the deny rules and allow rules that match (with their
-    permission and role), owner and groups (✓ grants, ✗ a deny rule refuses, · nothing found).
+    ls|list [PREFIX] (would unit ls show EMAIL anything?) or manage; or the page's action
+    names unit.read, unit.write, unit.lock, unit.delete, rbac.manage. The answer uses the
+    unit's real owner and shares, as the server does; a unit you may not read is answered
+    without them. A user with no role is reported as "user not found" (check the e-mail).
+    With --explain, ends with the decision path as `torc access explain` prints it: the
+    deny rules and allow rules that match (with their permission and role), owner and
+    groups (✓ grants, ✗ a deny rule refuses, · nothing found).
     """
-    action, resource = _operation(operation, unit)
+    action = _operation(operation, unit)
+    listing = OPERATIONS[operation.lower()][1] is None
     with opts.client() as client:
-        result = client.rbac_test(email, action, resource)
+        if listing:
+            result = client.rbac_test(email, action, None, prefix=unit)
+        else:
+            result = client.rbac_test(email, action, unit or "*")
     if opts.json:
         echo_json(result)
         return
@@ -137,13 +154,25 @@ def rbac_test(opts: Options, email: str, operation: str, unit: str | None, expla
     click.echo(f"Result: {result['status']}")
     if result.get("reason"):
         click.echo(f"Reason: {result['reason']}")
-    click.echo(f"User roles: {', '.join(result.get('user_roles') or []) or 'none'}")
+    click.echo(f"User roles: {_roles(result)}")
     permissions = result.get("applicable_permissions") or []
     click.echo(f"Applicable permissions: {', '.join(permissions) or 'none'}")
     steps = result.get("steps") or []
     if explain and steps:
         click.echo("Decision path: checked in this order")
         click.echo("\n".join(step_lines(steps)))
+
+
+def _roles(result: dict[str, object]) -> str:
+    roles = result.get("user_roles") or []
+    assert isinstance(roles, list)
+    if roles:
+        return ", ".join(map(str, roles))
+    if result.get("rbac_enabled") is False:
+        return "none (RBAC is not initialised: taco rbac init)"
+    if result.get("user_found") is False:
+        return "none (user not found: no roles assigned)"
+    return "none"
 
 
 @rbac.group(
