@@ -45,7 +45,7 @@ from sqlalchemy import Connection, event, select
 
 from teamgate.domain.identity import Principal
 from teamgate.domain.rules import parse_rule
-from teamgate.services import units
+from teamgate.services import orphans, units
 from teamgate.services.context import ServiceContext
 from teamgate.storage.blobs.filesystem import TEMP_SUFFIX, FilesystemBlobStore
 from teamgate.storage.db import tables as t
@@ -527,6 +527,42 @@ def test_sweep_removes_dead_writers_temp_files_only(tmp_path: Path) -> None:
     assert store.read("units/new/live.tfstate") == b'{"live": true}'
     assert store.remove_abandoned_temp_files() == 0
     assert temp_files(tmp_path / "blobs") == []
+
+
+# -- the orphan blob sweep --------------------------------------------------------------
+
+
+def test_a_restart_removes_old_orphan_blobs_and_counts_them(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    """A blob a crash left between its write and its row (planted through the store, as old
+    as any real one would be after an hour) is gone once the restarted server answers; the
+    unit's current state and versions, and a young orphan (a write in flight), stay."""
+    args, blobs = server_args(tmp_path), tmp_path / "blobs"
+    servers.append(server := start_server(tmp_path / "server", *args))
+    with client(server, "alice") as alice:
+        for serial in (1, 2):
+            pushed = alice.put("/v1/state/kept/unit", content=state("kept/unit", serial))
+            assert pushed.status_code == 200, pushed.text
+    server.stop()
+    store = FilesystemBlobStore(blobs)
+    referenced = {b.key for b in store.list_blobs(orphans.ORPHAN_PREFIX)}
+    assert len(referenced) == 2  # the state and its one version
+    crashed = store.put(f"{orphans.ORPHAN_PREFIX}crashed.tfstate", b'{"secret": "left"}')
+    old = time.time() - 2 * orphans.MIN_AGE_SECS
+    for key in (*referenced, crashed.key):
+        os.utime(blobs / key, (old, old))
+    young = store.put(f"{orphans.ORPHAN_PREFIX}in-flight.tfstate", b"{}")
+
+    servers.append(restarted := start_server(tmp_path / "server", *args))
+    assert {b.key for b in store.list_blobs(orphans.ORPHAN_PREFIX)} == {*referenced, young.key}
+    with client(restarted, "alice") as alice:
+        assert alice.get("/v1/state/kept/unit").content == state("kept/unit", 2)
+        versions = alice.get("/v1/versions/kept/unit")
+        assert versions.status_code == 200 and len(versions.json()["versions"]) == 1
+        exposition = alice.get("/metrics").text
+    assert "teamgate_orphan_blobs_removed_total 1.0" in exposition.splitlines()
+    assert "Removed 1 orphan blobs" in restarted.log()
 
 
 # -- a commit whose answer is lost ------------------------------------------------------

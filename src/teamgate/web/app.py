@@ -15,7 +15,7 @@ from teamgate import __version__
 from teamgate.auth.authenticator import Authenticator
 from teamgate.auth.throttle import throttle_from_settings
 from teamgate.auth.tokens import TokenService
-from teamgate.services import audit
+from teamgate.services import audit, orphans
 from teamgate.services.context import ServiceContext
 from teamgate.settings import Settings
 from teamgate.storage.blobs import FilesystemBlobStore, open_blob_store
@@ -73,9 +73,11 @@ def create_app(
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         auth.start_watching()
         pruner.start()  # prunes once before the first request, then every hour
+        sweeper.start()  # the same for blobs a crash left unreferenced
         try:
             yield
         finally:
+            sweeper.stop()
             pruner.stop()
             auth.stop_watching()
             db.dispose()
@@ -120,6 +122,8 @@ def create_app(
         large_max_bytes=settings.max_state_bytes,
     )
     _install_observation(app, settings, auth, metrics_dir)
+    found = app.state.metrics
+    sweeper = orphans.Sweeper(db, blobs, on_removed=found.orphan_blobs_removed if found else None)
     return app
 
 

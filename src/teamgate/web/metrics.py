@@ -68,6 +68,12 @@ class Metrics:
             "Unit locks and writes refused because another lock holds the unit.",
             registry=self.registry,
         )
+        self.orphan_blobs = Counter(
+            "teamgate_orphan_blobs_removed",
+            "State blobs no unit or version referred to (left by a crash), removed by the "
+            "sweep at start and every hour.",
+            registry=self.registry,
+        )
         for result in ("hit", "miss"):
             self.cache_lookups.labels(result)  # present (at 0) before the first lookup
 
@@ -84,6 +90,9 @@ class Metrics:
 
     def lock_conflict(self) -> None:
         self.lock_conflicts.inc()
+
+    def orphan_blobs_removed(self, count: int) -> None:
+        self.orphan_blobs.inc(count)
 
     def credential_lookup(self, hit: bool) -> None:
         self.cache_lookups.labels("hit" if hit else "miss").inc()

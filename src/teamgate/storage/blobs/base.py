@@ -24,6 +24,14 @@ class BlobInfo:
     sha256: str
 
 
+@dataclass(frozen=True)
+class StoredBlob:
+    """A committed blob as a listing shows it: its key and when it was last written."""
+
+    key: str
+    modified: float  # seconds since the epoch
+
+
 @runtime_checkable
 class BlobWriter(Protocol):
     """Streams one blob in; nothing is visible under the key until `commit` returns.
@@ -73,6 +81,11 @@ class BlobStore(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def list_blobs(self, prefix: str) -> Iterator[StoredBlob]:
+        """Committed blobs whose keys start with the folder `prefix` (ending in '/'), in no
+        particular order; never a write in progress."""
+        ...
+
     def describe(self) -> str:
         """Where the blobs live, for logs (never contains credentials)."""
         ...
@@ -107,6 +120,14 @@ def _key_problem(key: str) -> str | None:
         if len(segment.encode("utf-8")) > MAX_SEGMENT_BYTES:
             return f"a segment is longer than {MAX_SEGMENT_BYTES} bytes"
     return None
+
+
+def validate_prefix(prefix: str) -> str:
+    """Return `prefix` if it is a folder of keys (`units/new/`), else raise Invalid."""
+    if not prefix.endswith("/"):
+        raise Invalid(f"invalid blob prefix {prefix!r}: it must end with '/'")
+    validate_key(prefix[:-1])
+    return prefix
 
 
 def not_found(key: str) -> NotFound:

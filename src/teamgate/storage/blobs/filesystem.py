@@ -22,9 +22,11 @@ from teamgate.storage.blobs.base import (
     BlobInfo,
     ChunkIterator,
     HashingWriter,
+    StoredBlob,
     StreamingBlobStore,
     not_found,
     validate_key,
+    validate_prefix,
 )
 
 TEMP_SUFFIX = ".tmp"
@@ -71,6 +73,17 @@ class FilesystemBlobStore(StreamingBlobStore):
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def list_blobs(self, prefix: str) -> Iterator[StoredBlob]:
+        folder = self.root.joinpath(*validate_prefix(prefix).split("/"))
+        for directory, _dirs, names in os.walk(folder):
+            for name in names:
+                if _is_temp_name(name):
+                    continue  # a write in progress, or a crash's leftover (swept at start)
+                path = Path(directory) / name
+                with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                    modified = path.stat(follow_symlinks=False).st_mtime
+                    yield StoredBlob(path.relative_to(self.root).as_posix(), modified)
 
     def remove_abandoned_temp_files(self) -> int:
         """Delete the temp files of writers that died (a crash); returns how many.

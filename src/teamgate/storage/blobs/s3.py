@@ -17,9 +17,11 @@ from teamgate.storage.blobs.base import (
     BlobInfo,
     ChunkIterator,
     HashingWriter,
+    StoredBlob,
     StreamingBlobStore,
     not_found,
     validate_key,
+    validate_prefix,
 )
 
 SPOOL_MAX_BYTES = 8 << 20  # beyond this a pending blob spools to disk
@@ -99,6 +101,17 @@ class S3BlobStore(StreamingBlobStore):
         except NotFound:
             return False
         return True
+
+    def list_blobs(self, prefix: str) -> Iterator[StoredBlob]:
+        own = f"{self.prefix}/" if self.prefix else ""
+        pages = self._client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=own + validate_prefix(prefix)
+        )
+        with self._translated_errors(prefix):
+            for page in pages:
+                for found in page.get("Contents", ()):
+                    key = str(found["Key"]).removeprefix(own)
+                    yield StoredBlob(key, found["LastModified"].timestamp())
 
     def _upload(self, key: str, fileobj: IO[bytes], info: BlobInfo) -> None:
         """Store `fileobj` (positioned at its start) as `key`; multipart above PART_BYTES."""

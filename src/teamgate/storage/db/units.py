@@ -207,6 +207,16 @@ def delete_unit(conn: Connection, found: Unit) -> list[str]:
     return keys
 
 
+def referenced_blob_keys(conn: Connection, *, prefix: str) -> set[str]:
+    """The blob keys under `prefix` that a unit or a version points at (one statement, so
+    a key moving from a unit to its versions in a write is seen in one of the two)."""
+    current = select(unit.c.blob_key).where(unit.c.blob_key.startswith(prefix, autoescape=True))
+    kept = select(unit_version.c.blob_key).where(
+        unit_version.c.blob_key.startswith(prefix, autoescape=True)
+    )
+    return {key for (key,) in conn.execute(current.union_all(kept))}
+
+
 def readable_by(user: str, *, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> Visibility:
     """What `user` may read: owned, shared with their groups, or matched by an RBAC `allow`
     pattern (on the unit path), and matched by no `deny` pattern."""
