@@ -14,8 +14,9 @@ administrator):
 - user: dave, who has nothing to do with anything below;
 - owner: alice, who created the workflow and the unit;
 - member: bob, a member of the group `team` both are shared with;
-- group-admin: carol, an admin of `team`;
-- rbac-allowed: erin, whose role allows every workflow and unit action and rbac.manage on `*`;
+- group-admin: carol, an admin of `team` and of `other`, with no rights on alice's things;
+- rbac-allowed: erin, whose role allows every workflow and unit action (sharing included) and
+  rbac.manage on `*`;
 - rbac-denied: frank, a member of `team` whose role denies everything (deny beats the share);
 - admin: root, a system administrator (who does not silently read other users' data);
 - required-auth anonymous: no credentials, against a second server started with
@@ -27,6 +28,12 @@ hides whether something exists (a missing workflow is 404, another user's is 403
 lock, share, restore, …) gets a fresh target for every caller; `POST /v1/rbac/init` can succeed
 once per server, so it runs last, with the administrator last. The `--require-auth` server has
 the same standing data, and its caller's targets are made there.
+
+Sharing gives a whole group access, so it needs the right to share that resource: its owner,
+an RBAC allow for the share action, or a system administrator. A group's admin gets no right
+over what they do not control, whether the resource is new to their group or already shared
+with it (`VARIANTS`: the same routes with other targets); removing a share is also open to the
+group's admins.
 
 A refusal must also change nothing. Every route that is not a GET names a `probe`: what an
 onlooker reads of the call's target (the unit, the workflow and its shares, the group and its
@@ -105,7 +112,8 @@ RBAC_MANAGERS = allowed("admin", "rbac-allowed")
 OWNER_OR_SHARED = allowed("owner", "member", "group-admin", "rbac-allowed")
 GROUP_READERS = allowed("member", "group-admin", "rbac-denied", "admin")  # RBAC has no say
 GROUP_ADMINS = allowed("group-admin", "admin")
-SHARERS = allowed("owner", "group-admin", "admin")  # an RBAC allow does not let one share
+SHARERS = allowed("owner", "rbac-allowed", "admin")  # not a group's admin (finding 1)
+UNSHARERS = allowed("owner", "group-admin", "rbac-allowed", "admin")  # removing access is safe
 SELF_OR_ADMIN = allowed("member", "admin")  # the requests ask about bob, the member
 SELF_OR_RBAC_MANAGER = allowed("member", "admin", "rbac-allowed")
 
@@ -133,6 +141,7 @@ class World:
     users: dict[str, httpx.Client]  # by user name: setting up and probing
     callers: dict[str, httpx.Client]  # by kind of caller
     group: int  # "team"
+    other: int  # "other", where carol is an admin too
     workflow: int  # alice's, shared with team
     unit: str  # alice's, with state, shared with team
     token: str  # alice's
@@ -386,7 +395,7 @@ TABLE: dict[str, Row] = {
         probe=workflow_at,
     ),
     f"DELETE {TORC}/workflows/{{id}}/access_groups/{{group_id}}": Row(
-        SHARERS,
+        UNSHARERS,
         lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=True)}/access_groups/{w.group}"),
         probe=workflow_at,
     ),
@@ -525,7 +534,7 @@ TABLE: dict[str, Row] = {
         probe=unit_at,
     ),
     "DELETE /v1/shares/{path}": Row(
-        SHARERS,
+        UNSHARERS,
         lambda w: Call(f"/v1/shares/{w.new_unit()}", params={"group": "team"}),
         probe=unit_at,
     ),
@@ -583,13 +592,13 @@ def test_every_route_is_in_the_table(tmp_path: Path) -> None:
 
 
 def test_the_table_names_an_outcome_for_every_caller() -> None:
-    for endpoint, row in TABLE.items():
+    for endpoint, row in ROWS.items():
         assert set(row.expect) == set(KINDS), endpoint
         assert row.build is not None or "{" not in endpoint, f"{endpoint}: how to fill the path?"
 
 
 def test_every_write_says_how_to_see_its_target() -> None:
-    for endpoint, row in TABLE.items():
+    for endpoint, row in ROWS.items():
         if endpoint.startswith("GET "):
             assert row.probe is None, f"{endpoint}: a read changes nothing to probe"
         else:
@@ -659,7 +668,7 @@ def populate(
     token = str(ok(alice.post("/v1/auth/token"))["token"])
     operate = "workflow.read,workflow.write,workflow.delete,unit.read,unit.write,unit.lock"
     grants = {
-        "erin": f"allow:{operate},unit.delete,rbac.manage:*",
+        "erin": f"allow:{operate},unit.delete,workflow.share,unit.share,rbac.manage:*",
         "frank": "deny:*:*",
         OBSERVER: "allow:workflow.read,unit.read:*",
     }
@@ -669,7 +678,10 @@ def populate(
         body = {"permission_id": f"{user}-rule"}
         ok(root.post(f"/v1/rbac/roles/{user}-role/permissions", json=body))
         ok(root.post("/v1/rbac/users/assign", json={"email": user, "role_id": f"{user}-role"}))
-    return World(server, users, callers, group, workflow, "team/app", token)
+    other = int(ok(root.post(f"{TORC}/access_groups", json={"name": "other"}))["id"])
+    body = {"user_name": "carol", "role": "admin"}
+    ok(root.post(f"{TORC}/access_groups/{other}/members", json=body))
+    return World(server, users, callers, group, other, workflow, "team/app", token)
 
 
 def send(world: World, kind: str, method: str, call: Call) -> httpx.Response:
@@ -706,13 +718,34 @@ def refusal_problem(response: httpx.Response) -> str | None:
     return None
 
 
-ORDER = sorted(TABLE, key=lambda endpoint: endpoint == "POST /v1/rbac/init")
+# The same routes again, with other targets: `METHOD /template [what differs]`.
+VARIANTS: dict[str, Row] = {
+    # carol administers `other` and can read alice's resources through `team`: neither lets
+    # her pass them on (finding 1)
+    f"POST {TORC}/workflows/{{id}}/access_groups/{{group_id}} [shared with team, to other]": Row(
+        SHARERS,
+        lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=True)}/access_groups/{w.other}"),
+        probe=workflow_at,
+    ),
+    "POST /v1/shares/{path} [shared with team, to other]": Row(
+        SHARERS,
+        lambda w: Call(f"/v1/shares/{w.new_unit()}", json={"group": "other"}),
+        probe=unit_at,
+    ),
+}
+ROWS = {**TABLE, **VARIANTS}
+ORDER = sorted(ROWS, key=lambda endpoint: endpoint == "POST /v1/rbac/init")
+
+
+def test_variants_name_routes_of_the_table() -> None:
+    for variant in VARIANTS:
+        assert variant.partition(" [")[0] in TABLE, variant
 
 
 @pytest.mark.parametrize("endpoint", ORDER)
 def test_who_may_call(worlds: dict[str, World], endpoint: str) -> None:
-    row = TABLE[endpoint]
-    method, template = endpoint.split(" ", 1)
+    row = ROWS[endpoint]
+    method, template = endpoint.partition(" [")[0].split(" ", 1)
     got: Expect = {}
     problems: list[str] = []
     for kind in KINDS:

@@ -993,15 +993,45 @@ def test_carol_cannot_share_alices_workflow(enforcing: Deployment) -> None:
     group = create_group(alice)
     group_id = id_of(group)
     add_member(alice, group_id, "carol")  # a plain member of the group
-    mine = id_of(create_workflow(alice, user="alice"))
+    mine = create_workflow(alice, user="alice")
     shared = id_of(create_workflow(alice, user="alice", access_groups=[group.name]))
-    not_admin = f"User 'carol' is not an admin of group {group_id}"
-    expect_error(403, lambda: carol.access.add_workflow_to_group(mine, group_id), not_admin)
-    expect_error(403, lambda: carol.access.remove_workflow_from_group(shared, group_id), not_admin)
-    assert alice.access.list_workflow_groups(mine).items == []
+    no_share = (
+        f"User 'carol' may not share workflow {mine.id}: only its owner, a system administrator "
+        f"or a holder of workflow.share on 'alice/{mine.name}' may share it"
+    )
+    no_unshare = (
+        f"User 'carol' may not remove workflow {shared} from group {group_id}: only its owner, "
+        "an admin of that group or a system administrator may"
+    )
+    expect_error(403, lambda: carol.access.add_workflow_to_group(id_of(mine), group_id), no_share)
+    expect_error(403, lambda: carol.access.remove_workflow_from_group(shared, group_id), no_unshare)
+    assert alice.access.list_workflow_groups(id_of(mine)).items == []
     assert group_names(alice.access.list_workflow_groups(shared)) == [group.name]
-    expect_error(403, lambda: carol.workflows.get_workflow(mine), denied("carol", mine))
+    expect_error(403, lambda: carol.workflows.get_workflow(id_of(mine)), denied("carol", mine.id))
     assert carol.workflows.get_workflow(shared).id == shared  # through the group
+
+
+def test_a_group_admin_cannot_take_over_a_workflow_but_may_unshare_it(
+    enforcing: Deployment,
+) -> None:
+    """Finding 1: carol, admin of `data`, has no rights on bob's workflow. Sharing it with her
+    group would give her all of them, so it is refused and changes nothing; taking her group's
+    access away again is safe, so she may."""
+    alice, bob, carol = (enforcing.as_user(u) for u in ("alice", "bob", "carol"))
+    data = id_of(create_group(alice, name=unique("data")))
+    add_member(alice, data, "carol", role="admin")
+    bobs = create_workflow(bob, user="bob")
+    refusal = f"User 'carol' may not share workflow {bobs.id}"
+    error = expect_error(403, lambda: carol.access.add_workflow_to_group(id_of(bobs), data))
+    assert refusal in str(error.body)
+    assert bob.access.list_workflow_groups(id_of(bobs)).items == []
+    expect_error(403, lambda: carol.workflows.get_workflow(id_of(bobs)), denied("carol", bobs.id))
+    # a system administrator may share it (and the audit log says so) ...
+    assert alice.access.add_workflow_to_group(id_of(bobs), data).group_id == data
+    assert carol.workflows.get_workflow(id_of(bobs)).id == bobs.id
+    # ... and the group's admin may take the group's access away
+    carol.access.remove_workflow_from_group(id_of(bobs), data)
+    assert bob.access.list_workflow_groups(id_of(bobs)).items == []
 
 
 def test_only_group_admins_manage_members(enforcing: Deployment) -> None:

@@ -625,10 +625,10 @@ def grant(admin: httpx.Client, user: str, role: str, *rules: str) -> None:
 
 def test_listing_is_filtered_by_rbac_and_deny_rules(rbac_server: Server) -> None:
     alice, bob, carol = (client(rbac_server, u) for u in ("alice", "bob", "carol"))
+    assert bob.post("/units", json={"path": "bob/own"}).status_code == 201  # before rbac init
     assert alice.post("/rbac/init").status_code == 200
     for name in ("dev/a", "dev/b/c", "dev/secret", "devops/y", "prod/x", "dev"):
         assert alice.post("/units", json={"path": name}).status_code == 201, name
-    assert bob.post("/units", json={"path": "bob/own"}).status_code == 201
     assert paths(bob) == {"bob/own"}
     grant(alice, "bob", "dev-reader", "allow:unit.read:dev/*")
     assert paths(bob) == {"dev/a", "dev/b/c", "dev/secret", "bob/own"}
@@ -692,6 +692,92 @@ def test_sharing_a_unit_with_a_group_gives_members_read_access(rbac_server: Serv
     assert torc.delete(f"/access_groups/{group['id']}/members/carol").status_code == 200
     assert_error(carol.get("/state/team/net"), 403)
     for c in (alice, carol, dave, torc):
+        c.close()
+
+
+def test_a_group_admin_cannot_take_over_a_unit(rbac_server: Server) -> None:
+    """Finding 1: carol administers `data` and has no rights on bob's unit. Sharing it with
+    her group would give her everything bob has, so it is refused and changes nothing. The
+    system administrator may share it (audited as such); carol may take her group's access
+    away again."""
+    alice, bob, carol = (client(rbac_server, u) for u in ("alice", "bob", "carol"))
+    put_state(bob, "bobs/db", state(3))
+    torc = httpx.Client(
+        base_url=rbac_server.torc_url, auth=("alice", password_of("alice")), timeout=30
+    )
+    data = torc.post("/access_groups", json={"name": "data"}).json()["id"]
+    joined = torc.post(
+        f"/access_groups/{data}/members", json={"user_name": "carol", "role": "admin"}
+    )
+    assert joined.status_code == 200, joined.text
+    before = info(bob, "bobs/db")
+    body = assert_error(carol.post("/shares/bobs/db", json={"group": "data"}), 403)
+    assert body["message"] == (
+        "User 'carol' may not share unit 'bobs/db': only its owner, a system administrator or "
+        "a holder of unit.share on 'bobs/db' may share it"
+    )
+    assert info(bob, "bobs/db") == before
+    for refused in (
+        carol.get("/state/bobs/db"),
+        carol.put("/state/bobs/db", content=state(4)),
+        carol.request("LOCK", "/backend/bobs/db", json={"ID": "c", "Who": "carol"}),
+        carol.delete("/units/bobs/db"),
+    ):
+        assert_error(refused, 403)
+    assert info(bob, "bobs/db") == before
+    # the administrator may, and the audit log says on what grounds
+    assert alice.post("/shares/bobs/db", json={"group": "data"}).status_code == 200
+    shared = alice.get("/audit", params={"action": "unit.share", "limit": "1"}).json()["items"]
+    assert [(e["user"], e["resource"], e["reason"]) for e in shared] == [
+        ("alice", "unit/bobs/db", "system administrator")
+    ]
+    assert carol.get("/state/bobs/db").content == state(3)
+    # removing the group's access is safe: the group's admin may
+    assert carol.delete("/shares/bobs/db", params={"group": "data"}).status_code == 200
+    assert_error(carol.get("/state/bobs/db"), 403)
+    # an RBAC allow for unit.share (or, as before, workflow.share) on the name lets one share
+    grant(alice, "carol", "sharer", "allow:workflow.share:bobs/*")
+    assert carol.post("/shares/bobs/db", json={"group": "data"}).status_code == 200
+    for c in (alice, bob, carol, torc):
+        c.close()
+
+
+def test_creating_a_unit_needs_unit_write_once_rbac_is_initialised(
+    tmp_path: Path, servers: list[Server]
+) -> None:
+    """Finding 5: after `rbac init`, nobody claims a path meant for another team; before it,
+    anyone signed in creates units and owns them."""
+    write_htpasswd(tmp_path / "htpasswd", ("alice", "mallory", "frank"))
+    servers.append(
+        start(tmp_path, "--require-auth", "--enforce-access-control", "--admin-user", "alice")
+    )
+    alice, mallory, frank = (client(servers[0], u) for u in ("alice", "mallory", "frank"))
+    assert mallory.post("/units", json={"path": "early/m"}).status_code == 201
+    assert info(mallory, "early/m")["owner"] == "mallory"
+    assert alice.post("/rbac/init").status_code == 200
+    grant(alice, "frank", "dev", "allow:unit.read,unit.write,unit.lock:dev/*")
+    creations: dict[str, Callable[[httpx.Client, str], httpx.Response]] = {
+        "POST /units": lambda c, p: c.post("/units", json={"path": p}),
+        "PUT /state": lambda c, p: c.put(f"/state/{p}", content=state(1)),
+        "POST /backend": lambda c, p: c.post(f"/backend/{p}", content=state(1)),
+        "LOCK /backend": lambda c, p: c.request("LOCK", f"/backend/{p}", json={"ID": "x"}),
+        "POST /locks": lambda c, p: c.post(f"/locks/{p}", json={"who": "x"}),
+    }
+    for how, create in creations.items():
+        body = assert_error(create(mallory, "dev/payments"), 403)
+        assert body["message"] == (
+            "User 'mallory' may not create unit 'dev/payments': creating a unit needs "
+            "unit.write on its path; ask an RBAC administrator for a permission"
+        ), how
+        assert_error(alice.get("/units/dev/payments"), 404)  # nothing was created
+        assert_error(create(frank, f"prod/{how.split()[0].lower()}"), 403)  # not his path
+    for number, (how, create) in enumerate(creations.items()):
+        path = f"dev/app{number}"
+        assert create(frank, path).is_success, how
+        assert info(frank, path)["owner"] == "frank", how
+    # what mallory created before init stays hers
+    put_state(mallory, "early/m", state(2))
+    for c in (alice, mallory, frank):
         c.close()
 
 

@@ -16,6 +16,7 @@ from teamgate.cli.taco.common import (
     pass_options,
     when,
 )
+from teamgate.domain.actions import rule_actions_help
 
 
 @click.group(
@@ -208,8 +209,7 @@ def rbac_permission() -> None:
     multiple=True,
     required=True,
     help="effect:actions:resources, e.g. allow:unit.read,unit.write,unit.lock:dev/* "
-    "(repeatable; effect allow or deny; actions unit.read, unit.write, unit.lock, "
-    "unit.delete, rbac.manage, workflow.*, *).",
+    f"(repeatable; effect allow or deny; actions {rule_actions_help()}).",
 )
 @command
 @pass_options
