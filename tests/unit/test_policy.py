@@ -514,8 +514,8 @@ def test_rbac_init(
 
 @pytest.mark.parametrize("enforce", [True, False])  # decided the same either way
 def test_tokens_are_issued_against_a_password_only(enforce: bool) -> None:
-    password = Principal("bob", method="password")
-    token = Principal("bob", method="token", token_id=3)
+    password = Principal("bob", method="password", credential="fp")
+    token = Principal("bob", method="token", token_id=3, credential="fp")
     allowed = decide(password, Action.TOKEN_CREATE, enforce=enforce)
     assert (allowed.allowed, allowed.decided_by, allowed.reason) == (
         True,

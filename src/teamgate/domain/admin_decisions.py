@@ -120,7 +120,7 @@ def decide_token(principal: Principal) -> Verdict:
     if principal.name is None:
         message = "Sign in with a user name and password to get a token"
         return deny(DecidedBy.ANONYMOUS, "anonymous", message)
-    if principal.method != "password":
+    if principal.method != "password" or principal.credential is None:
         message = "Tokens are issued against a password, not another token"
         return deny(DecidedBy.TOKEN, "signed in with a token", message)
     return allow(DecidedBy.SELF, "own token")
