@@ -80,6 +80,13 @@ class LockConflict(Conflict):
     kind = "Locked"
 
 
+class InsufficientStorage(TeamgateError):
+    """The disk or quota under the blob store or the database is full; the write that met
+    it changed nothing (its blob was discarded, its transaction rolled back)."""
+
+    kind = "InsufficientStorage"
+
+
 class ConfigError(TeamgateError):
     """Bad server configuration: the server refuses to start."""
 

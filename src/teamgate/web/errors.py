@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamgate import errors
@@ -19,6 +20,7 @@ from teamgate.auth.throttle import shorten
 from teamgate.auth.tokens import looks_like_token
 from teamgate.services import audit
 from teamgate.services.refusals import RefusalLimiter, left_out_note
+from teamgate.storage.db.faults import storage_full
 
 log = logging.getLogger("teamgate.web")
 
@@ -31,6 +33,7 @@ STATUS: dict[type[errors.TeamgateError], int] = {
     errors.NotFound: 404,
     errors.LockConflict: 423,
     errors.Conflict: 409,
+    errors.InsufficientStorage: 507,
     errors.ConfigError: 500,
 }
 
@@ -47,6 +50,7 @@ _HTTP_KINDS = {
     409: "Conflict",
     413: "PayloadTooLarge",
     415: "UnsupportedMediaType",
+    507: "InsufficientStorage",
     423: "Locked",
 }
 
@@ -205,6 +209,16 @@ def install(app: FastAPI) -> None:
         elif exc.status_code == 405:
             message = f"Method {request.method} is not allowed on {request.url.path}"
         return error_response(exc.status_code, kind, message)
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Handled here, not as any Exception: that handler answers and then closes the
+        # connection; a full disk is an answer the client can act on, and it keeps it.
+        full = storage_full(exc)
+        if full is None:
+            return await _unexpected(request, exc)
+        log.error("Database out of space on %s %s: %s", request.method, request.url.path, exc.orig)
+        return error_response(status_for(full), full.kind, full.message)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
-from teamgate.errors import Invalid, NotFound
+from teamgate.errors import InsufficientStorage, Invalid, NotFound
 
 MAX_KEY_BYTES = 1024  # S3's limit for a whole key
 MAX_SEGMENT_BYTES = 255  # NAME_MAX on the filesystems we write to
@@ -130,6 +133,25 @@ def validate_prefix(prefix: str) -> str:
     return prefix
 
 
+# What a full disk, an exhausted quota or a file size limit (RLIMIT_FSIZE) answers a write.
+FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+@contextmanager
+def full_disk_is_insufficient_storage(what: str) -> Iterator[None]:
+    """Turn an OSError that says the storage is full into InsufficientStorage; `what` names
+    the store for the message."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in FULL_ERRNOS:
+            raise
+        raise InsufficientStorage(
+            f"The server's blob storage ({what}) is full: {os.strerror(exc.errno)}. Nothing "
+            "was changed; an operator must free space (or raise the quota), then try again"
+        ) from exc
+
+
 def not_found(key: str) -> NotFound:
     return NotFound(f"blob '{key}' not found")
 
@@ -147,6 +169,10 @@ class HashingWriter(ABC):
         self._info: BlobInfo | None = None
         self._closed = False
 
+    def _where(self) -> str:
+        """Where the pending blob goes, for messages (a folder, a spool file)."""
+        return "local disk"
+
     @abstractmethod
     def _store(self, chunk: bytes) -> None:
         """Append `chunk` to the pending blob."""
@@ -163,7 +189,8 @@ class HashingWriter(ABC):
         if self._closed:
             raise ValueError(f"the writer for blob '{self.key}' is already closed")
         if chunk:
-            self._store(chunk)
+            with full_disk_is_insufficient_storage(self._where()):
+                self._store(chunk)
             self._sha256.update(chunk)
             self._size += len(chunk)
 
@@ -174,7 +201,8 @@ class HashingWriter(ABC):
             raise ValueError(f"the writer for blob '{self.key}' was aborted; nothing to commit")
         info = BlobInfo(key=self.key, size=self._size, sha256=self._sha256.hexdigest())
         try:
-            self._publish(info)
+            with full_disk_is_insufficient_storage(self._where()):
+                self._publish(info)
         except BaseException:
             self.abort()
             raise

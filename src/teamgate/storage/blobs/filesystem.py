@@ -24,6 +24,7 @@ from teamgate.storage.blobs.base import (
     HashingWriter,
     StoredBlob,
     StreamingBlobStore,
+    full_disk_is_insufficient_storage,
     not_found,
     validate_key,
     validate_prefix,
@@ -48,8 +49,9 @@ class FilesystemBlobStore(StreamingBlobStore):
         path = self._path(key)
         if path.is_dir():
             raise Invalid(f"blob key '{key}' names a folder of other blobs; choose another key")
-        self._make_parents(key, path.parent)
-        fd, tmp = _locked_temp_file(path)
+        with full_disk_is_insufficient_storage(str(self.root)):  # no inode or folder left
+            self._make_parents(key, path.parent)
+            fd, tmp = _locked_temp_file(path)
         return FilesystemBlobWriter(key, path, tmp, fd)
 
     def iter_chunks(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
@@ -142,6 +144,9 @@ class FilesystemBlobWriter(HashingWriter):
         self._path = path
         self._tmp = tmp
         self._file = os.fdopen(fd, "wb")
+
+    def _where(self) -> str:
+        return str(self._path.parent)
 
     def _store(self, chunk: bytes) -> None:
         self._file.write(chunk)
