@@ -7,9 +7,8 @@ between leaves the old state and an orphan blob, never a half-written unit.
 
 from __future__ import annotations
 
-import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
 from teamgate.domain.policy import Decision, Resource, decide
 from teamgate.domain.rules import Effect
+from teamgate.domain.states import JsonError, check_json
 from teamgate.domain.units import normalize_path
 from teamgate.errors import Conflict, Invalid, LockConflict, NotFound
 from teamgate.services import audit, observers
@@ -35,7 +35,17 @@ READ, WRITE, LOCK, DELETE = (
     Action.UNIT_LOCK,
     Action.UNIT_DELETE,
 )
-JSON_CHECK_LIMIT = 32 * 1024 * 1024  # states up to this size are parsed fully
+LOCK_FIELD_BYTES = 255  # ID, Operation, Who, Version, Created: Terraform's are far shorter
+LOCK_INFO_BYTES = 4096  # Info: a free-text note, usually empty
+LOCK_LIMITS = {
+    "ID": LOCK_FIELD_BYTES,
+    "Operation": LOCK_FIELD_BYTES,
+    "Info": LOCK_INFO_BYTES,
+    "Who": LOCK_FIELD_BYTES,
+    "Version": LOCK_FIELD_BYTES,
+    "Created": LOCK_FIELD_BYTES,
+    "Path": 1024,  # a unit path's own limit
+}
 LIST_PAGE = 1000  # units per page when the caller gives no limit
 
 
@@ -44,7 +54,7 @@ class Locked(LockConflict):
 
     def __init__(self, message: str, lock: dict[str, Any] | None) -> None:
         super().__init__(message)
-        self.lock = lock or {}
+        self.lock = bounded_lock(lock or {})
         observers.lock_conflict()  # every Locked is raised where it is made
 
 
@@ -199,21 +209,23 @@ def begin_write(
 
 
 def validate_json(ctx: ServiceContext, info: BlobInfo) -> None:
-    """Refuse a state that is not JSON (fully parsed up to JSON_CHECK_LIMIT bytes)."""
+    """Refuse a state that is not one JSON object, whatever its size.
+
+    Checked a chunk at a time without building it (`domain.states`): `json.loads` held ~25
+    times a state's size; this holds about one chunk. Also refused, as Terraform never
+    writes them: NaN and Infinity, a byte order mark, bad UTF-8, nesting past 512 levels.
+    """
     if info.size == 0:
         raise Invalid("The state is empty: a Terraform state is a JSON object")
-    store_ = blobs(ctx)
-    if info.size <= JSON_CHECK_LIMIT:
-        try:
-            value = json.loads(store_.read(info.key))
-        except (ValueError, UnicodeDecodeError):
-            raise Invalid("The state is not valid JSON") from None
-        if not isinstance(value, dict):
-            raise Invalid("The state must be a JSON object")
-        return
-    first = next(iter(store_.iter_chunks(info.key, chunk_size=64)), b"").lstrip()
-    if not first.startswith(b"{"):
-        raise Invalid("The state must be a JSON object")
+    chunks = blobs(ctx).iter_chunks(info.key)
+    try:
+        check_json(chunks)
+    except JsonError as exc:
+        raise Invalid(f"The state is not a valid JSON object: {exc}") from None
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:  # an S3 body stopped early goes back to the pool
+            close()
 
 
 def finish_write(
@@ -255,21 +267,53 @@ def finish_write(
     return written
 
 
+def bounded_lock(lock: Mapping[str, Any]) -> dict[str, str]:
+    """A lock as the server keeps and shows it: Terraform's fields only, each cut to its
+    bound (LOCK_LIMITS), so no lock makes every unit list and 423 large."""
+    return {name: _cut(lock[name], limit) for name, limit in LOCK_LIMITS.items() if name in lock}
+
+
+def _cut(value: Any, limit: int) -> str:
+    data = str(value).encode("utf-8", "replace")
+    return data[:limit].decode("utf-8", "ignore")  # "ignore" drops a character cut in two
+
+
+def authorize_lock(ctx: ServiceContext, principal: Principal, raw_path: str, *, take: bool) -> None:
+    """Decide a LOCK (`take`) or UNLOCK before its body is read: unit.lock on the unit, or
+    for a missing unit what creating it needs (a LOCK) or NotFound (an UNLOCK).
+
+    `lock_unit` and `unlock_unit` decide again in their transaction; this only keeps a
+    caller who may not lock from making the server read a body at all.
+    """
+    path = normalize_path(raw_path)
+    with ctx.db.read() as conn:
+        found, decision = explain(ctx, principal, conn, path, LOCK)
+        if found is None and not take:
+            raise NotFound(f"Unit '{path}' not found")
+        if found is None:
+            decision = explain(ctx, principal, conn, path, WRITE)[1]
+    require(decision)
+
+
 def lock_unit(
     ctx: ServiceContext, principal: Principal, raw_path: str, info: dict[str, Any]
 ) -> dict[str, Any]:
     """Take the unit's lock atomically (creating the unit if the caller may write it)."""
     path = normalize_path(raw_path)
     lock_id = str(info.get("ID") or secrets.token_hex(16))
-    lock = {
-        "ID": lock_id,
-        "Operation": str(info.get("Operation") or ""),
-        "Info": str(info.get("Info") or ""),
-        "Who": str(info.get("Who") or principal.display),
-        "Version": str(info.get("Version") or ""),
-        "Created": str(info.get("Created") or now_text()),
-        "Path": path,
-    }
+    if len(lock_id.encode("utf-8", "replace")) > LOCK_FIELD_BYTES:
+        raise Invalid(f"The lock ID is longer than {LOCK_FIELD_BYTES} bytes; use a shorter one")
+    lock = bounded_lock(
+        {
+            "ID": lock_id,
+            "Operation": info.get("Operation") or "",
+            "Info": info.get("Info") or "",
+            "Who": info.get("Who") or principal.display,
+            "Version": info.get("Version") or "",
+            "Created": info.get("Created") or now_text(),
+            "Path": path,
+        }
+    )
     with ctx.db.write() as conn:
         found, decision = explain(ctx, principal, conn, path, LOCK)
         if found is None:  # creating the unit needs unit.write; its creator then owns it

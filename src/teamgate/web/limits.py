@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from teamgate.errors import TooLarge
 from teamgate.web.errors import error_response
 
 
@@ -61,3 +63,19 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+async def read_body(request: Request, limit: int, *, what: str) -> bytes:
+    """A body read by hand, refused (TooLarge: 413) as soon as it passes `limit` bytes: by its
+    declared length before a byte is read, and while a chunked body arrives. Call it only
+    once the caller is allowed to send the body (the rest is left unread)."""
+    message = f"{what} is larger than the limit of {limit} bytes"
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(message)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise TooLarge(message)
+    return bytes(body)

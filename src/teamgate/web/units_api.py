@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from teamgate.domain.identity import Principal
+from teamgate.domain.states import JsonError, check_json_bytes
 from teamgate.errors import Invalid
 from teamgate.services import units
 from teamgate.services.context import MAX_LIMIT, ServiceContext
@@ -20,6 +21,7 @@ from teamgate.services.units import Locked
 from teamgate.storage.blobs import BlobWriter
 from teamgate.storage.db.units import Unit
 from teamgate.web.deps import Caller, Context, get_principal
+from teamgate.web.limits import read_body
 from teamgate.web.models import ErrorBody, StrictIn
 from teamgate.web.text import check_text
 
@@ -91,7 +93,7 @@ def unit_out(found: Unit, groups: list[str] | None = None) -> dict[str, Any]:
         "created_at": found.created_at,
         "updated_at": found.updated_at,
         "locked": found.lock_id is not None,
-        "lock": found.lock,
+        "lock": units.bounded_lock(found.lock) if found.lock else found.lock,
         **({"groups": groups} if groups is not None else {}),
     }
 
@@ -298,16 +300,23 @@ async def tf_post(path: str, request: Request, ctx: Context, caller: Caller) -> 
     return Response(status_code=200)
 
 
-async def _lock_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
+LOCK_BODY_BYTES = 64 * 1024  # Terraform's lock bodies are under 1 KiB
+LOCK_BODY_DEPTH = 8  # its lock info is flat
+
+
+async def _lock_body(
+    request: Request, ctx: ServiceContext, caller: Principal, path: str, *, take: bool
+) -> dict[str, Any]:
+    """The LOCK/UNLOCK body, read only once the caller may lock the unit, and bounded."""
+    await run_in_threadpool(units.authorize_lock, ctx, caller, path, take=take)
+    raw = await read_body(request, LOCK_BODY_BYTES, what="The lock body")
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise Invalid("The lock body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise Invalid("The lock body must be a JSON object")
+    try:  # checked first: json.loads recurses, and takes NaN, a BOM and bad UTF-8
+        check_json_bytes(raw, max_depth=LOCK_BODY_DEPTH)
+    except JsonError as exc:
+        raise Invalid(f"The lock body is not a valid JSON object: {exc}") from None
+    body: dict[str, Any] = json.loads(raw)
     check_text(body)
     return body
 
@@ -319,7 +328,7 @@ async def _lock_body(request: Request) -> dict[str, Any]:
     responses={423: {"model": LockInfo, "description": "Already locked: the holder's lock"}},
 )
 async def tf_lock(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
-    info = await _lock_body(request)
+    info = await _lock_body(request, ctx, caller, path, take=True)
     try:
         lock = await run_in_threadpool(units.lock_unit, ctx, caller, path, info)
     except Locked as exc:
@@ -331,7 +340,7 @@ async def tf_lock(path: str, request: Request, ctx: Context, caller: Caller) -> 
     "/backend/{path:unitpath}", methods=["UNLOCK"], response_class=Response, responses=EMPTY_OK
 )
 async def tf_unlock(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
-    info = await _lock_body(request)
+    info = await _lock_body(request, ctx, caller, path, take=False)
     lock_id = info.get("ID") or None  # an empty body is terraform force-unlock
     await run_in_threadpool(
         lambda: units.unlock_unit(ctx, caller, path, lock_id=str(lock_id) if lock_id else None)
