@@ -9,6 +9,7 @@ system administrator) is shared by the whole module; a second, unauthenticated o
 from __future__ import annotations
 
 import base64
+import hashlib
 import http.client
 import json
 from collections.abc import Iterator
@@ -670,3 +671,91 @@ def test_text_and_numbers_sql_cannot_hold_are_4xx(
 def test_unstorable_names_in_bodies_are_400(api: Api, path: str, raw: str) -> None:
     url = f"{api.server.base_url}{path}"
     assert_error(api("alice").post(url, content=raw, headers=JSON_HEADERS), 400)
+
+
+# -- unit state and lock bodies (/v1) --------------------------------------------------------------
+
+DEEP = b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}"  # json.loads raised RecursionError: a 500
+
+
+@pytest.fixture(scope="module")
+def units(api: Api) -> Iterator[httpx.Client]:
+    """alice on the module server's /v1 (units and the Terraform backend)."""
+    auth = ("alice", password_of("alice"))
+    with httpx.Client(base_url=f"{api.server.base_url}/v1", auth=auth, timeout=120) as client:
+        yield client
+
+
+def unit_with_state(units: httpx.Client, name: str) -> tuple[str, dict[str, Any]]:
+    """A unit holding a small state; its record as GET /v1/units/<path> answers."""
+    path = f"bad-input/{name}"
+    ok(units.put(f"/state/{path}", content=b'{"version": 4, "serial": 1}'))
+    return path, ok(units.get(f"/units/{path}"))
+
+
+def short_name(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()[:12]
+
+
+def assert_state_kept(units: httpx.Client, path: str, before: dict[str, Any]) -> None:
+    assert ok(units.get(f"/units/{path}")) == before
+    assert units.get(f"/state/{path}").content == b'{"version": 4, "serial": 1}'
+    assert ok(units.get(f"/versions/{path}"))["versions"] == []
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        (DEEP, "nested more than 512"),
+        (b'{"serial": NaN}', "NaN"),
+        (b'{"values": [1, Infinity]}', "NaN and Infinity"),
+        (b'{"value": -Infinity}', "NaN and Infinity"),
+        (b'\xef\xbb\xbf{"version": 4}', "byte order mark"),
+        (b'{"name": "caf\xe9"}', "UTF-8"),  # Latin-1, not UTF-8
+        (b'{"a": 1} trailing', "extra data"),
+    ],
+    ids=["deep", "nan", "infinity", "minus-infinity", "bom", "latin-1", "trailing"],
+)
+@pytest.mark.parametrize("via", ["state-put", "backend-post"])
+def test_states_json_would_misread_are_400_and_keep_the_previous_state(
+    units: httpx.Client, body: bytes, fragment: str, via: str
+) -> None:
+    path, before = unit_with_state(units, f"{via}-{short_name(body)}")
+    if via == "state-put":
+        response = units.put(f"/state/{path}", content=body)
+    else:
+        response = units.post(f"/backend/{path}", content=body)
+    assert_error(response, 400, "not a valid JSON object", fragment)
+    assert_state_kept(units, path, before)
+
+
+def test_a_state_over_32_mib_is_checked_whole(units: httpx.Client) -> None:
+    """Above 32 MiB only the first byte was checked; a NaN near the end now refuses it."""
+    path, before = unit_with_state(units, "large")
+    body = b'{"resources": [' + b"{}," * (11 << 20) + b"NaN]}"
+    assert len(body) > 32 << 20
+    assert_error(units.put(f"/state/{path}", content=body), 400, "NaN")
+    assert_state_kept(units, path, before)
+    fine = body[: -len(b"NaN]}")] + b"{}]}"
+    assert units.put(f"/state/{path}", content=fine).status_code == 200
+
+
+@pytest.mark.parametrize("method", ["LOCK", "UNLOCK"])
+def test_deeply_nested_lock_bodies_are_400(units: httpx.Client, method: str) -> None:
+    path, before = unit_with_state(units, f"deep-{method.lower()}")
+    response = units.request(method, f"/backend/{path}", content=DEEP)
+    assert_error(response, 400, "nested more than")
+    assert ok(units.get(f"/units/{path}")) == before  # not locked, not unlocked
+
+
+@pytest.mark.parametrize(
+    ("method", "route"),
+    [("POST", "/units"), ("POST", "/locks/bad-input/deep"), ("POST", "/restore/bad-input/deep")],
+)
+def test_deeply_nested_bodies_to_model_routes_are_400(
+    units: httpx.Client, method: str, route: str
+) -> None:
+    deep = b'{"path": "bad-input/deep", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    response = units.request(method, route, content=deep, headers=JSON_HEADERS)
+    assert_error(response, 400)
+    assert units.get("/units/bad-input/deep").status_code == 404
