@@ -466,7 +466,7 @@ def _resource_steps(
 ) -> list[Step]:
     denies = matching_grants(facts, Effect.DENY, action, resource.name)
     allows = matching_grants(facts, Effect.ALLOW, action, resource.name)
-    owner = resource.owner or "nobody"
+    owner = resource.owner or ("nobody: not created yet" if resource.new else "nobody")
     shared = sorted(resource.shared_with)
     mine = [gid for gid in shared if gid in facts.groups]
     groups = (
