@@ -214,6 +214,7 @@ bodies = st.one_of(
             "Operation": st.text(max_size=20),
         },
     ).map(lambda value: json.dumps(value).encode()),
+    st.integers(500, 5000).map(lambda n: b'{"a": ' + b"[" * n + b"]" * n + b"}"),  # deep nesting
 )
 requests_outside_the_document = st.tuples(
     st.sampled_from(
