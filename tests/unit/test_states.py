@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tracemalloc
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,11 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from teamgate.domain.states import MAX_DEPTH, JsonChecker, JsonError, check_json_bytes
+from teamgate.errors import Invalid
+from teamgate.services.context import ServiceContext
+from teamgate.services.units import validate_json
+from teamgate.storage.blobs import FilesystemBlobStore
+from teamgate.storage.db.engine import Database, database_url
 
 
 def _refuse(name: str) -> Any:
@@ -177,3 +183,24 @@ def peak_while_checking(data: bytes, chunk: int = 1 << 20) -> int:
 )
 def test_memory_stays_within_a_few_chunks(data: bytes) -> None:
     assert peak_while_checking(data) < 4 << 20  # chunks of 1 MiB; the documents are 9 MiB
+
+
+def test_the_server_checks_a_stored_state_in_bounded_memory(tmp_path: Path) -> None:
+    """units.validate_json, as a state write runs it: over the blob store, never whole."""
+    db = Database(database_url(str(tmp_path / "torc.db")))
+    store = FilesystemBlobStore(tmp_path / "blobs")
+    ctx = ServiceContext(db=db, enforce=False, blobs=store)
+    try:
+        good = store.put("units/new/good.tfstate", b'{"a":[' + b"{}," * (3 << 20) + b"{}]}")
+        bad = store.put("units/new/bad.tfstate", b'{"a":[' + b"{}," * (3 << 20) + b"NaN]}")
+        tracemalloc.start()
+        try:
+            validate_json(ctx, good)  # json.loads held ~250 MB for this 9 MiB state
+            with pytest.raises(Invalid, match="NaN and Infinity"):
+                validate_json(ctx, bad)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < 4 << 20
+    finally:
+        db.dispose()
