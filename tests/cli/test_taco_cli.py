@@ -26,7 +26,17 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("taco")
+    """RBAC stays uninitialised here, so any user may create units (and owns them)."""
+    yield from _server(tmp_path_factory.mktemp("taco"))
+
+
+@pytest.fixture
+def rbac_server(tmp_path: Path) -> Iterator[Server]:
+    """A server of its own for a test that runs `rbac init` (then creating needs unit.write)."""
+    yield from _server(tmp_path / "rbac")
+
+
+def _server(root: Path) -> Iterator[Server]:
     started = start_server(
         root / "server",
         "--database",
@@ -233,7 +243,9 @@ def rbac_test(server: Server, config: Path, *case: str) -> dict[str, str]:
     return rbac_tests(server, config, case)[0]
 
 
-def test_rbac_page_flow(server: Server, config: Path) -> None:
+def test_rbac_page_flow(rbac_server: Server, config: Path) -> None:
+    server = rbac_server
+
     def alice(*args: str) -> str:
         return ok(taco(server, config, "alice", *args))
 
@@ -306,11 +318,11 @@ def test_rbac_page_flow(server: Server, config: Path) -> None:
     assert "dev-access, myapp-read, no-delete" in developer_row
     assert roles.endswith("\nTotal: 3 roles\n")
 
-    # units ls shows only what the caller may read
+    # units ls shows only what the caller may read (after rbac init, creating needs unit.write)
     taco_many(
         server,
         config,
-        "carol",
+        "alice",
         *(("unit", "create", p) for p in ("dev/app", "prod/app", "myapp/prod")),
     )
 
@@ -339,7 +351,10 @@ def test_rbac_page_flow(server: Server, config: Path) -> None:
         alice("rbac", "user", "revoke", "bob", "developer") == "Role developer revoked from bob\n"
     )
     gone = rbac_test(server, config, "bob", "pull", "dev/app")
-    assert (gone["Result"], gone["User roles"]) == ("denied", "none")
+    assert (gone["Result"], gone["User roles"]) == (
+        "denied",
+        "none (user not found: no roles assigned)",
+    )
 
     assert alice("rbac", "permission", "delete", "myapp-read") == (
         "Permission 'myapp-read' deleted successfully\n"
