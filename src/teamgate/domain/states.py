@@ -3,9 +3,9 @@
 `json.loads` builds the whole tree: a 32 MiB state of `{}` objects became ~800 MB of dicts.
 `check_json` is a JSON syntax checker with an explicit stack instead: memory is one chunk,
 the longest number (rarely more than a few bytes) and one byte per level of nesting; time is
-linear in the input. Regular expressions match runs of flat values (`{}`, strings, numbers,
-empty containers, separated by commas) in one call each, so the Python loop turns only where
-the nesting changes.
+linear in the input. Regular expressions take runs of values (strings, numbers, `{}`, and
+containers up to LEVELS deep) in one call each, so the Python loop turns only where a run
+ends: at deeper nesting, and at a chunk's end.
 
 Stricter than Python's `json`, as Terraform writes it: no NaN or Infinity, no byte order mark,
 strict UTF-8 (no encoded surrogates), and a bounded depth.
