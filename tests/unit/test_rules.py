@@ -150,6 +150,13 @@ def test_bad_rules_are_rejected_quoting_the_rule(text: str, problem: str) -> Non
     assert f"'{text}'" in caught.value.message
 
 
+def test_rule_resources_are_matched_in_nfc() -> None:
+    """A deny typed in decomposed form (macOS) still applies to the NFC unit path."""
+    rule = parse_rule("deny:unit.read:cafe\u0301/*")
+    assert rule.resources == ("caf\u00e9/*",)
+    assert rule.matches("unit.read", "caf\u00e9/prod")
+
+
 def test_literal_prefix() -> None:
     assert literal_prefix("dev/*") == "dev/"
     assert literal_prefix("a*b*") == "a"

@@ -7,6 +7,7 @@ backtracks (`Glob`): its cost is bounded by the name's length times the pattern'
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -75,7 +76,11 @@ def parse_rule(rule: str) -> Rule:
             f"invalid rule '{rule}': unknown action '{unknown[0]}' "
             f"(known: {', '.join(sorted(ACTIONS))})"
         )
-    resources = _split_list(rule, resources_text, "resource")
+    # Names are matched in NFC (unit paths are stored so): a pattern typed in decomposed form
+    # (macOS) must still match, or a deny rule written there would never apply.
+    resources = tuple(
+        unicodedata.normalize("NFC", r) for r in _split_list(rule, resources_text, "resource")
+    )
     return Rule(effect=effect, actions=actions, resources=resources)
 
 
