@@ -182,3 +182,39 @@ def test_a_lock_id_over_the_bound_is_400(alice: httpx.Client) -> None:
 def test_unlock_of_a_missing_unit_is_404_before_its_body(server: Server) -> None:
     status, body = send_head_only(server, "alice", "UNLOCK", "locks/no-such-unit", 50_000)
     assert (status, body["error"]) == (404, "NotFound"), body
+
+
+def send_model_head(server: Server, authorization: str | None, path: str) -> Any:
+    """POST a JSON model route declaring a 5 MB body and sending only 16 bytes of it."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    try:
+        connection.putrequest("POST", path)
+        if authorization is not None:
+            connection.putheader("Authorization", authorization)
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(5_000_000))
+        connection.endheaders(b'{"name": "x",   ')
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Basic " + b64encode(b"alice:not-her-password").decode(),
+        "Bearer tg_1_forged",
+        "Digest username=alice",
+    ],
+    ids=["anonymous", "wrong-password", "forged-token", "digest"],
+)
+@pytest.mark.parametrize("path", ["/torc-service/v1/workflows", "/v1/units", "/v1/rbac/init"])
+def test_model_bodies_are_not_read_before_the_caller_is_authenticated(
+    server: Server, authorization: str | None, path: str
+) -> None:
+    """FastAPI parses a model's body before its dependencies run: routes authenticate first,
+    so an unauthenticated caller gets 401 without the server reading (and building) it."""
+    status, body = send_model_head(server, authorization, path)
+    assert (status, body["error"]) == (401, "Unauthorized"), body

@@ -8,11 +8,16 @@ from fastapi import APIRouter, Depends, Query
 
 from teamgate.services import audit
 from teamgate.storage.db.audit import AuditEvent
-from teamgate.web.deps import Caller, Context, get_principal
+from teamgate.web.deps import AuthenticatedRoute, Caller, Context, get_principal
 from teamgate.web.models import ErrorBody
 
 _errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 401, 403)}
-router = APIRouter(dependencies=[Depends(get_principal)], responses=_errors, tags=["audit"])
+router = APIRouter(
+    dependencies=[Depends(get_principal)],
+    route_class=AuthenticatedRoute,
+    responses=_errors,
+    tags=["audit"],
+)
 
 MAX_ID = 2**63 - 1
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 
 from teamgate.auth.authenticator import Authenticator
 from teamgate.domain.identity import Principal
@@ -17,11 +20,39 @@ def get_principal(request: Request) -> Principal:
     Raises Unauthenticated (401), or TooManyRequests (429) after repeated failures for the
     user name or from the client's address.
     """
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:  # already authenticated, before the body was read
+        return known
     authenticator: Authenticator = request.app.state.authenticator
     client = request.client.host if request.client is not None else None
     principal = authenticator.authenticate(request.headers.get("authorization"), client=client)
     request.state.principal = principal
     return principal
+
+
+class AuthenticatedRoute(APIRoute):
+    """A route that authenticates the caller before a request body is read.
+
+    FastAPI reads and parses a model's body before it resolves dependencies, so without this a
+    caller with no or wrong credentials could make the server read and build (about 25× the
+    size of the JSON) a body of up to --max-body-bytes before being told 401. Refusals raised
+    here reach the error table like any other.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def authenticate_first(request: Request) -> Response:
+            if _has_body(request):
+                await run_in_threadpool(get_principal, request)
+            return await handler(request)
+
+        return authenticate_first
+
+
+def _has_body(request: Request) -> bool:
+    headers = request.headers
+    return "transfer-encoding" in headers or headers.get("content-length", "0") not in ("", "0")
 
 
 def get_context(request: Request) -> ServiceContext:

@@ -12,13 +12,18 @@ from teamgate.auth.tokens import DEFAULT_TTL_DAYS, MAX_TTL_DAYS
 from teamgate.domain.actions import rule_actions_help
 from teamgate.services import rbac, tokens
 from teamgate.storage.db.rbac import Permission, Role
-from teamgate.web.deps import Caller, Context, get_principal
+from teamgate.web.deps import AuthenticatedRoute, Caller, Context, get_principal
 from teamgate.web.models import ErrorBody, StrictIn
 
 _errors: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413)
 }
-router = APIRouter(prefix="/v1", dependencies=[Depends(get_principal)], responses=_errors)
+router = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(get_principal)],
+    route_class=AuthenticatedRoute,
+    responses=_errors,
+)
 
 ACTIONS_HELP = rule_actions_help()
 

@@ -17,7 +17,7 @@ from teamgate.services.context import MAX_LIMIT
 from teamgate.storage.db.groups import Group, Membership, Page, Share
 from teamgate.storage.db.listing import MAX_CURSOR_CHARS
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
-from teamgate.web.deps import Caller, Context, get_principal
+from teamgate.web.deps import AuthenticatedRoute, Caller, Context, get_principal
 from teamgate.web.models import (
     MAX_ROW_ID,
     AccessCheckResponse,
@@ -46,7 +46,12 @@ PREFIX = "/torc-service/v1"
 _errors: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413)
 }
-router = APIRouter(prefix=PREFIX, dependencies=[Depends(get_principal)], responses=_errors)
+router = APIRouter(
+    prefix=PREFIX,
+    dependencies=[Depends(get_principal)],
+    route_class=AuthenticatedRoute,
+    responses=_errors,
+)
 
 Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]  # past every row (offset + limit fits)
 Id = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]

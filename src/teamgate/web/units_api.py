@@ -20,7 +20,7 @@ from teamgate.services.context import MAX_LIMIT, ServiceContext
 from teamgate.services.units import Locked
 from teamgate.storage.blobs import BlobWriter
 from teamgate.storage.db.units import Unit
-from teamgate.web.deps import Caller, Context, get_principal
+from teamgate.web.deps import AuthenticatedRoute, Caller, Context, get_principal
 from teamgate.web.limits import read_body
 from teamgate.web.models import ErrorBody, StrictIn
 from teamgate.web.text import check_text
@@ -44,7 +44,12 @@ register_url_convertor("unitpath", UnitPathConvertor())
 _errors: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 423)
 }
-router = APIRouter(prefix="/v1", dependencies=[Depends(get_principal)], responses=_errors)
+router = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(get_principal)],
+    route_class=AuthenticatedRoute,
+    responses=_errors,
+)
 
 
 class UnitIn(StrictIn):
