@@ -329,8 +329,8 @@ def test_non_admins_are_refused_and_that_is_recorded(server: Server) -> None:
     events = torc_events(server)
     # The action the decision refused; no one resource, so the path; the route as detail.
     assert [(e["user"], e["action"], e["resource"], e["detail"]) for e in events] == [
-        ("carol", "system.admin", "/v1/audit", "GET /v1/audit"),
-        ("bob", "system.admin", f"{TORC_PREFIX}/audit", f"GET {TORC_PREFIX}/audit"),
+        ("carol", "audit.read", "/v1/audit", "GET /v1/audit"),
+        ("bob", "audit.read", f"{TORC_PREFIX}/audit", f"GET {TORC_PREFIX}/audit"),
     ]
     assert {(e["decision"], e["reason"]) for e in events} == {
         ("denied", "not a system administrator")

@@ -194,7 +194,7 @@ def test_denied_requests_move_the_denied_counters(server: Server) -> None:
     assert decision_deltas(server, bob_is_refused) == {
         ("unit.read", "denied", "no_grant"): 1,
         ("unit.write", "denied", "no_grant"): 1,
-        ("system.admin", "denied", "not_admin"): 1,
+        ("audit.read", "denied", "not_admin"): 1,
     }
 
 
@@ -208,7 +208,7 @@ def test_allowed_requests_move_the_allowed_counters(server: Server) -> None:
 
         assert decision_deltas(server, alice_reads) == {
             ("unit.read", "allowed", "owner"): 1,
-            ("system.admin", "allowed", "admin"): 1,
+            ("audit.read", "allowed", "admin"): 1,
         }
 
 

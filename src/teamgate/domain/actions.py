@@ -25,7 +25,8 @@ class Action(StrEnum):
     WORKFLOW_SHARE = "workflow.share"
     ANY = "*"  # in a rule: every action
     # Administrative actions: no rule names them
-    SYSTEM_ADMIN = "system.admin"  # what only a system administrator does (audit log, …)
+    SYSTEM_ADMIN = "system.admin"  # what only a system administrator does
+    AUDIT_READ = "audit.read"  # list the audit log
     AUTH_RELOAD = "auth.reload"  # re-read the htpasswd file
     GROUP_CREATE = "group.create"
     GROUP_DELETE = "group.delete"

@@ -26,6 +26,7 @@ def deny(by: DecidedBy, reason: str, message: str) -> Verdict:
 ANON_MESSAGES: dict[str, str] = {
     Action.SYSTEM_ADMIN: "Anonymous access not allowed for admin operations",
     Action.AUTH_RELOAD: "Anonymous access not allowed for admin operations",
+    Action.AUDIT_READ: "Anonymous access not allowed for admin operations",
     Action.GROUP_CREATE: "Anonymous access not allowed for admin operations",
     Action.GROUP_DELETE: "Anonymous access not allowed for admin operations",
     Action.GROUP_MEMBERS: "Anonymous access not allowed for group management",
@@ -36,7 +37,13 @@ ANON_MESSAGES: dict[str, str] = {
 }
 # Actions only a system administrator may do (when access control is on).
 ADMIN_ACTIONS: frozenset[str] = frozenset(
-    {Action.SYSTEM_ADMIN, Action.AUTH_RELOAD, Action.GROUP_CREATE, Action.GROUP_DELETE}
+    {
+        Action.SYSTEM_ADMIN,
+        Action.AUDIT_READ,
+        Action.AUTH_RELOAD,
+        Action.GROUP_CREATE,
+        Action.GROUP_DELETE,
+    }
 )
 # Questions about one user (the resource is `user_resource(name)`): that user, or a system
 # administrator, may ask them.

@@ -21,8 +21,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection
 
 from teamgate.auth.throttle import Lockout
+from teamgate.domain.actions import Action
 from teamgate.domain.identity import ANONYMOUS, Principal
-from teamgate.domain.policy import ADMIN, Decision, decide
+from teamgate.domain.policy import Decision, decide
 from teamgate.errors import Invalid
 from teamgate.services import request_info
 from teamgate.services.context import MAX_LIMIT, ServiceContext, require
@@ -194,7 +195,7 @@ def list_events(
     `user` "anonymous" selects events without a user; `action` is a prefix; `resource` a prefix
     of whole segments; `since` is inclusive, `until` exclusive.
     """
-    require(decide(principal, ADMIN, enforce=ctx.enforce))
+    require(decide(principal, Action.AUDIT_READ, enforce=ctx.enforce))
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
     filters = _filter(query)
