@@ -476,6 +476,21 @@ def plant_temp_files(blobs: Path) -> tuple[Path, Path]:
     return dead, held
 
 
+def let_create_units(admin: httpx.Client, users: tuple[str, ...]) -> None:
+    """Once RBAC is initialised, creating a unit needs unit.write on its path: the pushers and
+    lockers get it under crash/ (their units are theirs once made)."""
+    rule = "allow:unit.read,unit.write,unit.lock:crash/*"
+    calls = [
+        ("/v1/rbac/permissions", {"id": "unit-makers", "rules": [rule]}),
+        ("/v1/rbac/roles", {"id": "unit-makers"}),
+        ("/v1/rbac/roles/unit-makers/permissions", {"permission_id": "unit-makers"}),
+    ]
+    calls += [("/v1/rbac/users/assign", {"email": u, "role_id": "unit-makers"}) for u in users]
+    for path, body in calls:
+        response = admin.post(path, json=body)
+        assert response.is_success, response.text
+
+
 @pytest.mark.parametrize("kill_at", KILL_POINTS)
 def test_kill_9_during_traffic_loses_no_acknowledged_write(
     kill_at: int, tmp_path: Path, servers: list[Server]
@@ -484,6 +499,7 @@ def test_kill_9_during_traffic_loses_no_acknowledged_write(
     servers.append(server := start_server(tmp_path / "server", *args))
     with client(server, "alice") as alice:
         assert alice.post("/v1/rbac/init").status_code == 200
+        let_create_units(alice, ("bob", "carol", "dave"))
 
     ledger = Ledger(kill_at, server)
     run_until_killed(server, ledger)
