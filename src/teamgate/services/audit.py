@@ -14,7 +14,6 @@ that was tried, or the lookup part of a token (`tg_<lookup>_…`), never its sec
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,6 +26,7 @@ from teamgate.domain.policy import Decision, decide
 from teamgate.errors import Invalid
 from teamgate.services import request_info
 from teamgate.services.context import MAX_LIMIT, ServiceContext, require
+from teamgate.services.periodic import Periodic
 from teamgate.storage.db import audit as store
 from teamgate.storage.db.audit import AuditFilter, AuditPage
 from teamgate.storage.db.engine import Database
@@ -216,8 +216,9 @@ class Pruner:
         self.db = db
         self.retention_days = retention_days
         self.interval_secs = interval_secs
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic(
+            self._prune_logged, name="audit-prune", interval_secs=interval_secs
+        )
 
     def prune(self, *, now: datetime | None = None) -> int:
         """Delete what is past retention now; how many events were deleted."""
@@ -241,20 +242,10 @@ class Pruner:
         except Exception:
             log.exception("Pruning the audit log failed; will try again later")
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_secs):
-            self._prune_logged()
-
     def start(self) -> None:
         """Prune now (before the server answers), then periodically."""
-        if self.retention_days <= 0 or self._thread is not None:
-            return
-        self._prune_logged()
-        self._thread = threading.Thread(target=self._run, name="audit-prune", daemon=True)
-        self._thread.start()
+        if self.retention_days > 0:
+            self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._periodic.stop()

@@ -12,10 +12,10 @@ whose row is not committed yet, and is left for a later sweep.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 
+from teamgate.services.periodic import Periodic
 from teamgate.storage.blobs import BlobStore
 from teamgate.storage.db import units as store
 from teamgate.storage.db.engine import Database
@@ -68,8 +68,9 @@ class Sweeper:
         self.blobs = blobs
         self.interval_secs = interval_secs
         self.on_removed = on_removed
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic(
+            self.sweep_logged, name="orphan-sweep", interval_secs=interval_secs
+        )
 
     def sweep_logged(self) -> int:
         """One sweep; a failure is logged (the next sweep tries again), never raised."""
@@ -84,20 +85,9 @@ class Sweeper:
             self.on_removed(removed)
         return removed
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_secs):
-            self.sweep_logged()
-
     def start(self) -> None:
         """Sweep now (before the server answers), then periodically."""
-        if self._thread is not None:
-            return
-        self.sweep_logged()
-        self._thread = threading.Thread(target=self._run, name="orphan-sweep", daemon=True)
-        self._thread.start()
+        self._periodic.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._periodic.stop()
