@@ -1,4 +1,5 @@
-"""Shared fixtures: real server processes on free ports, htpasswd files, CLI runners.
+"""Shared fixtures: the server in process (`app_factory`, tests/inprocess.py) for API behaviour,
+real server processes on free ports for what the process itself does, htpasswd files, CLI runners.
 
 `TEAMGATE_TEST_BACKEND=postgresql` (default: `sqlite`) puts every server on PostgreSQL: a server
 started with `--database <file>` gets a fresh database instead of that file. The same file path
@@ -19,7 +20,8 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from sqlalchemy import text
 
 from teamgate.auth.passwords import hash_password
 from teamgate.storage.db.engine import Database, database_url
+from tests.inprocess import App, running, settings_for
 
 BIN = Path(sys.executable).parent
 USERS = ("alice", "bob", "carol", "dave")
@@ -215,7 +218,7 @@ def database_for(path: Path) -> str:
     return PG.for_path(str(path)) if BACKEND == "postgresql" else str(path)
 
 
-def execute_sql(server: Server, statement: str, **params: Any) -> None:
+def execute_sql(server: Server | App, statement: str, **params: Any) -> None:
     """Run one SQL statement (`:name` parameters) on the database behind `server`."""
     assert server.database is not None, "the server was started without --database"
     db = Database(database_url(server.database), pool_size=1)
@@ -330,6 +333,25 @@ def server_factory(tmp_path: Path) -> Iterator[object]:
         server.stop()
 
 
+def start_app(stack: ExitStack, root: Path, *, users: Sequence[str] = USERS, **values: Any) -> App:
+    """The server in this process (tests/inprocess.py), kept under `root` on the test backend,
+    running until `stack` closes; `users` are in its htpasswd file (none: no auth file)."""
+    root.mkdir(parents=True, exist_ok=True)
+    auth_file = write_htpasswd(root / "htpasswd", users) if users else None
+    settings = settings_for(root, database_for(root / "torc.db"), auth_file, **values)
+    return stack.enter_context(running(settings))
+
+
+AppFactory = Callable[..., App]
+
+
+@pytest.fixture
+def app_factory(tmp_path: Path) -> Iterator[AppFactory]:
+    """`app_factory(name="app", users=USERS, **settings)`: a fresh in-process server per call."""
+    with ExitStack() as stack:
+        yield lambda name="app", **kwargs: start_app(stack, tmp_path / name, **kwargs)
+
+
 @pytest.fixture
 def htpasswd(tmp_path: Path) -> Path:
     return write_htpasswd(tmp_path / "etc" / "htpasswd")
@@ -348,6 +370,12 @@ def secured_server(server_factory, htpasswd: Path, tmp_path: Path) -> Server:  #
         "--admin-user",
         "alice",
     )
+
+
+@pytest.fixture
+def secured_app(app_factory: AppFactory) -> App:
+    """The tutorial's server, in process."""
+    return app_factory(require_auth=True, enforce_access_control=True, admin_users=("alice",))
 
 
 def cli_env(server: Server, user: str | None = None, **extra: str) -> dict[str, str]:

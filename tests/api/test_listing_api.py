@@ -1,4 +1,4 @@
-"""Listing over HTTP against a real server: RBAC patterns in the workflow list, cursors
+"""Listing over HTTP (in process): RBAC patterns in the workflow list, cursors
 (`after` / `next_cursor`) on `GET /workflows` and `GET /v1/units`, and their bad input."""
 
 from __future__ import annotations
@@ -9,22 +9,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Server, password_of
+from tests.inprocess import App
 
 WORKFLOWS = "/torc-service/v1/workflows"
 
 
 @pytest.fixture
-def http(secured_server: Server) -> Iterator[dict[str, httpx.Client]]:
-    clients = {
-        user: httpx.Client(
-            base_url=secured_server.base_url, auth=(user, password_of(user)), timeout=60
-        )
-        for user in ("alice", "bob", "carol")
-    }
-    yield clients
-    for c in clients.values():
-        c.close()
+def http(secured_app: App) -> dict[str, httpx.Client]:
+    return {user: secured_app.client(user) for user in ("alice", "bob", "carol")}
 
 
 def ok(response: httpx.Response) -> Any:
