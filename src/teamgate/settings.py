@@ -1,7 +1,10 @@
-"""Server settings: defaults, the `[server]` table of config.toml, and strict validation.
+"""Server settings: each one declared once, as a field of `Settings`.
 
-Command-line flags override the file; a file with an unknown key or a wrong type is an
-error that names the key (never a silent fallback to defaults).
+A field's `setting(...)` record says everything about it: default, help, range or choices,
+flags, environment variable, extra config keys. From these records come the `[server]` table's
+type checks, the range checks, and the `torc-server run` options (see `cli/torc_server.py`).
+Command-line flags override the file; a file with an unknown key or a wrong type is an error
+that names the key (never a silent fallback to defaults).
 """
 
 from __future__ import annotations
@@ -9,9 +12,9 @@ from __future__ import annotations
 import ipaddress
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from platformdirs import user_config_dir, user_data_dir
 
@@ -19,47 +22,182 @@ from teamgate.errors import ConfigError
 
 LOG_LEVELS = ("error", "warning", "warn", "info", "debug", "trace")
 LOG_FORMATS = ("text", "json")
-MAX_WORKERS = 256
-MAX_POOL = 1000
-MAX_THROTTLE_SECS = 86_400
-MAX_RETENTION_DAYS = 100 * 365
-MAX_HEADER_TIMEOUT_SECS = 3600
+_DAY = 86_400
+_POOL = 1000
+
+T = TypeVar("T")
+
+
+def setting(
+    default: T,
+    help: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    choices: tuple[str, ...] = (),
+    flags: tuple[str, ...] = (),
+    env: str | None = None,
+    aliases: tuple[str, ...] = (),
+    file: bool = False,
+    cli: bool = True,
+    fold_case: bool = False,
+) -> T:
+    """A `Settings` field with its record. `flags` default to `--<name with dashes>`;
+    `cli=False` makes a setting config-only; `file` shows the flag as a FILE path;
+    `fold_case` accepts the choices in any case."""
+    spec = {
+        "help": help,
+        "low": low,
+        "high": high,
+        "choices": choices,
+        "flags": flags,
+        "env": env,
+        "aliases": aliases,
+        "file": file,
+        "cli": cli,
+        "fold_case": fold_case,
+    }
+    return field(default=default, metadata={"setting": spec})
 
 
 @dataclass(frozen=True)
 class Settings:
-    database: str | None = None
-    auth_file: str | None = None
-    require_auth: bool = False
-    enforce_access_control: bool = False
-    admin_users: tuple[str, ...] = ()
-    host: str = "localhost"
-    port: int = 8080
-    credential_cache_ttl_secs: float = 60
-    login_throttle: bool = True
-    login_throttle_user_failures: int = 10
-    login_throttle_address_failures: int = 50
-    login_throttle_window_secs: float = 900
-    login_throttle_delay_secs: float = 1
-    login_throttle_max_delay_secs: float = 300
-    blob_store: str | None = None
-    tls_cert: str | None = None
-    tls_key: str | None = None
-    log_level: str = "info"
-    max_body_bytes: int = 10 * 1024 * 1024
-    max_state_bytes: int = 1024 * 1024 * 1024
-    max_versions: int = 10
-    htpasswd_reload_secs: float = 1.0
-    workers: int = 1
-    log_format: str = "text"
-    metrics: bool = True
-    db_pool_size: int = 10
-    db_max_overflow: int = 10
-    audit_retention_days: int = 90  # 0: keep audit events forever
-    header_timeout_secs: float = 20  # a connection's request headers must arrive in this time
-    forwarded_allow_ips: tuple[str, ...] = ()  # proxies whose X-Forwarded-For is believed
-    public_metrics: bool = False  # /metrics without credentials even under require_auth
-    extra: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Everything `torc-server run` can be told. Each field is one setting (see `setting`)."""
+
+    database: str | None = setting(
+        None,
+        "SQLite file path or postgresql:// URL. Default: torc.db in the user's data directory.",
+        flags=("-d", "--database"),
+    )
+    auth_file: str | None = setting(
+        None,
+        "htpasswd file (bcrypt). Reloaded automatically when it changes.",
+        env="TORC_AUTH_FILE",
+    )
+    htpasswd_reload_secs: float = setting(
+        1.0, "How often the htpasswd file is checked for changes.", low=0.1, high=3600, cli=False
+    )
+    require_auth: bool = setting(False, "Reject requests without valid credentials (401).")
+    enforce_access_control: bool = setting(
+        False, "Users see only their own workflows and those shared with their groups."
+    )
+    admin_users: tuple[str, ...] = setting(
+        (),
+        "System administrator (repeatable; the env var takes a comma-separated list).",
+        flags=("--admin-user",),
+        env="TORC_ADMIN_USERS",
+    )
+    host: str = setting(
+        "localhost", "Address to bind to.", flags=("--host", "-u", "--url"), aliases=("url",)
+    )
+    port: int = setting(
+        8080,
+        "Port; 0 picks a free one (printed as TORC_SERVER_PORT=<n> on stdout).",
+        low=0,
+        high=65535,
+        flags=("-p", "--port"),
+    )
+    credential_cache_ttl_secs: float = setting(
+        60,
+        "Remember successful password checks this long; 0 turns the cache off.",
+        low=0,
+        env="TORC_CREDENTIAL_CACHE_TTL_SECS",
+    )
+    login_throttle: bool = setting(
+        True,
+        "Refuse sign-in attempts (429, Retry-After) after repeated failures for a user name "
+        "or from a client address, before checking the password. Counted per process.",
+    )
+    login_throttle_user_failures: int = setting(
+        10, "Failed passwords for one user name before its attempts are refused.", low=1, high=1000
+    )
+    login_throttle_address_failures: int = setting(
+        50,
+        "Failed passwords from one client address before its attempts are refused "
+        "(known-good credentials and tokens still pass).",
+        low=1,
+        high=100_000,
+    )
+    login_throttle_window_secs: float = setting(
+        900,
+        "Failures are forgotten this long after the last one (a success forgets a user's).",
+        low=1,
+        high=_DAY,
+    )
+    login_throttle_delay_secs: float = setting(
+        1, "First refusal period; doubled by each further failure.", low=0.1, high=_DAY
+    )
+    login_throttle_max_delay_secs: float = setting(
+        300, "Longest refusal period (never shorter than the first).", low=0.1, high=_DAY
+    )
+    blob_store: str | None = setting(None, "State blob store: a directory or s3://bucket/prefix.")
+    tls_cert: str | None = setting(None, "TLS certificate (PEM).", file=True)
+    tls_key: str | None = setting(None, "TLS private key (PEM).", file=True)
+    max_body_bytes: int = setting(10 * 1024 * 1024, "Largest request body accepted.", low=1024)
+    max_state_bytes: int = setting(
+        1024 * 1024 * 1024,
+        "Largest Terraform state accepted (streamed to the blob store).",
+        low=1024,
+    )
+    max_versions: int = setting(10, "Earlier states kept per unit.", low=1, high=1000)
+    log_level: str = setting(
+        "info",
+        "Least severe messages written.",
+        choices=LOG_LEVELS,
+        flags=("-l", "--log-level"),
+        fold_case=True,
+    )
+    log_format: str = setting(
+        "text",
+        "json: one object per line (time, level, logger, message; access lines add "
+        "method, path, status, duration_ms, user, client).",
+        choices=LOG_FORMATS,
+    )
+    workers: int = setting(
+        1,
+        "Server processes sharing the port (the database is migrated once, before they start).",
+        low=1,
+        high=256,
+    )
+    metrics: bool = setting(
+        True,
+        "Serve Prometheus metrics at /metrics (with --require-auth, to any signed-in user "
+        "unless --public-metrics).",
+    )
+    public_metrics: bool = setting(
+        False,
+        "Serve /metrics without credentials even with --require-auth (for a scraper that "
+        "cannot sign in; it holds counts, never user names or unit paths).",
+    )
+    db_pool_size: int = setting(
+        10, "PostgreSQL connections kept open per process (SQLite ignores it).", low=1, high=_POOL
+    )
+    db_max_overflow: int = setting(
+        10,
+        "Extra PostgreSQL connections a process may open under load (SQLite ignores it).",
+        low=0,
+        high=_POOL,
+    )
+    audit_retention_days: int = setting(
+        90,
+        "Delete audit log events older than this (at startup, then hourly); 0 keeps them.",
+        low=0,
+        high=100 * 365,
+    )
+    header_timeout_secs: float = setting(
+        20,
+        "Close a connection whose request headers have not all arrived this long after "
+        "its request began (slow or stalled clients cannot hold connections open).",
+        low=0.1,
+        high=3600,
+    )
+    forwarded_allow_ips: tuple[str, ...] = setting(
+        (),
+        "A proxy (IP address or network) whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed (repeatable; the env var takes a comma-separated list). Default: none, so "
+        "the client address used by the sign-in throttle and the audit log is always the peer's.",
+        env="TORC_FORWARDED_ALLOW_IPS",
+    )
 
     @property
     def blob_location(self) -> Path:
@@ -73,113 +211,115 @@ class Settings:
         return self.database or str(Path(user_data_dir("torc")) / "torc.db")
 
     def validate(self) -> Settings:
-        """Check combinations the types alone cannot express."""
+        """Check each value against its record, then combinations no single record expresses."""
+        for record in SETTINGS:
+            record.check(getattr(self, record.name))
         if self.require_auth and not self.auth_file:
             raise ConfigError("--require-auth specified but no --auth-file provided")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("--tls-cert and --tls-key must be given together")
-        if not 0 <= self.port <= 65535:
-            raise ConfigError(f"port must be between 0 and 65535, got {self.port}")
-        if self.credential_cache_ttl_secs < 0:
-            raise ConfigError("credential_cache_ttl_secs must be 0 (off) or more")
-        self._validate_throttle()
-        if self.log_level.lower() not in LOG_LEVELS:
-            raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
-        if not 0.1 <= self.htpasswd_reload_secs <= 3600:
-            raise ConfigError("htpasswd_reload_secs must be between 0.1 and 3600")
-        if not 1 <= self.max_versions <= 1000:
-            raise ConfigError("max_versions must be between 1 and 1000")
-        if self.max_body_bytes < 1024:
-            raise ConfigError("max_body_bytes must be at least 1024")
-        self._validate_operations()
-        self._validate_serving()
-        if not 0 <= self.audit_retention_days <= MAX_RETENTION_DAYS:
-            raise ConfigError(
-                f"audit_retention_days must be between 0 (keep forever) and "
-                f"{MAX_RETENTION_DAYS}, got {self.audit_retention_days}"
-            )
-        return self
-
-    def _validate_operations(self) -> None:
-        if not 1 <= self.workers <= MAX_WORKERS:
-            raise ConfigError(f"workers must be between 1 and {MAX_WORKERS}, got {self.workers}")
-        if self.log_format not in LOG_FORMATS:
-            raise ConfigError(
-                f"log_format must be one of {', '.join(LOG_FORMATS)}, got {self.log_format!r}"
-            )
-        if not 1 <= self.db_pool_size <= MAX_POOL:
-            raise ConfigError(
-                f"db_pool_size must be between 1 and {MAX_POOL}, got {self.db_pool_size}"
-            )
-        if not 0 <= self.db_max_overflow <= MAX_POOL:
-            raise ConfigError(
-                f"db_max_overflow must be between 0 and {MAX_POOL}, got {self.db_max_overflow}"
-            )
-
-    def _validate_serving(self) -> None:
-        if not 0.1 <= self.header_timeout_secs <= MAX_HEADER_TIMEOUT_SECS:
-            raise ConfigError(
-                f"header_timeout_secs must be between 0.1 and {MAX_HEADER_TIMEOUT_SECS}, "
-                f"got {self.header_timeout_secs:g}"
-            )
         for entry in self.forwarded_allow_ips:
             if not is_proxy_address(entry):
                 raise ConfigError(
                     f"forwarded_allow_ips: '{entry}' is not an IP address or network "
                     "(e.g. 10.0.0.5, 10.0.0.0/24, ::1) nor '*' (trust every client)"
                 )
-
-    def _validate_throttle(self) -> None:
-        top = MAX_THROTTLE_SECS
-        limits: tuple[tuple[str, float, float], ...] = (
-            ("login_throttle_user_failures", 1, 1000),
-            ("login_throttle_address_failures", 1, 100_000),
-            ("login_throttle_window_secs", 1, top),
-            ("login_throttle_delay_secs", 0.1, top),
-            ("login_throttle_max_delay_secs", 0.1, top),
-        )
-        for name, low, high in limits:
-            value = getattr(self, name)
-            if not low <= value <= high:
-                raise ConfigError(f"{name} must be between {low:g} and {high:g}, got {value:g}")
+        return self
 
 
-# key → (accepted Python types, description for messages)
-_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
-    "database": ((str,), "a string"),
-    "auth_file": ((str,), "a string"),
-    "require_auth": ((bool,), "true or false"),
-    "enforce_access_control": ((bool,), "true or false"),
-    "admin_users": ((list,), "a list of strings"),
-    "host": ((str,), "a string"),
-    "port": ((int,), "an integer"),
-    "credential_cache_ttl_secs": ((int, float), "a number"),
-    "login_throttle": ((bool,), "true or false"),
-    "login_throttle_user_failures": ((int,), "an integer"),
-    "login_throttle_address_failures": ((int,), "an integer"),
-    "login_throttle_window_secs": ((int, float), "a number"),
-    "login_throttle_delay_secs": ((int, float), "a number"),
-    "login_throttle_max_delay_secs": ((int, float), "a number"),
-    "blob_store": ((str,), "a string"),
-    "tls_cert": ((str,), "a string"),
-    "tls_key": ((str,), "a string"),
-    "log_level": ((str,), "a string"),
-    "max_body_bytes": ((int,), "an integer"),
-    "max_state_bytes": ((int,), "an integer"),
-    "max_versions": ((int,), "an integer"),
-    "htpasswd_reload_secs": ((int, float), "a number"),
-    "workers": ((int,), "an integer"),
-    "log_format": ((str,), "a string"),
-    "metrics": ((bool,), "true or false"),
-    "db_pool_size": ((int,), "an integer"),
-    "db_max_overflow": ((int,), "an integer"),
-    "audit_retention_days": ((int,), "an integer"),
-    "header_timeout_secs": ((int, float), "a number"),
-    "forwarded_allow_ips": ((list,), "a list of strings"),
-    "public_metrics": ((bool,), "true or false"),
+# a field's annotation → the type of its value (tuple: a list of strings)
+_KINDS: dict[str, type] = {
+    "str | None": str,
+    "str": str,
+    "bool": bool,
+    "int": int,
+    "float": float,
+    "tuple[str, ...]": tuple,
 }
-_STRING_LISTS = ("admin_users", "forwarded_allow_ips")
-_ALIASES = {"url": "host"}  # Torc's name for the bind address
+# kind → (accepted TOML value types, description for messages)
+_TOML_TYPES: dict[type, tuple[tuple[type, ...], str]] = {
+    str: ((str,), "a string"),
+    bool: ((bool,), "true or false"),
+    int: ((int,), "an integer"),
+    float: ((int, float), "a number"),
+    tuple: ((list,), "a list of strings"),
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting's record: what the config file, the flags and the checks know of it."""
+
+    name: str
+    kind: type
+    default: Any
+    help: str
+    low: float | None
+    high: float | None
+    choices: tuple[str, ...]
+    flags: tuple[str, ...]
+    env: str | None
+    aliases: tuple[str, ...]
+    file: bool
+    cli: bool
+    fold_case: bool
+
+    @property
+    def repeatable(self) -> bool:
+        return self.kind is tuple
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """Its names in the `[server]` table."""
+        return (self.name, *self.aliases)
+
+    def check(self, value: Any) -> None:
+        """Raise ConfigError naming the setting when `value` is out of range or not a choice."""
+        if self.choices and (value.lower() if self.fold_case else value) not in self.choices:
+            raise ConfigError(
+                f"{self.name} must be one of {', '.join(self.choices)}, got {value!r}"
+            )
+        # written as `not ...` so that NaN is refused too
+        if self.low is not None and self.high is None and not value >= self.low:
+            raise ConfigError(f"{self.name} must be at least {_num(self.low)}, got {_num(value)}")
+        if self.low is not None and self.high is not None and not self.low <= value <= self.high:
+            raise ConfigError(
+                f"{self.name} must be between {_num(self.low)} and {_num(self.high)}, "
+                f"got {_num(value)}"
+            )
+
+    def from_toml(self, value: Any, *, key: str, path: Path) -> Any:
+        """`value` from the file as the field's type, or ConfigError naming `server.<key>`."""
+        types, wanted = _TOML_TYPES[self.kind]
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            raise ConfigError(f"config file {path}: 'server.{key}' must be {wanted}, got {value!r}")
+        if isinstance(value, list):  # the one list kind: strings
+            if not all(isinstance(item, str) and item for item in value):
+                raise ConfigError(
+                    f"config file {path}: 'server.{key}' must be a list of non-empty strings"
+                )
+            return tuple(value)
+        return value
+
+
+def _num(value: float) -> str:
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else f"{value:g}"
+    return str(value)
+
+
+def _records() -> tuple[Setting, ...]:
+    records = []
+    for spec in fields(Settings):
+        meta = dict(spec.metadata["setting"])
+        meta["flags"] = meta["flags"] or ("--" + spec.name.replace("_", "-"),)
+        kind = _KINDS[str(spec.type)]
+        records.append(Setting(name=spec.name, kind=kind, default=spec.default, **meta))
+    return tuple(records)
+
+
+SETTINGS = _records()
+_BY_KEY = {key: record for record in SETTINGS for key in record.keys}
 
 
 def is_proxy_address(entry: str) -> bool:
@@ -210,6 +350,15 @@ def default_config_paths() -> list[Path]:
     ]
 
 
+def config_files(config: Path | None) -> list[Path]:
+    """The config files to read, lowest priority first: `config` alone, else the defaults found."""
+    if config is not None:
+        if not config.exists():
+            raise ConfigError(f"config file {config} does not exist")
+        return [config]
+    return [path for path in default_config_paths() if path.is_file()]
+
+
 def read_config(path: Path) -> dict[str, Any]:
     """The validated `[server]` table of one config file."""
     try:
@@ -225,48 +374,23 @@ def read_config(path: Path) -> dict[str, Any]:
     server = document.get("server", {})
     if not isinstance(server, dict):
         raise ConfigError(f"config file {path}: 'server' must be a table")
-    return {**_validated(server, path)}
-
-
-def _validated(table: Mapping[str, Any], path: Path) -> dict[str, Any]:
     result: dict[str, Any] = {}
-    for raw_key, value in table.items():
-        key = _ALIASES.get(raw_key, raw_key)
-        if key not in _TYPES:
-            known = ", ".join(sorted(_TYPES))
-            raise ConfigError(
-                f"config file {path}: unknown key 'server.{raw_key}' (known: {known})"
-            )
-        types, wanted = _TYPES[key]
-        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            raise ConfigError(
-                f"config file {path}: 'server.{raw_key}' must be {wanted}, got {value!r}"
-            )
-        if key in _STRING_LISTS:
-            assert isinstance(value, list)
-            if not all(isinstance(u, str) and u for u in value):
-                raise ConfigError(
-                    f"config file {path}: 'server.{key}' must be a list of non-empty strings"
-                )
-            value = tuple(value)
-        result[key] = value
+    for key, value in server.items():
+        record = _BY_KEY.get(key)
+        if record is None:
+            known = ", ".join(sorted(_BY_KEY))
+            raise ConfigError(f"config file {path}: unknown key 'server.{key}' (known: {known})")
+        result[record.name] = record.from_toml(value, key=key, path=path)
     return result
 
 
 def load_settings(config: Path | None, overrides: Mapping[str, Any]) -> Settings:
     """Defaults ← config file(s) ← command-line overrides (only flags the user gave)."""
     merged: dict[str, Any] = {}
-    if config is not None:
-        if not config.exists():
-            raise ConfigError(f"config file {config} does not exist")
-        merged.update(read_config(config))
-    else:
-        for candidate in default_config_paths():
-            if candidate.is_file():
-                merged.update(read_config(candidate))
+    for path in config_files(config):
+        merged.update(read_config(path))
     merged.update(overrides)
-    names = {f.name for f in fields(Settings)}
-    unknown = set(merged) - names
+    unknown = sorted(set(merged) - {record.name for record in SETTINGS})
     if unknown:
-        raise ConfigError(f"unknown setting '{sorted(unknown)[0]}'")
-    return replace(Settings(), **merged).validate()
+        raise ConfigError(f"unknown setting '{unknown[0]}'")
+    return Settings(**merged).validate()

@@ -9,8 +9,9 @@ import os
 import socket
 import stat
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -18,17 +19,16 @@ from click.core import ParameterSource
 from teamgate import __version__
 from teamgate.errors import ConfigError
 from teamgate.settings import (
-    LOG_FORMATS,
-    MAX_HEADER_TIMEOUT_SECS,
-    MAX_POOL,
-    MAX_RETENTION_DAYS,
-    MAX_THROTTLE_SECS,
-    MAX_WORKERS,
+    SETTINGS,
+    Setting,
     Settings,
+    config_files,
+    default_config_paths,
     load_settings,
 )
 
 log = logging.getLogger("teamgate.server")
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 ENFORCED = (
     "Access control is ENABLED - users can only access their own workflows "
@@ -57,163 +57,52 @@ def cli(ctx: click.Context) -> None:
         ctx.invoke(run)
 
 
-# flag name → Settings field, for the overrides that came from the command line
-_FLAG_FIELDS = {
-    "database": "database",
-    "auth_file": "auth_file",
-    "require_auth": "require_auth",
-    "enforce_access_control": "enforce_access_control",
-    "admin_user": "admin_users",
-    "host": "host",
-    "port": "port",
-    "credential_cache_ttl_secs": "credential_cache_ttl_secs",
-    "login_throttle": "login_throttle",
-    "login_throttle_user_failures": "login_throttle_user_failures",
-    "login_throttle_address_failures": "login_throttle_address_failures",
-    "login_throttle_window_secs": "login_throttle_window_secs",
-    "login_throttle_delay_secs": "login_throttle_delay_secs",
-    "login_throttle_max_delay_secs": "login_throttle_max_delay_secs",
-    "blob_store": "blob_store",
-    "tls_cert": "tls_cert",
-    "tls_key": "tls_key",
-    "log_level": "log_level",
-    "max_body_bytes": "max_body_bytes",
-    "max_state_bytes": "max_state_bytes",
-    "max_versions": "max_versions",
-    "workers": "workers",
-    "log_format": "log_format",
-    "metrics": "metrics",
-    "db_pool_size": "db_pool_size",
-    "db_max_overflow": "db_max_overflow",
-    "audit_retention_days": "audit_retention_days",
-    "header_timeout_secs": "header_timeout_secs",
-    "forwarded_allow_ips": "forwarded_allow_ips",
-    "public_metrics": "public_metrics",
-}
-_LIST_FLAGS = ("admin_user", "forwarded_allow_ips")  # repeatable, or comma-separated in the env
+def _option(record: Setting) -> Callable[[FC], FC]:
+    """The `torc-server run` option of one setting, made from its record."""
+    decls = list(record.flags)
+    if record.kind is bool:
+        decls = [f"{flag}/--no-{flag[2:]}" for flag in decls if flag.startswith("--")]
+    options: dict[str, Any] = {"help": record.help, "show_default": True}
+    if record.repeatable:
+        options["multiple"] = True  # and comma-separated in the env var: see `_overrides`
+    else:
+        options["default"] = record.default
+    if record.choices:
+        options["type"] = click.Choice(record.choices, case_sensitive=not record.fold_case)
+    elif record.kind is int and record.low is not None:
+        high = None if record.high is None else int(record.high)
+        options["type"] = click.IntRange(int(record.low), high)
+    elif record.kind is float and record.low is not None:
+        options["type"] = click.FloatRange(record.low, record.high)
+    elif record.file:
+        options["type"] = click.Path(dir_okay=False)
+    if record.env:
+        options.update(envvar=record.env, show_envvar=True)
+    return click.option(*decls, record.name, **options)
+
+
+def setting_options(command: FC) -> FC:
+    """Every setting's option, in the order the settings are declared."""
+    for record in reversed(SETTINGS):
+        if record.cli:
+            command = _option(record)(command)
+    return command
+
+
+def _overrides(ctx: click.Context, flags: dict[str, Any]) -> dict[str, Any]:
+    """The settings given on the command line or in their env var (not click's defaults)."""
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    overrides: dict[str, Any] = {}
+    for record in SETTINGS:
+        if record.cli and ctx.get_parameter_source(record.name) in given:
+            value = flags[record.name]
+            if record.repeatable:
+                value = tuple(u.strip() for item in value for u in item.split(",") if u.strip())
+            overrides[record.name] = value
+    return overrides
 
 
 @cli.command(epilog=EXAMPLES)
-@click.option(
-    "-d",
-    "--database",
-    help="SQLite file path or postgresql:// URL. Default: torc.db in the user's data directory.",
-)
-@click.option(
-    "--auth-file",
-    envvar="TORC_AUTH_FILE",
-    show_envvar=True,
-    help="htpasswd file (bcrypt). Reloaded automatically when it changes.",
-)
-@click.option(
-    "--require-auth/--no-require-auth",
-    default=False,
-    help="Reject requests without valid credentials (401).",
-)
-@click.option(
-    "--enforce-access-control/--no-enforce-access-control",
-    default=False,
-    help="Users see only their own workflows and those shared with their groups.",
-)
-@click.option(
-    "--admin-user",
-    multiple=True,
-    envvar="TORC_ADMIN_USERS",
-    show_envvar=True,
-    help="System administrator (repeatable; the env var takes a comma-separated list).",
-)
-@click.option(
-    "--host",
-    "-u",
-    "--url",
-    "host",
-    default="localhost",
-    show_default=True,
-    help="Address to bind to.",
-)
-@click.option(
-    "-p",
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8080,
-    show_default=True,
-    help="Port; 0 picks a free one (printed as TORC_SERVER_PORT=<n> on stdout).",
-)
-@click.option(
-    "--credential-cache-ttl-secs",
-    type=click.FloatRange(min=0),
-    default=60,
-    envvar="TORC_CREDENTIAL_CACHE_TTL_SECS",
-    show_default=True,
-    help="Remember successful password checks this long; 0 turns the cache off.",
-)
-@click.option(
-    "--login-throttle/--no-login-throttle",
-    default=True,
-    show_default=True,
-    help="Refuse sign-in attempts (429, Retry-After) after repeated failures for a user name "
-    "or from a client address, before checking the password. Counted per process.",
-)
-@click.option(
-    "--login-throttle-user-failures",
-    type=click.IntRange(1, 1000),
-    default=10,
-    show_default=True,
-    help="Failed passwords for one user name before its attempts are refused.",
-)
-@click.option(
-    "--login-throttle-address-failures",
-    type=click.IntRange(1, 100_000),
-    default=50,
-    show_default=True,
-    help="Failed passwords from one client address before its attempts are refused "
-    "(known-good credentials and tokens still pass).",
-)
-@click.option(
-    "--login-throttle-window-secs",
-    type=click.FloatRange(1, MAX_THROTTLE_SECS),
-    default=900,
-    show_default=True,
-    help="Failures are forgotten this long after the last one (a success forgets a user's).",
-)
-@click.option(
-    "--login-throttle-delay-secs",
-    type=click.FloatRange(0.1, MAX_THROTTLE_SECS),
-    default=1,
-    show_default=True,
-    help="First refusal period; doubled by each further failure.",
-)
-@click.option(
-    "--login-throttle-max-delay-secs",
-    type=click.FloatRange(0.1, MAX_THROTTLE_SECS),
-    default=300,
-    show_default=True,
-    help="Longest refusal period (never shorter than the first).",
-)
-@click.option("--blob-store", help="State blob store: a directory or s3://bucket/prefix.")
-@click.option("--tls-cert", type=click.Path(dir_okay=False), help="TLS certificate (PEM).")
-@click.option("--tls-key", type=click.Path(dir_okay=False), help="TLS private key (PEM).")
-@click.option(
-    "--max-body-bytes",
-    type=click.IntRange(min=1024),
-    default=10 * 1024 * 1024,
-    show_default=True,
-    help="Largest request body accepted.",
-)
-@click.option(
-    "--max-state-bytes",
-    type=click.IntRange(min=1024),
-    default=1024 * 1024 * 1024,
-    show_default=True,
-    help="Largest Terraform state accepted (streamed to the blob store).",
-)
-@click.option(
-    "--max-versions",
-    type=click.IntRange(1, 1000),
-    default=10,
-    show_default=True,
-    help="Earlier states kept per unit.",
-)
 @click.option(
     "--config",
     "config_file",
@@ -221,96 +110,16 @@ _LIST_FLAGS = ("admin_user", "forwarded_allow_ips")  # repeatable, or comma-sepa
     help="config.toml with a [server] table (default: ./torc.toml, "
     "~/.config/torc/config.toml, /etc/torc/config.toml).",
 )
-@click.option(
-    "-l",
-    "--log-level",
-    default="info",
-    show_default=True,
-    type=click.Choice(["error", "warn", "warning", "info", "debug", "trace"], case_sensitive=False),
-)
-@click.option(
-    "--log-format",
-    type=click.Choice(LOG_FORMATS),
-    default="text",
-    show_default=True,
-    help="json: one object per line (time, level, logger, message; access lines add "
-    "method, path, status, duration_ms, user, client).",
-)
-@click.option(
-    "--workers",
-    type=click.IntRange(1, MAX_WORKERS),
-    default=1,
-    show_default=True,
-    help="Server processes sharing the port (the database is migrated once, before they start).",
-)
-@click.option(
-    "--metrics/--no-metrics",
-    default=True,
-    show_default=True,
-    help="Serve Prometheus metrics at /metrics (with --require-auth, to any signed-in user "
-    "unless --public-metrics).",
-)
-@click.option(
-    "--public-metrics/--no-public-metrics",
-    default=False,
-    show_default=True,
-    help="Serve /metrics without credentials even with --require-auth (for a scraper that "
-    "cannot sign in; it holds counts, never user names or unit paths).",
-)
-@click.option(
-    "--db-pool-size",
-    type=click.IntRange(1, MAX_POOL),
-    default=10,
-    show_default=True,
-    help="PostgreSQL connections kept open per process (SQLite ignores it).",
-)
-@click.option(
-    "--db-max-overflow",
-    type=click.IntRange(0, MAX_POOL),
-    default=10,
-    show_default=True,
-    help="Extra PostgreSQL connections a process may open under load (SQLite ignores it).",
-)
-@click.option(
-    "--audit-retention-days",
-    type=click.IntRange(0, MAX_RETENTION_DAYS),
-    default=90,
-    show_default=True,
-    help="Delete audit log events older than this (at startup, then hourly); 0 keeps them.",
-)
-@click.option(
-    "--header-timeout-secs",
-    type=click.FloatRange(0.1, MAX_HEADER_TIMEOUT_SECS),
-    default=20,
-    show_default=True,
-    help="Close a connection whose request headers have not all arrived this long after "
-    "its request began (slow or stalled clients cannot hold connections open).",
-)
-@click.option(
-    "--forwarded-allow-ips",
-    multiple=True,
-    envvar="TORC_FORWARDED_ALLOW_IPS",
-    show_envvar=True,
-    help="A proxy (IP address or network) whose X-Forwarded-For and X-Forwarded-Proto are "
-    "believed (repeatable; the env var takes a comma-separated list). Default: none, so the "
-    "client address used by the sign-in throttle and the audit log is always the peer's.",
-)
+@setting_options
 @click.pass_context
 def run(ctx: click.Context, /, config_file: Path | None, **flags: Any) -> None:
     """Run the server in the foreground."""
-    overrides: dict[str, Any] = {}
-    for flag, field_name in _FLAG_FIELDS.items():
-        source = ctx.get_parameter_source(flag)
-        if source in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
-            value = flags[flag]
-            if flag in _LIST_FLAGS:
-                value = tuple(u.strip() for item in value for u in item.split(",") if u.strip())
-            overrides[field_name] = value
     try:
-        settings = load_settings(config_file, overrides)
+        read = config_files(config_file)
+        settings = load_settings(config_file, _overrides(ctx, flags))
     except ConfigError as exc:
         raise click.ClickException(exc.message) from None
-    sys.exit(serve(settings))
+    sys.exit(serve(settings, config_read=read))
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -395,7 +204,32 @@ def _loose_mode(path: str) -> int | None:
     return mode if mode & 0o077 else None
 
 
-def serve(settings: Settings) -> int:
+def config_notes(read: Sequence[Path], cwd: Path | None = None) -> list[tuple[int, str]]:
+    """Startup log lines as (level, message): the config files read, or where none was found,
+    and a warning for a `config.toml` in the working directory that is not one of them (a new
+    user's ./config.toml was silently ignored, and a database appeared in $HOME)."""
+    cwd = cwd or Path.cwd()
+    read = [(cwd / path).resolve() for path in read]
+    lookup = [cwd / path for path in reversed(default_config_paths())]  # highest priority first
+    if read:
+        notes = [(logging.INFO, f"Read config file {path}") for path in read]
+    else:
+        looked = ", ".join(map(str, lookup))
+        notes = [(logging.INFO, f"No config file found (looked in: {looked})")]
+    stray = cwd / "config.toml"
+    if stray.is_file() and stray.resolve() not in read:
+        notes.append(
+            (
+                logging.WARNING,
+                f"{stray} is not read: the server reads --config FILE, else "
+                f"{', '.join(map(str, lookup))}. To use it, run with --config ./config.toml "
+                "or rename it to torc.toml",
+            )
+        )
+    return notes
+
+
+def serve(settings: Settings, *, config_read: Sequence[Path] = ()) -> int:
     """Start the server and block until it stops; returns the exit code."""
     from teamgate.web import serving
     from teamgate.web.app import create_app
@@ -404,6 +238,8 @@ def serve(settings: Settings) -> int:
     serving.limit_malloc_arenas()  # before any thread: see its docstring
     configure_logging(settings.log_level, settings.log_format)
     log.info("Starting torc-server version=%s (teamgate)", __version__)
+    for level, note in config_notes(config_read):
+        log.log(level, "%s", note)
     try:
         app = create_app(settings)  # migrates the database, once, before any worker starts
     except ConfigError as exc:
@@ -423,7 +259,8 @@ def serve(settings: Settings) -> int:
         return 1
     port = sock.getsockname()[1]
     log.info("Listening on %s:%d", settings.host, port)
-    print(f"TORC_SERVER_PORT={port}", flush=True)
+    if settings.port == 0:  # the caller asked for any free port and needs to know which
+        print(f"TORC_SERVER_PORT={port}", flush=True)
     if settings.workers == 1:
         return serving.run_one(app, settings, sock)
     app.state.database.dispose()  # the workers open their own
