@@ -2,6 +2,8 @@
 
 On PostgreSQL, `unit.path`, `workflow.user` and `workflow.name` are `COLLATE "C"` (migration
 0004): they sort and compare byte-wise as on SQLite, which the list queries' prefix ranges need.
+Objects of one database only say so (`with_variant`, `ddl_if`), so that
+tests/storage/test_schema_drift.py can hold these tables and the migrations to each other.
 """
 
 from __future__ import annotations
@@ -22,6 +24,12 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+
+def _bytewise(length: int) -> String:
+    """A VARCHAR compared byte-wise: SQLite's default BINARY, `COLLATE "C"` on PostgreSQL."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")
+
 
 access_group = Table(
     "access_group",
@@ -50,8 +58,8 @@ workflow = Table(
     "workflow",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(255), nullable=False),
-    Column("user", String(255), nullable=False),
+    Column("name", _bytewise(255), nullable=False),
+    Column("user", _bytewise(255), nullable=False),
     Column("description", Text, nullable=True),
     Column("timestamp", String(32), nullable=False),
     Column("project", String(255), nullable=True),
@@ -212,7 +220,7 @@ unit = Table(
     "unit",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("path", String(1024), nullable=False, unique=True),
+    Column("path", _bytewise(1024), nullable=False, unique=True),
     Column("owner", String(255), nullable=False),
     Column("created_at", String(32), nullable=False),
     Column("updated_at", String(32), nullable=False),
@@ -223,7 +231,8 @@ unit = Table(
     Column("lock_id", String(255), nullable=True),
     Column("lock_info", Text, nullable=True),
     Index("ix_unit_owner_path", "owner", "path", postgresql_include=["id"]),
-    # PostgreSQL also has ix_unit_path_id: (path) INCLUDE (id), see migration 0004
+    # index-only scans of (path, id) for `unit ls`; SQLite's indexes hold the rowid already
+    Index("ix_unit_path_id", "path", postgresql_include=["id"]).ddl_if(dialect="postgresql"),
     sqlite_autoincrement=True,
 )
 
