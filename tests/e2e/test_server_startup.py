@@ -8,6 +8,7 @@ Each case runs the real server: it must exit non-zero without ever listening
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -217,3 +218,48 @@ def test_missing_config_file_is_refused(tmp_path: Path) -> None:
     missing = tmp_path / "nope.toml"
     outcome = run_server(tmp_path, "--config", str(missing))
     assert_refused(outcome, str(missing))
+
+
+# -- what a server that starts says ----------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_fixed_port_start_names_config_files_and_prints_no_port_line(tmp_path: Path) -> None:
+    """A ./config.toml the server does not read is a warning, not silence; the
+    TORC_SERVER_PORT= line is only for --port 0, whose port the caller cannot know."""
+    (tmp_path / "config.toml").write_text(f'[server]\ndatabase = "{tmp_path / "wanted.db"}"\n')
+    port = free_port()
+    cmd = [str(BIN / "torc-server"), "run", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += backend_args(["--database", str(tmp_path / "torc.db")])
+    process = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=isolated_env(tmp_path),
+    )
+    watchdog = threading.Timer(STARTUP_TIMEOUT, process.kill)
+    watchdog.start()
+    try:
+        assert process.stderr is not None
+        log: list[str] = []
+        for line in process.stderr:
+            log.append(line)
+            if line.startswith("INFO Listening on "):
+                break
+        process.terminate()
+        stdout, rest = process.communicate()
+    finally:
+        watchdog.cancel()
+    text = "".join(log) + rest
+    assert f"INFO Listening on 127.0.0.1:{port}" in text, text
+    assert "INFO No config file found (looked in: " in text
+    [warning] = [line for line in log if line.startswith("WARNING ") and "config.toml" in line]
+    assert "--config ./config.toml" in warning and "torc.toml" in warning
+    assert "TORC_SERVER_PORT" not in stdout
