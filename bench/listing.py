@@ -40,6 +40,7 @@ from tests.conftest import Server, password_of, start_server, write_htpasswd
 from teamgate.storage.db import units as unit_store
 from teamgate.storage.db import workflows as workflow_store
 from teamgate.storage.db.engine import Database, database_url
+from teamgate.storage.db.listing import readable_by
 from teamgate.storage.db.workflows import WorkflowFilter
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -355,12 +356,12 @@ def raw_figures(database: str, user: str, repeat: int) -> tuple[tuple[float, flo
 def _visibility(user: str) -> tuple[Any, Any]:
     if user != USER:  # alice: rbac init's admin role allows everything
         return (
-            workflow_store.readable_by(user, allow=["*"]),
-            unit_store.readable_by(user, allow=["*"]),
+            readable_by(user, allow=["*"]),
+            readable_by(user, allow=["*"]),
         )
     return (
-        workflow_store.readable_by(user, allow=WORKFLOW_ALLOW, deny=WORKFLOW_DENY),
-        unit_store.readable_by(user, allow=UNIT_ALLOW, deny=UNIT_DENY),
+        readable_by(user, allow=WORKFLOW_ALLOW, deny=WORKFLOW_DENY),
+        readable_by(user, allow=UNIT_ALLOW, deny=UNIT_DENY),
     )
 
 

@@ -10,6 +10,7 @@ from teamgate.domain.workflows import parse_spec
 from teamgate.errors import AlreadyExists, NotFound
 from teamgate.storage.db import groups, workflows
 from teamgate.storage.db.engine import Database
+from teamgate.storage.db.listing import readable_by
 from teamgate.storage.db.workflows import WorkflowFilter
 
 
@@ -72,7 +73,7 @@ def test_readable_filter_is_owner_or_shared(database: Database) -> None:
     with database.read() as conn:
         page = workflows.list_workflows(
             conn,
-            visible=workflows.readable_by("carol"),
+            visible=readable_by("carol"),
             filters=WorkflowFilter(),
             offset=0,
             limit=100,

@@ -8,8 +8,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
+from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
 from teamgate.domain.policy import NO_FACTS, Decision, Facts
+from teamgate.domain.rules import Effect
 from teamgate.errors import Forbidden, Invalid
 from teamgate.services import observers
 from teamgate.services.access_cache import AccessCache
@@ -17,6 +19,7 @@ from teamgate.storage.blobs import BlobStore
 from teamgate.storage.db import rbac as access_version
 from teamgate.storage.db.counts import CountCache
 from teamgate.storage.db.engine import Database
+from teamgate.storage.db.listing import Visibility, readable_by
 
 MAX_LIMIT = 10_000
 
@@ -41,6 +44,22 @@ def facts_for(ctx: ServiceContext, conn: Connection, principal: Principal) -> Fa
     if not ctx.enforce or principal.name is None:
         return NO_FACTS
     return ctx.access.facts_for(conn, principal.name)
+
+
+def visible_to(
+    ctx: ServiceContext, conn: Connection, principal: Principal, action: Action
+) -> Visibility | None:
+    """The list filter for what the caller may `action` (a `*.read`): owned, shared with their
+    groups or allowed by their RBAC rules, and not denied; None (no filter) when access
+    control is off."""
+    if not ctx.enforce or principal.name is None:
+        return None
+    rules = facts_for(ctx, conn, principal).rules
+    return readable_by(
+        principal.name,
+        allow=rules.patterns(Effect.ALLOW, action),
+        deny=rules.patterns(Effect.DENY, action),
+    )
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from teamgate.domain.units import normalize_path
 from teamgate.services import units
 from teamgate.services.context import ServiceContext, facts_for
 from teamgate.storage.db import units as store
+from teamgate.storage.db.listing import readable_by
 
 READ, WRITE, LOCK = units.READ, units.WRITE, units.LOCK
 
@@ -75,7 +76,7 @@ def explain_listing(ctx: ServiceContext, subject: Principal, prefix: str | None)
     with ctx.db.read() as conn:
         facts = facts_for(enforced, conn, subject)
         denied = facts.rules.patterns(Effect.DENY, READ)
-        visible = store.readable_by(subject.name, deny=denied)  # owned or shared only
+        visible = readable_by(subject.name, deny=denied)  # owned or shared only
         own = bool(store.list_units(conn, visible=visible, prefix=clean, limit=1).items)
     denies = _grants(facts, Effect.DENY)
     blanket = next((g for g in denies if "*" in g.rule.resources), None)

@@ -17,12 +17,17 @@ from sqlalchemy import Connection
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
 from teamgate.domain.policy import Decision, Resource, decide
-from teamgate.domain.rules import Effect
 from teamgate.domain.states import JsonError, check_json
 from teamgate.domain.units import normalize_path
 from teamgate.errors import Conflict, Invalid, LockConflict, NotFound
 from teamgate.services import audit, observers
-from teamgate.services.context import ServiceContext, check_page, facts_for, require
+from teamgate.services.context import (
+    ServiceContext,
+    check_page,
+    facts_for,
+    require,
+    visible_to,
+)
 from teamgate.storage.blobs import BlobInfo, BlobStore
 from teamgate.storage.db import groups as group_store
 from teamgate.storage.db import units as store
@@ -144,14 +149,7 @@ def list_units(
     if ctx.enforce and principal.name is None:
         require(decide(principal, READ, Resource("unit", "*", "*"), enforce=True))
     with ctx.db.read() as conn:
-        visible = None
-        if ctx.enforce and principal.name is not None:
-            rules = facts_for(ctx, conn, principal).rules
-            visible = store.readable_by(
-                principal.name,
-                allow=rules.patterns(Effect.ALLOW, READ),
-                deny=rules.patterns(Effect.DENY, READ),
-            )
+        visible = visible_to(ctx, conn, principal, READ)
         return store.list_units(conn, visible=visible, prefix=clean, limit=limit, after=after)
 
 

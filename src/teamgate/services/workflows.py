@@ -19,7 +19,6 @@ from teamgate.domain.policy import (
     explain,
     user_resource,
 )
-from teamgate.domain.rules import Effect
 from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import Invalid, NotFound
 from teamgate.services import audit
@@ -28,6 +27,7 @@ from teamgate.services.context import (
     check_page,
     facts_for,
     require,
+    visible_to,
     workflows_change,
 )
 from teamgate.storage.db import groups as group_store
@@ -196,17 +196,9 @@ def list_workflows(
     if ctx.enforce and principal.name is None:
         require(decide(principal, READ, _new_resource(principal), enforce=True))
     with ctx.db.read() as conn:
-        visible = None
-        if ctx.enforce and principal.name is not None:
-            rules = facts_for(ctx, conn, principal).rules
-            visible = store.readable_by(
-                principal.name,
-                allow=rules.patterns(Effect.ALLOW, READ),
-                deny=rules.patterns(Effect.DENY, READ),
-            )
         return store.list_workflows(
             conn,
-            visible=visible,
+            visible=visible_to(ctx, conn, principal, READ),
             filters=filters,
             offset=offset,
             limit=limit,

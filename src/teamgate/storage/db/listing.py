@@ -71,6 +71,12 @@ class Visibility:
         return [p for p in dict.fromkeys(self.allow) if not any(_covers(d, p) for d in self.deny)]
 
 
+def readable_by(user: str, *, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> Visibility:
+    """What `user` may read: owned, shared with their groups, or matched by an RBAC `allow`
+    pattern (on a unit's path or a workflow's `owner/name`), and matched by no `deny` pattern."""
+    return Visibility(user, tuple(allow), tuple(deny))
+
+
 def _covers(deny: str, allow: str) -> bool:
     """True when every name `allow` matches is also matched by `deny` (cheap cases only)."""
     if "*" not in deny:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,12 +214,6 @@ def referenced_blob_keys(conn: Connection, *, prefix: str) -> set[str]:
         unit_version.c.blob_key.startswith(prefix, autoescape=True)
     )
     return {key for (key,) in conn.execute(current.union_all(kept))}
-
-
-def readable_by(user: str, *, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> Visibility:
-    """What `user` may read: owned, shared with their groups, or matched by an RBAC `allow`
-    pattern (on the unit path), and matched by no `deny` pattern."""
-    return Visibility(user, tuple(allow), tuple(deny))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -148,12 +147,6 @@ def delete_workflow(conn: Connection, workflow_id: int) -> Workflow:
     found = get_workflow(conn, workflow_id)
     conn.execute(delete(workflow).where(workflow.c.id == workflow_id))
     return found
-
-
-def readable_by(user: str, *, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> Visibility:
-    """What `user` may read: owned, shared with their groups, or matched by an RBAC `allow`
-    pattern (on `owner/name`), and matched by no `deny` pattern."""
-    return Visibility(user, tuple(allow), tuple(deny))
 
 
 @dataclass(frozen=True, slots=True)
