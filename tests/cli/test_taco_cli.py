@@ -330,7 +330,7 @@ def test_rbac_page_flow(rbac_server: Server, config: Path) -> None:
         return functools.partial(taco, server, config, "bob", *args)
 
     me, listed, table, removed = at_once(
-        bob("rbac", "me"),  # of oneself: needs no rbac.manage
+        bob("rbac", "me", "-o", "json"),  # of oneself: needs no rbac.manage
         bob("unit", "ls", "-o", "json"),
         bob("unit", "ls"),
         bob("unit", "rm", "dev/app", "-y"),
@@ -434,12 +434,12 @@ def test_unit_lifecycle(server: Server, config: Path, tmp_path: Path) -> None:
         run("carol", "unit", "create", "life/app"),
         run("carol", "unit", "ls", "life"),  # whole segments: not lifeops/x
         run("carol", "unit", "list", "life", "-o", "json"),
-        run("carol", "unit", "info", "life/app"),
+        run("carol", "unit", "info", "life/app", "-o", "json"),
         run("carol", "unit", "pull", "life/app", str(empty)),
     )
     assert error(again)["error"] == "Conflict"
     assert "│ ID       │ SIZE │ UPDATED" in ok(listed) and "│ LOCKED │" in listed.stdout
-    assert "lifeops" not in listed.stdout and listed.stdout.endswith("\nTotal: 1 units\n")
+    assert "lifeops" not in listed.stdout and listed.stdout.endswith("\nTotal: 1 unit\n")
     assert [u["path"] for u in json.loads(ok(as_json))] == ["life/app"]
     found = json.loads(ok(info))
     assert (found["owner"], found["size"], found["locked"]) == ("carol", 0, False)
@@ -469,7 +469,7 @@ def test_unit_lifecycle(server: Server, config: Path, tmp_path: Path) -> None:
     versions = json.loads(ok(versions_json))
     assert len(versions) == 1
     assert versions[0]["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
-    assert "│ VERSION │ CREATED" in ok(table) and table.stdout.endswith("\nTotal: 1 versions\n")
+    assert "│ VERSION │ CREATED" in ok(table) and table.stdout.endswith("\nTotal: 1 version\n")
     assert error(refused)["error"] == "Forbidden"
     assert refused.stdout == ""
 
@@ -553,7 +553,7 @@ def test_unit_share_with_a_group(server: Server, config: Path) -> None:
     assert ok(taco(server, config, "carol", "unit", "share", "shared/app", "platform")) == (
         "Unit shared/app shared with group 'platform'\n"
     )
-    info = json.loads(ok(taco(server, config, "dave", "unit", "info", "shared/app")))
+    info = json.loads(ok(taco(server, config, "dave", "unit", "info", "shared/app", "-o", "json")))
     assert info["groups"] == ["platform"]
     assert "shared/app" in ok(taco(server, config, "dave", "unit", "ls", "shared"))
     assert ok(taco(server, config, "carol", "unit", "unshare", "shared/app", "platform")) == (

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from teamgate.cli.common import leaf_command
-from teamgate.cli.output import render_table
+from teamgate.cli.output import counted, dumps, render_table
 
 if TYPE_CHECKING:
     from teamgate.client.taco import LockStore, TacoClient
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 class Options:
@@ -130,8 +131,35 @@ def when(value: Any) -> str:
         return str(value)
 
 
-def echo_table(headers: tuple[str, ...], rows: Iterable[tuple[Any, ...]], total: str) -> None:
-    """A table, a blank line, then the `total` line."""
-    click.echo(render_table(headers, list(rows)))
-    click.echo()
-    click.echo(total)
+def table_total(headers: tuple[str, ...], rows: Iterable[tuple[Any, ...]], noun: str) -> str:
+    """A table, a blank line, then `Total: 2 units` (`noun` in the singular)."""
+    rows = list(rows)
+    return f"{render_table(headers, rows)}\n\nTotal: {counted(len(rows), noun)}"
+
+
+def listing(
+    headers: tuple[str, ...], row: Callable[[Any], tuple[Any, ...]], noun: str
+) -> Callable[[list[Any]], str]:
+    """How `answer` shows a list: a table of `row(item)` with its total, or `No units found`."""
+
+    def text(items: list[Any]) -> str:
+        if not items:
+            return f"No {noun}s found"
+        return table_total(headers, (row(item) for item in items), noun)
+
+    return text
+
+
+def answer(opts: Options, call: Callable[[TacoClient], T], text: Callable[[T], str]) -> None:
+    """Ask the server (`call`), then print its answer: as JSON with -o json, else `text(answer)`."""
+    with opts.client() as client:
+        result = call(client)
+    click.echo(dumps(result) if opts.json else text(result))
+
+
+def fields_table(fields: Iterable[tuple[str, Any]]) -> str:
+    """A `FIELD │ VALUE` table; lists are joined with commas, empty ones shown as `-`."""
+    rows = [
+        (name, ", ".join(map(str, v)) or "-" if isinstance(v, list) else v) for name, v in fields
+    ]
+    return render_table(("FIELD", "VALUE"), rows)

@@ -1,21 +1,24 @@
-"""`taco rbac`: permissions, roles and user assignments, and `rbac test` to ask about access."""
+"""`taco rbac`: permissions, roles and user assignments (`rbac test` is in rbac_test.py)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from teamgate.cli.common import examples
-from teamgate.cli.explain import step_lines
-from teamgate.cli.output import echo_json
 from teamgate.cli.taco.common import (
     AliasGroup,
     Options,
     alias,
+    answer,
     command,
-    echo_table,
+    fields_table,
+    listing,
     pass_options,
     when,
 )
+from teamgate.cli.taco.rbac_test import rbac_test
 from teamgate.domain.actions import rule_actions_help
 
 
@@ -35,19 +38,23 @@ def rbac() -> None:
     """Role-based access control: permissions, roles, user assignments."""
 
 
+rbac.add_command(rbac_test)
+
+
 @rbac.command("init")
 @command
 @pass_options
 def rbac_init(opts: Options) -> None:
     """Create the built-in admin and default roles and make you the RBAC administrator."""
-    with opts.client() as client:
-        result = client.rbac_init()
-    if opts.json:
-        echo_json(result)
-        return
-    click.echo("RBAC system initialized successfully!")
-    click.echo(f"Admin role assigned to: {result.get('admin')}")
-    click.echo("Default permissions and roles created.")
+    answer(
+        opts,
+        lambda client: client.rbac_init(),
+        lambda result: (
+            "RBAC system initialized successfully!\n"
+            f"Admin role assigned to: {result.get('admin')}\n"
+            "Default permissions and roles created."
+        ),
+    )
 
 
 @rbac.command("me")
@@ -55,125 +62,21 @@ def rbac_init(opts: Options) -> None:
 @pass_options
 def rbac_me(opts: Options) -> None:
     """Show your roles, permissions and rules."""
-    import json
-
-    with opts.client() as client:
-        me = client.rbac_me()
-    click.echo(json.dumps(me, indent=2, sort_keys=True, ensure_ascii=False))
+    answer(opts, lambda client: client.rbac_me(), _me_text)
 
 
-# operation → (action, needs a unit); `ls`/`list` take an optional prefix, `manage` nothing.
-# The page's action names (unit.read, …) are accepted as they are.
-OPERATIONS: dict[str, tuple[str, bool | None]] = {
-    "read": ("unit.read", True),
-    "pull": ("unit.read", True),
-    "unit.read": ("unit.read", True),
-    "write": ("unit.write", True),
-    "push": ("unit.write", True),
-    "create": ("unit.write", True),
-    "unit.write": ("unit.write", True),
-    "lock": ("unit.lock", True),
-    "unlock": ("unit.lock", True),
-    "unit.lock": ("unit.lock", True),
-    "delete": ("unit.delete", True),
-    "rm": ("unit.delete", True),
-    "unit.delete": ("unit.delete", True),
-    "ls": ("unit.read", None),
-    "list": ("unit.read", None),
-    "manage": ("rbac.manage", False),
-    "rbac.manage": ("rbac.manage", False),
-}
-
-
-def _operation(operation: str, unit: str | None) -> str:
-    """The action that `rbac test` asks about; a usage error when the operation makes no sense."""
-    known = OPERATIONS.get(operation.lower())
-    if known is None:
-        raise click.UsageError(
-            f"unknown operation '{operation}'; use one of: {', '.join(OPERATIONS)}"
-        )
-    action, needs_unit = known
-    if needs_unit and not unit:
-        raise click.UsageError(
-            f"operation '{operation}' needs a unit path, e.g. "
-            f"'taco rbac test bob@example.com {operation} myapp/prod' "
-            "('ls' asks what unit ls would show)"
-        )
-    if needs_unit is False and unit:
-        raise click.UsageError(f"operation '{operation}' takes no unit")
-    return action
-
-
-@rbac.command(
-    "test",
-    epilog=examples(
-        "taco rbac test bob@example.com pull dev/app",
-        "taco rbac test bob@example.com unit.delete prod/db",
-        "taco rbac test bob@example.com create dev/new",
-        "taco rbac test bob@example.com ls",
-        "taco rbac test bob@example.com ls dev",
-        "taco rbac test alice@example.com manage",
-        "taco rbac test bob@example.com rm dev/app --explain",
-        "taco -o json rbac test bob@example.com push dev/app | jq .steps",
-    ),
-)
-@click.argument("email")
-@click.argument("operation")
-@click.argument("unit", required=False)
-@click.option(
-    "-e",
-    "--explain",
-    is_flag=True,
-    help="Also print every check the server made, in order (always in -o json as 'steps').",
-)
-@command
-@pass_options
-def rbac_test(opts: Options, email: str, operation: str, unit: str | None, explain: bool) -> None:
-    """Would EMAIL be allowed OPERATION on UNIT, and why? Changes nothing.
-
-    OPERATION: read|pull, write|push|create, lock|unlock, delete|rm (these need UNIT),
-    ls|list [PREFIX] (would unit ls show EMAIL anything?) or manage; or the page's action
-    names unit.read, unit.write, unit.lock, unit.delete, rbac.manage. The answer uses the
-    unit's real owner and shares, as the server does; a unit you may not read is answered
-    without them. A user with no role is reported as "user not found" (check the e-mail).
-    With --explain, ends with the decision path as `torc access explain` prints it: the
-    deny rules and allow rules that match (with their permission and role), owner and
-    groups (✓ grants, ✗ a deny rule refuses, · nothing found).
-    """
-    action = _operation(operation, unit)
-    listing = OPERATIONS[operation.lower()][1] is None
-    with opts.client() as client:
-        if listing:
-            result = client.rbac_test(email, action, None, prefix=unit)
-        else:
-            result = client.rbac_test(email, action, unit or "*")
-    if opts.json:
-        echo_json(result)
-        return
-    click.echo(f"Testing operation for user: {email}")
-    click.echo(f"Operation: {operation}{f' {unit}' if unit else ''}")
-    click.echo(f"Result: {result['status']}")
-    if result.get("reason"):
-        click.echo(f"Reason: {result['reason']}")
-    click.echo(f"User roles: {_roles(result)}")
-    permissions = result.get("applicable_permissions") or []
-    click.echo(f"Applicable permissions: {', '.join(permissions) or 'none'}")
-    steps = result.get("steps") or []
-    if explain and steps:
-        click.echo("Decision path: checked in this order")
-        click.echo("\n".join(step_lines(steps)))
-
-
-def _roles(result: dict[str, object]) -> str:
-    roles = result.get("user_roles") or []
-    assert isinstance(roles, list)
-    if roles:
-        return ", ".join(map(str, roles))
-    if result.get("rbac_enabled") is False:
-        return "none (RBAC is not initialised: taco rbac init)"
-    if result.get("user_found") is False:
-        return "none (user not found: no roles assigned)"
-    return "none"
+def _me_text(me: dict[str, Any]) -> str:
+    enabled = "yes" if me.get("rbac_enabled") else "no (taco rbac init)"
+    return fields_table(
+        [
+            ("User", me.get("subject")),
+            ("RBAC enabled", enabled),
+            ("System administrator", "yes" if me.get("system_admin") else "no"),
+            ("Roles", me.get("roles") or []),
+            ("Permissions", me.get("permissions") or []),
+            ("Rules", "; ".join(me.get("rules") or []) or "-"),
+        ]
+    )
 
 
 @rbac.group(
@@ -221,14 +124,13 @@ def permission_create(
     rules: tuple[str, ...],
 ) -> None:
     """Create a permission from one or more rules."""
-    with opts.client() as client:
-        created = client.create_permission(
+    answer(
+        opts,
+        lambda c: c.create_permission(
             permission_id, name=name, description=description, rules=list(rules)
-        )
-    if opts.json:
-        echo_json(created)
-    else:
-        click.echo(f"Permission '{created['id']}' created successfully")
+        ),
+        lambda created: f"Permission '{created['id']}' created successfully",
+    )
 
 
 @rbac_permission.command("list")
@@ -236,25 +138,13 @@ def permission_create(
 @pass_options
 def permission_list(opts: Options) -> None:
     """List permissions with their rules."""
-    with opts.client() as client:
-        items = client.list_permissions()
-    if opts.json:
-        echo_json(items)
-    elif not items:
-        click.echo("No permissions found")
-    else:
-        rows = (
-            (
-                p["id"],
-                p["name"],
-                p.get("description"),
-                "; ".join(p["rules"]),
-                when(p["created_at"]),
-            )
-            for p in items
-        )
-        headers = ("ID", "NAME", "DESCRIPTION", "RULES", "CREATED")
-        echo_table(headers, rows, f"Total: {len(items)} permissions")
+    headers = ("ID", "NAME", "DESCRIPTION", "RULES", "CREATED")
+
+    def row(p: dict[str, Any]) -> tuple[Any, ...]:
+        rules = "; ".join(p["rules"])
+        return (p["id"], p["name"], p.get("description"), rules, when(p["created_at"]))
+
+    answer(opts, lambda c: c.list_permissions(), listing(headers, row, "permission"))
 
 
 @rbac_permission.command("delete")
@@ -263,12 +153,11 @@ def permission_list(opts: Options) -> None:
 @pass_options
 def permission_delete(opts: Options, permission_id: str) -> None:
     """Delete a permission (and remove it from every role)."""
-    with opts.client() as client:
-        result = client.delete_permission(permission_id)
-    if opts.json:
-        echo_json(result)
-    else:
-        click.echo(f"Permission '{permission_id}' deleted successfully")
+    answer(
+        opts,
+        lambda c: c.delete_permission(permission_id),
+        lambda _: f"Permission '{permission_id}' deleted successfully",
+    )
 
 
 alias(rbac_permission, "delete", "rm")
@@ -303,12 +192,11 @@ def rbac_role() -> None:
 @pass_options
 def role_create(opts: Options, role_id: str, name: str, description: str | None) -> None:
     """Create a role (then give it permissions with assign-permission)."""
-    with opts.client() as client:
-        created = client.create_role(role_id, name=name, description=description)
-    if opts.json:
-        echo_json(created)
-    else:
-        click.echo(f"Role {created['id']} created successfully: {created['name']}")
+    answer(
+        opts,
+        lambda c: c.create_role(role_id, name=name, description=description),
+        lambda created: f"Role {created['id']} created successfully: {created['name']}",
+    )
 
 
 @rbac_role.command("list")
@@ -316,25 +204,13 @@ def role_create(opts: Options, role_id: str, name: str, description: str | None)
 @pass_options
 def role_list(opts: Options) -> None:
     """List roles with their permissions."""
-    with opts.client() as client:
-        items = client.list_roles()
-    if opts.json:
-        echo_json(items)
-    elif not items:
-        click.echo("No roles found")
-    else:
-        rows = (
-            (
-                r["id"],
-                r["name"],
-                r.get("description"),
-                ", ".join(r["permissions"]),
-                when(r["created_at"]),
-            )
-            for r in items
-        )
-        headers = ("ID", "NAME", "DESCRIPTION", "PERMISSIONS", "CREATED")
-        echo_table(headers, rows, f"Total: {len(items)} roles")
+    headers = ("ID", "NAME", "DESCRIPTION", "PERMISSIONS", "CREATED")
+
+    def row(r: dict[str, Any]) -> tuple[Any, ...]:
+        permissions = ", ".join(r["permissions"])
+        return (r["id"], r["name"], r.get("description"), permissions, when(r["created_at"]))
+
+    answer(opts, lambda c: c.list_roles(), listing(headers, row, "role"))
 
 
 @rbac_role.command("delete")
@@ -343,12 +219,7 @@ def role_list(opts: Options) -> None:
 @pass_options
 def role_delete(opts: Options, role_id: str) -> None:
     """Delete a role (and take it away from every user)."""
-    with opts.client() as client:
-        result = client.delete_role(role_id)
-    if opts.json:
-        echo_json(result)
-    else:
-        click.echo(f"Role {role_id} deleted successfully")
+    answer(opts, lambda c: c.delete_role(role_id), lambda _: f"Role {role_id} deleted successfully")
 
 
 @rbac_role.command(
@@ -364,12 +235,11 @@ def role_delete(opts: Options, role_id: str) -> None:
 @pass_options
 def role_assign_permission(opts: Options, role_id: str, permission_id: str) -> None:
     """Add a permission to a role."""
-    with opts.client() as client:
-        result = client.assign_permission(role_id, permission_id)
-    if opts.json:
-        echo_json(result)
-    else:
-        click.echo(f"Permission '{permission_id}' assigned to role '{role_id}' successfully")
+    answer(
+        opts,
+        lambda c: c.assign_permission(role_id, permission_id),
+        lambda _: f"Permission '{permission_id}' assigned to role '{role_id}' successfully",
+    )
 
 
 @rbac_role.command("revoke-permission")
@@ -379,12 +249,11 @@ def role_assign_permission(opts: Options, role_id: str, permission_id: str) -> N
 @pass_options
 def role_revoke_permission(opts: Options, role_id: str, permission_id: str) -> None:
     """Remove a permission from a role."""
-    with opts.client() as client:
-        result = client.revoke_permission(role_id, permission_id)
-    if opts.json:
-        echo_json(result)
-    else:
-        click.echo(f"Permission '{permission_id}' revoked from role '{role_id}' successfully")
+    answer(
+        opts,
+        lambda c: c.revoke_permission(role_id, permission_id),
+        lambda _: f"Permission '{permission_id}' revoked from role '{role_id}' successfully",
+    )
 
 
 alias(rbac_role, "assign-permission", "assign-policy")
@@ -418,14 +287,15 @@ def rbac_user() -> None:
 @pass_options
 def user_assign(opts: Options, email: str, role_id: str) -> None:
     """Give a user a role."""
-    with opts.client() as client:
-        result = client.assign_role(email, role_id)
-    if opts.json:
-        echo_json(result)
-    elif result.get("changed", True):
-        click.echo(f"Role {role_id} assigned to {email}")
-    else:
-        click.echo(f"Role {role_id} was already assigned to {email}")
+    answer(
+        opts,
+        lambda c: c.assign_role(email, role_id),
+        lambda result: (
+            f"Role {role_id} assigned to {email}"
+            if result.get("changed", True)
+            else f"Role {role_id} was already assigned to {email}"
+        ),
+    )
 
 
 @rbac_user.command("unassign")
@@ -435,12 +305,11 @@ def user_assign(opts: Options, email: str, role_id: str) -> None:
 @pass_options
 def user_unassign(opts: Options, email: str, role_id: str) -> None:
     """Take a role away from a user."""
-    with opts.client() as client:
-        result = client.revoke_role(email, role_id)
-    if opts.json:
-        echo_json(result)
-    else:
-        click.echo(f"Role {role_id} revoked from {email}")
+    answer(
+        opts,
+        lambda c: c.revoke_role(email, role_id),
+        lambda _: f"Role {role_id} revoked from {email}",
+    )
 
 
 @rbac_user.command("list")
@@ -448,19 +317,12 @@ def user_unassign(opts: Options, email: str, role_id: str) -> None:
 @pass_options
 def user_list(opts: Options) -> None:
     """List users and their roles."""
-    with opts.client() as client:
-        items = client.list_users()
-    if opts.json:
-        echo_json(items)
-    elif not items:
-        click.echo("No user assignments found")
-    else:
-        rows = (
-            (u["subject"], u["email"], ", ".join(u["roles"]), when(u.get("updated_at")))
-            for u in items
-        )
-        headers = ("SUBJECT", "EMAIL", "ROLES", "UPDATED")
-        echo_table(headers, rows, f"Total: {len(items)} user assignments")
+    headers = ("SUBJECT", "EMAIL", "ROLES", "UPDATED")
+
+    def row(u: dict[str, Any]) -> tuple[Any, ...]:
+        return (u["subject"], u["email"], ", ".join(u["roles"]), when(u.get("updated_at")))
+
+    answer(opts, lambda c: c.list_users(), listing(headers, row, "user assignment"))
 
 
 alias(rbac_user, "unassign", "revoke")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import click
@@ -16,10 +16,11 @@ from teamgate.cli.taco.common import (
     Options,
     alias,
     command,
-    echo_table,
+    fields_table,
     local_error,
     pass_options,
     quiet_option,
+    table_total,
     when,
 )
 
@@ -82,7 +83,7 @@ def unit_ls(opts: Options, prefix: str | None, page_size: int, quiet: bool) -> N
     if not rows:
         click.echo("No units found")
     else:
-        echo_table(("ID", "SIZE", "UPDATED", "LOCKED"), rows, f"Total: {len(rows)} units")
+        click.echo(table_total(("ID", "SIZE", "UPDATED", "LOCKED"), rows, "unit"))
 
 
 def _unit_row(found: dict[str, Any]) -> tuple[Any, ...]:
@@ -107,9 +108,25 @@ def _echo_json_list(items: Iterable[Any]) -> None:
 @command
 @pass_options
 def unit_info(opts: Options, path: str) -> None:
-    """Show a unit's metadata (owner, size, hash, lock, groups) as JSON."""
+    """Show a unit's metadata (owner, size, hash, lock, groups)."""
     with opts.client() as client:
-        echo_json(client.get_unit(path))
+        found = client.get_unit(path)
+    echo_json(found) if opts.json else click.echo(fields_table(_info_fields(found)))
+
+
+def _info_fields(found: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+    """Every field of `unit info`; the lock's own fields as `lock.who` and so on."""
+    for name, value in found.items():
+        if isinstance(value, dict):
+            yield from ((f"{name}.{key}", _shown(key, inner)) for key, inner in value.items())
+        else:
+            yield name, _shown(name, value)
+
+
+def _shown(name: str, value: Any) -> Any:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return when(value) if name.endswith("_at") or name == "Created" else value
 
 
 @unit.command(
@@ -260,7 +277,7 @@ def unit_versions(opts: Options, path: str) -> None:
             (v["version"], when(v.get("created_at")), v.get("size"), (v.get("sha256") or "")[:12])
             for v in versions
         )
-        echo_table(("VERSION", "CREATED", "SIZE", "HASH"), rows, f"Total: {len(versions)} versions")
+        click.echo(table_total(("VERSION", "CREATED", "SIZE", "HASH"), rows, "version"))
 
 
 @unit.command(

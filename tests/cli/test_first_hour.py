@@ -1,0 +1,149 @@
+"""What a new user meets in the first hour with `torc` and `taco`, through the real CLIs.
+
+Tables in table mode, counted nouns, tables that never break a word (and do not wrap at all when
+piped), and errors that say what to do: which user the CLI signed in as, which URL to set, that
+`taco login` comes first.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect  # type: ignore[import-untyped]  # pexpect ships no type hints
+import pytest
+
+from teamgate.cli.output import render_table
+from tests.conftest import BIN, Server, password_of, start_server, write_htpasswd
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The tutorial's server: auth required, access control on, alice administers."""
+    root = tmp_path_factory.mktemp("first-hour")
+    started = start_server(
+        root / "server",
+        "--database",
+        str(root / "torc.db"),
+        "--blob-store",
+        str(root / "blobs"),
+        "--auth-file",
+        str(write_htpasswd(root / "htpasswd")),
+        "--require-auth",
+        "--enforce-access-control",
+        "--admin-user",
+        "alice",
+    )
+    yield started
+    started.stop()
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment without any TORC_/OPENTACO_ setting or saved taco token."""
+    prefixes = ("TORC_", "OPENTACO_", "XDG_", "USER", "COLUMNS")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env.update(extra)
+    return env
+
+
+def taco_env(
+    server: Server, tmp_path: Path, user: str | None = "alice", **extra: str
+) -> dict[str, str]:
+    env = clean_env(tmp_path, OPENTACO_SERVER=server.base_url, **extra)
+    if user is not None:
+        env.update(OPENTACO_USERNAME=user, OPENTACO_PASSWORD=password_of(user))
+    return env
+
+
+def torc_env(
+    server: Server, tmp_path: Path, user: str | None = "alice", **extra: str
+) -> dict[str, str]:
+    env = clean_env(tmp_path, TORC_API_URL=server.torc_url, **extra)
+    if user is not None:
+        env.update(USER=user, TORC_PASSWORD=password_of(user))
+    return env
+
+
+def run(
+    prog: str, env: dict[str, str], *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / prog), *args], env=env, input=stdin, capture_output=True, text=True, timeout=60
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+    return result.stdout
+
+
+# -- output ----------------------------------------------------------------------------------
+
+
+def test_unit_info_and_rbac_me_print_tables_and_totals_are_counted(
+    server: Server, tmp_path: Path
+) -> None:
+    env = taco_env(server, tmp_path, COLUMNS="200")
+    ok(run("taco", env, "unit", "create", "hour/one"))
+    info = ok(run("taco", env, "unit", "info", "hour/one"))
+    assert "│ FIELD " in info and "│ owner " in info and "│ alice " in info, info
+    assert "│ locked " in info and "│ no " in info, info
+    assert not info.lstrip().startswith("{")
+    me = ok(run("taco", env, "rbac", "me"))
+    assert "│ User " in me and "│ alice " in me and "│ System administrator │ yes" in me, me
+    assert ok(run("taco", env, "unit", "ls", "hour")).endswith("\nTotal: 1 unit\n")
+    ok(run("taco", env, "unit", "create", "hour/two"))
+    assert ok(run("taco", env, "unit", "ls", "hour")).endswith("\nTotal: 2 units\n")
+
+
+def test_piped_tables_never_wrap(server: Server, tmp_path: Path) -> None:
+    """COLUMNS says 30, but stdout is a pipe: every row stays whole on one line."""
+    env = taco_env(server, tmp_path, COLUMNS="30")
+    ok(run("taco", env, "unit", "create", "piped/a-rather-long-unit.lock-name"))
+    table = ok(run("taco", env, "unit", "ls", "piped"))
+    rows = [line for line in table.splitlines() if "piped/" in line]
+    assert len(rows) == 1 and "piped/a-rather-long-unit.lock-name" in rows[0], table
+    assert all(len(line) == len(rows[0]) for line in table.splitlines()[:4]), table
+
+
+def test_narrow_terminal_wraps_only_between_words(server: Server, tmp_path: Path) -> None:
+    """On a 40-column terminal, a cell wraps at spaces and commas; paths and times stay whole."""
+    env = taco_env(server, tmp_path)
+    unit = "narrow/a-rather-long-unit.lock-name"
+    ok(run("taco", env, "unit", "create", unit))
+    child = pexpect.spawn(
+        str(BIN / "taco"),
+        ["unit", "ls", "narrow"],
+        env={**env, "TERM": "xterm"},
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(24, 40),
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    screen = str(child.before)
+    assert child.exitstatus == 0, screen
+    assert unit in screen, screen
+    assert re.search(r"│ \d{4}-\d\d-\d\d \d\d:\d\d:\d\d │", screen), screen
+
+
+@pytest.mark.parametrize(
+    ("cell", "width", "lines"),
+    [
+        (
+            "allow:unit.read,unit.write,unit.lock:dev/*",
+            20,
+            ["allow:unit.read,", "unit.write,", "unit.lock:dev/*"],
+        ),
+        ("updated 2026-12-07 02:13:04", 12, ["updated", "2026-12-07 02:13:04"]),
+        ("unit.lock/a/b", 8, ["unit.lock/a/b"]),
+    ],
+)
+def test_cells_break_at_spaces_and_commas_only(cell: str, width: int, lines: list[str]) -> None:
+    table = render_table(("X",), [(cell,)], width=width + 4)
+    body = [line.strip("│ ") for line in table.splitlines()[3:-1]]
+    assert body == lines, table
