@@ -21,6 +21,7 @@ from teamgate.cli.torc import cli as torc_cli
 from teamgate.cli.torc_htpasswd import is_apache_form
 from teamgate.cli.torc_htpasswd import main as htpasswd_cli
 from teamgate.cli.torc_server import cli as server_cli
+from teamgate.web.errors import STATUS
 from tests.conftest import BIN
 
 ROOT = Path(__file__).parents[2]
@@ -180,3 +181,24 @@ def test_the_example_files_exist_and_the_one_shown_is_as_committed() -> None:
         assert (ROOT / name).is_file(), f"README names {name}, which is not in the repository"
     committed = (ROOT / "examples/ml_training.yaml").read_text()
     assert committed in blocks(text, "yaml"), "README does not show examples/ml_training.yaml"
+
+
+def test_the_architecture_names_every_package_and_only_real_modules() -> None:
+    text = README.read_text()
+    section = text[text.index("## Architecture") :]
+    tree = next(iter(blocks(section, "")))
+    src = ROOT / "src" / "teamgate"
+    packages = {p.parent.name for p in src.glob("*/__init__.py")}
+    named = set(re.findall(r"^  (\w+)/", tree, flags=re.MULTILINE))
+    assert named == packages
+    for module in re.findall(r"\b(\w+)\.py\b", tree):
+        assert list(src.rglob(f"{module}.py")), f"README's architecture names {module}.py"
+
+
+def test_the_readme_lists_every_error_status() -> None:
+    text = README.read_text()
+    sentence = text[text.index("Errors are JSON bodies") :]
+    sentence = sentence[: sentence.index("\n\n")]
+    named = {int(code) for code in re.findall(r"\b([1-5]\d\d)\b", sentence)}
+    expected = (set(STATUS.values()) - {500}) | {405, 408, 415}
+    assert expected <= named, f"README's error list lacks {sorted(expected - named)}"
