@@ -166,9 +166,9 @@ def test_what_is_kept_and_echoed_as_a_lock_is_bounded(alice: httpx.Client) -> No
     assert [u["lock"] for u in listed] == [lock]
     again = alice.request("LOCK", f"/backend/{path}", json={"ID": "another"})
     assert again.status_code == 423, again.text
-    assert again.json() == lock and len(again.content) < 8192
+    assert {k: again.json()[k] for k in lock} == lock and len(again.content) < 8192
     wrong = alice.post(f"/backend/{path}", params={"ID": "another"}, content=b"{}")
-    assert wrong.status_code == 409 and wrong.json() == lock
+    assert wrong.status_code == 409 and {k: wrong.json()[k] for k in lock} == lock
 
 
 def test_a_lock_id_over_the_bound_is_400(alice: httpx.Client) -> None:

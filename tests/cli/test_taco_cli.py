@@ -515,9 +515,9 @@ def test_unit_lock_is_saved_and_reused(server: Server, config: Path, tmp_path: P
         lambda: carol("unit", "restore", "locks/app", "1", where=other),
         lambda: carol("unit", "unlock", "locks/app", where=other),
     )
-    assert "│ yes    │" in ok(listed)
-    assert error(lock)["error"] == "Locked"
-    assert error(push)["error"] == error(restore)["error"] == "Conflict"
+    assert "│ yes (carol) │" in ok(listed)  # locked, and by whom
+    assert error(lock)["error"] == error(push)["error"] == error(restore)["error"] == "Locked"
+    assert error(lock)["locked_by"] == "carol" and "user 'carol'" in error(push)["message"]
     assert unlock.returncode == 1 and "none saved for locks/app" in unlock.stderr
 
     # here push, restore and unlock use the saved lock ID
@@ -533,7 +533,7 @@ def test_unit_lock_is_saved_and_reused(server: Server, config: Path, tmp_path: P
     # --force removes someone else's lock; an explicit lock ID works too
     ok(carol("unit", "lock", "locks/app"))
     assert ok(carol("unit", "unlock", "locks/app", "--force", where=other)) == (
-        "Unit unlocked: locks/app\n"
+        "Unit unlocked: locks/app (removed the lock of carol)\n"
     )
     held = json.loads(ok(carol("-o", "json", "unit", "lock", "locks/app", where=other)))
     held_id = held.get("id") or held.get("ID")

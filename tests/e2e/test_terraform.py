@@ -218,8 +218,12 @@ def test_a_held_lock_stops_apply_until_unlocked(server: Server, tmp_path: Path) 
         before, _ = state_of(alice, "team/net")
         locked = taco(server, tmp_path, "unit", "lock", "team/net")
         assert locked.returncode == 0, locked.stderr
-        lock_id = alice.get("/units/team/net").json()["lock"]["ID"]
+        held = alice.get("/units/team/net").json()
+        lock_id = held["lock"]["ID"]
         assert lock_id in locked.stdout
+        assert held["locked_by"] == "alice" and held["lock"]["Who"].startswith("taco@")
+        listed = taco(server, tmp_path, "unit", "ls", "team")
+        assert "yes (alice)" in listed.stdout, listed.stdout + listed.stderr
 
         refused = project.apply("two", "-lock-timeout=0s", check=False)
         assert refused.returncode != 0
@@ -319,6 +323,9 @@ def test_rbac_refuses_a_reader_and_force_unlock_needs_unit_lock(
         carol.init()
         carol.run("force-unlock", "-force", stale["ID"])
         assert alice.get(f"/units/{unit}").json()["locked"] is False
+        forced = alice.get("/audit", params={"action": "unit.force_unlock"}).json()["items"]
+        assert [e["user"] for e in forced] == ["carol"]
+        assert "user 'alice'" in forced[0]["detail"] and "crashed-ci" in forced[0]["detail"]
 
         # the owner can apply again; the state moved on
         owner.apply("again", "-lock-timeout=0s")

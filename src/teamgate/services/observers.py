@@ -18,8 +18,6 @@ from teamgate.domain.policy import Decision
 class Observer(Protocol):
     def decision(self, decision: Decision) -> None: ...
 
-    def lock_conflict(self) -> None: ...
-
 
 _current: ContextVar[Observer | None] = ContextVar("teamgate_observer", default=None)
 
@@ -39,10 +37,3 @@ def decision(decision: Decision) -> None:
     observer = _current.get()
     if observer is not None:
         observer.decision(decision)
-
-
-def lock_conflict() -> None:
-    """A unit lock or write refused because someone else holds the lock."""
-    observer = _current.get()
-    if observer is not None:
-        observer.lock_conflict()

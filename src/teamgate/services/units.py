@@ -20,7 +20,7 @@ from teamgate.domain.policy import Decision, Resource, decide
 from teamgate.domain.states import JsonError, check_json
 from teamgate.domain.units import normalize_path
 from teamgate.errors import Conflict, Invalid, LockConflict, NotFound
-from teamgate.services import audit, observers
+from teamgate.services import audit
 from teamgate.services.context import (
     ServiceContext,
     check_page,
@@ -55,12 +55,23 @@ LIST_PAGE = 1000  # units per page when the caller gives no limit
 
 
 class Locked(LockConflict):
-    """The unit is locked by someone else; `lock` is the holder's lock information."""
+    """The unit is locked by someone else: `lock` is the holder's lock information as its
+    client sent it (bounded), `locked_by` the teamgate user who took it (None: unknown).
 
-    def __init__(self, message: str, lock: dict[str, Any] | None) -> None:
+    Only data: the web layer answers it (each API in its own shape) and counts it there.
+    """
+
+    def __init__(self, message: str, holder: Unit) -> None:
         super().__init__(message)
-        self.lock = bounded_lock(lock or {})
-        observers.lock_conflict()  # every Locked is raised where it is made
+        self.lock = bounded_lock(holder.lock or {})
+        self.locked_by = holder.locked_by
+
+
+def holder_of(found: Unit) -> str:
+    """Who holds the unit's lock, for messages: the teamgate user and what the client said."""
+    user = f"user '{found.locked_by}'" if found.locked_by else "an unknown user"
+    who = (found.lock or {}).get("Who")
+    return f"{user} (lock {found.lock_id}{f', {who}' if who else ''})"
 
 
 def _resource(found: Unit | None, path: str, shares: frozenset[int]) -> Resource:
@@ -187,9 +198,9 @@ def check_lock(found: Unit | None, lock_id: str | None) -> None:
         return
     detail = "no lock ID was given" if lock_id is None else f"lock ID '{lock_id}' does not match"
     raise Locked(
-        f"Unit '{found.path}' is locked by {found.lock.get('Who', '?') if found.lock else '?'} "
-        f"(lock {found.lock_id}); {detail}",
-        found.lock,
+        f"Unit '{found.path}' is locked by {holder_of(found)} and {detail}: write with that "
+        "lock's ID, or once it is unlocked",
+        found,
     )
 
 
@@ -319,16 +330,21 @@ def lock_unit(
             found = store.lock_or_create(conn, path, owner=principal.display)
             decision = explain(ctx, principal, conn, path, LOCK)[1]
         require(decision)
-        if not store.try_lock(conn, found.id, lock_id, lock):
+        if not store.try_lock(conn, found.id, lock_id, lock, locked_by=principal.display):
             holder = store.get_unit(conn, path)
-            raise Locked(f"Unit '{path}' is already locked (lock {holder.lock_id})", holder.lock)
+            raise Locked(
+                f"Unit '{path}' is already locked by {holder_of(holder)}: try again once it "
+                "is unlocked",
+                holder,
+            )
     return lock
 
 
 def unlock_unit(
     ctx: ServiceContext, principal: Principal, raw_path: str, *, lock_id: str | None
-) -> None:
-    """Release the lock; without a lock ID this is a forced unlock (needs unit.lock too)."""
+) -> Unit:
+    """Release the lock; without a lock ID this is a forced unlock (needs unit.lock too,
+    and is audited with its holder). Returns the unit as it was, with the lock removed."""
     path = normalize_path(raw_path)
     with ctx.db.write() as conn:
         found, decision = _allowed(ctx, principal, conn, path, LOCK)
@@ -336,12 +352,14 @@ def unlock_unit(
             raise Conflict(f"Unit '{path}' is not locked")
         if not store.clear_lock(conn, found.id, lock_id):
             raise Locked(
-                f"Lock ID '{lock_id}' does not match the lock on '{path}' ({found.lock_id})",
-                found.lock,
+                f"Lock ID '{lock_id}' does not match the lock on '{path}', held by "
+                f"{holder_of(found)}: unlock with that lock's ID, or force the unlock",
+                found,
             )
         if lock_id is None:
-            held = f"lock {found.lock_id} held by {(found.lock or {}).get('Who', '?')}"
+            held = f"lock held by {holder_of(found)}"
             audit.record(conn, principal, "unit.force_unlock", f"unit/{path}", decision, held)
+    return found
 
 
 def delete_unit(ctx: ServiceContext, principal: Principal, raw_path: str) -> Unit:

@@ -20,7 +20,9 @@ from teamgate.auth.throttle import shorten
 from teamgate.auth.tokens import looks_like_token
 from teamgate.services import audit
 from teamgate.services.refusals import RefusalLimiter, left_out_note
+from teamgate.services.units import Locked
 from teamgate.storage.db.faults import storage_full
+from teamgate.web import lock_conflicts
 
 log = logging.getLogger("teamgate.web")
 
@@ -31,7 +33,7 @@ STATUS: dict[type[errors.TeamgateError], int] = {
     errors.TooManyRequests: 429,
     errors.Forbidden: 403,
     errors.NotFound: 404,
-    errors.LockConflict: 423,
+    errors.LockConflict: 423,  # units.Locked has its own handler: web/lock_conflicts.py
     errors.Conflict: 409,
     errors.InsufficientStorage: 507,
     errors.ConfigError: 500,
@@ -195,6 +197,9 @@ def install(app: FastAPI) -> None:
         if status in (401, 403):
             await _record_refusal(request, exc, status)
         return error_response(status, exc.kind, exc.message)
+
+    # a lock conflict carries the holder's lock, which each API answers in its own shape
+    app.exception_handler(Locked)(lock_conflicts.respond)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from teamgate.domain.identity import Principal
@@ -17,11 +17,11 @@ from teamgate.domain.states import JsonError, check_json_bytes
 from teamgate.errors import Invalid
 from teamgate.services import units
 from teamgate.services.context import MAX_LIMIT, ServiceContext
-from teamgate.services.units import Locked
 from teamgate.storage.blobs import BlobWriter
 from teamgate.storage.db.units import Unit
 from teamgate.web.deps import AuthenticatedRoute, Caller, Context, get_principal
 from teamgate.web.limits import read_body
+from teamgate.web.lock_conflicts import BackendLocked, LockedBody, LockInfo
 from teamgate.web.models import ErrorBody, StrictIn
 from teamgate.web.text import check_text
 
@@ -71,21 +71,13 @@ class ShareIn(StrictIn):
     group: str = Field(min_length=1, max_length=255)
 
 
-class LockInfo(BaseModel):
-    """Terraform's lock information, as the backend stores it and answers with it."""
-
-    model_config = ConfigDict(extra="allow")
-    ID: str | None = None
-    Operation: str | None = None
-    Info: str | None = None
-    Who: str | None = None
-    Version: str | None = None
-    Created: str | None = None
-    Path: str | None = None
-
-
 NO_STATE: dict[int | str, dict[str, Any]] = {204: {"description": "The unit has no state yet"}}
 EMPTY_OK: dict[int | str, dict[str, Any]] = {200: {"description": "Done (no body)", "content": {}}}
+# Lock conflicts are answered by web/lock_conflicts.py, whichever route meets them.
+LOCKED: dict[int | str, dict[str, Any]] = {
+    423: {"model": LockedBody, "description": "Locked by someone else: the holder's lock"}
+}
+BACKEND_LOCKED = "Locked by another lock ID: the holder's lock, and its teamgate user"
 
 
 def unit_out(found: Unit, groups: list[str] | None = None) -> dict[str, Any]:
@@ -99,15 +91,9 @@ def unit_out(found: Unit, groups: list[str] | None = None) -> dict[str, Any]:
         "updated_at": found.updated_at,
         "locked": found.lock_id is not None,
         "lock": units.bounded_lock(found.lock) if found.lock else found.lock,
+        "locked_by": found.locked_by if found.lock_id is not None else None,
         **({"groups": groups} if groups is not None else {}),
     }
-
-
-def _locked_response(exc: Locked, status: int) -> JSONResponse:
-    kind = "Locked" if status == 423 else "Conflict"
-    return JSONResponse(
-        {"error": kind, "message": exc.message, "lock": exc.lock}, status_code=status
-    )
 
 
 WRITE_BATCH = 1 << 20
@@ -212,35 +198,33 @@ def download_state(path: str, ctx: Context, caller: Caller, version: int | None 
     return send_state(ctx, caller, path, version)
 
 
-@router.put("/state/{path:unitpath}")
+@router.put("/state/{path:unitpath}", responses=LOCKED)
 async def upload_state(
     path: str, request: Request, ctx: Context, caller: Caller, lock_id: str | None = None
 ) -> Response:
-    try:
-        written = await receive_state(request, ctx, caller, path, lock_id)
-    except Locked as exc:
-        return _locked_response(exc, 409)
+    written = await receive_state(request, ctx, caller, path, lock_id)
     return JSONResponse(unit_out(written))
 
 
-@router.post("/locks/{path:unitpath}")
+@router.post("/locks/{path:unitpath}", responses=LOCKED)
 def lock_unit(path: str, ctx: Context, caller: Caller, body: LockIn | None = None) -> Response:
     info = {"ID": body.id, "Who": body.who, "Operation": body.operation} if body else {}
-    try:
-        lock = units.lock_unit(ctx, caller, path, info)
-    except Locked as exc:
-        return _locked_response(exc, 423)
-    return JSONResponse(lock)
+    return JSONResponse(units.lock_unit(ctx, caller, path, info))
 
 
-@router.delete("/locks/{path:unitpath}")
+@router.delete("/locks/{path:unitpath}", responses=LOCKED)
 def unlock_unit(
     path: str, ctx: Context, caller: Caller, lock_id: str | None = None, force: bool = False
-) -> dict[str, str]:
+) -> dict[str, Any]:
+    """Release a lock with its ID, or `force` it (the answer names whose lock it was)."""
     if lock_id is None and not force:
         raise Invalid("Give the lock ID (?lock_id=…) or force the unlock (?force=true)")
-    units.unlock_unit(ctx, caller, path, lock_id=None if force else lock_id)
-    return {"message": f"Unit '{path.strip('/')}' unlocked"}
+    held = units.unlock_unit(ctx, caller, path, lock_id=None if force else lock_id)
+    message = f"Unit '{held.path}' unlocked"
+    if force:
+        message += f"; removed the lock held by {units.holder_of(held)}"
+    lock = units.bounded_lock(held.lock or {})
+    return {"message": message, "lock": lock, "locked_by": held.locked_by}
 
 
 @router.get("/versions/{path:unitpath}")
@@ -259,12 +243,9 @@ def list_versions(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
     }
 
 
-@router.post("/restore/{path:unitpath}")
+@router.post("/restore/{path:unitpath}", responses=LOCKED)
 def restore_version(path: str, body: RestoreIn, ctx: Context, caller: Caller) -> Response:
-    try:
-        written = units.restore(ctx, caller, path, version=body.version, lock_id=body.lock_id)
-    except Locked as exc:
-        return _locked_response(exc, 409)
+    written = units.restore(ctx, caller, path, version=body.version, lock_id=body.lock_id)
     return JSONResponse(unit_out(written))
 
 
@@ -293,15 +274,12 @@ def tf_get(path: str, ctx: Context, caller: Caller) -> Response:
     response_class=Response,
     responses={
         **EMPTY_OK,
-        409: {"model": LockInfo, "description": "Locked by another lock ID: the holder's lock"},
+        409: {"model": BackendLocked, "description": BACKEND_LOCKED},
     },
 )
 async def tf_post(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
     lock_id = request.query_params.get("ID") or request.headers.get("X-Terraform-Lock-ID")
-    try:
-        await receive_state(request, ctx, caller, path, lock_id)
-    except Locked as exc:
-        return JSONResponse(exc.lock, status_code=409)
+    await receive_state(request, ctx, caller, path, lock_id)
     return Response(status_code=200)
 
 
@@ -330,19 +308,18 @@ async def _lock_body(
     "/backend/{path:unitpath}",
     methods=["LOCK"],
     response_model=LockInfo,
-    responses={423: {"model": LockInfo, "description": "Already locked: the holder's lock"}},
+    responses={423: {"model": BackendLocked, "description": BACKEND_LOCKED}},
 )
 async def tf_lock(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
     info = await _lock_body(request, ctx, caller, path, take=True)
-    try:
-        lock = await run_in_threadpool(units.lock_unit, ctx, caller, path, info)
-    except Locked as exc:
-        return JSONResponse(exc.lock, status_code=423)
-    return JSONResponse(lock)
+    return JSONResponse(await run_in_threadpool(units.lock_unit, ctx, caller, path, info))
 
 
 @router.api_route(
-    "/backend/{path:unitpath}", methods=["UNLOCK"], response_class=Response, responses=EMPTY_OK
+    "/backend/{path:unitpath}",
+    methods=["UNLOCK"],
+    response_class=Response,
+    responses={**EMPTY_OK, 423: {"model": BackendLocked, "description": BACKEND_LOCKED}},
 )
 async def tf_unlock(path: str, request: Request, ctx: Context, caller: Caller) -> Response:
     info = await _lock_body(request, ctx, caller, path, take=False)

@@ -87,8 +87,15 @@ def unit_ls(opts: Options, prefix: str | None, page_size: int, quiet: bool) -> N
 
 
 def _unit_row(found: dict[str, Any]) -> tuple[Any, ...]:
-    locked = "yes" if found.get("locked") else ""
-    return (found["path"], found["size"], when(found.get("updated_at")), locked)
+    return (found["path"], found["size"], when(found.get("updated_at")), _locked(found))
+
+
+def _locked(found: dict[str, Any]) -> str:
+    """`yes (alice)`: locked, and by which teamgate user (`yes` alone: not recorded)."""
+    if not found.get("locked"):
+        return ""
+    holder = found.get("locked_by")
+    return f"yes ({holder})" if holder else "yes"
 
 
 def _echo_json_list(items: Iterable[Any]) -> None:
@@ -240,7 +247,12 @@ def unit_unlock(opts: Options, path: str, lock_id: str | None, force: bool) -> N
     with opts.client() as client:
         result = client.unlock_unit(path, lock_id=lock_id, force=force)
     locks.remove(path)
-    echo_json(result) if opts.json else click.echo(f"Unit unlocked: {path}")
+    if opts.json:
+        echo_json(result)
+    elif force and result.get("locked_by"):  # say whose lock was removed
+        click.echo(f"Unit unlocked: {path} (removed the lock of {result['locked_by']})")
+    else:
+        click.echo(f"Unit unlocked: {path}")
 
 
 @unit.command("rm")

@@ -230,6 +230,7 @@ unit = Table(
     Column("blob_key", String(255), nullable=True),
     Column("lock_id", String(255), nullable=True),
     Column("lock_info", Text, nullable=True),
+    Column("locked_by", String(255), nullable=True),  # the teamgate user holding the lock
     Index("ix_unit_owner_path", "owner", "path", postgresql_include=["id"]),
     # index-only scans of (path, id) for `unit ls`; SQLite's indexes hold the rowid already
     Index("ix_unit_path_id", "path", postgresql_include=["id"]).ddl_if(dialect="postgresql"),

@@ -31,6 +31,7 @@ class Unit:
     blob_key: str | None
     lock_id: str | None
     lock_info: str | None
+    locked_by: str | None  # the teamgate user who took the lock (None: taken before 0008)
 
     @property
     def lock(self) -> dict[str, Any] | None:
@@ -128,12 +129,15 @@ def remove_share(conn: Connection, unit_id: int, group_id: int, *, path: str, gr
         raise NotFound(f"Unit '{path}' is not shared with group '{group}'")
 
 
-def try_lock(conn: Connection, unit_id: int, lock_id: str, info: dict[str, Any]) -> bool:
-    """Take the lock if it is free: one atomic UPDATE, so exactly one caller wins."""
+def try_lock(
+    conn: Connection, unit_id: int, lock_id: str, info: dict[str, Any], *, locked_by: str
+) -> bool:
+    """Take the lock for user `locked_by` if it is free: one atomic UPDATE, so exactly one
+    caller wins."""
     result = conn.execute(
         update(unit)
         .where(unit.c.id == unit_id, unit.c.lock_id.is_(None))
-        .values(lock_id=lock_id, lock_info=json.dumps(info, sort_keys=True))
+        .values(lock_id=lock_id, lock_info=json.dumps(info, sort_keys=True), locked_by=locked_by)
     )
     return result.rowcount == 1
 
@@ -143,7 +147,8 @@ def clear_lock(conn: Connection, unit_id: int, lock_id: str | None) -> bool:
     condition = unit.c.id == unit_id
     if lock_id is not None:
         condition = and_(condition, unit.c.lock_id == lock_id)
-    result = conn.execute(update(unit).where(condition).values(lock_id=None, lock_info=None))
+    cleared = {"lock_id": None, "lock_info": None, "locked_by": None}
+    result = conn.execute(update(unit).where(condition).values(**cleared))
     return result.rowcount == 1
 
 
