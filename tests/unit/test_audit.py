@@ -4,14 +4,15 @@ the retention setting."""
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from teamgate.errors import ConfigError, Invalid
-from teamgate.services.audit import clean, parse_time, stamp
+from teamgate.services.audit import clean, parse_time
 from teamgate.settings import Settings, load_settings
+from teamgate.storage.db.util import utc_text
 from teamgate.web.errors import attempted_login
 
 
@@ -42,8 +43,10 @@ def test_bad_filter_times_are_invalid_and_named(bad: str) -> None:
 
 def test_stamps_sort_as_text() -> None:
     moments = [datetime(y, 1, 1, tzinfo=UTC) for y in (5, 999, 1999, 2024)]
-    assert sorted(stamp(m) for m in moments) == [stamp(m) for m in moments]
-    assert stamp(datetime(2024, 5, 1, 12, 0, 0, 999_999, tzinfo=UTC)) == "2024-05-01T12:00:00.999Z"
+    assert sorted(utc_text(m) for m in moments) == [utc_text(m) for m in moments]
+    late = datetime(2024, 5, 1, 12, 0, 0, 999_999, tzinfo=UTC)
+    assert utc_text(late) == "2024-05-01T12:00:00.999Z"
+    assert utc_text(late.astimezone(timezone(timedelta(hours=2)))) == "2024-05-01T12:00:00.999Z"
 
 
 def test_clean_escapes_control_characters_and_undecodable_bytes() -> None:

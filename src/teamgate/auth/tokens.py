@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from teamgate.errors import Invalid
 from teamgate.storage.db import tokens as store
 from teamgate.storage.db.engine import Database
+from teamgate.storage.db.util import now_text, utc_text
 
 PREFIX = "tg_"
 DEFAULT_TTL_DAYS = 30
@@ -45,10 +46,6 @@ class IssuedToken:
     id: int
     user: str
     expires_at: str
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _digest(secret: str) -> str:
@@ -104,14 +101,14 @@ def issue(
     lookup = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
-    expires = _iso(now + timedelta(days=ttl_days))
+    expires = utc_text(now + timedelta(days=ttl_days))
     token_id = store.insert_token(
         conn,
         lookup=lookup,
         secret_hash=_digest(secret),
         user=user,
         description=description,
-        created_at=_iso(now),
+        created_at=utc_text(now),
         expires_at=expires,
         password_fingerprint=fingerprint,
     )
@@ -120,12 +117,12 @@ def issue(
 
 def revoke(conn: Connection, token_id: int) -> bool:
     """Revoke a token in the caller's transaction; False when it was revoked already."""
-    return store.revoke_token(conn, token_id, at=_iso(datetime.now(UTC)))
+    return store.revoke_token(conn, token_id, at=now_text())
 
 
 def revoke_all(conn: Connection, user: str) -> int:
     """Revoke every live token of `user` in the caller's transaction; how many there were."""
-    return store.revoke_user_tokens(conn, user, at=_iso(datetime.now(UTC)))
+    return store.revoke_user_tokens(conn, user, at=now_text())
 
 
 class TokenService:
@@ -145,6 +142,8 @@ class TokenService:
             row = store.find_token(conn, lookup)
         if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
             return None
-        if row.revoked_at is not None or row.expires_at <= _iso(datetime.now(UTC)):
+        # compared as times: tokens issued before milliseconds were stored read `…:SSZ`
+        expired = datetime.fromisoformat(row.expires_at) <= datetime.now(UTC)
+        if row.revoked_at is not None or expired:
             return None
         return ValidToken(row.id, row.user_name, row.password_fingerprint)

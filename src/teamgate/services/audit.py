@@ -30,6 +30,7 @@ from teamgate.services.periodic import Periodic
 from teamgate.storage.db import audit as store
 from teamgate.storage.db.audit import AuditFilter, AuditPage
 from teamgate.storage.db.engine import Database
+from teamgate.storage.db.util import now_text, utc_text
 
 log = logging.getLogger("teamgate.audit")
 
@@ -59,12 +60,6 @@ def _escape(ch: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def stamp(moment: datetime) -> str:
-    """A time as the log stores it: UTC, `YYYY-MM-DDTHH:MM:SS.mmmZ` (sorts as text)."""
-    utc = moment.astimezone(UTC).replace(tzinfo=None)
-    return utc.isoformat(timespec="milliseconds") + "Z"
-
-
 @dataclass(frozen=True, slots=True)
 class Event:
     """One thing to record (who, what, on which resource, with which outcome, and why)."""
@@ -81,7 +76,7 @@ def _insert(conn: Connection, event: Event) -> None:
     info = request_info.current()
     store.insert_event(
         conn,
-        time=stamp(datetime.now(UTC)),
+        time=now_text(),
         user=clean(event.user, LIMITS["user"]),
         client=clean(info.client if info else None, LIMITS["client"]),
         request_id=info.id if info else None,
@@ -156,7 +151,7 @@ def parse_time(name: str, value: str) -> str:
         moment = datetime.fromisoformat(value.strip())
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return stamp(moment)
+        return utc_text(moment)
     except (ValueError, OverflowError):
         raise Invalid(
             f"{name} must be an ISO 8601 time such as 2024-05-01T12:00:00Z or a date such as "
@@ -224,7 +219,7 @@ class Pruner:
         """Delete what is past retention now; how many events were deleted."""
         if self.retention_days <= 0:
             return 0
-        cutoff = stamp((now or datetime.now(UTC)) - timedelta(days=self.retention_days))
+        cutoff = utc_text((now or datetime.now(UTC)) - timedelta(days=self.retention_days))
         total = 0
         while True:
             with self.db.write() as conn:

@@ -14,6 +14,8 @@ import logging.config
 from datetime import UTC, datetime
 from typing import Any
 
+from teamgate.storage.db.util import utc_text
+
 TEXT_FORMAT = "%(levelname)s %(message)s"
 _LEVEL_NAMES = {"warn": "WARNING", "trace": "DEBUG"}
 
@@ -23,9 +25,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "time": utc_text(datetime.fromtimestamp(record.created, UTC)),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),

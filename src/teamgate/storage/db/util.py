@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 
+def utc_text(moment: datetime) -> str:
+    """A time as teamgate stores and shows it, as Torc writes it: UTC,
+    `YYYY-MM-DDTHH:MM:SS.mmmZ` (fixed width, so it sorts as text)."""
+    utc = moment.astimezone(UTC).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"
+
+
 def now_text() -> str:
-    """Current UTC time as Torc writes it: `YYYY-MM-DDTHH:MM:SS.mmmZ`."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    """The current time as `utc_text` writes it."""
+    return utc_text(datetime.now(UTC))
