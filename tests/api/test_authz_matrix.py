@@ -6,7 +6,7 @@ outcome expected for each kind of caller, written with a few named defaults (`PU
 A route that the application serves but the table does not name fails
 `test_every_route_is_in_the_table`, so a new endpoint cannot be forgotten.
 
-The callers, against one server (auth file, access control on, `root` is the system
+The callers, against one server in process (auth file, access control on, `root` is the system
 administrator):
 
 - anonymous: no credentials (the server does not require them);
@@ -19,15 +19,16 @@ administrator):
   rbac.manage on `*`;
 - rbac-denied: frank, a member of `team` whose role denies everything (deny beats the share);
 - admin: root, a system administrator (who does not silently read other users' data);
-- required-auth anonymous: no credentials, against a second server started with
-  `--require-auth`.
+- required-auth anonymous: no credentials, against a second server with `require_auth`.
 
 Outcomes are "allowed" (any 2xx), 401, 403 or, where a route says so, another status. No route
 hides whether something exists (a missing workflow is 404, another user's is 403, by design), so
 404 appears nowhere. A call that destroys its target or can succeed only once on it (delete,
-lock, share, restore, …) gets a fresh target for every caller; `POST /v1/rbac/init` can succeed
-once per server, so it runs last, with the administrator last. The `--require-auth` server has
-the same standing data, and its caller's targets are made there.
+lock, share, restore, …) gets a fresh target for every caller, so the rows do not depend on each
+other's leftovers and share one pair of servers per test process. `POST /v1/rbac/init` can
+succeed once per server and changes what every caller may do, so its row gets servers of its own;
+the administrator comes last in each row. The `require_auth` server has the same standing data,
+and its caller's targets are made there.
 
 Sharing gives a whole group access, so it needs the right to share that resource: its owner,
 an RBAC allow for the share action, or a system administrator. A group's admin gets no right
@@ -49,6 +50,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,7 +59,8 @@ import fastapi.routing
 import httpx
 import pytest
 
-from tests.conftest import USERS, Server, password_of, start_server, write_htpasswd
+from tests.conftest import USERS, start_app
+from tests.inprocess import App
 
 TORC = "/torc-service/v1"
 OK = 200  # any 2xx
@@ -137,7 +140,7 @@ class World:
     """One server: a client per user, one per kind of caller it answers, the standing data
     and makers of fresh data."""
 
-    server: Server
+    server: App
     users: dict[str, httpx.Client]  # by user name: setting up and probing
     callers: dict[str, httpx.Client]  # by kind of caller
     group: int  # "team"
@@ -146,6 +149,7 @@ class World:
     unit: str  # alice's, with state, shared with team
     token: str  # alice's
     serial: Iterator[int] = field(default_factory=itertools.count)
+    daves_token: str = ""  # made for the latest `DELETE /v1/auth/tokens?user=dave`
 
     def client(self, user: str) -> httpx.Client:
         return self.users[user]
@@ -314,19 +318,15 @@ def standing_token(w: World, call: Call) -> Any:
     return ok(w.client("alice").get("/v1/auth/me", headers=bearer, auth=None))
 
 
-# dave's token made for the latest `DELETE /v1/auth/tokens?user=dave`, by server URL
-DAVES_TOKENS: dict[str, str] = {}
-
-
 def daves_tokens(w: World) -> Call:
     """Revoke all of dave's tokens, with one of his made for this call."""
-    DAVES_TOKENS[w.server.base_url] = str(ok(w.client("dave").post("/v1/auth/token"))["token"])
+    w.daves_token = str(ok(w.client("dave").post("/v1/auth/token"))["token"])
     return Call("/v1/auth/tokens", params={"user": "dave"})
 
 
 def daves_token(w: World, call: Call) -> Any:
     """Whether the token made for the call still signs dave in."""
-    bearer = {"Authorization": f"Bearer {DAVES_TOKENS[w.server.base_url]}"}
+    bearer = {"Authorization": f"Bearer {w.daves_token}"}
     return w.client("dave").get("/v1/auth/me", headers=bearer, auth=None).status_code
 
 
@@ -554,7 +554,7 @@ TABLE: dict[str, Row] = {
     "DELETE /v1/backend/{path}": Row(
         OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.new_unit()}"), probe=unit_at
     ),
-    # -- last: succeeds once, for the administrator, who comes after everyone else
+    # -- succeeds once per server, for the administrator, who comes after everyone else
     "POST /v1/rbac/init": Row(ADMIN_ONLY, probe=rbac_state),
 }
 
@@ -611,50 +611,53 @@ def test_every_write_says_how_to_see_its_target() -> None:
 # -- the matrix ------------------------------------------------------------------------------------
 
 
+def make_worlds(stack: ExitStack, root: Path) -> dict[str, World]:
+    """The world each kind of caller calls: the `require_auth` server's anonymous caller has
+    its own."""
+    common: dict[str, Any] = {
+        "users": ALL_USERS,
+        "enforce_access_control": True,
+        "admin_users": ("root",),
+    }
+    # The wrong-password caller fails often; throttling sign-ins is tested elsewhere.
+    server = start_app(stack, root / "server", login_throttle=False, **common)
+    strict = start_app(stack, root / "strict", require_auth=True, **common)
+    strangers: dict[str, tuple[str, str] | None] = {
+        "anonymous": None,
+        "wrong-password": WRONG_PASSWORD,
+    }
+    made = (
+        populate(server, strangers, named_callers=True),
+        populate(strict, {"required-auth anonymous": None}, named_callers=False),
+    )
+    return {kind: world for world in made for kind in world.callers}
+
+
 @pytest.fixture(scope="module")
 def worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, World]]:
-    """The world each kind of caller calls: the `--require-auth` server's anonymous caller has
-    its own."""
-    root = tmp_path_factory.mktemp("authz")
-    auth_file = write_htpasswd(root / "htpasswd", ALL_USERS)
-    common = ("--auth-file", str(auth_file), "--enforce-access-control", "--admin-user", "root")
-    # The wrong-password caller fails often; throttling sign-ins is tested elsewhere.
-    server = start_server(
-        root / "server", "--database", str(root / "torc.db"), *common, "--no-login-throttle"
-    )
-    strict = start_server(
-        root / "strict", "--database", str(root / "strict.db"), *common, "--require-auth"
-    )
-    made: list[World] = []
-    try:
-        main = populate(
-            server, {"anonymous": None, "wrong-password": WRONG_PASSWORD}, named_callers=True
-        )
-        made.append(main)
-        made.append(populate(strict, {"required-auth anonymous": None}, named_callers=False))
-        yield {kind: world for world in made for kind in world.callers}
-    finally:
-        for world in made:
-            for client in {*world.users.values(), *world.callers.values()}:
-                client.close()
-        server.stop()
-        strict.stop()
+    """Worlds the rows share: each row makes the targets its calls may change."""
+    with ExitStack() as stack:
+        yield make_worlds(stack, tmp_path_factory.mktemp("authz"))
+
+
+@pytest.fixture
+def fresh_worlds(tmp_path: Path) -> Iterator[dict[str, World]]:
+    """Worlds for one row alone."""
+    with ExitStack() as stack:
+        yield make_worlds(stack, tmp_path)
 
 
 def populate(
-    server: Server, strangers: dict[str, tuple[str, str] | None], *, named_callers: bool
+    server: App, strangers: dict[str, tuple[str, str] | None], *, named_callers: bool
 ) -> World:
     """A client per user and per caller (`strangers`: kinds with no or wrong credentials;
     `named_callers`: the kinds with a user of their own too); team (bob, carol as admin,
     frank), alice's shared workflow and unit and a token of hers, erin's, frank's and the
     observer's roles."""
-    users = {
-        user: httpx.Client(base_url=server.base_url, auth=(user, password_of(user)), timeout=30)
-        for user in ALL_USERS
-    }
+    users = {user: server.client(user) for user in ALL_USERS}
     callers = {kind: users[user] for kind, user in USER_OF.items()} if named_callers else {}
     for kind, auth in strangers.items():
-        callers[kind] = httpx.Client(base_url=server.base_url, auth=auth, timeout=30)
+        callers[kind] = server.client(auth=auth)
     root, alice = users["root"], users["alice"]
     group = int(ok(root.post(f"{TORC}/access_groups", json={"name": "team"}))["id"])
     for user, role in (("bob", "member"), ("carol", "admin"), ("frank", "member")):
@@ -734,7 +737,7 @@ VARIANTS: dict[str, Row] = {
     ),
 }
 ROWS = {**TABLE, **VARIANTS}
-ORDER = sorted(ROWS, key=lambda endpoint: endpoint == "POST /v1/rbac/init")
+INIT = "POST /v1/rbac/init"  # once per server: its row has servers of its own
 
 
 def test_variants_name_routes_of_the_table() -> None:
@@ -742,8 +745,18 @@ def test_variants_name_routes_of_the_table() -> None:
         assert variant.partition(" [")[0] in TABLE, variant
 
 
-@pytest.mark.parametrize("endpoint", ORDER)
+@pytest.mark.parametrize("endpoint", [endpoint for endpoint in ROWS if endpoint != INIT])
 def test_who_may_call(worlds: dict[str, World], endpoint: str) -> None:
+    check_row(worlds, endpoint)
+
+
+def test_who_may_initialise_rbac(fresh_worlds: dict[str, World]) -> None:
+    check_row(fresh_worlds, INIT)
+
+
+def check_row(worlds: dict[str, World], endpoint: str) -> None:
+    """Call the row's route as every kind of caller; compare outcomes, refusals' form and,
+    for refusals, the target before and after."""
     row = ROWS[endpoint]
     method, template = endpoint.partition(" [")[0].split(" ", 1)
     got: Expect = {}
