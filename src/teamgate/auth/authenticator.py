@@ -16,8 +16,6 @@ With a LoginThrottle, repeated failures are refused (TooManyRequests) before bcr
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import os
 import threading
@@ -25,6 +23,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from teamgate.auth.cache import CredentialCache
+from teamgate.auth.headers import BASIC, BEARER, read_authorization
 from teamgate.auth.htpasswd import HtpasswdError, load_htpasswd
 from teamgate.auth.passwords import DEFAULT_COST, dummy_verify, hash_cost, verify_password
 from teamgate.auth.throttle import LoginThrottle, printable, shorten
@@ -121,19 +120,21 @@ class Authenticator:
         """
         if self.auth_file is None:
             return self.principal(None)
-        scheme, _, value = (authorization or "").strip().partition(" ")
-        if not scheme:
+        offered = read_authorization(authorization)
+        if not offered.kind:
             if self.require_auth:
                 raise Unauthenticated(ANONYMOUS_NOT_ALLOWED)
             return self.principal(None)
-        if scheme.lower() == "bearer":
-            principal = self._token_principal(value.strip(), None)
+        if offered.kind == BEARER:
+            principal = self._token_principal(offered.secret, None)
             if principal is None:
                 raise Unauthenticated(BAD_TOKEN)
             return principal
-        if scheme.lower() != "basic":
-            raise Unauthenticated(_unsupported(scheme))
-        user, password = _parse_basic(value)
+        if offered.kind != BASIC:
+            raise Unauthenticated(_unsupported(offered.scheme))
+        if offered.user is None:
+            raise Unauthenticated(MALFORMED_BASIC)
+        user, password = offered.user, offered.secret
         if looks_like_token(password):
             principal = self._token_principal(password, user)
             if principal is not None:
@@ -262,15 +263,3 @@ def _unsupported(scheme: str) -> str:
         f"Unsupported authorization scheme '{shown}': send Basic (user name and password) "
         "or Bearer (an API token from 'taco login')"
     )
-
-
-def _parse_basic(value: str) -> tuple[str, str]:
-    """The user name and password of Basic credentials (the header after `Basic `)."""
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8", "surrogateescape")
-    except (binascii.Error, ValueError):
-        raise Unauthenticated(MALFORMED_BASIC) from None
-    user, sep, password = decoded.partition(":")
-    if not sep or not user:
-        raise Unauthenticated(MALFORMED_BASIC)
-    return user, password

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import string
 from typing import Any
@@ -16,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamgate import errors
+from teamgate.auth.headers import BASIC, BEARER, read_authorization
 from teamgate.auth.throttle import shorten
 from teamgate.auth.tokens import looks_like_token
 from teamgate.services import audit
@@ -116,20 +115,16 @@ def _token_lookup(token: str) -> str:
 
 def attempted_login(authorization: str) -> tuple[str | None, str]:
     """The user name a failed `Authorization` header tried, and how; never the secret."""
-    scheme, _, value = authorization.strip().partition(" ")
-    if scheme.lower() == "bearer":
-        return None, f"bearer {_token_lookup(value.strip())}"
-    if scheme.lower() != "basic":
+    offered = read_authorization(authorization)
+    if offered.kind == BEARER:
+        return None, f"bearer {_token_lookup(offered.secret)}"
+    if offered.kind != BASIC:
         return None, "an unsupported scheme"
-    try:
-        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8", "replace")
-    except (binascii.Error, ValueError):
+    if offered.user is None:
         return None, "basic, malformed"
-    user, sep, password = decoded.partition(":")
-    if not sep or not user:
-        return None, "basic, malformed"
-    how = f"basic with {_token_lookup(password)}" if looks_like_token(password) else "basic"
-    return user, how
+    if looks_like_token(offered.secret):
+        return offered.user, f"basic with {_token_lookup(offered.secret)}"
+    return offered.user, "basic"
 
 
 def _refusal(request: Request, exc: errors.TeamgateError, status: int) -> audit.Event | None:
@@ -144,7 +139,9 @@ def _refusal(request: Request, exc: errors.TeamgateError, status: int) -> audit.
     if user is not None:
         user = shorten(user, MAX_USER_CHARS)
     left_out = _refusals(request).admit(
-        request.client.host if request.client is not None else None, user, _scheme(authorization)
+        request.client.host if request.client is not None else None,
+        user,
+        read_authorization(authorization).kind,
     )
     if left_out is None:
         return None  # counted; the client's next record says how many
@@ -152,11 +149,6 @@ def _refusal(request: Request, exc: errors.TeamgateError, status: int) -> audit.
         how = f"{how}; {left_out_note(left_out)}"
     action, path = _route_action(request), request.url.path
     return audit.Event(user, action, path, audit.FAILED_LOGIN, exc.message, how)
-
-
-def _scheme(authorization: str) -> str:
-    scheme = authorization.strip().partition(" ")[0].lower()
-    return scheme if scheme in ("basic", "bearer") else "other"
 
 
 def _refusals(request: Request) -> RefusalLimiter:
