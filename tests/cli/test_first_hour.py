@@ -7,6 +7,7 @@ piped), and errors that say what to do: which user the CLI signed in as, which U
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -53,19 +54,19 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
 def taco_env(
     server: Server, tmp_path: Path, user: str | None = "alice", **extra: str
 ) -> dict[str, str]:
-    env = clean_env(tmp_path, OPENTACO_SERVER=server.base_url, **extra)
+    env = clean_env(tmp_path, OPENTACO_SERVER=server.base_url)
     if user is not None:
         env.update(OPENTACO_USERNAME=user, OPENTACO_PASSWORD=password_of(user))
-    return env
+    return {**env, **extra}
 
 
 def torc_env(
     server: Server, tmp_path: Path, user: str | None = "alice", **extra: str
 ) -> dict[str, str]:
-    env = clean_env(tmp_path, TORC_API_URL=server.torc_url, **extra)
+    env = clean_env(tmp_path, TORC_API_URL=server.torc_url)
     if user is not None:
         env.update(USER=user, TORC_PASSWORD=password_of(user))
-    return env
+    return {**env, **extra}
 
 
 def run(
@@ -147,3 +148,109 @@ def test_cells_break_at_spaces_and_commas_only(cell: str, width: int, lines: lis
     table = render_table(("X",), [(cell,)], width=width + 4)
     body = [line.strip("│ ") for line in table.splitlines()[3:-1]]
     assert body == lines, table
+
+
+# -- signing in and base URLs ----------------------------------------------------------------
+
+
+def error_of(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """The JSON error a failed command printed on stderr."""
+    assert result.returncode == 1 and result.stdout == "", result
+    body: dict[str, str] = json.loads(result.stderr)
+    return body
+
+
+@pytest.mark.parametrize(
+    ("extra", "message", "hint"),
+    [
+        # the tutorial's user switch taken literally: $USER is still alice
+        (
+            {"USER": "alice", "TORC_PASSWORD": "carol_password"},
+            "Invalid user name or password",
+            "torc signed in as 'alice' (from $USER): to sign in as another user, "
+            "set TORC_USERNAME or pass --username",
+        ),
+        (
+            {"USER": "alice", "TORC_USERNAME": "carol", "TORC_PASSWORD": "wrong"},
+            "Invalid user name or password",
+            "torc signed in as 'carol' (from TORC_USERNAME)",
+        ),
+        (
+            {"USER": "alice"},
+            "Anonymous access not allowed",
+            "torc sent no password for 'alice' (from $USER), so the server saw an anonymous "
+            "caller: set TORC_PASSWORD or use --prompt-password",
+        ),
+    ],
+    ids=["user-from-USER", "user-from-TORC_USERNAME", "no-password"],
+)
+def test_torc_401_names_the_user_it_signed_in_as(
+    server: Server, tmp_path: Path, extra: dict[str, str], message: str, hint: str
+) -> None:
+    env = clean_env(tmp_path, TORC_API_URL=server.torc_url, **extra)
+    body = error_of(run("torc", env, "workflows", "list"))
+    assert body["message"] == message
+    assert body["hint"].startswith(hint), body
+
+
+@pytest.mark.parametrize("user", [None, ""], ids=["USER-unset", "USER-empty"])
+def test_torc_without_a_user_name_says_how_to_set_it(
+    server: Server, tmp_path: Path, user: str | None
+) -> None:
+    env = clean_env(tmp_path, TORC_API_URL=server.torc_url, TORC_PASSWORD="alice_password")
+    if user is not None:
+        env["USER"] = user
+    result = run("torc", env, "ping")
+    assert result.returncode == 1 and result.stdout == ""
+    assert "Malformed" not in result.stderr
+    assert result.stderr.startswith("Error: no user name to sign in with"), result.stderr
+    assert "set TORC_USERNAME or pass --username" in result.stderr
+    env["TORC_USERNAME"] = "alice"
+    assert ok(run("torc", env, "ping")) == '{"status": "ok"}\n'
+
+
+@pytest.mark.parametrize("path", ["", "/", "/v1"])
+def test_torc_url_without_the_api_path_says_what_to_set(
+    server: Server, tmp_path: Path, path: str
+) -> None:
+    env = torc_env(server, tmp_path, TORC_API_URL=server.base_url + path)
+    body = error_of(run("torc", env, "ping"))
+    assert body["error"] == "NotFound"
+    want = f"set TORC_API_URL (or --url) to {server.base_url}/torc-service/v1"
+    assert body["hint"].endswith(want), body
+
+
+@pytest.mark.parametrize("user", ["alice", None], ids=["basic", "anonymous"])
+def test_taco_server_with_the_torc_path_says_what_to_set(
+    server: Server, tmp_path: Path, user: str | None
+) -> None:
+    env = taco_env(server, tmp_path, user, OPENTACO_SERVER=server.torc_url)
+    body = error_of(run("taco", env, "unit", "ls"))
+    want = "OPENTACO_SERVER (or --server) is the server's root URL, without /torc-service/v1"
+    assert body["hint"] == f"{want}: set it to {server.base_url}", body
+
+
+def test_taco_before_login_says_to_log_in(server: Server, tmp_path: Path) -> None:
+    body = error_of(run("taco", taco_env(server, tmp_path, None), "whoami"))
+    assert body["message"] == "Anonymous access not allowed"
+    assert (
+        body["hint"] == "taco sent no credentials: run 'taco login' first (or set OPENTACO_TOKEN)"
+    )
+
+
+def test_taco_401_names_the_user_or_the_saved_token(server: Server, tmp_path: Path) -> None:
+    wrong = taco_env(server, tmp_path, "carol", OPENTACO_PASSWORD="wrong")
+    body = error_of(run("taco", wrong, "whoami"))
+    assert body["hint"].startswith("taco signed in as 'carol': to sign in as another user"), body
+    logged_in = taco_env(server, tmp_path, None)
+    ok(run("taco", logged_in, "login", "-u", "carol", stdin="carol_password\n"))
+    ok(run("taco", taco_env(server, tmp_path, "carol"), "token", "revoke", "--user", "carol"))
+    body = error_of(run("taco", logged_in, "whoami"))
+    assert "the token 'taco login' saved for 'carol'" in body["hint"], body
+    assert body["hint"].endswith("run 'taco login' again")
+
+
+def test_piped_password_is_read_quietly(server: Server, tmp_path: Path) -> None:
+    env = clean_env(tmp_path, TORC_API_URL=server.torc_url, USER="alice")
+    result = run("torc", env, "--prompt-password", "ping", stdin="alice_password\n")
+    assert (result.returncode, result.stdout, result.stderr) == (0, '{"status": "ok"}\n', "")

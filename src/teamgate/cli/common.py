@@ -5,26 +5,45 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from teamgate.cli.output import dumps
 
+if TYPE_CHECKING:
+    from teamgate.client.http import ApiError
+
 F = TypeVar("F", bound=Callable[..., Any])
+# What to tell the user about a failed request, from what only the CLI knows (the user name it
+# signed in as and where that came from, the URL it was given); None when nothing helps.
+Hint = Callable[[click.Context, "ApiError"], str | None]
 
 FORMAT = click.Choice(["table", "json"], case_sensitive=False)
 
 
-def fail(exc: Exception) -> None:
-    """Print a client error (the server's JSON body when there is one) and exit 1."""
+def fail(exc: Exception, hint: Hint | None = None) -> None:
+    """Print a client error (the server's JSON body when there is one, with `hint`'s advice
+    as its `hint` field) and exit 1."""
     from teamgate.client.http import ApiError
 
     if isinstance(exc, ApiError):
-        click.echo(dumps(exc.body), err=True)
+        advice = hint(click.get_current_context(), exc) if hint else None
+        click.echo(dumps({**exc.body, "hint": advice} if advice else exc.body), err=True)
     else:
         click.echo(f"Error: {exc}", err=True)
     sys.exit(1)
+
+
+def read_password(prompt: str = "Password") -> str:
+    """Ask on the terminal without echo; from a pipe (`echo pw | torc --prompt-password …`),
+    read one line quietly: there is no echo to turn off and no one to prompt."""
+    if sys.stdin.isatty():
+        return str(click.prompt(prompt, hide_input=True, err=True))
+    line = sys.stdin.readline()
+    if not line:
+        raise click.UsageError("no password on standard input (it is not a terminal)")
+    return line.rstrip("\r\n")
 
 
 def examples(*lines: str) -> str:
@@ -42,9 +61,12 @@ def skip_httpx_cli() -> None:
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # None: import fails
 
 
-def leaf_command(*flags: str, apply: Callable[[click.Context, str], None]) -> Callable[[F], F]:
+def leaf_command(
+    *flags: str, apply: Callable[[click.Context, str], None], hint: Hint | None = None
+) -> Callable[[F], F]:
     """A decorator giving a leaf command the format option `flags` (also accepted after the
-    subcommand; `apply` stores the choice) and turning TeamgateError into a clean exit."""
+    subcommand; `apply` stores the choice) and turning TeamgateError into a clean exit (with
+    `hint`'s advice on a refused request)."""
 
     def set_format(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
         if value is not None:
@@ -66,7 +88,7 @@ def leaf_command(*flags: str, apply: Callable[[click.Context, str], None]) -> Ca
             try:
                 return func(*args, **kwargs)
             except TeamgateError as exc:
-                fail(exc)
+                fail(exc, hint)
 
         return wrapper  # type: ignore[return-value]
 

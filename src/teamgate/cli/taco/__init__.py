@@ -13,7 +13,7 @@ import os
 import click
 
 from teamgate import __version__
-from teamgate.cli.common import FORMAT, examples, skip_httpx_cli
+from teamgate.cli.common import FORMAT, examples, read_password, skip_httpx_cli
 from teamgate.cli.completion import completion_command
 from teamgate.cli.output import echo_json
 from teamgate.cli.taco.audit import audit
@@ -116,7 +116,7 @@ def login(
     if not username:
         username = click.prompt("Username", default=os.environ.get("USER") or None, err=True)
     if password is None:
-        password = click.prompt("Password", hide_input=True, err=True)
+        password = read_password()
     assert username is not None and password is not None
     with opts.client(basic=(username, password)) as client:
         issued = client.issue_token(

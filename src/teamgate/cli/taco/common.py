@@ -13,6 +13,7 @@ from teamgate.cli.common import leaf_command
 from teamgate.cli.output import counted, dumps, render_table
 
 if TYPE_CHECKING:
+    from teamgate.client.http import ApiError
     from teamgate.client.taco import LockStore, TacoClient
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -25,6 +26,9 @@ class Options:
     def __init__(self, *, server: str, output: str = "table") -> None:
         self.server = server
         self.output = output
+        # How client() signed in ("none", "saved", "OPENTACO_TOKEN" or "basic") and as whom:
+        # a 401's hint names them.
+        self.signed_in: tuple[str, str | None] = ("none", None)
 
     @property
     def json(self) -> bool:
@@ -36,22 +40,24 @@ class Options:
         In order: `basic`, OPENTACO_TOKEN, the token saved for this server, then
         OPENTACO_USERNAME with OPENTACO_PASSWORD; none means anonymous.
         """
-        from teamgate.client.taco import TacoClient
+        from teamgate.client.taco import CredentialStore, TacoClient
 
-        token = None if basic else (os.environ.get("OPENTACO_TOKEN") or self.saved_token())
+        saved = (
+            None
+            if basic or os.environ.get("OPENTACO_TOKEN")
+            else CredentialStore().find(self.server)
+        )
+        token = None if basic else (os.environ.get("OPENTACO_TOKEN") or (saved and saved.token))
         if token:
+            self.signed_in = ("saved", saved.user) if saved else ("OPENTACO_TOKEN", None)
             return TacoClient(self.server, headers={"Authorization": f"Bearer {token}"})
         if basic is None:
             user = os.environ.get("OPENTACO_USERNAME")
             password = os.environ.get("OPENTACO_PASSWORD")
             basic = (user, password) if user and password is not None else None
+        if basic is not None:
+            self.signed_in = ("basic", basic[0])
         return TacoClient(self.server, auth=basic)
-
-    def saved_token(self) -> str | None:
-        from teamgate.client.taco import CredentialStore
-
-        saved = CredentialStore().find(self.server)
-        return saved.token if saved else None
 
     def locks(self) -> LockStore:
         from teamgate.client.taco import LockStore
@@ -63,7 +69,43 @@ def _store_format(ctx: click.Context, value: str) -> None:
     ctx.find_object(Options).output = value  # type: ignore[union-attr]
 
 
-command = leaf_command("-o", "--output", apply=_store_format)
+def _hint(ctx: click.Context, exc: ApiError) -> str | None:
+    """How taco signed in (for a 401), or that OPENTACO_SERVER has a path it must not have."""
+    opts = ctx.find_object(Options)
+    if opts is None:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(opts.server)
+    if exc.status == 404 and str(exc).startswith("No such endpoint") and parts.path.rstrip("/"):
+        root = f"{parts.scheme}://{parts.netloc}"
+        return (
+            f"OPENTACO_SERVER (or --server) is the server's root URL, without "
+            f"{parts.path}: set it to {root}"
+        )
+    return _sign_in_hint(*opts.signed_in) if exc.status == 401 else None
+
+
+def _sign_in_hint(how: str, user: str | None) -> str:
+    if how == "none":
+        return "taco sent no credentials: run 'taco login' first (or set OPENTACO_TOKEN)"
+    if how == "saved":
+        return (
+            f"taco signed in with the token 'taco login' saved for '{user}' on this server; "
+            "it has expired or was revoked: run 'taco login' again"
+        )
+    if how == "OPENTACO_TOKEN":
+        return (
+            "taco signed in with the token in OPENTACO_TOKEN: check it, "
+            "or unset it and run 'taco login'"
+        )
+    return (
+        f"taco signed in as '{user}': to sign in as another user, run 'taco login "
+        "--username NAME' or set OPENTACO_USERNAME and OPENTACO_PASSWORD"
+    )
+
+
+command = leaf_command("-o", "--output", apply=_store_format, hint=_hint)
 pass_options = click.make_pass_decorator(Options)
 
 

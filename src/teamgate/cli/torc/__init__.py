@@ -13,7 +13,7 @@ import os
 import click
 
 from teamgate import __version__
-from teamgate.cli.common import FORMAT, skip_httpx_cli
+from teamgate.cli.common import FORMAT, read_password, skip_httpx_cli
 from teamgate.cli.completion import completion_command
 from teamgate.cli.torc.access import access
 from teamgate.cli.torc.access_groups import access_groups
@@ -38,8 +38,16 @@ Examples:
 """
 
 
-def _default_user() -> str | None:
-    return os.environ.get("USER") or os.environ.get("USERNAME")
+def _user_and_source(ctx: click.Context, username: str | None) -> tuple[str | None, str]:
+    """The user name to sign in with and where it came from (named in a 401's hint)."""
+    if username:
+        source = ctx.get_parameter_source("username")
+        from_env = source is click.core.ParameterSource.ENVIRONMENT
+        return username, "from TORC_USERNAME" if from_env else "from --username"
+    for name in ("USER", "USERNAME"):
+        if os.environ.get(name):
+            return os.environ[name], f"from ${name}"
+    return None, "no user name"
 
 
 @click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,12 +97,14 @@ def cli(
             err=True,
         )
     if prompt_password:
-        password = click.prompt("Password", hide_input=True, err=True)
+        password = read_password()
+    user, user_from = _user_and_source(ctx, username)
     ctx.obj = Options(
         url=url,
-        username=username or _default_user(),
+        username=user,
         password=password,
         format=output_format.lower(),
+        username_from=user_from,
     )
 
 

@@ -9,23 +9,38 @@ import click
 from teamgate.cli.common import leaf_command
 
 if TYPE_CHECKING:
+    from teamgate.client.http import ApiError
     from teamgate.client.torc import TorcClient
+
+API_PATH = "/torc-service/v1"
+USER_HELP = "set TORC_USERNAME or pass --username"
 
 
 class Options:
     """The group's options, handed to every command."""
 
     def __init__(
-        self, *, url: str, username: str | None, password: str | None, format: str = "table"
+        self,
+        *,
+        url: str,
+        username: str | None,
+        password: str | None,
+        format: str = "table",
+        username_from: str = "--username",
     ) -> None:
         self.url = url
         self.username = username
         self.password = password
         self.format = format
+        self.username_from = username_from  # where the user name came from, for error hints
 
     def client(self) -> TorcClient:
         from teamgate.client.torc import TorcClient
+        from teamgate.errors import Invalid
 
+        if self.password is not None and not self.username:
+            # Sent as is, an empty name reads "Malformed Basic credentials" on the server.
+            raise Invalid(f"no user name to sign in with ($USER is unset or empty): {USER_HELP}")
         auth = (self.username or "", self.password) if self.password is not None else None
         return TorcClient(self.url, auth=auth)
 
@@ -33,10 +48,42 @@ class Options:
     def json(self) -> bool:
         return self.format == "json"
 
+    def sign_in_hint(self) -> str:
+        """Who torc signed in as, and how to be someone else (for a 401)."""
+        who = f"'{self.username}' ({self.username_from})" if self.username else "nobody"
+        if self.password is None:
+            return (
+                f"torc sent no password for {who}, so the server saw an anonymous caller: "
+                "set TORC_PASSWORD or use --prompt-password"
+            )
+        return (
+            f"torc signed in as {who}: to sign in as another user, {USER_HELP} "
+            "(with TORC_PASSWORD set to that user's password)"
+        )
+
+    def url_hint(self) -> str | None:
+        """What to set when the URL lacks the API's path (every route then is unknown)."""
+        url = self.url.rstrip("/")
+        if url.endswith(API_PATH):
+            return None
+        base = url.removesuffix("/v1")
+        return f"the Torc API is under {API_PATH}: set TORC_API_URL (or --url) to {base}{API_PATH}"
+
+
+def _hint(ctx: click.Context, exc: ApiError) -> str | None:
+    opts = ctx.find_object(Options)
+    if opts is None:
+        return None
+    if exc.status == 401:
+        return opts.sign_in_hint()
+    if exc.status == 404 and str(exc).startswith("No such endpoint"):
+        return opts.url_hint()
+    return None
+
 
 def _store_format(ctx: click.Context, value: str) -> None:
     ctx.find_object(Options).format = value  # type: ignore[union-attr]
 
 
-command = leaf_command("-f", "--format", apply=_store_format)
+command = leaf_command("-f", "--format", apply=_store_format, hint=_hint)
 pass_options = click.make_pass_decorator(Options)
