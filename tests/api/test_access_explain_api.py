@@ -3,41 +3,36 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import httpx
 import pytest
 
-from tests.conftest import Server, password_of, start_server, write_htpasswd
+from tests.conftest import start_app
+from tests.inprocess import App
 
 USERS = ("alice", "bob", "carol", "dave", "anonymous", "nobody@example.com")
 CHECKS = ["access control", "caller", "deny rules", "owner", "groups", "allow rules"]
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("explain-api")
-    started = start_server(
-        root / "server",
-        "--database",
-        str(root / "torc.db"),
-        "--auth-file",
-        str(write_htpasswd(root / "htpasswd")),
-        "--enforce-access-control",
-        "--admin-user",
-        "alice",
-    )
-    try:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """One application per test process: the tests only read what the set-up made."""
+    with ExitStack() as stack:
+        started = start_app(
+            stack,
+            tmp_path_factory.mktemp("explain-api"),
+            enforce_access_control=True,
+            admin_users=("alice",),
+        )
         with client(started, "alice") as alice, client(started, "bob") as bob:
             _setup(alice)
             _private(alice, bob)
         yield started
-    finally:
-        started.stop()
 
 
-def client(server: Server, user: str | None) -> httpx.Client:
-    auth = (user, password_of(user)) if user else None
-    return httpx.Client(base_url=server.base_url, auth=auth, timeout=30)
+def client(server: App, user: str | None) -> httpx.Client:
+    return server.client(user)
 
 
 def _setup(alice: httpx.Client) -> None:
@@ -80,7 +75,7 @@ PRIVATE = 3  # bob's workflow
 SECRETS = ("bob-private-secret-name", "bob-team", "owned by", "shared with", "alice/ml")
 
 
-def test_explain_agrees_with_access_check(server: Server) -> None:
+def test_explain_agrees_with_access_check(server: App) -> None:
     with client(server, "alice") as alice:
         for user in USERS:
             for workflow in (1, 2, PRIVATE):
@@ -90,7 +85,7 @@ def test_explain_agrees_with_access_check(server: Server) -> None:
                 assert explained["reason"] == checked["reason"], (user, workflow)
 
 
-def test_the_answer_in_full(server: Server) -> None:
+def test_the_answer_in_full(server: App) -> None:
     """A system administrator sees every fact, also of a workflow dave may not read."""
     with client(server, "alice") as alice:
         response = alice.get("/torc-service/v1/access_explain/1/dave")
@@ -127,7 +122,7 @@ def test_the_answer_in_full(server: Server) -> None:
     }
 
 
-def test_anonymous_and_unknown_users(server: Server) -> None:
+def test_anonymous_and_unknown_users(server: App) -> None:
     with client(server, "alice") as alice:
         anonymous = alice.get("/torc-service/v1/access_explain/1/anonymous").json()
         stranger = alice.get("/torc-service/v1/access_explain/1/x%2Fy%40example.com").json()
@@ -153,14 +148,14 @@ def test_anonymous_and_unknown_users(server: Server) -> None:
         ("alice", "/1/carol?action=unit.read", 400, "cannot explain action 'unit.read'"),
     ],
 )
-def test_refusals(server: Server, caller: str | None, path: str, status: int, message: str) -> None:
+def test_refusals(server: App, caller: str | None, path: str, status: int, message: str) -> None:
     with client(server, caller) as c:
         response = c.get(f"/torc-service/v1/access_explain{path}")
     assert response.status_code == status
     assert response.json()["message"].startswith(message)
 
 
-def test_rbac_test_answers_with_the_same_steps(server: Server) -> None:
+def test_rbac_test_answers_with_the_same_steps(server: App) -> None:
     with client(server, "alice") as alice:
         body = {"email": "bob", "action": "workflow.delete", "resource": "alice/ml"}
         tested = alice.post("/v1/rbac/test", json=body).json()
@@ -215,7 +210,7 @@ DAVE_RULES = (
 )
 
 
-def test_a_caller_who_may_not_read_the_workflow_learns_only_the_decision(server: Server) -> None:
+def test_a_caller_who_may_not_read_the_workflow_learns_only_the_decision(server: App) -> None:
     """dave may read neither alice's workflow 1 (a deny rule beats his group) nor bob's
     private one: both answers are the same but for the id, so asking about every id tells
     him nothing about names, owners, shares, or which of his rules match. (On b12cc17 he was
@@ -230,7 +225,7 @@ def test_a_caller_who_may_not_read_the_workflow_learns_only_the_decision(server:
 
 
 @pytest.mark.parametrize("action", ["workflow.write", "workflow.delete"])
-def test_other_actions_give_the_decision_but_not_what_made_it(server: Server, action: str) -> None:
+def test_other_actions_give_the_decision_but_not_what_made_it(server: App, action: str) -> None:
     """dave's group lets him change workflow 1 although he may not read it: he is told he
     may, not that the group (or whose workflow it is) is why; bob's stays a plain refusal."""
     with client(server, "dave") as dave:
@@ -248,7 +243,7 @@ def test_other_actions_give_the_decision_but_not_what_made_it(server: Server, ac
         assert not any(secret in response.text for secret in (*SECRETS, "data-team"))
 
 
-def test_access_check_hides_the_same(server: Server) -> None:
+def test_access_check_hides_the_same(server: App) -> None:
     """The reason of a refused check names no hidden fact either (alice's deny rule on
     dave reads "no matching grant", as a refusal on bob's workflow does)."""
     asked = (("dave", 1), ("dave", PRIVATE), ("carol", 2), ("carol", PRIVATE))
@@ -269,7 +264,7 @@ def test_access_check_hides_the_same(server: Server) -> None:
 
 
 @pytest.mark.parametrize("user", ["bob", "carol", "dave"])
-def test_own_explain_and_check_agree(server: Server, user: str) -> None:
+def test_own_explain_and_check_agree(server: App, user: str) -> None:
     with client(server, user) as c:
         for workflow in (1, 2, PRIVATE):
             explained = c.get(f"/torc-service/v1/access_explain/{workflow}/{user}").json()
@@ -278,7 +273,7 @@ def test_own_explain_and_check_agree(server: Server, user: str) -> None:
             assert explained["reason"] == checked["reason"], (user, workflow)
 
 
-def test_a_caller_who_may_read_the_workflow_sees_every_fact(server: Server) -> None:
+def test_a_caller_who_may_read_the_workflow_sees_every_fact(server: App) -> None:
     """carol reads alice's workflow 1 through data-team, so she is told so in full."""
     with client(server, "carol") as carol:
         result = carol.get("/torc-service/v1/access_explain/1/carol").json()
