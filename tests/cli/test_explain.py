@@ -111,7 +111,7 @@ def explain_json(server: Server, asker: str, *args: str) -> dict[str, object]:
 
 
 def test_carol_in_the_group_the_workflow_is_shared_with(server: Server) -> None:
-    out = ok(torc(server, "carol", "access", "explain", "carol", "3"))
+    out = ok(torc(server, "carol", "access", "explain", "3", "carol"))
     assert out.splitlines() == [
         "User 'carol' → workflow.read on workflow 3:",
         "  · access control: on",
@@ -124,8 +124,23 @@ def test_carol_in_the_group_the_workflow_is_shared_with(server: Server) -> None:
     ]
 
 
+def test_explain_takes_the_workflow_first_like_check(server: Server) -> None:
+    """WORKFLOW_ID USER_NAME, as `access check` and the API path; the old order still works
+    (with a note on stderr) when only the second argument is a number."""
+    new = torc(server, "carol", "access", "explain", "3", "carol")
+    old = torc(server, "carol", "access", "explain", "carol", "3")
+    assert new.returncode == old.returncode == 0, (new, old)
+    assert old.stdout == new.stdout and new.stderr == ""
+    assert old.stderr == (
+        "Note: 'torc access explain USER_NAME WORKFLOW_ID' is deprecated; the workflow comes "
+        "first, as in 'torc access check': torc access explain 3 carol\n"
+    )
+    neither = torc(server, "carol", "access", "explain", "carol", "dave")
+    assert neither.returncode == 2 and "'carol' is not a workflow ID" in neither.stderr
+
+
 def test_carol_not_in_the_group_the_workflow_is_shared_with(server: Server) -> None:
-    out = ok(torc(server, "alice", "access", "explain", "carol", "1"))
+    out = ok(torc(server, "alice", "access", "explain", "1", "carol"))
     assert "  · groups: shared with group(s) 1; carol belongs to none of them" in out
     assert out.splitlines()[-1] == (
         "Decision: denied (no matching grant): User 'carol' does not have access to workflow 1"
@@ -161,7 +176,7 @@ def test_carol_not_in_the_group_the_workflow_is_shared_with(server: Server) -> N
 def test_every_check_is_reported(
     server: Server, user: str, workflow: str, action: str, matched: set[str], reason: str
 ) -> None:
-    result = explain_json(server, "alice", user, workflow, "--action", action)
+    result = explain_json(server, "alice", workflow, user, "--action", action)
     steps = result["steps"]
     assert isinstance(steps, list)
     checks = ["access control", "caller", "deny rules", "owner", "groups", "allow rules"]
@@ -174,7 +189,7 @@ def test_every_check_is_reported(
 
 
 def test_deny_rules_name_their_permission_and_role(server: Server) -> None:
-    out = ok(torc(server, "dave", "access", "explain", "dave", "3", "--action", "delete"))
+    out = ok(torc(server, "dave", "access", "explain", "3", "dave", "--action", "delete"))
     assert (
         "  ✗ deny rules: rule deny:workflow.delete:alice/* "
         "of permission 'keep-alice' via role 'auditor'"
@@ -184,10 +199,10 @@ def test_deny_rules_name_their_permission_and_role(server: Server) -> None:
 
 
 def test_a_user_explains_only_their_own_access(server: Server) -> None:
-    refused = torc(server, "carol", "access", "explain", "alice", "1")
+    refused = torc(server, "carol", "access", "explain", "1", "alice")
     assert refused.returncode == 1 and refused.stdout == ""
     assert json.loads(refused.stderr) == {"error": "Forbidden", "message": FORBIDDEN}
-    missing = torc(server, "alice", "access", "explain", "carol", "99")
+    missing = torc(server, "alice", "access", "explain", "99", "carol")
     assert json.loads(missing.stderr)["error"] == "NotFound"
 
 
@@ -199,7 +214,7 @@ def test_with_access_control_off_everything_is_allowed(
     spec = tmp_path / "w.yaml"
     spec.write_text(SPEC.format(name="w"))
     ok(torc(open_server, "alice", "workflows", "create", str(spec)))
-    out = ok(torc(open_server, "carol", "access", "explain", "bob", "1"))
+    out = ok(torc(open_server, "carol", "access", "explain", "1", "bob"))
     assert out.splitlines() == [
         "User 'bob' → workflow.read on workflow 1:",
         "  ✓ access control: off: everything allowed",

@@ -33,7 +33,7 @@ Examples:
   torc access-groups create ml-team --description "Machine Learning Team"
   torc workflows create spec.yaml -f json | jq -r '.id'
   torc -f json workflows list
-  torc access explain carol 1
+  torc access explain 1 carol
   eval "$(torc completion bash)"
 """
 

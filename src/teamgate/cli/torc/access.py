@@ -14,8 +14,8 @@ EXPLAIN_ACTIONS = {"read": "workflow.read", "write": "workflow.write", "delete":
 @click.group(
     epilog=examples(
         "torc access check 1 carol",
-        "torc access explain carol 1",
-        "torc access explain carol 1 --action delete",
+        "torc access explain 1 carol",
+        "torc access explain 1 carol --action delete",
     )
 )
 def access() -> None:
@@ -43,13 +43,13 @@ def access_check(opts: Options, workflow_id: int, user_name: str) -> None:
 @access.command(
     "explain",
     epilog=examples(
-        "torc access explain carol 1",
-        "torc access explain carol 1 --action delete",
-        "torc access explain carol 1 -f json | jq '.steps[] | select(.matched)'",
+        "torc access explain 1 carol",
+        "torc access explain 1 carol --action delete",
+        "torc access explain 1 carol -f json | jq '.steps[] | select(.matched)'",
     ),
 )
+@click.argument("workflow_id", metavar="WORKFLOW_ID")
 @click.argument("user_name")
-@click.argument("workflow_id", type=int)
 @click.option(
     "-a",
     "--action",
@@ -60,8 +60,11 @@ def access_check(opts: Options, workflow_id: int, user_name: str) -> None:
 )
 @command
 @pass_options
-def access_explain(opts: Options, user_name: str, workflow_id: int, action: str) -> None:
+def access_explain(opts: Options, workflow_id: str, user_name: str, action: str) -> None:
     """Why may (or may not) USER_NAME use the workflow? Every check, in order.
+
+    WORKFLOW_ID comes first, as in `torc access check` and the API path
+    (/access_explain/{workflow_id}/{user_name}).
 
     Shows whether access control is on, who asks, the RBAC deny rules that match (with
     permission and role), the owner, the groups the workflow is shared with and which of them
@@ -71,11 +74,31 @@ def access_explain(opts: Options, user_name: str, workflow_id: int, action: str)
     """
     from teamgate.cli.explain import decision_line, step_lines
 
+    number, user_name = _workflow_then_user(workflow_id, user_name)
     with opts.client() as client:
-        result = client.explain_access(workflow_id, user_name, action=EXPLAIN_ACTIONS[action])
+        result = client.explain_access(number, user_name, action=EXPLAIN_ACTIONS[action])
     if opts.json:
         echo_json(result)
         return
-    click.echo(f"User '{user_name}' → {result['action']} on workflow {workflow_id}:")
+    click.echo(f"User '{user_name}' → {result['action']} on workflow {number}:")
     click.echo("\n".join(step_lines(result["steps"])))
     click.echo(decision_line(result))
+
+
+def _workflow_then_user(first: str, second: str) -> tuple[int, str]:
+    """(workflow id, user name) from WORKFLOW_ID USER_NAME; the old order USER_NAME
+    WORKFLOW_ID still works (with a note) when only the second argument is a number."""
+    if _is_id(first):
+        return int(first), second
+    if _is_id(second):
+        click.echo(
+            f"Note: 'torc access explain USER_NAME WORKFLOW_ID' is deprecated; the workflow "
+            f"comes first, as in 'torc access check': torc access explain {second} {first}",
+            err=True,
+        )
+        return int(second), first
+    raise click.BadParameter(f"'{first}' is not a workflow ID (a number)", param_hint="WORKFLOW_ID")
+
+
+def _is_id(text: str) -> bool:
+    return text.isascii() and text.isdigit()
