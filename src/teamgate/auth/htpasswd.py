@@ -12,11 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import unicodedata
 from dataclasses import dataclass
 
 from teamgate.auth.passwords import has_bcrypt_prefix, is_bcrypt_hash
 from teamgate.domain.identity import ANONYMOUS
+from teamgate.domain.text import has_control, padded
 from teamgate.errors import ConfigError, Invalid
 
 FILE_MODE = 0o600
@@ -65,9 +65,9 @@ def validate_username(user: str, *, reserved_ok: bool = False) -> str:
         raise Invalid("the user name must not be empty")
     if ":" in user:
         raise Invalid(f"the user name {user!r} must not contain ':'")
-    if any(unicodedata.category(char) == "Cc" for char in user):
+    if has_control(user):
         raise Invalid(f"the user name {user!r} must not contain line breaks or control characters")
-    if user != user.strip():
+    if padded(user):
         raise Invalid(f"the user name {user!r} must not start or end with whitespace")
     if user.startswith("#"):
         raise Invalid(

@@ -5,24 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from teamgate.domain.text import first_invisible
 from teamgate.errors import Invalid
 
 MAX_PATH_BYTES = 1024
 _SLASHES = re.compile(r"/+")
-
-
-# Characters a unit path may not hold: they are invisible or render as something else, so
-# two paths that look alike could name different units. By Unicode general category.
-_REFUSED = {
-    "Cc": "a control character",
-    "Cf": "an invisible format character (zero-width, bidirectional override, BOM, …)",
-    "Cs": "a lone UTF-16 surrogate",
-    "Co": "a private-use character",
-    "Cn": "an unassigned code point",
-    "Zl": "a line separator",
-    "Zp": "a paragraph separator",
-    "Zs": "a space other than ' '",
-}
 
 
 def normalize_path(raw: str) -> str:
@@ -48,15 +35,16 @@ def normalize_path(raw: str) -> str:
 
 
 def _refuse_invisible(raw: str) -> None:
-    for char in raw:
-        kind = unicodedata.category(char)
-        if kind in _REFUSED and char != " ":
-            name = unicodedata.name(char, "")
-            named = f" {name}" if name else ""
-            raise Invalid(
-                f"unit path must not contain U+{ord(char):04X}{named}: it is {_REFUSED[kind]}; "
-                "use visible characters only"
-            )
+    """Two paths that look alike could otherwise name different units."""
+    found = first_invisible(raw)
+    if found is not None:
+        char, kind = found
+        name = unicodedata.name(char, "")
+        named = f" {name}" if name else ""
+        raise Invalid(
+            f"unit path must not contain U+{ord(char):04X}{named}: it is {kind}; "
+            "use visible characters only"
+        )
 
 
 def like_escape(text: str) -> str:

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 from teamgate.domain.actions import Action, DecidedBy
 from teamgate.domain.identity import Principal
 from teamgate.domain.policy import Decision, decide, user_resource
+from teamgate.domain.text import has_control, padded
 from teamgate.errors import Invalid
 from teamgate.services import audit
 from teamgate.services.context import (
@@ -33,9 +34,9 @@ def _admin(ctx: ServiceContext, principal: Principal, action: Action) -> Decisio
 def _validate_name(name: str) -> str:
     if not name.strip():
         raise Invalid("group name must not be empty")
-    if name != name.strip():
+    if padded(name):
         raise Invalid(f"group name '{name}' must not start or end with spaces")
-    if len(name) > NAME_MAX or any(ord(c) < 32 for c in name):
+    if len(name) > NAME_MAX or has_control(name):
         raise Invalid(f"group name must be at most {NAME_MAX} printable characters")
     return name
 
@@ -104,7 +105,7 @@ def add_member(
 ) -> Membership:
     if role not in ROLES:
         raise Invalid(f"unknown role '{role}': use 'member' or 'admin'")
-    if not user.strip() or user != user.strip() or ":" in user or any(ord(c) < 32 for c in user):
+    if not user.strip() or padded(user) or ":" in user or has_control(user):
         raise Invalid(
             f"invalid user name {user!r}: it must be non-empty, printable, without ':' "
             "and without leading or trailing spaces"

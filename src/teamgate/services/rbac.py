@@ -22,6 +22,7 @@ from teamgate.domain.policy import (
     explain,
 )
 from teamgate.domain.rules import ACTIONS, Effect, parse_rule
+from teamgate.domain.text import has_control
 from teamgate.errors import Conflict, Invalid
 from teamgate.services import audit, unit_access
 from teamgate.services.context import ServiceContext, access_change, facts_for, require
@@ -194,7 +195,7 @@ def list_users(ctx: ServiceContext, principal: Principal) -> list[UserRoles]:
 
 
 def _check_user(user: str) -> None:
-    if not user.strip() or len(user) > 255 or any(ord(c) < 32 for c in user):
+    if not user.strip() or len(user) > 255 or has_control(user):
         raise Invalid("user name (email) must be 1-255 printable characters")
 
 

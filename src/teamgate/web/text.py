@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from fastapi import Request
 
+from teamgate.domain.text import unstorable
 from teamgate.errors import Invalid
 
-_BAD = re.compile("[\x00\ud800-\udfff]")
 MAX_DEPTH = 64
 
 
@@ -18,7 +17,7 @@ def check_text(value: Any, *, _depth: int = 0) -> None:
     if _depth > MAX_DEPTH:
         raise Invalid(f"JSON nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, str):
-        if _BAD.search(value):
+        if unstorable(value):
             raise Invalid("text contains a NUL character or a lone UTF-16 surrogate")
     elif isinstance(value, dict):
         for key, item in value.items():
@@ -35,5 +34,8 @@ def check_parameters(request: Request) -> None:
     params = (("path", request.path_params.items()), ("query", request.query_params.multi_items()))
     for where, items in params:
         for name, value in items:
-            if isinstance(value, str) and "\x00" in value:
-                raise Invalid(f"{where} parameter '{name}' must not contain a NUL character")
+            if isinstance(value, str) and unstorable(value):
+                raise Invalid(
+                    f"{where} parameter '{name}' must not contain a NUL character or a lone "
+                    "UTF-16 surrogate"
+                )

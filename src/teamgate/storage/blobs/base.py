@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
+from teamgate.domain.text import has_control
 from teamgate.errors import InsufficientStorage, Invalid, NotFound
 
 MAX_KEY_BYTES = 1024  # S3's limit for a whole key
@@ -107,7 +108,7 @@ def _key_problem(key: str) -> str | None:
         return "it is empty"
     if key.startswith("/"):
         return "it must be relative (no leading '/')"
-    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in key):
+    if has_control(key):
         return "it contains control characters"
     try:
         size = len(key.encode("utf-8"))

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,13 +38,13 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from teamgate.domain.rules import literal_prefix
+from teamgate.domain.text import unstorable
 from teamgate.errors import invalid_cursor
 
 # More branches than this and one ordered scan with an OR filter is cheaper to plan (and
 # SQLite refuses compound selects of more than 500 parts).
 MAX_BRANCHES = 120
 _SURROGATES = range(0xD800, 0xE000)
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # PostgreSQL text holds neither
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,7 +279,7 @@ def _check_field(name: str, value: Any, kind: CursorField) -> None:
             )
     elif type(value) is not kind:
         raise invalid_cursor(f"field '{name}' is not of type {kind.__name__}")
-    elif isinstance(value, str) and (len(value) > MAX_CURSOR_TEXT or _UNSTORABLE.search(value)):
+    elif isinstance(value, str) and (len(value) > MAX_CURSOR_TEXT or unstorable(value)):
         raise invalid_cursor(
             f"field '{name}' is longer than {MAX_CURSOR_TEXT} characters or holds a NUL "
             "character or a lone surrogate"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from teamgate.domain.text import has_control
 from teamgate.domain.units import MAX_PATH_BYTES
 from teamgate.errors import AlreadyExists, NotFound, invalid_cursor
 from teamgate.storage.db.listing import Visibility, decode_cursor, encode_cursor
@@ -269,6 +269,6 @@ def _cursor_path(cursor: str) -> str:
     """The unit path a unit list cursor names. Not `normalize_path`: a unit stored before a
     rule was added must still be a place to continue from."""
     path: str = decode_cursor(cursor, {"p": str})["p"]
-    if len(path.encode()) > MAX_PATH_BYTES or any(unicodedata.category(c) == "Cc" for c in path):
+    if len(path.encode()) > MAX_PATH_BYTES or has_control(path):
         raise invalid_cursor("it names no unit path")
     return path
