@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Query
 
 from teamgate.services import audit
 from teamgate.storage.db.audit import AuditEvent
-from teamgate.web.deps import AuthenticatedRoute, Caller, Context, get_principal
-from teamgate.web.models import ErrorBody
+from teamgate.web.deps import Caller, Context, api_router
 
-_errors: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (400, 401, 403)}
-router = APIRouter(
-    dependencies=[Depends(get_principal)],
-    route_class=AuthenticatedRoute,
-    responses=_errors,
-    tags=["audit"],
-)
+router = api_router(errors=(400, 401, 403), tags=["audit"])
 
 MAX_ID = 2**63 - 1
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
+from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 
 from teamgate.auth.authenticator import Authenticator
 from teamgate.domain.identity import Principal
 from teamgate.services.context import ServiceContext
+from teamgate.web.models import ErrorBody
 
 
 def get_principal(request: Request) -> Principal:
@@ -48,6 +50,25 @@ class AuthenticatedRoute(APIRoute):
             return await handler(request)
 
         return authenticate_first
+
+
+# What most routes may answer besides success: bad input, no sign-in, refused, missing,
+# conflict, body too large
+ERRORS = (400, 401, 403, 404, 409, 413)
+
+
+def api_router(
+    *, prefix: str = "", errors: Iterable[int] = ERRORS, tags: list[str | Enum] | None = None
+) -> APIRouter:
+    """A router whose routes authenticate the caller first and document the JSON error body
+    `{"error", "message"}` under each status in `errors`."""
+    return APIRouter(
+        prefix=prefix,
+        dependencies=[Depends(get_principal)],
+        route_class=AuthenticatedRoute,
+        responses={code: {"model": ErrorBody} for code in errors},
+        tags=tags,
+    )
 
 
 def _has_body(request: Request) -> bool:

@@ -5,25 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, status
+from fastapi import Body, Query, status
 from pydantic import Field
 
 from teamgate.auth.tokens import DEFAULT_TTL_DAYS, MAX_TTL_DAYS
 from teamgate.domain.actions import rule_actions_help
 from teamgate.services import rbac, tokens
 from teamgate.storage.db.rbac import Permission, Role
-from teamgate.web.deps import AuthenticatedRoute, Caller, Context, get_principal
-from teamgate.web.models import ErrorBody, StrictIn
+from teamgate.web.deps import Caller, Context, api_router
+from teamgate.web.models import StrictIn
 
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413)
-}
-router = APIRouter(
-    prefix="/v1",
-    dependencies=[Depends(get_principal)],
-    route_class=AuthenticatedRoute,
-    responses=_errors,
-)
+router = api_router(prefix="/v1")
 
 ACTIONS_HELP = rule_actions_help()
 

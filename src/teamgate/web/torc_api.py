@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import Body, Path, Query, Request
 from pydantic import BaseModel
 
 from teamgate import __version__
@@ -17,13 +17,12 @@ from teamgate.services.context import MAX_LIMIT
 from teamgate.storage.db.groups import Group, Membership, Page, Share
 from teamgate.storage.db.listing import MAX_CURSOR_CHARS
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
-from teamgate.web.deps import AuthenticatedRoute, Caller, Context, get_principal
+from teamgate.web.deps import Caller, Context, api_router
 from teamgate.web.models import (
     MAX_ROW_ID,
     AccessCheckResponse,
     AccessGroupIn,
     AccessGroupOut,
-    ErrorBody,
     ListAccessGroupsResponse,
     ListMembershipsResponse,
     ListWorkflowsResponse,
@@ -43,15 +42,7 @@ from teamgate.web.text import check_text
 API_VERSION = "0.21.0"
 PREFIX = "/torc-service/v1"
 
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413)
-}
-router = APIRouter(
-    prefix=PREFIX,
-    dependencies=[Depends(get_principal)],
-    route_class=AuthenticatedRoute,
-    responses=_errors,
-)
+router = api_router(prefix=PREFIX)
 
 Offset = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]  # past every row (offset + limit fits)
 Id = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]

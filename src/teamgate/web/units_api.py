@@ -6,7 +6,7 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import Field
@@ -19,10 +19,10 @@ from teamgate.services import units
 from teamgate.services.context import MAX_LIMIT, ServiceContext
 from teamgate.storage.blobs import BlobWriter
 from teamgate.storage.db.units import Unit
-from teamgate.web.deps import AuthenticatedRoute, Caller, Context, get_principal
+from teamgate.web.deps import ERRORS, Caller, Context, api_router
 from teamgate.web.limits import read_body
 from teamgate.web.lock_conflicts import BackendLocked, LockedBody, LockInfo
-from teamgate.web.models import ErrorBody, StrictIn
+from teamgate.web.models import StrictIn
 from teamgate.web.text import check_text
 
 
@@ -41,15 +41,7 @@ class UnitPathConvertor(Convertor[str]):
 
 register_url_convertor("unitpath", UnitPathConvertor())
 
-_errors: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 413, 423)
-}
-router = APIRouter(
-    prefix="/v1",
-    dependencies=[Depends(get_principal)],
-    route_class=AuthenticatedRoute,
-    responses=_errors,
-)
+router = api_router(prefix="/v1", errors=(*ERRORS, 423))
 
 
 class UnitIn(StrictIn):
