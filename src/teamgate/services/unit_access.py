@@ -38,7 +38,7 @@ def explain_unit(
         hidden = (
             found is not None
             and not caller.is_admin
-            and not units.explain(ctx, caller, conn, path, READ)[1].allowed
+            and not units.decide_on_unit(ctx, caller, conn, path, READ)[1].allowed
         )
     if found is None and action == LOCK:
         return _lock_new(subject, resource, facts)

@@ -86,9 +86,10 @@ def _resource(found: Unit | None, path: str, shares: frozenset[int]) -> Resource
     )
 
 
-def explain(
+def decide_on_unit(
     ctx: ServiceContext, principal: Principal, conn: Connection, path: str, action: str
 ) -> tuple[Unit | None, Decision]:
+    """The unit at `path` (None when missing) and the decision on `action` by the caller."""
     found, resource = unit_resource(ctx, conn, path)
     facts = facts_for(ctx, conn, principal)
     return found, decide(principal, action, resource, facts=facts, enforce=ctx.enforce)
@@ -97,7 +98,7 @@ def explain(
 def unit_resource(ctx: ServiceContext, conn: Connection, path: str) -> tuple[Unit | None, Resource]:
     """The unit at `path` (None when missing) and what every decision on it is told.
 
-    The server's checks (`explain`) and `taco rbac test` both ask here, so they agree.
+    The server's checks (`decide_on_unit`) and `taco rbac test` both ask here, so they agree.
     A missing unit is new: before `rbac init` its creator may make it (and will own it);
     afterwards creating needs unit.write on its path, so nobody claims another team's.
     """
@@ -116,7 +117,7 @@ def _allowed(
     ctx: ServiceContext, principal: Principal, conn: Connection, path: str, action: str
 ) -> tuple[Unit, Decision]:
     """The unit and the decision that allows `action` on it (NotFound, then Forbidden)."""
-    found, decision = explain(ctx, principal, conn, path, action)
+    found, decision = decide_on_unit(ctx, principal, conn, path, action)
     if found is None:
         raise NotFound(f"Unit '{path}' not found")
     return found, require(decision)
@@ -131,7 +132,7 @@ def blobs(ctx: ServiceContext) -> BlobStore:
 def create_unit(ctx: ServiceContext, principal: Principal, raw_path: str) -> Unit:
     path = normalize_path(raw_path)
     with ctx.db.write() as conn:
-        found, decision = explain(ctx, principal, conn, path, WRITE)
+        found, decision = decide_on_unit(ctx, principal, conn, path, WRITE)
         if found is not None:
             raise Conflict(f"Unit '{path}' already exists")
         require(decision)
@@ -210,7 +211,7 @@ def begin_write(
     """Check the caller may write (before any body is read) and name the new blob."""
     path = normalize_path(raw_path)
     with ctx.db.read() as conn:
-        found, decision = explain(ctx, principal, conn, path, WRITE)
+        found, decision = decide_on_unit(ctx, principal, conn, path, WRITE)
     require(decision)
     check_lock(found, lock_id)
     blobs(ctx)
@@ -256,7 +257,7 @@ def finish_write(
         validate_json(ctx, info)
         with ctx.db.write() as conn:
             store.find_unit(conn, pending.path, for_update=True)  # serialise writers
-            found, decision = explain(ctx, principal, conn, pending.path, WRITE)
+            found, decision = decide_on_unit(ctx, principal, conn, pending.path, WRITE)
             require(decision)
             check_lock(found, lock_id)
             if found is None:
@@ -296,11 +297,11 @@ def authorize_lock(ctx: ServiceContext, principal: Principal, raw_path: str, *, 
     """
     path = normalize_path(raw_path)
     with ctx.db.read() as conn:
-        found, decision = explain(ctx, principal, conn, path, LOCK)
+        found, decision = decide_on_unit(ctx, principal, conn, path, LOCK)
         if found is None and not take:
             raise NotFound(f"Unit '{path}' not found")
         if found is None:
-            decision = explain(ctx, principal, conn, path, WRITE)[1]
+            decision = decide_on_unit(ctx, principal, conn, path, WRITE)[1]
     require(decision)
 
 
@@ -324,11 +325,11 @@ def lock_unit(
         }
     )
     with ctx.db.write() as conn:
-        found, decision = explain(ctx, principal, conn, path, LOCK)
+        found, decision = decide_on_unit(ctx, principal, conn, path, LOCK)
         if found is None:  # creating the unit needs unit.write; its creator then owns it
-            require(explain(ctx, principal, conn, path, WRITE)[1])
+            require(decide_on_unit(ctx, principal, conn, path, WRITE)[1])
             found = store.lock_or_create(conn, path, owner=principal.display)
-            decision = explain(ctx, principal, conn, path, LOCK)[1]
+            decision = decide_on_unit(ctx, principal, conn, path, LOCK)[1]
         require(decision)
         if not store.try_lock(conn, found.id, lock_id, lock, locked_by=principal.display):
             holder = store.get_unit(conn, path)
