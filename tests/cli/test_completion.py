@@ -1,4 +1,4 @@
-"""`torc completion` / `taco completion`: the scripts, and click's completion protocol (issue 5)."""
+"""`torc|taco|torc-htpasswd completion`: the scripts, and click's completion protocol."""
 
 from __future__ import annotations
 
@@ -20,13 +20,20 @@ def run(prog: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("prog", ["torc", "taco"])
+PROGS = ["torc", "taco", "torc-htpasswd"]
+
+
+def complete_var(prog: str) -> str:
+    return f"_{prog.upper().replace('-', '_')}_COMPLETE"
+
+
+@pytest.mark.parametrize("prog", PROGS)
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
 def test_completion_prints_a_script(prog: str, shell: str) -> None:
     result = run(prog, "completion", shell)
     assert result.returncode == 0, result.stderr
-    assert f"_{prog.upper()}_COMPLETE={shell}_complete" in result.stdout
-    assert f"_{prog}_completion" in result.stdout
+    assert f"{complete_var(prog)}={shell}_complete" in result.stdout
+    assert f"_{prog.replace('-', '_')}_completion" in result.stdout
     assert result.stdout.endswith("\n")
 
 
@@ -38,13 +45,20 @@ def test_completion_prints_a_script(prog: str, shell: str) -> None:
         ("torc comp", "1", {"plain,completion"}),
         ("taco unit p", "2", {"plain,pull", "plain,push"}),
         ("taco rbac test bob pull dev/app --ex", "6", {"plain,--explain"}),
+        ("torc-htpasswd a", "1", {"plain,add"}),
+        (
+            "torc-htpasswd ",
+            "1",
+            {f"plain,{c}" for c in ("add", "completion", "hash", "list", "remove", "verify")},
+        ),
+        ("torc-htpasswd add --c", "2", {"plain,--cost"}),
     ],
 )
 def test_click_completion_protocol_returns_subcommands(
     words: str, cword: str, expected: set[str]
 ) -> None:
     prog = words.split()[0]
-    env = {f"_{prog.upper()}_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": cword}
+    env = {complete_var(prog): "bash_complete", "COMP_WORDS": words, "COMP_CWORD": cword}
     result = run(prog, **env)
     assert result.returncode == 0, result.stderr
     assert set(result.stdout.splitlines()) == expected
@@ -67,7 +81,7 @@ def test_the_bash_script_completes_in_bash() -> None:
     assert result.stdout.split() == ["add-workflow"]
 
 
-@pytest.mark.parametrize("prog", ["torc", "taco"])
+@pytest.mark.parametrize("prog", PROGS)
 def test_completion_help_says_how_to_install(prog: str) -> None:
     out = run(prog, "completion", "--help").stdout
     assert f'eval "$({prog} completion bash)"' in out

@@ -485,3 +485,38 @@ def test_a_reserved_name_left_in_a_file_can_be_deleted(htfile: Path) -> None:
     assert "anonymous" not in htfile.read_text()
     refused = run("add", "--file", htfile, "anonymous", "--password", "pw")
     assert refused.returncode != 0 and "reserved" in refused.stderr
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("torc-htpasswd (teamgate), version ")
+
+
+@pytest.mark.parametrize(
+    ("args", "guess"),
+    [
+        (["ad", "-f", "FILE", "alice"], "add"),
+        (["ad", "alice"], "add"),
+        (["lst", "-f", "FILE"], "list"),
+        (["verfy", "-f", "FILE", "alice"], "verify"),
+    ],
+)
+def test_a_near_miss_of_a_subcommand_gets_a_did_you_mean(
+    tmp_path: Path, args: list[str], guess: str
+) -> None:
+    htfile = tmp_path / "htpasswd"
+    result = run(*(str(htfile) if a == "FILE" else a for a in args), env={**os.environ})
+    assert result.returncode != 0 and not htfile.exists()
+    assert result.stderr.rstrip().endswith(f"; did you mean 'torc-htpasswd {guess}'?"), (
+        result.stderr
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_no_guess_for_a_file_that_exists(tmp_path: Path) -> None:
+    """`ad` is a file here, so the Apache form meant it: no did-you-mean."""
+    (tmp_path / "ad").write_text(f"alice:{H_ALICE}\n")
+    result = subprocess.run(
+        [TOOL, "-v", "-b", "ad", "alice", "wrong"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode == 3 and "did you mean" not in result.stderr

@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 
 import click
 
+from teamgate import __version__
+from teamgate.cli.completion import completion_command
 from teamgate.cli.torc_htpasswd.apache import apache
 from teamgate.cli.torc_htpasswd.common import (
     APACHE_COMMAND,
@@ -28,10 +30,10 @@ class HtpasswdCommand(click.Group):
     """Routes the Apache form to a hidden subcommand and prints every error as one line."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if not args:
+        if not args and not ctx.resilient_parsing:  # resilient: shell completion asking
             click.echo(ctx.get_help(), err=True)
             ctx.exit(EXIT_USAGE)
-        if is_apache_form(args):
+        if is_apache_form(args) and not (ctx.resilient_parsing and not args):
             args = [APACHE_COMMAND, *args]
         return super().parse_args(ctx, args)
 
@@ -39,13 +41,19 @@ class HtpasswdCommand(click.Group):
         self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any
     ) -> NoReturn:
         extra.pop("standalone_mode", None)
+        argv = list(sys.argv[1:] if args is None else args)
         try:
-            result = super().main(args, prog_name or PROG, standalone_mode=False, **extra)
+            result = super().main(argv, prog_name or PROG, standalone_mode=False, **extra)
         except CliError as exc:
-            exc.show()
+            exc.show(did_you_mean(argv))
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
-            click.echo(f"{PROG}: {exc.format_message()} (see '{PROG} --help')", err=True)
+            guess = did_you_mean(argv)
+            message = exc.format_message()
+            said = (
+                f"{message.rstrip('.')}; {guess}" if guess else f"{message} (see '{PROG} --help')"
+            )
+            click.echo(f"{PROG}: {said}", err=True)
             sys.exit(exc.exit_code)
         except click.Abort:
             click.echo(f"{PROG}: interrupted; nothing was changed", err=True)
@@ -54,11 +62,25 @@ class HtpasswdCommand(click.Group):
 
 
 def is_apache_form(args: Sequence[str]) -> bool:
-    """True unless the first non-option argument names a Torc subcommand (or only help is asked)."""
+    """True unless the first non-option argument names a Torc subcommand (or only help or
+    the version is asked)."""
     positional = first_positional(args)
     if positional is None:
-        return not any(arg in ("-h", "--help") for arg in args)
+        return not any(arg in ("-h", "--help", "--version") for arg in args)
     return positional not in TORC_SUBCOMMANDS
+
+
+def did_you_mean(args: Sequence[str]) -> str | None:
+    """`did you mean 'torc-htpasswd add'?` when the first word is a near miss of a Torc
+    subcommand (and no such file exists, which the Apache form would have meant)."""
+    import difflib
+    import os
+
+    word = first_positional(args)
+    if word is None or word in TORC_SUBCOMMANDS or os.path.exists(word):
+        return None
+    close = difflib.get_close_matches(word, sorted(TORC_SUBCOMMANDS), n=1, cutoff=0.6)
+    return f"did you mean '{PROG} {close[0]}'?" if close else None
 
 
 def first_positional(args: Sequence[str]) -> str | None:
@@ -80,9 +102,11 @@ def first_positional(args: Sequence[str]) -> str | None:
     help=HELP,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
+# the version string, not package_name: looking it up in the metadata costs ~45 ms
+@click.version_option(__version__, prog_name=f"{PROG} (teamgate)")
 def main() -> None:
     pass
 
 
-for _command in (apache, add, hash_, remove, list_users, verify):
+for _command in (apache, add, hash_, remove, list_users, verify, completion_command(PROG)):
     main.add_command(_command)

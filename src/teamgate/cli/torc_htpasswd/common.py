@@ -15,7 +15,7 @@ from teamgate.errors import Invalid, TeamgateError
 
 PROG = "torc-htpasswd"
 APACHE_COMMAND = "apache"
-TORC_SUBCOMMANDS = frozenset({"add", "hash", "remove", "list", "verify"})
+TORC_SUBCOMMANDS = frozenset({"add", "hash", "remove", "list", "verify", "completion"})
 APACHE_PREFIX = f"{PROG}: "
 TORC_PREFIX = "Error: "
 APACHE_USAGE = "[-c] [-b] [-i] [-D] [-v] [-C COST] FILE USER [PASSWORD]"
@@ -28,8 +28,8 @@ EXIT_PASSWORD = 3
 HELP = f"""Create and edit htpasswd files of bcrypt password hashes (for torc-server --auth-file).
 
 Two forms are accepted. If the first argument that is not an option is one of add, hash, remove,
-list or verify, it is a Torc subcommand; otherwise it is the Apache htpasswd form. Note that -c
-means "create" in the Apache form and "cost" in the Torc form.
+list, verify or completion, it is a Torc subcommand; otherwise it is the Apache htpasswd form.
+Note that -c means "create" in the Apache form and "cost" in the Torc form.
 
 \b
 Apache htpasswd form:
@@ -49,6 +49,7 @@ Torc form:
   {PROG} remove -f FILE USER
   {PROG} list -f FILE
   {PROG} verify -f FILE USER [-p PASSWORD]
+  {PROG} completion bash|zsh|fish       print a shell completion script
 
 \b
 Examples:
@@ -60,6 +61,7 @@ Examples:
   {PROG} hash alice                      print alice:HASH to send to an administrator
   {PROG} add -f /etc/torc/htpasswd dave
   {PROG} list -f /etc/torc/htpasswd
+  eval "$({PROG} completion bash)"
 
 Files are replaced atomically with mode 0600; comments, blank lines and order are kept.
 For a file named like a subcommand, write ./add.
@@ -75,8 +77,10 @@ class CliError(Exception):
         self.prefix = prefix
         self.exit_code = exit_code
 
-    def show(self) -> None:
-        click.echo(f"{self.prefix}{self.message}", err=True)
+    def show(self, guess: str | None = None) -> None:
+        """One line on stderr; `guess` (a did-you-mean) is added to it."""
+        message = f"{self.message.rstrip('.')}; {guess}" if guess else self.message
+        click.echo(f"{self.prefix}{message}", err=True)
 
 
 def apache_error(message: str, exit_code: int = EXIT_FILE) -> CliError:
