@@ -61,13 +61,13 @@ def _is_backend(request: Request) -> bool:
     return path.startswith(BACKEND_ROUTE)
 
 
-def status_for(request: Request) -> int:
+def _status(request: Request) -> int:
     if not _is_backend(request) or request.method in LOCK_METHODS:
         return REST_STATUS
     return BACKEND_WRITE_STATUS
 
 
-def body_for(request: Request, exc: Locked) -> dict[str, Any]:
+def _body(request: Request, exc: Locked) -> dict[str, Any]:
     """The conflict's body in the shape of the API that was asked."""
     if _is_backend(request):
         return {**exc.lock, "error": exc.kind, "message": exc.message, "locked_by": exc.locked_by}
@@ -79,4 +79,4 @@ async def respond(request: Request, exc: Locked) -> JSONResponse:
     metrics = getattr(request.app.state, "metrics", None)
     if metrics is not None:
         metrics.lock_conflict()
-    return JSONResponse(body_for(request, exc), status_code=status_for(request))
+    return JSONResponse(_body(request, exc), status_code=_status(request))
