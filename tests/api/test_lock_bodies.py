@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from teamgate.services.units import LOCK_FIELD_BYTES, LOCK_INFO_BYTES
+from teamgate.services.unit_locks import LOCK_FIELD_BYTES, LOCK_INFO_BYTES
 from teamgate.web.units_api import LOCK_BODY_BYTES
 from tests.conftest import Server, password_of, start_server, write_htpasswd
 

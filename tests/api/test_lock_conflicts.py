@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from teamgate.services.observers import observing
-from teamgate.services.units import Locked
+from teamgate.services.unit_locks import Locked
 from teamgate.storage.db.units import Unit
 from tests.conftest import AppFactory, execute_sql
 from tests.inprocess import App

@@ -8,7 +8,7 @@ between leaves the old state and an orphan blob, never a half-written unit.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from teamgate.domain.identity import Principal
 from teamgate.domain.policy import Decision, Resource, decide
 from teamgate.domain.states import JsonError, check_json
 from teamgate.domain.units import normalize_path
-from teamgate.errors import Conflict, Invalid, LockConflict, NotFound
+from teamgate.errors import Conflict, Invalid, NotFound
 from teamgate.services import audit
 from teamgate.services.context import (
     ServiceContext,
@@ -27,6 +27,12 @@ from teamgate.services.context import (
     facts_for,
     require,
     visible_to,
+)
+from teamgate.services.unit_locks import (
+    LOCK_FIELD_BYTES,
+    Locked,
+    bounded_lock,
+    holder_of,
 )
 from teamgate.storage.blobs import BlobInfo, BlobStore
 from teamgate.storage.db import groups as group_store
@@ -40,38 +46,7 @@ READ, WRITE, LOCK, DELETE = (
     Action.UNIT_LOCK,
     Action.UNIT_DELETE,
 )
-LOCK_FIELD_BYTES = 255  # ID, Operation, Who, Version, Created: Terraform's are far shorter
-LOCK_INFO_BYTES = 4096  # Info: a free-text note, usually empty
-LOCK_LIMITS = {
-    "ID": LOCK_FIELD_BYTES,
-    "Operation": LOCK_FIELD_BYTES,
-    "Info": LOCK_INFO_BYTES,
-    "Who": LOCK_FIELD_BYTES,
-    "Version": LOCK_FIELD_BYTES,
-    "Created": LOCK_FIELD_BYTES,
-    "Path": 1024,  # a unit path's own limit
-}
 LIST_PAGE = 1000  # units per page when the caller gives no limit
-
-
-class Locked(LockConflict):
-    """The unit is locked by someone else: `lock` is the holder's lock information as its
-    client sent it (bounded), `locked_by` the teamgate user who took it (None: unknown).
-
-    Only data: the web layer answers it (each API in its own shape) and counts it there.
-    """
-
-    def __init__(self, message: str, holder: Unit) -> None:
-        super().__init__(message)
-        self.lock = bounded_lock(holder.lock or {})
-        self.locked_by = holder.locked_by
-
-
-def holder_of(found: Unit) -> str:
-    """Who holds the unit's lock, for messages: the teamgate user and what the client said."""
-    user = f"user '{found.locked_by}'" if found.locked_by else "an unknown user"
-    who = (found.lock or {}).get("Who")
-    return f"{user} (lock {found.lock_id}{f', {who}' if who else ''})"
 
 
 def _resource(found: Unit | None, path: str, shares: frozenset[int]) -> Resource:
@@ -275,17 +250,6 @@ def finish_write(
     for key in stale:
         blobs(ctx).delete(key)
     return written
-
-
-def bounded_lock(lock: Mapping[str, Any]) -> dict[str, str]:
-    """A lock as the server keeps and shows it: Terraform's fields only, each cut to its
-    bound (LOCK_LIMITS), so no lock makes every unit list and 423 large."""
-    return {name: _cut(lock[name], limit) for name, limit in LOCK_LIMITS.items() if name in lock}
-
-
-def _cut(value: Any, limit: int) -> str:
-    data = str(value).encode("utf-8", "replace")
-    return data[:limit].decode("utf-8", "ignore")  # "ignore" drops a character cut in two
 
 
 def authorize_lock(ctx: ServiceContext, principal: Principal, raw_path: str, *, take: bool) -> None:

@@ -19,7 +19,7 @@ from teamgate.auth.throttle import shorten
 from teamgate.auth.tokens import looks_like_token
 from teamgate.services import audit
 from teamgate.services.refusals import RefusalLimiter, left_out_note
-from teamgate.services.units import Locked
+from teamgate.services.unit_locks import Locked
 from teamgate.storage.db.faults import storage_full
 from teamgate.web import lock_conflicts
 
@@ -32,7 +32,7 @@ STATUS: dict[type[errors.TeamgateError], int] = {
     errors.TooManyRequests: 429,
     errors.Forbidden: 403,
     errors.NotFound: 404,
-    errors.LockConflict: 423,  # units.Locked has its own handler: web/lock_conflicts.py
+    errors.LockConflict: 423,  # unit_locks.Locked has its own handler: web/lock_conflicts.py
     errors.Conflict: 409,
     errors.InsufficientStorage: 507,
     errors.ConfigError: 500,

@@ -1,4 +1,4 @@
-"""The one answer to a lock conflict (`units.Locked`), in the shape each API's clients read.
+"""The one answer to a lock conflict (`unit_locks.Locked`), in the shape each API's clients read.
 
 - The Terraform HTTP backend (`/v1/backend/…`): the holder's lock information at the top of
   the body, as Terraform parses it (`ID`, `Operation`, `Who`, …, exactly as the holder's
@@ -18,7 +18,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
-from teamgate.services.units import Locked
+from teamgate.services.unit_locks import Locked
 from teamgate.web.models import ErrorBody
 
 BACKEND_ROUTE = "/v1/backend/"

@@ -15,7 +15,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from teamgate.domain.identity import Principal
 from teamgate.domain.states import JsonError, check_json_bytes
 from teamgate.errors import Invalid
-from teamgate.services import units
+from teamgate.services import unit_locks, units
 from teamgate.services.context import MAX_LIMIT, ServiceContext
 from teamgate.storage.blobs import BlobWriter
 from teamgate.storage.db.units import Unit
@@ -82,7 +82,7 @@ def unit_out(found: Unit, groups: list[str] | None = None) -> dict[str, Any]:
         "created_at": found.created_at,
         "updated_at": found.updated_at,
         "locked": found.lock_id is not None,
-        "lock": units.bounded_lock(found.lock) if found.lock else found.lock,
+        "lock": unit_locks.bounded_lock(found.lock) if found.lock else found.lock,
         "locked_by": found.locked_by if found.lock_id is not None else None,
         **({"groups": groups} if groups is not None else {}),
     }
@@ -214,8 +214,8 @@ def unlock_unit(
     held = units.unlock_unit(ctx, caller, path, lock_id=None if force else lock_id)
     message = f"Unit '{held.path}' unlocked"
     if force:
-        message += f"; removed the lock held by {units.holder_of(held)}"
-    lock = units.bounded_lock(held.lock or {})
+        message += f"; removed the lock held by {unit_locks.holder_of(held)}"
+    lock = unit_locks.bounded_lock(held.lock or {})
     return {"message": message, "lock": lock, "locked_by": held.locked_by}
 
 
