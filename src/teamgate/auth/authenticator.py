@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from teamgate.auth.cache import CredentialCache
@@ -57,17 +57,21 @@ class Authenticator:
         admin_users: Iterable[str] = (),
         reload_interval_secs: float = 1.0,
         throttle: LoginThrottle | None = None,
+        tokens: TokenService | None = None,
+        on_lookup: Callable[[bool], None] | None = None,
     ) -> None:
+        """`tokens` checks API tokens (None: none are accepted); `on_lookup` is told of each
+        credential cache hit (True) or miss."""
         self.auth_file = auth_file
         self.require_auth = require_auth
         self.admin_users = frozenset(admin_users)
-        self.cache = CredentialCache(cache_ttl_secs)
+        self.cache = CredentialCache(cache_ttl_secs, on_lookup=on_lookup)
         self._users: dict[str, str] = {}
         self._stamp: tuple[int, int, int] | None = None
         self._interval = reload_interval_secs
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
-        self.tokens: TokenService | None = None
+        self.tokens = tokens
         self.throttle = throttle
         self._dummy_cost = DEFAULT_COST
         if auth_file is not None:

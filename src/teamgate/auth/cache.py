@@ -19,14 +19,14 @@ MAX_ENTRIES = 10_000
 
 
 class CredentialCache:
-    def __init__(self, ttl_secs: float) -> None:
+    def __init__(self, ttl_secs: float, *, on_lookup: Callable[[bool], None] | None = None) -> None:
         self.ttl = ttl_secs
         self._key = secrets.token_bytes(32)
         self._entries: dict[bytes, float] = {}
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
-        self.on_lookup: Callable[[bool], None] | None = None  # told hit (True) or miss, for metrics
+        self.on_lookup = on_lookup  # told hit (True) or miss, for metrics
 
     @property
     def enabled(self) -> bool:

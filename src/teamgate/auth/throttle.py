@@ -243,8 +243,11 @@ class LoginThrottle:
             self.on_lockout(Lockout(user, address, failures, _seconds(delay)))
 
 
-def throttle_from_settings(settings: Settings) -> LoginThrottle | None:
-    """The throttle `settings` ask for; None when `login_throttle` is off."""
+def throttle_from_settings(
+    settings: Settings, *, on_lockout: Callable[[Lockout], None] | None = None
+) -> LoginThrottle | None:
+    """The throttle `settings` ask for, telling `on_lockout` of each lockout; None when
+    `login_throttle` is off."""
     if not settings.login_throttle:
         return None
     return LoginThrottle(
@@ -254,7 +257,8 @@ def throttle_from_settings(settings: Settings) -> LoginThrottle | None:
             window_secs=settings.login_throttle_window_secs,
             base_delay_secs=settings.login_throttle_delay_secs,
             max_delay_secs=settings.login_throttle_max_delay_secs,
-        )
+        ),
+        on_lockout=on_lockout,
     )
 
 

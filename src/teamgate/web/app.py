@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
@@ -28,14 +28,19 @@ from teamgate.web.text import check_parameters
 log = logging.getLogger("teamgate.server")
 
 
-def build_authenticator(settings: Settings) -> Authenticator:
+def build_authenticator(
+    settings: Settings, db: Database, *, on_lookup: Callable[[bool], None] | None = None
+) -> Authenticator:
+    """The authenticator `settings` ask for: tokens checked in `db`, lockouts audited there."""
     return Authenticator(
         auth_file=Path(settings.auth_file) if settings.auth_file else None,
         require_auth=settings.require_auth,
         cache_ttl_secs=settings.credential_cache_ttl_secs,
         admin_users=settings.admin_users,
         reload_interval_secs=settings.htpasswd_reload_secs,
-        throttle=throttle_from_settings(settings),
+        throttle=throttle_from_settings(settings, on_lockout=partial(audit.record_lockout, db)),
+        tokens=TokenService(db),
+        on_lookup=on_lookup,
     )
 
 
@@ -51,7 +56,6 @@ def create_app(
     settings: Settings,
     *,
     database: Database | None = None,
-    authenticator: Authenticator | None = None,
     migrate: bool = True,
     metrics_dir: str | None = None,
 ) -> FastAPI:
@@ -63,10 +67,8 @@ def create_app(
     db = database or open_database(settings)
     if migrate:
         db.migrate()
-    auth = authenticator or build_authenticator(settings)
-    auth.tokens = TokenService(db)
-    if auth.throttle is not None:
-        auth.throttle.on_lockout = partial(audit.record_lockout, db)
+    found = metrics.Metrics(multiprocess_dir=metrics_dir) if settings.metrics else None
+    auth = build_authenticator(settings, db, on_lookup=found.credential_lookup if found else None)
     pruner = audit.Pruner(db, retention_days=settings.audit_retention_days)
 
     @asynccontextmanager
@@ -121,19 +123,14 @@ def create_app(
         large_prefixes=("/v1/state/", "/v1/backend/"),
         large_max_bytes=settings.max_state_bytes,
     )
-    _install_observation(app, settings, auth, metrics_dir)
-    found = app.state.metrics
+    _install_observation(app, settings, found)
     sweeper = orphans.Sweeper(db, blobs, on_removed=found.orphan_blobs_removed if found else None)
     return app
 
 
-def _install_observation(
-    app: FastAPI, settings: Settings, auth: Authenticator, metrics_dir: str | None
-) -> None:
+def _install_observation(app: FastAPI, settings: Settings, found: metrics.Metrics | None) -> None:
     """/metrics (unless turned off) and the outermost middleware: metrics and access log."""
-    found = metrics.Metrics(multiprocess_dir=metrics_dir) if settings.metrics else None
     if found is not None:
-        auth.cache.on_lookup = found.credential_lookup
         metrics.install(app, found, public=settings.public_metrics)
     app.state.metrics = found
     app.add_middleware(RequestObserver, metrics=found)
