@@ -16,7 +16,8 @@ import boto3
 import httpx
 import pytest
 
-from teamgate.storage.blobs import BlobStore
+from teamgate.errors import NotFound
+from teamgate.storage.blobs import BlobInfo, BlobStore
 from teamgate.storage.blobs.filesystem import FilesystemBlobStore
 from teamgate.storage.blobs.s3 import S3BlobStore
 from teamgate.storage.db.engine import Database, database_url
@@ -108,3 +109,19 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
     moto: MotoServer = request.getfixturevalue("moto_server")
     prefix = f"test-{uuid.uuid4().hex[:8]}"  # one bucket for the session; a prefix per test
     return S3BlobStore(moto.bucket, prefix, endpoint_url=moto.endpoint, region="us-east-1")
+
+
+def put(store: BlobStore, key: str, data: bytes) -> BlobInfo:
+    """Write a whole blob as the server does, through a writer."""
+    with store.writer(key) as writer:
+        writer.write(data)
+        return writer.commit()
+
+
+def exists(store: BlobStore, key: str) -> bool:
+    """Whether a committed blob can be read at `key`."""
+    try:
+        store.read(key)
+    except NotFound:
+        return False
+    return True

@@ -17,7 +17,7 @@ from teamgate.errors import ConfigError, Invalid, NotFound
 from teamgate.storage.blobs import BlobStore, open_blob_store
 from teamgate.storage.blobs.filesystem import FilesystemBlobStore
 from teamgate.storage.blobs.s3 import S3BlobStore
-from tests.storage.conftest import MotoServer
+from tests.storage.conftest import MotoServer, exists, put
 
 MiB = 1 << 20
 KEY = "units/ab/12/v3.tfstate"
@@ -40,19 +40,19 @@ def sha256(data: bytes) -> str:
 
 def test_put_and_read_round_trip(store: BlobStore) -> None:
     data = b'{"version": 4, "serial": 1}\n'
-    info = store.put(KEY, data)
+    info = put(store, KEY, data)
     assert (info.key, info.size, info.sha256) == (KEY, len(data), sha256(data))
     assert store.read(KEY) == data
-    assert store.exists(KEY)
-    assert not store.exists("units/ab/12/v4.tfstate")
+    assert exists(store, KEY)
+    assert not exists(store, "units/ab/12/v4.tfstate")
     assert stored_names(store) == [KEY]
 
 
 @pytest.mark.parametrize("key", ["units/dév/a b+c.tfstate", "x", ".hidden/-/~"])
 def test_unusual_but_valid_keys_and_empty_blobs(store: BlobStore, key: str) -> None:
-    info = store.put(key, b"")
+    info = put(store, key, b"")
     assert (info.size, info.sha256) == (0, sha256(b""))
-    assert store.read(key) == b"" and store.exists(key)
+    assert store.read(key) == b"" and exists(store, key)
 
 
 def test_streaming_write_and_read_of_a_large_blob(store: BlobStore) -> None:
@@ -74,12 +74,12 @@ def test_streaming_write_and_read_of_a_large_blob(store: BlobStore) -> None:
 
 
 def test_abort_leaves_nothing(store: BlobStore) -> None:
-    store.put("units/keep", b"kept")
+    put(store, "units/keep", b"kept")
     writer = store.writer(KEY)
     writer.write(b"half a state")
     writer.abort()
     writer.abort()
-    assert not store.exists(KEY)
+    assert not exists(store, KEY)
     assert stored_names(store) == ["units/keep"]
     with pytest.raises(ValueError, match="aborted"):
         writer.commit()
@@ -98,7 +98,7 @@ def test_commit_is_final(store: BlobStore) -> None:
 
 def test_overwrite_shows_old_content_until_commit(store: BlobStore) -> None:
     old, new = b"old state " * 100, b"new state, longer " * 100
-    store.put(KEY, old)
+    put(store, KEY, old)
     reader = store.iter_chunks(KEY, chunk_size=7)
     first = next(reader)
     writer = store.writer(KEY)
@@ -113,7 +113,7 @@ def test_overwrite_shows_old_content_until_commit(store: BlobStore) -> None:
 
 
 def test_exception_inside_with_block_aborts(store: BlobStore) -> None:
-    store.put(KEY, b"previous")
+    put(store, KEY, b"previous")
     with pytest.raises(RuntimeError, match="boom"), store.writer(KEY) as writer:
         writer.write(b"partial")
         raise RuntimeError("boom")
@@ -130,23 +130,23 @@ def test_missing_blob_is_not_found_at_call_time(store: BlobStore) -> None:
         store.iter_chunks("units/nope")  # no next(): the error must come before iteration
     with pytest.raises(NotFound):
         store.copy("units/nope", "units/elsewhere")
-    assert not store.exists("units/elsewhere")
+    assert not exists(store, "units/elsewhere")
 
 
 def test_delete(store: BlobStore) -> None:
     store.delete("units/never/written")
-    store.put(KEY, b"x")
+    put(store, KEY, b"x")
     store.delete(KEY)
     store.delete(KEY)
-    assert not store.exists(KEY)
+    assert not exists(store, KEY)
     with pytest.raises(NotFound):
         store.read(KEY)
 
 
 def test_copy(store: BlobStore) -> None:
     data = b"state to keep as a version"
-    store.put(KEY, data)
-    store.put("units/ab/12/versions/v1.tfstate", b"to be replaced")
+    put(store, KEY, data)
+    put(store, "units/ab/12/versions/v1.tfstate", b"to be replaced")
     info = store.copy(KEY, "units/ab/12/versions/v1.tfstate")
     assert info.key == "units/ab/12/versions/v1.tfstate"
     assert (info.size, info.sha256) == (len(data), sha256(data))
@@ -174,10 +174,8 @@ BAD_KEYS = [
 
 KEY_OPERATIONS: dict[str, Callable[[BlobStore, str], object]] = {
     "writer": lambda store, key: store.writer(key),
-    "put": lambda store, key: store.put(key, b"x"),
     "read": lambda store, key: store.read(key),
     "iter_chunks": lambda store, key: store.iter_chunks(key),
-    "exists": lambda store, key: store.exists(key),
     "delete": lambda store, key: store.delete(key),
     "copy from": lambda store, key: store.copy(key, "units/good"),
     "copy to": lambda store, key: store.copy("units/good", key),
@@ -193,7 +191,7 @@ def _rejects(store: BlobStore, key: str, operation: Callable[[BlobStore, str], o
 
 
 def test_invalid_keys_are_rejected_by_every_operation(store: BlobStore) -> None:
-    store.put("units/good", b"g")
+    put(store, "units/good", b"g")
     # One store for all keys (an S3 client costs tenths of a second); failures name key and call.
     accepted = [
         (key, name)
@@ -219,19 +217,19 @@ def test_describe_names_the_location(store: BlobStore) -> None:
 
 def test_filesystem_permissions(tmp_path: Path) -> None:
     store = FilesystemBlobStore(tmp_path / "new" / "blobs")
-    store.put(KEY, b"secret state")
+    put(store, KEY, b"secret state")
     assert stat.S_IMODE(store.root.stat().st_mode) == 0o700
     assert stat.S_IMODE((store.root / KEY).stat().st_mode) == 0o600
 
 
 def test_filesystem_keys_cannot_nest_under_blobs(tmp_path: Path) -> None:
     store = FilesystemBlobStore(tmp_path)
-    store.put("units/a", b"a blob")
+    put(store, "units/a", b"a blob")
     with pytest.raises(Invalid, match="below the blob 'units/a'"):
         store.writer("units/a/b")
     with pytest.raises(Invalid, match="names a folder"):
         store.writer("units")
-    assert not store.exists("units") and store.read("units/a") == b"a blob"
+    assert not exists(store, "units") and store.read("units/a") == b"a blob"
 
 
 def test_filesystem_root_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
@@ -252,8 +250,8 @@ def test_s3_requests_carry_no_default_checksums(moto_server: MotoServer) -> None
         "before-send.s3",
         lambda request, **_: sent.append((request.method, {h.lower() for h in request.headers})),
     )
-    store.put(KEY, b"x" * 1000)
-    store.put("units/big", b"y" * (9 * MiB))  # past the multipart threshold: s3transfer's path
+    put(store, KEY, b"x" * 1000)
+    put(store, "units/big", b"y" * (9 * MiB))  # past the multipart threshold: s3transfer's path
     store.read(KEY)
     store.copy(KEY, "units/copied")
     assert len(sent) >= 8  # put, create/2 parts/complete, get, get + put
@@ -272,7 +270,7 @@ def test_s3_missing_bucket_is_a_config_error(moto_server: MotoServer) -> None:
         f"s3://no-such-bucket-here?endpoint={moto_server.endpoint}", default_dir=Path("unused")
     )
     with pytest.raises(ConfigError, match="bucket 'no-such-bucket-here' does not exist"):
-        store.put(KEY, b"x")
+        put(store, KEY, b"x")
 
 
 # --- open_blob_store ---------------------------------------------------------------------------
@@ -319,7 +317,7 @@ def test_open_s3_takes_the_endpoint_from_the_environment(
 def test_open_s3_spec_against_a_real_server(moto_server: MotoServer) -> None:
     spec = f"s3://{moto_server.bucket}/opened/by/spec?endpoint={moto_server.endpoint}"
     store = open_blob_store(spec, default_dir=Path("unused"))
-    assert store.put(KEY, b"via spec").size == 8
+    assert put(store, KEY, b"via spec").size == 8
     assert store.read(KEY) == b"via spec"
 
 

@@ -21,6 +21,7 @@ from teamgate.storage.blobs import BlobStore
 from teamgate.storage.blobs.filesystem import FilesystemBlobStore
 from teamgate.storage.db import units
 from teamgate.storage.db.engine import Database
+from tests.storage.conftest import put
 
 LATER = 2 * 3600.0  # seconds: every blob written now is older than the safety age by then
 
@@ -34,7 +35,7 @@ def unit_with_history(db: Database, blobs: BlobStore, path: str, *names: str) ->
     with db.write() as conn:
         found = units.insert_unit(conn, path, owner="ann")
         for name in names:
-            info = blobs.put(key(name), b'{"version": 4}')
+            info = put(blobs, key(name), b'{"version": 4}')
             found = units.record_write(
                 conn, found, blob_key=info.key, size=info.size, sha256=info.sha256
             )
@@ -49,8 +50,8 @@ def test_orphans_are_removed_and_referenced_blobs_kept(
 ) -> None:
     unit_with_history(database, store, "team/app", "v1", "v2", "current")
     for name in ("crashed-write", "removed-version"):
-        store.put(key(name), b"{}")
-    store.put("elsewhere/not-a-state", b"x")  # outside the prefix: not the sweep's
+        put(store, key(name), b"{}")
+    put(store, "elsewhere/not-a-state", b"x")  # outside the prefix: not the sweep's
     assert orphans.sweep(database, store) == []  # all young: a write may be in flight
     removed = orphans.sweep(database, store, now=time.time() + LATER)
     assert sorted(removed) == [key("crashed-write"), key("removed-version")]
@@ -69,9 +70,9 @@ def test_a_young_orphan_is_kept_for_a_later_sweep(database: Database, tmp_path: 
     """Blob written, row not committed yet: only its age tells it from a crash's leftover."""
     store = FilesystemBlobStore(tmp_path / "blobs")
     unit_with_history(database, store, "team/app", "current")
-    store.put(key("old-orphan"), b"{}")
+    put(store, key("old-orphan"), b"{}")
     backdate(store, "old-orphan", "current")
-    store.put(key("in-flight"), b"{}")
+    put(store, key("in-flight"), b"{}")
     assert orphans.sweep(database, store) == [key("old-orphan")]
     assert keys(store) == {key("current"), key("in-flight")}
 
@@ -82,13 +83,13 @@ def test_the_sweeper_reports_each_sweep_and_survives_a_failure(
     caplog.set_level(logging.INFO, logger="teamgate.storage")
     store = FilesystemBlobStore(tmp_path / "blobs")
     for name in ("a", "b"):
-        store.put(key(name), b"{}")
+        put(store, key(name), b"{}")
     backdate(store, "a", "b")
     heard: list[int] = []
     sweeper = orphans.Sweeper(database, store, interval_secs=3600, on_removed=heard.append)
     assert sweeper.sweep_logged() == 2
     assert "Removed 2 orphan blobs" in caplog.text
-    store.put(key("c"), b"{}")
+    put(store, key("c"), b"{}")
     backdate(store, "c")
     with database.write() as conn:
         conn.execute(text("DROP TABLE unit_version"))  # a real failure of the next query
@@ -100,7 +101,7 @@ def test_the_sweeper_reports_each_sweep_and_survives_a_failure(
 
 def test_list_blobs_skips_writes_in_progress(tmp_path: Path) -> None:
     store = FilesystemBlobStore(tmp_path / "blobs")
-    store.put(key("done"), b"{}")
+    put(store, key("done"), b"{}")
     with store.writer(key("pending")) as pending:
         pending.write(b"{")
         assert keys(store) == {key("done")}

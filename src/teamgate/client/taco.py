@@ -23,8 +23,6 @@ from urllib.parse import quote
 from teamgate.client.audit import iter_events
 from teamgate.client.http import JsonClient, Progress
 
-DEFAULT_SERVER = "http://localhost:8080"
-
 
 def _q(value: str) -> str:
     return quote(value, safe="")

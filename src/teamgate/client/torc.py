@@ -8,7 +8,6 @@ from urllib.parse import quote
 from teamgate.client.audit import iter_events
 from teamgate.client.http import JsonClient
 
-DEFAULT_URL = "http://localhost:8080/torc-service/v1"
 PAGE = 10_000
 
 

@@ -24,13 +24,5 @@ class Principal:
     credential: str | None = field(default=None, repr=False, compare=False)
 
     @property
-    def is_anonymous(self) -> bool:
-        return self.name is None
-
-    @property
     def display(self) -> str:
         return self.name if self.name is not None else ANONYMOUS
-
-
-def anonymous() -> Principal:
-    return Principal(name=None)

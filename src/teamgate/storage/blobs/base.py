@@ -69,8 +69,6 @@ class BlobStore(Protocol):
 
     def writer(self, key: str) -> BlobWriter: ...
 
-    def put(self, key: str, data: bytes) -> BlobInfo: ...
-
     def iter_chunks(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]:
         """Stream a blob; raises NotFound at call time, before the first chunk is asked for."""
         ...
@@ -82,8 +80,6 @@ class BlobStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove a blob; a missing blob is not an error."""
         ...
-
-    def exists(self, key: str) -> bool: ...
 
     def list_blobs(self, prefix: str) -> Iterator[StoredBlob]:
         """Committed blobs whose keys start with the folder `prefix` (ending in '/'), in no
@@ -265,11 +261,6 @@ class StreamingBlobStore(ABC):
 
     @abstractmethod
     def iter_chunks(self, key: str, *, chunk_size: int = 1 << 20) -> Iterator[bytes]: ...
-
-    def put(self, key: str, data: bytes) -> BlobInfo:
-        with self.writer(key) as w:
-            w.write(data)
-            return w.commit()
 
     def read(self, key: str) -> bytes:
         return b"".join(self.iter_chunks(key))

@@ -73,9 +73,6 @@ class FilesystemBlobStore(StreamingBlobStore):
             return
         _fsync_dir(path.parent)
 
-    def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
-
     def list_blobs(self, prefix: str) -> Iterator[StoredBlob]:
         folder = self.root.joinpath(*validate_prefix(prefix).split("/"))
         for directory, _dirs, names in os.walk(folder):

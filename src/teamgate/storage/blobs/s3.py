@@ -12,7 +12,7 @@ import botocore.config
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError, NoCredentialsError
 
-from teamgate.errors import ConfigError, NotFound
+from teamgate.errors import ConfigError
 from teamgate.storage.blobs.base import (
     BlobInfo,
     ChunkIterator,
@@ -92,15 +92,6 @@ class S3BlobStore(StreamingBlobStore):
         with self._translated_errors(key):
             # S3 answers 204 for a missing key too, so "missing is fine" comes for free.
             self._client.delete_object(Bucket=self.bucket, Key=name)
-
-    def exists(self, key: str) -> bool:
-        name = self._object_name(key)
-        try:
-            with self._translated_errors(key):
-                self._client.head_object(Bucket=self.bucket, Key=name)
-        except NotFound:
-            return False
-        return True
 
     def list_blobs(self, prefix: str) -> Iterator[StoredBlob]:
         own = f"{self.prefix}/" if self.prefix else ""
