@@ -82,6 +82,10 @@ class Authenticator:
     def user_count(self) -> int:
         return len(self._users)
 
+    def knows(self, user: str) -> bool | None:
+        """Whether `user` is in the htpasswd file; None when there is no file to ask."""
+        return None if self.auth_file is None else user in self._users
+
     def principal(
         self,
         name: str | None,

@@ -46,6 +46,12 @@ def read_password(prompt: str = "Password") -> str:
     return line.rstrip("\r\n")
 
 
+def warn(answer: Any) -> None:
+    """Print the `warning` a server answer carries (a request that succeeded, with a catch)."""
+    if isinstance(answer, dict) and answer.get("warning"):
+        click.echo(f"Warning: {answer['warning']}", err=True)
+
+
 def examples(*lines: str) -> str:
     """A help epilog of example command lines, kept as written (click's \\b)."""
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)

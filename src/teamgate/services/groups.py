@@ -124,6 +124,17 @@ def add_member(
         return member
 
 
+def unknown_member_warning(user: str, *, known: bool | None) -> str | None:
+    """The warning for a member the htpasswd file does not know (`known` False; None: there
+    is no file to ask). The membership stands: the user may be added to the file later."""
+    if known is not False:
+        return None
+    return (
+        f"user '{user}' is not in the server's htpasswd file, so they cannot sign in yet; "
+        "the membership is kept (add them with torc-htpasswd, or check the spelling)"
+    )
+
+
 def remove_member(
     ctx: ServiceContext, principal: Principal, group_id: int, *, user: str
 ) -> Membership:

@@ -123,6 +123,27 @@ def create_workflow(
         return created, jobs
 
 
+def ignored_owner(requested: str | None, created: Workflow) -> str | None:
+    """The warning for a `user:` that did not become the new workflow's owner (only system
+    administrators may create workflows for others, when access control is on)."""
+    if not requested or requested == created.user:
+        return None
+    return (
+        f"user '{requested}' in the spec was ignored: the workflow belongs to '{created.user}', "
+        "who created it (only system administrators may create workflows for other users)"
+    )
+
+
+def shared_groups(ctx: ServiceContext, listed: Sequence[Workflow]) -> dict[int, list[str]]:
+    """The names of the groups each listed workflow is shared with (one query for a page).
+
+    `listed` comes from list_workflows, so the caller may read every one of them, and a
+    reader sees a workflow's shares (as get_workflow shows them).
+    """
+    with ctx.db.read() as conn:
+        return group_store.workflow_group_names(conn, [w.id for w in listed])
+
+
 def _new_resource(principal: Principal, *, name: str | None = None) -> Resource:
     """A workflow `principal` is about to create; `name`: its RBAC name (`owner/name`)."""
     rbac_name = name if name is not None else f"{principal.display}/"

@@ -102,7 +102,7 @@ class WorkflowOut(BaseModel):
     project: str | None = None
     is_archived: bool = False
     is_canceled: bool = False
-    access_groups: list[str] | None = None
+    access_groups: list[str] = Field(default_factory=list)  # [] when shared with no group
 
 
 class WorkflowCreated(WorkflowOut):
@@ -157,6 +157,13 @@ class MembershipOut(BaseModel):
     group_id: int
     role: str
     created_at: str
+
+
+class MembershipAdded(MembershipOut):
+    """`POST /access_groups/{id}/members`; `warning` when the user is unknown to the htpasswd
+    file (sent only then; torc-client ignores it)."""
+
+    warning: str | None = None
 
 
 class ListMembershipsResponse(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ from teamgate.web.models import (
     ListAccessGroupsResponse,
     ListMembershipsResponse,
     ListWorkflowsResponse,
+    MembershipAdded,
     MembershipIn,
     MembershipOut,
     PingResponse,
@@ -50,7 +52,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)]
 
 
-def _workflow_out(found: Workflow, *, access_groups: list[str] | None = None) -> dict[str, Any]:
+def _workflow_out(found: Workflow, *, access_groups: Sequence[str] = ()) -> dict[str, Any]:
     return {
         **found.attributes,
         "id": found.id,
@@ -61,8 +63,13 @@ def _workflow_out(found: Workflow, *, access_groups: list[str] | None = None) ->
         "project": found.project,
         "is_archived": False,
         "is_canceled": False,
-        **({"access_groups": access_groups} if access_groups is not None else {}),
+        "access_groups": list(access_groups),
     }
+
+
+def _warned(out: dict[str, Any], warning: str | None) -> dict[str, Any]:
+    """`out` with a `warning` field when there is something to warn of (torc-client ignores it)."""
+    return {**out, "warning": warning} if warning else out
 
 
 def _group_out(group: Group) -> AccessGroupOut:
@@ -137,7 +144,8 @@ def create_workflow(body: WorkflowIn, ctx: Context, caller: Caller) -> dict[str,
         project=body.project,
         attributes=body.attributes(),
     )
-    return _workflow_out(created, access_groups=list(dict.fromkeys(body.access_groups or [])))
+    out = _workflow_out(created, access_groups=list(dict.fromkeys(body.access_groups or [])))
+    return _warned(out, workflows.ignored_owner(body.user, created))
 
 
 @router.post("/workflow_specs", response_model=WorkflowCreated)
@@ -157,7 +165,8 @@ def create_workflow_from_spec(
         spec=parsed,
     )
     out = _workflow_out(created, access_groups=list(dict.fromkeys(parsed.access_groups)))
-    return {**out, "workflow_id": created.id, "job_count": jobs}
+    out = {**out, "workflow_id": created.id, "job_count": jobs}
+    return _warned(out, workflows.ignored_owner(parsed.user, created))
 
 
 class WorkflowListOut(ListWorkflowsResponse):
@@ -190,8 +199,9 @@ def list_workflows(
         page = workflows.list_workflows(
             ctx, caller, filters=filters, offset=offset, limit=limit, after=after
         )
+    shares = workflows.shared_groups(ctx, page.items)
     return {
-        "items": [_workflow_out(w) for w in page.items],
+        "items": [_workflow_out(w, access_groups=shares.get(w.id, ())) for w in page.items],
         "offset": page.offset,
         "max_limit": MAX_LIMIT,
         "count": len(page.items),
@@ -238,17 +248,22 @@ def delete_access_group(id: Id, ctx: Context, caller: Caller) -> AccessGroupOut:
     return _group_out(groups.delete_group(ctx, caller, id))
 
 
-@router.post("/access_groups/{id}/members", response_model=MembershipOut)
+@router.post(
+    "/access_groups/{id}/members", response_model=MembershipAdded, response_model_exclude_none=True
+)
 def add_user_to_group(
     id: Id,
     body: MembershipIn,
+    request: Request,
     ctx: Context,
     caller: Caller,
-) -> MembershipOut:
+) -> MembershipAdded:
     if body.group_id is not None and body.group_id != id:
         raise Invalid(f"group_id {body.group_id} in the body does not match group {id} in the path")
     member = groups.add_member(ctx, caller, id, user=body.user_name, role=body.role)
-    return _member_out(member)
+    known = request.app.state.authenticator.knows(body.user_name)
+    warning = groups.unknown_member_warning(body.user_name, known=known)
+    return MembershipAdded(**_member_out(member).model_dump(), warning=warning)
 
 
 @router.get("/access_groups/{id}/members", response_model=ListMembershipsResponse)

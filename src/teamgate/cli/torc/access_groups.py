@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from teamgate.cli.common import examples
+from teamgate.cli.common import examples, warn
 from teamgate.cli.output import echo_json, render_table
 from teamgate.cli.torc.common import Options, command, pass_options
 
@@ -126,6 +126,7 @@ def groups_add_user(opts: Options, group_id: int, user_name: str, role: str) -> 
     """Add a user to a group."""
     with opts.client() as client:
         member = client.add_member(group_id, user_name, role)
+    warn(member)
     if opts.json:
         echo_json(member)
         return

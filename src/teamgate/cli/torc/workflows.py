@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from teamgate.cli.common import examples
+from teamgate.cli.common import examples, warn
 from teamgate.cli.output import echo_json, render_table
 from teamgate.cli.torc.common import Options, command, pass_options
 
@@ -43,6 +43,7 @@ def workflows_create(opts: Options, spec_file: str) -> None:
     spec = load_spec_file(Path(spec_file))
     with opts.client() as client:
         created = client.create_workflow_from_spec(spec)
+    warn(created)
     if opts.json:
         echo_json(created)
     else:

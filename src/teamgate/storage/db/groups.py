@@ -210,3 +210,21 @@ def list_workflow_groups(
     joined = access_group.join(workflow_share, workflow_share.c.group_id == access_group.c.id)
     where = workflow_share.c.workflow_id == workflow_id
     return _group_page(conn, source=joined, where=where, offset=offset, limit=limit)
+
+
+def workflow_group_names(conn: Connection, workflow_ids: Sequence[int]) -> dict[int, list[str]]:
+    """The names of the groups each of `workflow_ids` is shared with, in group id order (one
+    query for a page of workflows); a workflow shared with none is left out."""
+    if not workflow_ids:
+        return {}
+    joined = workflow_share.join(access_group, access_group.c.id == workflow_share.c.group_id)
+    rows = conn.execute(
+        select(workflow_share.c.workflow_id, access_group.c.name)
+        .select_from(joined)
+        .where(workflow_share.c.workflow_id.in_(workflow_ids))
+        .order_by(workflow_share.c.workflow_id, access_group.c.id)
+    )
+    names: dict[int, list[str]] = {}
+    for row in rows:
+        names.setdefault(row.workflow_id, []).append(row.name)
+    return names
