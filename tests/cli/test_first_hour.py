@@ -254,3 +254,94 @@ def test_piped_password_is_read_quietly(server: Server, tmp_path: Path) -> None:
     env = clean_env(tmp_path, TORC_API_URL=server.torc_url, USER="alice")
     result = run("torc", env, "--prompt-password", "ping", stdin="alice_password\n")
     assert (result.returncode, result.stdout, result.stderr) == (0, '{"status": "ok"}\n', "")
+
+
+# -- answers with a catch ----------------------------------------------------------------------
+
+
+def test_adding_a_user_unknown_to_the_htpasswd_file_warns(server: Server, tmp_path: Path) -> None:
+    env = torc_env(server, tmp_path)
+    group = json.loads(ok(run("torc", env, "-f", "json", "access-groups", "create", "warned")))
+    unknown = run("torc", env, "access-groups", "add-user", str(group["id"]), "zed")
+    assert unknown.returncode == 0 and "Successfully added user to group:" in unknown.stdout
+    assert unknown.stderr == (
+        "Warning: user 'zed' is not in the server's htpasswd file, so they cannot sign in yet; "
+        "the membership is kept (add them with torc-htpasswd, or check the spelling)\n"
+    )
+    known = run("torc", env, "-f", "json", "access-groups", "add-user", str(group["id"]), "bob")
+    assert known.stderr == "" and "warning" not in json.loads(ok(known))
+
+
+SPEC_FOR_BOB = "name: for_bob\nuser: bob\njobs:\n  - name: one\n    command: echo one\n"
+
+
+def test_a_spec_user_that_is_not_the_caller_warns(server: Server, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(SPEC_FOR_BOB)
+    carol = run("torc", torc_env(server, tmp_path, "carol"), "workflows", "create", str(spec))
+    assert carol.returncode == 0 and carol.stdout.startswith("Created workflow ")
+    assert carol.stderr == (
+        "Warning: user 'bob' in the spec was ignored: the workflow belongs to 'carol', who "
+        "created it (only system administrators may create workflows for other users)\n"
+    )
+    alice = run("torc", torc_env(server, tmp_path), "-f", "json", "workflows", "create", str(spec))
+    created = json.loads(ok(alice))
+    assert alice.stderr == "" and created["user"] == "bob" and "warning" not in created
+
+
+def test_access_groups_is_a_list_in_list_and_get(server: Server, tmp_path: Path) -> None:
+    env = torc_env(server, tmp_path, "dave")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: dave_lists\njobs:\n  - name: one\n    command: echo one\n")
+    created = json.loads(ok(run("torc", env, "-f", "json", "workflows", "create", str(spec))))
+    admin = torc_env(server, tmp_path)
+    group = json.loads(ok(run("torc", admin, "-f", "json", "access-groups", "create", "dave-team")))
+    ok(run("torc", admin, "access-groups", "add-user", str(group["id"]), "dave"))
+    spec.write_text(
+        "name: dave_shared\naccess_groups: [dave-team]\njobs:\n  - name: a\n    command: a\n"
+    )
+    shared = json.loads(ok(run("torc", env, "-f", "json", "workflows", "create", str(spec))))
+    listed = {
+        w["id"]: w for w in json.loads(ok(run("torc", env, "-f", "json", "workflows", "list")))
+    }
+    for workflow, groups in ((created, []), (shared, ["dave-team"])):
+        got = json.loads(
+            ok(run("torc", env, "-f", "json", "workflows", "get", str(workflow["id"])))
+        )
+        assert listed[workflow["id"]]["access_groups"] == got["access_groups"] == groups
+
+
+def test_rbac_test_lists_only_permissions_that_match_and_role_delete_advice_fits(
+    server_factory,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    rbac_server = server_factory(
+        "--database",
+        str(tmp_path / "rbac.db"),
+        "--auth-file",
+        str(write_htpasswd(tmp_path / "htpasswd")),
+        "--enforce-access-control",
+    )
+    alice = taco_env(rbac_server, tmp_path)
+    ok(run("taco", alice, "rbac", "init"))
+    rule = "allow:unit.read,unit.write:dev/*"
+    ok(run("taco", alice, "rbac", "permission", "create", "dev-rw", "Dev", "--rule", rule))
+    ok(run("taco", alice, "rbac", "role", "create", "developer", "Developer"))
+    ok(run("taco", alice, "rbac", "role", "assign-permission", "developer", "dev-rw"))
+    ok(run("taco", alice, "rbac", "user", "assign", "bob", "developer"))
+
+    def applicable(*args: str) -> str:
+        out = ok(run("taco", alice, "rbac", "test", "bob", *args))
+        return next(line for line in out.splitlines() if line.startswith("Applicable"))
+
+    assert applicable("read", "dev/app") == "Applicable permissions: dev-rw"
+    assert applicable("read", "prod/app") == "Applicable permissions: none"
+    assert applicable("ls") == "Applicable permissions: dev-rw"
+
+    refused = run("taco", alice, "rbac", "role", "delete", "admin")
+    message = json.loads(refused.stderr)["message"]
+    assert refused.returncode == 1 and "assign the admin role" not in message
+    assert message.startswith(
+        "Removing role 'admin' would leave nobody with rbac.manage: first give rbac.manage "
+        "to someone through another role"
+    ), message

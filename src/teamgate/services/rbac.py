@@ -23,6 +23,7 @@ from teamgate.domain.policy import (
 )
 from teamgate.domain.rules import ACTIONS, Effect, parse_rule
 from teamgate.domain.text import has_control
+from teamgate.domain.units import normalize_path
 from teamgate.errors import Conflict, Invalid
 from teamgate.services import audit, unit_access
 from teamgate.services.context import ServiceContext, access_change, facts_for, require
@@ -132,7 +133,7 @@ def list_permissions(ctx: ServiceContext, principal: Principal) -> list[Permissi
 def delete_permission(ctx: ServiceContext, principal: Principal, permission_id: str) -> None:
     with _edit(ctx, principal, "permission.delete", f"permission/{permission_id}") as conn:
         store.delete_permission(conn, permission_id)
-        _keep_a_manager(conn, removed=f"permission '{permission_id}'")
+        _keep_a_manager(conn, removed=f"permission '{permission_id}'", advice=_another_way())
 
 
 def create_role(
@@ -155,7 +156,7 @@ def list_roles(ctx: ServiceContext, principal: Principal) -> list[Role]:
 def delete_role(ctx: ServiceContext, principal: Principal, role_id: str) -> None:
     with _edit(ctx, principal, "role.delete", f"role/{role_id}") as conn:
         store.delete_role(conn, role_id)
-        _keep_a_manager(conn, removed=f"role '{role_id}'")
+        _keep_a_manager(conn, removed=f"role '{role_id}'", advice=_another_way())
 
 
 def assign_permission(
@@ -172,7 +173,8 @@ def revoke_permission(
     detail = f"permission '{permission_id}'"
     with _edit(ctx, principal, "role.permission.revoke", f"role/{role_id}", detail) as conn:
         store.remove_role_permission(conn, role_id, permission_id)
-        _keep_a_manager(conn, removed=f"permission '{permission_id}' from role '{role_id}'")
+        removed = f"permission '{permission_id}' from role '{role_id}'"
+        _keep_a_manager(conn, removed=removed, advice=_another_way())
 
 
 def assign_role(ctx: ServiceContext, principal: Principal, user: str, role_id: str) -> bool:
@@ -185,7 +187,8 @@ def assign_role(ctx: ServiceContext, principal: Principal, user: str, role_id: s
 def revoke_role(ctx: ServiceContext, principal: Principal, user: str, role_id: str) -> None:
     with _edit(ctx, principal, "user.revoke", f"user/{user}", f"role '{role_id}'") as conn:
         store.revoke_role(conn, user, role_id)
-        _keep_a_manager(conn, removed=f"role '{role_id}' from '{user}'")
+        advice = f"assign role '{role_id}' (or another role with rbac.manage) to someone else first"
+        _keep_a_manager(conn, removed=f"role '{role_id}' from '{user}'", advice=advice)
 
 
 def list_users(ctx: ServiceContext, principal: Principal) -> list[UserRoles]:
@@ -199,7 +202,19 @@ def _check_user(user: str) -> None:
         raise Invalid("user name (email) must be 1-255 printable characters")
 
 
-def _keep_a_manager(conn: Connection, *, removed: str) -> None:
+def _another_way() -> str:
+    """What to do before removing a role or permission that is the last way to rbac.manage:
+    assigning that same role to someone else would not help."""
+    return (
+        "first give rbac.manage to someone through another role, e.g. "
+        "taco rbac permission create rbac-admins 'RBAC admins' --rule 'allow:rbac.manage:*'; "
+        "taco rbac role create rbac-admin 'RBAC admin'; "
+        "taco rbac role assign-permission rbac-admin rbac-admins; "
+        "taco rbac user assign USER rbac-admin"
+    )
+
+
+def _keep_a_manager(conn: Connection, *, removed: str, advice: str) -> None:
     """Refuse a change that leaves RBAC with nobody allowed rbac.manage (when RBAC is on)."""
     initialized, _ = store.state(conn)
     if not initialized:
@@ -212,10 +227,7 @@ def _keep_a_manager(conn: Connection, *, removed: str) -> None:
         allow, deny = holders.get(user, (False, False))
         holders[user] = (allow or rule.effect is Effect.ALLOW, deny or rule.effect is Effect.DENY)
     if not any(allow and not deny for allow, deny in holders.values()):
-        raise Conflict(
-            f"Removing {removed} would leave nobody with rbac.manage; "
-            "assign the admin role to someone else first"
-        )
+        raise Conflict(f"Removing {removed} would leave nobody with rbac.manage: {advice}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,12 +298,28 @@ def test(
         initialized, _ = store.state(conn)
         roles = store.roles_of(conn, user)
         grants = facts_for(replace(ctx, enforce=True), conn, subject).rules.grants
-    applicable = sorted({g.permission for g in grants if g.rule.covers_action(action)})
+    name = _rule_name(action, resource)
+    applicable = sorted(
+        {g.permission for g in grants if g.rule.matches(action, name)}
+        if name is not None
+        else {g.permission for g in grants if g.rule.covers_action(action)}
+    )
     found = bool(roles) or not initialized
     decision = explained.decision
     if not found and not decision.allowed:  # no role, so no rule: a mistyped name shows here
         decision = decision._replace(reason=_not_found(user))
     return TestResult(decision, roles, applicable, explained.steps, initialized, found)
+
+
+def _rule_name(action: str, resource: str | None) -> str | None:
+    """The name rules are matched against for `rbac test` (None: a listing, any name)."""
+    if action == RBAC_MANAGE:
+        return RBAC_RESOURCE.name
+    if action == Action.UNIT_READ and resource in (None, "*"):
+        return None
+    if resource is not None and action in UNIT_ACTIONS:
+        return normalize_path(resource)
+    return resource
 
 
 def _not_found(user: str) -> str:
