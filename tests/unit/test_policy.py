@@ -156,7 +156,7 @@ U_SHARE, U_UNSHARE = Action.UNIT_SHARE, Action.UNIT_UNSHARE
         # owners share and unshare their own
         (Principal("bob"), SHARE, BOBS_WF, Facts(), DecidedBy.OWNER),
         (Principal("bob"), U_UNSHARE, BOBS_UNIT, Facts(), DecidedBy.OWNER),
-        # a group's admin has no right over what they do not control (finding 1) ...
+        # a group's admin has no right over what they do not control ...
         (carol, SHARE, BOBS_WF, DATA_ADMIN, DecidedBy.NO_GRANT),
         (carol, U_SHARE, BOBS_UNIT, DATA_ADMIN, DecidedBy.NO_GRANT),
         # ... but may take their group's access away again
@@ -266,7 +266,7 @@ FRANK = rules(("allow:unit.read,unit.write,unit.lock:dev/*", "dev", "developer")
         (Facts(rules=FRANK), DecidedBy.CREATOR),
         # ... except where a deny rule says otherwise
         (Facts(rules=rules(("deny:unit.write:dev/*", "x", "y"))), DecidedBy.DENY_RULE),
-        # afterwards, creating needs unit.write on the path (finding 5)
+        # afterwards, creating needs unit.write on the path
         (Facts(rbac_initialized=True), DecidedBy.NO_GRANT),
         (Facts(rbac_initialized=True, rules=FRANK), DecidedBy.RULE),
         (

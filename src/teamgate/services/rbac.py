@@ -1,4 +1,4 @@
-"""RBAC administration (seed 001): init, permissions, roles, assignments, me, test."""
+"""RBAC administration: init, permissions, roles, assignments, me, test."""
 
 from __future__ import annotations
 

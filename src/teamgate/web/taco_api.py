@@ -1,4 +1,4 @@
-"""The OpenTaco API under /v1: RBAC (seed 001)."""
+"""The OpenTaco API under /v1: RBAC, the caller's identity and API tokens."""
 
 from __future__ import annotations
 

@@ -123,7 +123,7 @@ job_dependency = Table(
     PrimaryKeyConstraint("job_id", "depends_on_job_id", name="pk_job_depends_on"),
 )
 
-# -- RBAC (seed 001) -------------------------------------------------------------
+# -- RBAC ----------------------------------------------------------------------
 
 rbac_state = Table(
     "rbac_state",
