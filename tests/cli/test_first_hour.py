@@ -345,3 +345,21 @@ def test_rbac_test_lists_only_permissions_that_match_and_role_delete_advice_fits
         "Removing role 'admin' would leave nobody with rbac.manage: first give rbac.manage "
         "to someone through another role"
     ), message
+
+
+@pytest.mark.parametrize(("ids", "prompt"), [(["7"], "workflow 7"), (["7", "8"], "workflows 7, 8")])
+def test_delete_confirmation_counts_its_noun(
+    server: Server, tmp_path: Path, ids: list[str], prompt: str
+) -> None:
+    child = pexpect.spawn(
+        str(BIN / "torc"),
+        ["workflows", "delete", *ids],
+        env=torc_env(server, tmp_path),
+        encoding="utf-8",
+        timeout=60,
+    )
+    child.expect_exact(f"Delete {prompt}? [y/N]: ")
+    child.sendline("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1 and "Aborted" in str(child.before)

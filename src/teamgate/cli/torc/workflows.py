@@ -99,7 +99,8 @@ def workflows_get(opts: Options, workflow_id: int) -> None:
 def workflows_delete(opts: Options, workflow_ids: tuple[int, ...], yes: bool) -> None:
     """Delete workflows (asks first on a terminal)."""
     if not yes and sys.stdin.isatty():
-        click.confirm(f"Delete workflow(s) {', '.join(map(str, workflow_ids))}?", abort=True)
+        noun = "workflow" if len(workflow_ids) == 1 else "workflows"
+        click.confirm(f"Delete {noun} {', '.join(map(str, workflow_ids))}?", abort=True)
     deleted = []
     with opts.client() as client:
         for workflow_id in workflow_ids:
