@@ -33,6 +33,7 @@ from sqlalchemy import text
 
 from teamgate.auth.passwords import hash_password
 from teamgate.storage.db.engine import Database, database_url
+from tests import pg_reuse
 from tests.inprocess import App, running, settings_for
 
 BIN = Path(sys.executable).parent
@@ -101,7 +102,9 @@ class Server:
 
 
 class PgDatabases:
-    """Fresh PostgreSQL databases, each a copy of a template this test process migrated once.
+    """Fresh PostgreSQL databases, each a copy of a template this test process migrated once,
+    or one a finished test gave back, emptied (tests/pg_reuse.py). Commits do not wait for the
+    disk (synchronous_commit off): nothing here outlives a PostgreSQL crash.
 
     Databases made for a SQLite file path are kept by that path, with the servers that use them.
     """
@@ -110,6 +113,8 @@ class PgDatabases:
         self.admin_url = admin_url
         self._lock = threading.Lock()
         self._template: str | None = None
+        self._fresh: pg_reuse.Template | None = None  # what the template holds
+        self._free: list[str] = []  # given back, emptied
         self._by_path: dict[str, str] = {}
         self._servers: dict[str, list[Server]] = {}
 
@@ -124,9 +129,13 @@ class PgDatabases:
         """A new, migrated database; returns its name."""
         name = f"teamgate_test_{uuid.uuid4().hex[:12]}"
         with self._lock:  # one copy at a time: PostgreSQL refuses a template that is in use
+            if self._free:
+                return self._free.pop()
             if self._template is None:
                 self._template = self._make_template()
+                self._fresh = pg_reuse.read_template(self.url(self._template))
             self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
+        self._admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
         return name
 
     def _make_template(self) -> str:
@@ -144,6 +153,18 @@ class PgDatabases:
         return name
 
     def drop(self, name: str) -> None:
+        """Give the database back: emptied for the next test, or dropped if that cannot be."""
+        self._admin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            f" WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        )
+        if self._fresh is not None and pg_reuse.empty(self.url(name), self._fresh):
+            with self._lock:
+                self._free.append(name)
+        else:
+            self._destroy(name)
+
+    def _destroy(self, name: str) -> None:
         self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def for_path(self, path: str) -> str:
@@ -186,12 +207,13 @@ class PgDatabases:
     def drop_all(self) -> None:
         self.drop_unused(self.names())
         with self._lock:
-            leftovers, template = set(self._servers), self._template
+            leftovers, template = {*self._servers, *self._free}, self._template
             self._servers, self._by_path, self._template = {}, {}, None
+            self._free, self._fresh = [], None
         for name in leftovers:
-            self.drop(name)
+            self._destroy(name)
         if template is not None:
-            self.drop(template)
+            self._destroy(template)
 
 
 PG = PgDatabases(PG_ADMIN)

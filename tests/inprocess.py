@@ -92,9 +92,8 @@ class App:
 
         if user is not None and "auth" not in kwargs:
             kwargs["auth"] = (user, password if password is not None else password_of(user))
-        client = httpx.Client(
-            transport=PortalTransport(self.portal, self.app), base_url=self.base_url, **kwargs
-        )
+        kwargs.setdefault("base_url", self.base_url)
+        client = httpx.Client(transport=PortalTransport(self.portal, self.app), **kwargs)
         self.clients.append(client)
         return client
 

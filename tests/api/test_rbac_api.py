@@ -1,38 +1,23 @@
-"""RBAC under /v1/rbac against a real server: init, permissions, roles, assignments, test."""
+"""RBAC under /v1/rbac (in process): init, permissions, roles, assignments, test."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import Server, password_of, start_server, write_htpasswd
+from tests.conftest import AppFactory
+from tests.inprocess import App
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    auth = write_htpasswd(tmp_path / "htpasswd")
-    started = start_server(
-        tmp_path / "server",
-        "--database",
-        str(tmp_path / "torc.db"),
-        "--auth-file",
-        str(auth),
-        "--enforce-access-control",
-        "--admin-user",
-        "alice",
-    )
-    yield started
-    started.stop()
+def server(app_factory: AppFactory) -> App:
+    return app_factory(enforce_access_control=True, admin_users=("alice",))
 
 
-def client(server: Server, user: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"{server.base_url}/v1", auth=(user, password_of(user)), timeout=30
-    )
+def client(server: App, user: str) -> httpx.Client:
+    return server.client(user, base_url=f"{server.base_url}/v1")
 
 
 def setup_roles(alice: httpx.Client) -> None:
@@ -67,7 +52,7 @@ def setup_roles(alice: httpx.Client) -> None:
     ],
 )
 def test_decisions_through_rbac_test(
-    server: Server, action: str, resource: str, status: str, reason_start: str
+    server: App, action: str, resource: str, status: str, reason_start: str
 ) -> None:
     with client(server, "alice") as alice:
         setup_roles(alice)
@@ -79,7 +64,7 @@ def test_decisions_through_rbac_test(
     assert result["user_roles"] == ["auditor", "developer"]
 
 
-def test_init_rules_and_management_rights(server: Server) -> None:
+def test_init_rules_and_management_rights(server: App) -> None:
     with client(server, "bob") as bob, client(server, "alice") as alice:
         assert bob.post("/rbac/init").status_code == 403  # an administrator is configured
         assert bob.get("/rbac/me").json()["rbac_enabled"] is False
@@ -102,7 +87,7 @@ def test_init_rules_and_management_rights(server: Server) -> None:
         assert [r["id"] for r in alice.get("/rbac/roles").json()] == ["admin", "default"]
 
 
-def test_deleting_a_permission_removes_it_from_roles(server: Server) -> None:
+def test_deleting_a_permission_removes_it_from_roles(server: App) -> None:
     with client(server, "alice") as alice:
         setup_roles(alice)
         assert alice.delete("/rbac/permissions/dev-access").status_code == 200
@@ -114,7 +99,7 @@ def test_deleting_a_permission_removes_it_from_roles(server: Server) -> None:
         assert result["status"] == "denied"  # the cached rules were dropped
 
 
-def test_concurrent_rbac_edits_lose_nothing(server: Server) -> None:
+def test_concurrent_rbac_edits_lose_nothing(server: App) -> None:
     with client(server, "alice") as alice:
         assert alice.post("/rbac/init").status_code == 200
         assert alice.post("/rbac/roles", json={"id": "team"}).status_code == 201

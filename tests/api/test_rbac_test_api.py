@@ -1,6 +1,6 @@
 """POST /v1/rbac/test answers from the facts the server enforces with (issue 10, "One gate").
 
-One server for the module. Before `rbac init`, bob creates prod/bobs and carol creates
+One application per test process. Before `rbac init`, bob creates prod/bobs and carol creates
 prod/vault, which she shares with ops (group 1: dave). Then alice (system administrator)
 initialises RBAC and gives bob and frank the role developer (read, write, lock on dev/*);
 frank creates dev/app. dave and carol have no role; erin has nothing.
@@ -9,12 +9,14 @@ frank creates dev/app. dave and carol have no role; erin has nothing.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import USERS, Server, password_of, start_server, write_htpasswd
+from tests.conftest import USERS, start_app
+from tests.inprocess import App
 
 DEV_RULE = (
     "rule allow:unit.read,unit.write,unit.lock:dev/* "
@@ -24,33 +26,27 @@ OWNS = "{} owns units or has some shared with their groups"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("rbac-test-api")
-    started = start_server(
-        root / "server",
-        "--database",
-        str(root / "torc.db"),
-        "--auth-file",
-        str(write_htpasswd(root / "htpasswd", (*USERS, "frank", "erin"))),
-        "--enforce-access-control",
-        "--admin-user",
-        "alice",
-    )
-    try:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    """One application per test process: what a test changes (units it creates, erin's role)
+    changes no other test's answer."""
+    with ExitStack() as stack:
+        started = start_app(
+            stack,
+            tmp_path_factory.mktemp("rbac-test-api"),
+            users=(*USERS, "frank", "erin"),
+            enforce_access_control=True,
+            admin_users=("alice",),
+        )
         _setup(started)
         yield started
-    finally:
-        started.stop()
 
 
-def client(server: Server, user: str) -> httpx.Client:
-    return httpx.Client(
-        base_url=f"{server.base_url}/v1", auth=(user, password_of(user)), timeout=30
-    )
+def client(server: App, user: str) -> httpx.Client:
+    return server.client(user, base_url=f"{server.base_url}/v1")
 
 
-def _setup(server: Server) -> None:
-    torc = httpx.Client(base_url=server.base_url, auth=("alice", password_of("alice")))
+def _setup(server: App) -> None:
+    torc = server.client("alice")
     with torc:
         torc.post("/torc-service/v1/access_groups", json={"name": "ops"}).raise_for_status()
         member = {"user_name": "dave", "role": "member"}
@@ -74,7 +70,7 @@ def _setup(server: Server) -> None:
         frank.post("/units", json={"path": "dev/app"}).raise_for_status()
 
 
-def rbac_test(server: Server, asker: str, **body: Any) -> dict[str, Any]:
+def rbac_test(server: App, asker: str, **body: Any) -> dict[str, Any]:
     with client(server, asker) as c:
         response = c.post("/rbac/test", json=body)
     assert response.status_code == 200, response.text
@@ -91,7 +87,7 @@ def step(result: dict[str, Any], check: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("asker", ["alice", "bob"])
-def test_the_owner_of_a_unit_is_its_real_owner(server: Server, asker: str) -> None:
+def test_the_owner_of_a_unit_is_its_real_owner(server: App, asker: str) -> None:
     """b12cc17 said `owned by nobody` and denied, although bob owns prod/bobs and may pull it."""
     result = rbac_test(server, asker, email="bob", action="unit.read", resource="prod/bobs")
     assert (result["status"], result["reason"]) == ("allowed", "owner")
@@ -100,7 +96,7 @@ def test_the_owner_of_a_unit_is_its_real_owner(server: Server, asker: str) -> No
         assert bob.get("/units/prod/bobs").status_code == 200  # what the server does
 
 
-def test_a_share_with_the_users_group_is_seen(server: Server) -> None:
+def test_a_share_with_the_users_group_is_seen(server: App) -> None:
     result = rbac_test(server, "dave", email="dave", action="unit.write", resource="prod/vault")
     assert (result["status"], result["reason"]) == ("allowed", "group 'ops'")
     assert step(result, "groups")["detail"] == "shared with group(s) 1; dave belongs to 'ops' (1)"
@@ -118,7 +114,7 @@ def test_a_share_with_the_users_group_is_seen(server: Server) -> None:
     ],
 )
 def test_the_answer_is_what_the_server_does(
-    server: Server, user: str, path: str, action: str, method: str, url: str
+    server: App, user: str, path: str, action: str, method: str, url: str
 ) -> None:
     result = rbac_test(server, "alice", email=user, action=action, resource=path)
     with client(server, user) as c:
@@ -132,7 +128,7 @@ def test_the_answer_is_what_the_server_does(
 
 @pytest.mark.parametrize("action", ["unit.read", "unit.write", "unit.delete", "unit.lock"])
 def test_a_caller_who_may_not_read_the_unit_learns_no_owner_or_share(
-    server: Server, action: str
+    server: App, action: str
 ) -> None:
     result = rbac_test(server, "bob", email="bob", action=action, resource="prod/vault")
     assert (result["status"], result["reason"]) == ("denied", "no matching grant")
@@ -151,7 +147,7 @@ def test_a_caller_who_may_not_read_the_unit_learns_no_owner_or_share(
     assert "carol" not in text and "ops" not in text and "group(s)" not in text
 
 
-def test_a_system_administrator_sees_the_owner_and_shares(server: Server) -> None:
+def test_a_system_administrator_sees_the_owner_and_shares(server: App) -> None:
     result = rbac_test(server, "alice", email="bob", action="unit.read", resource="prod/vault")
     assert step(result, "owner")["detail"] == "owned by carol"
     assert step(result, "groups")["detail"] == "shared with group(s) 1; bob belongs to none of them"
@@ -164,7 +160,7 @@ def test_a_system_administrator_sees_the_owner_and_shares(server: Server) -> Non
     ("user", "path"),
     [("frank", "dev/new-by-frank"), ("frank", "prod/new-by-frank"), ("dave", "dev/new-by-dave")],
 )
-def test_create_answers_as_the_server_creates(server: Server, user: str, path: str) -> None:
+def test_create_answers_as_the_server_creates(server: App, user: str, path: str) -> None:
     """Asked before the unit exists, the answer is what `POST /v1/units` then does."""
     result = rbac_test(server, "alice", email=user, action="unit.write", resource=path)
     assert step(result, "owner")["detail"] == "owned by nobody: not created yet"
@@ -174,7 +170,7 @@ def test_create_answers_as_the_server_creates(server: Server, user: str, path: s
     assert (result["status"] == "allowed") is (created.status_code == 201), (result, created.text)
 
 
-def test_lock_of_a_missing_unit_needs_write_first(server: Server) -> None:
+def test_lock_of_a_missing_unit_needs_write_first(server: App) -> None:
     allowed = rbac_test(server, "frank", email="frank", action="unit.lock", resource="dev/lockme")
     assert allowed["status"] == "allowed"
     create = step(allowed, "create")
@@ -210,7 +206,7 @@ def test_lock_of_a_missing_unit_needs_write_first(server: Server) -> None:
     ],
 )
 def test_ls_answers_what_listing_would_show(
-    server: Server, user: str, body: dict[str, str], status: str, reason: str
+    server: App, user: str, body: dict[str, str], status: str, reason: str
 ) -> None:
     """b12cc17 tested the literal resource `*`: denied for all of these but bob."""
     result = rbac_test(server, "alice", email=user, action="unit.read", **body)
@@ -220,7 +216,7 @@ def test_ls_answers_what_listing_would_show(
     assert (listed.json()["count"] > 0) is step(result, "listing")["matched"]
 
 
-def test_ls_with_a_rule_before_any_unit_matches(server: Server) -> None:
+def test_ls_with_a_rule_before_any_unit_matches(server: App) -> None:
     nothing = rbac_test(server, "erin", email="erin", action="unit.read")
     assert nothing["status"] == "denied"
     assert nothing["reason"].startswith("user not found: 'erin' has no roles assigned")
@@ -247,7 +243,7 @@ def test_ls_with_a_rule_before_any_unit_matches(server: Server) -> None:
 # -- users without roles, and bad questions ------------------------------------------------
 
 
-def test_a_user_without_roles_is_reported_as_not_found(server: Server) -> None:
+def test_a_user_without_roles_is_reported_as_not_found(server: App) -> None:
     """A mistyped name used to look like any user without grants."""
     result = rbac_test(server, "alice", email="bobb", action="unit.read", resource="dev/app")
     assert result["status"] == "denied"
@@ -273,7 +269,7 @@ def test_a_user_without_roles_is_reported_as_not_found(server: Server) -> None:
         ({"action": "unit.write", "resource": "dev/x", "prefix": "dev"}, "a prefix goes with"),
     ],
 )
-def test_bad_questions_are_400(server: Server, body: dict[str, str], message: str) -> None:
+def test_bad_questions_are_400(server: App, body: dict[str, str], message: str) -> None:
     with client(server, "bob") as bob:
         response = bob.post("/rbac/test", json=body)
     assert response.status_code == 400, response.text
