@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from teamgate.domain.actions import RULE_ACTIONS, Action, DecidedBy
+from teamgate.domain.explanations import explain
 from teamgate.domain.identity import Principal
 from teamgate.domain.policy import (
     ADMIN,
@@ -14,7 +15,6 @@ from teamgate.domain.policy import (
     Resource,
     RuleSet,
     decide,
-    explain,
     user_resource,
 )
 from teamgate.domain.rules import ACTIONS, parse_rule

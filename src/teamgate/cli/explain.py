@@ -1,6 +1,6 @@
 """The path to an access decision as text, for `torc access explain` and `taco rbac test`.
 
-Both print the `steps` the server computed with policy.explain(), one `mark check: detail` line
+Both print the `steps` the server computed (domain.explanations), one `mark check: detail` line
 each, so the two CLIs show the same engine's reasoning the same way.
 """
 

@@ -10,17 +10,9 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection
 
 from teamgate.domain.actions import Action, rule_actions_help
+from teamgate.domain.explanations import Explanation, Step, explain
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import (
-    RBAC_MANAGE,
-    Decision,
-    Explanation,
-    Facts,
-    Resource,
-    Step,
-    decide,
-    explain,
-)
+from teamgate.domain.policy import RBAC_MANAGE, Decision, Facts, Resource, decide
 from teamgate.domain.rules import ACTIONS, Effect, parse_rule
 from teamgate.domain.text import has_control
 from teamgate.domain.units import normalize_path
@@ -262,7 +254,7 @@ class TestResult:
     decision: Decision
     roles: list[str]
     permissions: list[str]
-    steps: tuple[Step, ...] = ()  # every check on the way to `decision` (policy.explain)
+    steps: tuple[Step, ...] = ()  # every check on the way to `decision` (explanations.explain)
     rbac_enabled: bool = True
     user_found: bool = True  # false: RBAC is initialised and the user has no role
 

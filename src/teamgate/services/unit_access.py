@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 
 from teamgate.domain.actions import DecidedBy
+from teamgate.domain.explanations import Explanation, Step, explain
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import Decision, Explanation, Facts, Grant, Resource, Step, explain
+from teamgate.domain.policy import Decision, Facts, Grant, Resource
 from teamgate.domain.rules import Effect
 from teamgate.domain.units import normalize_path
 from teamgate.services import units

@@ -9,16 +9,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from teamgate.domain.actions import Action
+from teamgate.domain.explanations import Explanation, explain
 from teamgate.domain.identity import ANONYMOUS, Principal
-from teamgate.domain.policy import (
-    Decision,
-    Explanation,
-    Facts,
-    Resource,
-    decide,
-    explain,
-    user_resource,
-)
+from teamgate.domain.policy import Decision, Facts, Resource, decide, user_resource
 from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import Invalid, NotFound
 from teamgate.services import audit
