@@ -1,25 +1,26 @@
-"""Bad input to the Torc REST API of a real `torc-server` process.
+"""Bad input to the Torc REST API, the server in process.
 
 Every refusal must be a JSON `{"error", "message"}` body with the right 4xx status — never a 500 —
 and must leave no partial data behind. One server (auth required, access control on, alice is a
-system administrator) is shared by the whole module; a second, unauthenticated one has a small
-`--max-body-bytes`.
+system administrator) is shared by the tests of one test process; a second, unauthenticated
+one has a small `max_body_bytes`.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import json
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import Server, password_of, start_server, write_htpasswd
+from tests.conftest import start_app
+from tests.inprocess import App
 
 HUGE = str(2**63)  # one past SQLite's largest INTEGER
 DEFAULT_LIMIT = 10 * 1024 * 1024
@@ -30,7 +31,7 @@ JSON_HEADERS = {"content-type": "application/json"}
 
 @dataclass
 class Api:
-    server: Server
+    server: App
     clients: dict[str, httpx.Client]
     group_id: int  # "ml-team", alice and bob are members
     workflow_id: int  # "alice-private", owned by alice, shared with nobody
@@ -44,53 +45,39 @@ class Api:
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    root = tmp_path_factory.mktemp("bad-input")
-    auth_file = write_htpasswd(root / "htpasswd")
-    server = start_server(
-        root / "server",
-        "--database", str(root / "torc.db"),
-        "--auth-file", str(auth_file),
-        "--require-auth",
-        "--enforce-access-control",
-        "--admin-user", "alice",
-    )  # fmt: skip
-    clients = {
-        user: httpx.Client(
-            base_url=server.torc_url, auth=(user, password_of(user)) if user else None, timeout=60
+    with ExitStack() as stack:
+        server = start_app(
+            stack,
+            tmp_path_factory.mktemp("bad-input"),
+            require_auth=True,
+            enforce_access_control=True,
+            admin_users=("alice",),
         )
-        for user in ("alice", "bob", "carol", "")
-    }
-    try:
+        clients = {
+            user: server.client(user or None, base_url=server.torc_url)
+            for user in ("alice", "bob", "carol", "")
+        }
         alice = clients["alice"]
         group = ok(alice.post("/access_groups", json={"name": "ml-team"}))
         for user in ("alice", "bob"):
             ok(alice.post(f"/access_groups/{group['id']}/members", json={"user_name": user}))
         workflow = ok(alice.post("/workflows", json={"name": "alice-private"}))
         yield Api(server, clients, group["id"], workflow["id"])
-    finally:
-        for client in clients.values():
-            client.close()
-        server.stop()
 
 
 @pytest.fixture(scope="module")
-def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("small-bodies")
-    server = start_server(
-        root / "server", "--database", str(root / "torc.db"), "--max-body-bytes", str(SMALL_LIMIT)
-    )
-    yield server
-    server.stop()
+def small_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    with ExitStack() as stack:
+        root = tmp_path_factory.mktemp("small-bodies")
+        yield start_app(stack, root, users=(), max_body_bytes=SMALL_LIMIT)
 
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     """A server of its own for requests that may leave it unusable (no auth, no access control)."""
-    root = tmp_path_factory.mktemp("scratch")
-    server = start_server(root / "server", "--database", str(root / "torc.db"))
-    with httpx.Client(base_url=server.torc_url, timeout=60) as client:
-        yield client
-    server.stop()
+    with ExitStack() as stack:
+        server = start_app(stack, tmp_path_factory.mktemp("scratch"), users=())
+        yield server.client(base_url=server.torc_url)
 
 
 def ok(response: httpx.Response) -> Any:
@@ -509,8 +496,8 @@ def test_body_over_default_limit_is_413(api: Api) -> None:
 
 
 @pytest.mark.parametrize("path", ["/workflows", "/workflow_specs", "/access_groups"])
-def test_body_over_configured_limit_is_413(small_server: Server, path: str) -> None:
-    with httpx.Client(base_url=small_server.torc_url, timeout=60) as client:
+def test_body_over_configured_limit_is_413(small_server: App, path: str) -> None:
+    with small_server.client(base_url=small_server.torc_url) as client:
         body = padded("over", SMALL_LIMIT + 1)
         for content in (body, chunks(body, 1000)):
             response = client.post(path, content=content, headers=JSON_HEADERS)
@@ -536,7 +523,7 @@ def test_body_over_configured_limit_is_413(small_server: Server, path: str) -> N
 def test_bad_credentials_are_401_with_realm(
     api: Api, auth: tuple[str, str] | None, message: str
 ) -> None:
-    with httpx.Client(base_url=api.server.torc_url, auth=auth, timeout=30) as client:
+    with api.server.client(auth=auth, base_url=api.server.torc_url) as client:
         assert_error(client.get("/ping"), 401, message)
         assert_error(client.post("/access_groups", json={"name": "intruders"}), 401)
     assert "intruders" not in [g["name"] for g in ok(api("alice").get("/access_groups"))["items"]]
@@ -561,15 +548,12 @@ def test_bad_credentials_are_401_with_realm(
     ],
 )
 def test_malformed_authorization_header_is_401(api: Api, header: str) -> None:
-    # http.client sends the header as given (httpx refuses some of these values itself).
-    connection = http.client.HTTPConnection("127.0.0.1", api.server.port, timeout=30)
-    try:
-        connection.request("GET", "/torc-service/v1/workflows", headers={"Authorization": header})
-        response = connection.getresponse()
-        status, content_type = response.status, response.getheader("content-type") or ""
-        realm, body = response.getheader("www-authenticate"), response.read()
-    finally:
-        connection.close()
+    # Sent as bytes, as a socket would carry them (httpx refuses some of these values as text).
+    raw = [(b"Authorization", header.encode("latin-1"))]
+    with api.server.client() as client:
+        response = client.get("/torc-service/v1/workflows", headers=raw)
+    status, content_type = response.status_code, response.headers.get("content-type", "")
+    realm, body = response.headers.get("www-authenticate"), response.content
     assert (status, realm) == (401, REALM), body
     assert content_type.startswith("application/json")
     assert set(json.loads(body)) == {"error", "message"}
@@ -689,8 +673,7 @@ DEEP = b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}"  # json.loads raised Recursi
 @pytest.fixture(scope="module")
 def units(api: Api) -> Iterator[httpx.Client]:
     """alice on the module server's /v1 (units and the Terraform backend)."""
-    auth = ("alice", password_of("alice"))
-    with httpx.Client(base_url=f"{api.server.base_url}/v1", auth=auth, timeout=120) as client:
+    with api.server.client("alice", base_url=f"{api.server.base_url}/v1") as client:
         yield client
 
 
