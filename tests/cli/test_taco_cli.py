@@ -297,10 +297,11 @@ def test_rbac_page_flow(rbac_server: Server, config: Path) -> None:
         "Reason": "rule allow:unit.read,unit.write,unit.lock:dev/* "
         "of permission 'dev-access' via role 'developer'",
         "User roles": "developer",
-        "Applicable permissions": "dev-access, myapp-read",
+        "Applicable permissions": "dev-access",  # myapp-read's rule is not for dev/app
     }
     assert myapp["Reason"].endswith("of permission 'myapp-read' via role 'developer'")
     assert (denied["Result"], denied["Reason"]) == ("denied", "no matching grant")
+    assert denied["Applicable permissions"] == "none"
     assert deny["Result"] == "denied"
     assert deny["Reason"].startswith("explicit deny by rule deny:unit.delete:* of permission")
     assert deny["Applicable permissions"] == "no-delete"
