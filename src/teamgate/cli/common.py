@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import click
 
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from teamgate.client.http import ApiError
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+C = TypeVar("C", covariant=True)
 # What to tell the user about a failed request, from what only the CLI knows (the user name it
 # signed in as and where that came from, the URL it was given); None when nothing helps.
 Hint = Callable[[click.Context, "ApiError"], str | None]
@@ -33,6 +36,23 @@ def fail(exc: Exception, hint: Hint | None = None) -> None:
     else:
         click.echo(f"Error: {exc}", err=True)
     sys.exit(1)
+
+
+class Asking(Protocol[C]):
+    """What `answer` needs of either CLI's options: the format chosen and a client."""
+
+    @property
+    def json(self) -> bool: ...
+
+    def client(self) -> AbstractContextManager[C]: ...
+
+
+def answer(opts: Asking[C], call: Callable[[C], T], text: Callable[[T], str]) -> None:
+    """Ask the server (`call`), then print its answer: as JSON with the json format, else
+    `text(answer)`. The one shape of a command that fetches and prints."""
+    with opts.client() as client:
+        result = call(client)
+    click.echo(dumps(result) if opts.json else text(result))
 
 
 def read_password(prompt: str = "Password") -> str:

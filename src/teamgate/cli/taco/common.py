@@ -10,14 +10,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from teamgate.cli.common import leaf_command
-from teamgate.cli.output import counted, dumps, render_table
+from teamgate.cli.output import counted, render_table
 
 if TYPE_CHECKING:
     from teamgate.client.http import ApiError
     from teamgate.client.taco import LockStore, TacoClient
 
 F = TypeVar("F", bound=Callable[..., Any])
-T = TypeVar("T")
 
 
 class Options:
@@ -190,13 +189,6 @@ def listing(
         return table_total(headers, (row(item) for item in items), noun)
 
     return text
-
-
-def answer(opts: Options, call: Callable[[TacoClient], T], text: Callable[[T], str]) -> None:
-    """Ask the server (`call`), then print its answer: as JSON with -o json, else `text(answer)`."""
-    with opts.client() as client:
-        result = call(client)
-    click.echo(dumps(result) if opts.json else text(result))
 
 
 def fields_table(fields: Iterable[tuple[str, Any]]) -> str:

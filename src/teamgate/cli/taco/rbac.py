@@ -6,12 +6,11 @@ from typing import Any
 
 import click
 
-from teamgate.cli.common import examples
+from teamgate.cli.common import answer, examples
 from teamgate.cli.taco.common import (
     AliasGroup,
     Options,
     alias,
-    answer,
     command,
     fields_table,
     listing,

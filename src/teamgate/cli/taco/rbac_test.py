@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from teamgate.cli.common import examples
+from teamgate.cli.common import answer, examples
 from teamgate.cli.explain import step_lines
-from teamgate.cli.taco.common import Options, answer, command, pass_options
+from teamgate.cli.taco.common import Options, command, pass_options
 
 # operation → (action, needs a unit); `ls`/`list` take an optional prefix, `manage` nothing.
 # The page's action names (unit.read, …) are accepted as they are.

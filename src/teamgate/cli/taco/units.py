@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from teamgate.cli.common import examples
+from teamgate.cli.common import answer, examples
 from teamgate.cli.output import dumps, echo_json
 from teamgate.cli.progress import counting, transfer, wanted
 from teamgate.cli.taco.common import (
@@ -17,6 +17,7 @@ from teamgate.cli.taco.common import (
     alias,
     command,
     fields_table,
+    listing,
     local_error,
     pass_options,
     quiet_option,
@@ -278,18 +279,17 @@ def unit_rm(opts: Options, path: str, yes: bool) -> None:
 @pass_options
 def unit_versions(opts: Options, path: str) -> None:
     """List a unit's earlier states, newest first."""
-    with opts.client() as client:
-        versions = client.list_versions(path)
-    if opts.json:
-        echo_json(versions)
-    elif not versions:
-        click.echo("No versions found")
-    else:
-        rows = (
-            (v["version"], when(v.get("created_at")), v.get("size"), (v.get("sha256") or "")[:12])
-            for v in versions
+
+    def row(v: dict[str, Any]) -> tuple[Any, ...]:
+        return (
+            v["version"],
+            when(v.get("created_at")),
+            v.get("size"),
+            (v.get("sha256") or "")[:12],
         )
-        click.echo(table_total(("VERSION", "CREATED", "SIZE", "HASH"), rows, "version"))
+
+    headers = ("VERSION", "CREATED", "SIZE", "HASH")
+    answer(opts, lambda client: client.list_versions(path), listing(headers, row, "version"))
 
 
 @unit.command(
@@ -322,9 +322,11 @@ def unit_restore(opts: Options, path: str, version: int, lock_id: str | None) ->
 @pass_options
 def unit_share(opts: Options, path: str, group: str) -> None:
     """Let the members of an access group use a unit."""
-    with opts.client() as client:
-        result = client.share_unit(path, group)
-    echo_json(result) if opts.json else click.echo(f"Unit {path} shared with group '{group}'")
+    answer(
+        opts,
+        lambda client: client.share_unit(path, group),
+        lambda _: f"Unit {path} shared with group '{group}'",
+    )
 
 
 @unit.command("unshare")
@@ -334,12 +336,11 @@ def unit_share(opts: Options, path: str, group: str) -> None:
 @pass_options
 def unit_unshare(opts: Options, path: str, group: str) -> None:
     """Stop sharing a unit with an access group."""
-    with opts.client() as client:
-        result = client.unshare_unit(path, group)
-    if opts.json:
-        echo_json(result)
-    else:
-        click.echo(f"Unit {path} no longer shared with group '{group}'")
+    answer(
+        opts,
+        lambda client: client.unshare_unit(path, group),
+        lambda _: f"Unit {path} no longer shared with group '{group}'",
+    )
 
 
 alias(unit, "ls", "list")

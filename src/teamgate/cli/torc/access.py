@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from teamgate.cli.common import examples
+from teamgate.cli.common import answer, examples
 from teamgate.cli.output import echo_json
 from teamgate.cli.torc.common import Options, command, pass_options
 
@@ -31,13 +33,12 @@ def access() -> None:
 @pass_options
 def access_check(opts: Options, workflow_id: int, user_name: str) -> None:
     """Would USER_NAME be allowed to read the workflow, and why?"""
-    with opts.client() as client:
-        result = client.check_access(workflow_id, user_name)
-    if opts.json:
-        echo_json(result)
-    else:
+
+    def text(result: dict[str, Any]) -> str:
         verdict = "allowed" if result["has_access"] else "denied"
-        click.echo(f"User '{user_name}' → workflow {workflow_id}: {verdict} ({result['reason']})")
+        return f"User '{user_name}' → workflow {workflow_id}: {verdict} ({result['reason']})"
+
+    answer(opts, lambda client: client.check_access(workflow_id, user_name), text)
 
 
 @access.command(

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from teamgate.cli.common import examples, warn
+from teamgate.cli.common import answer, examples, warn
 from teamgate.cli.output import echo_json, render_table
 from teamgate.cli.torc.common import Options, command, pass_options
 
@@ -143,12 +143,11 @@ def groups_add_user(opts: Options, group_id: int, user_name: str, role: str) -> 
 @pass_options
 def groups_remove_user(opts: Options, group_id: int, user_name: str) -> None:
     """Remove a user from a group."""
-    with opts.client() as client:
-        member = client.remove_member(group_id, user_name)
-    if opts.json:
-        echo_json(member)
-    else:
-        click.echo(f"Successfully removed user '{user_name}' from group {group_id}")
+    answer(
+        opts,
+        lambda client: client.remove_member(group_id, user_name),
+        lambda _: f"Successfully removed user '{user_name}' from group {group_id}",
+    )
 
 
 @access_groups.command("list-members", epilog=examples("torc access-groups list-members 1"))
@@ -157,15 +156,14 @@ def groups_remove_user(opts: Options, group_id: int, user_name: str) -> None:
 @pass_options
 def groups_list_members(opts: Options, group_id: int) -> None:
     """List a group's members and their roles."""
-    with opts.client() as client:
-        members = client.list_members(group_id)
-    if opts.json:
-        echo_json(members)
-    elif not members:
-        click.echo(f"No members found in group {group_id}")
-    else:
+
+    def text(members: list[dict[str, Any]]) -> str:
+        if not members:
+            return f"No members found in group {group_id}"
         rows = [(m["user_name"], m["role"]) for m in members]
-        click.echo(render_table(("User Name", "Role"), rows))
+        return render_table(("User Name", "Role"), rows)
+
+    answer(opts, lambda client: client.list_members(group_id), text)
 
 
 @access_groups.command("list-user-groups")
@@ -212,12 +210,11 @@ def groups_add_workflow(opts: Options, workflow_id: int, group_id: int) -> None:
 @pass_options
 def groups_remove_workflow(opts: Options, workflow_id: int, group_id: int) -> None:
     """Stop sharing a workflow with a group."""
-    with opts.client() as client:
-        share = client.remove_workflow(workflow_id, group_id)
-    if opts.json:
-        echo_json(share)
-    else:
-        click.echo(f"Successfully removed workflow {workflow_id} from group {group_id}")
+    answer(
+        opts,
+        lambda client: client.remove_workflow(workflow_id, group_id),
+        lambda _: f"Successfully removed workflow {workflow_id} from group {group_id}",
+    )
 
 
 @access_groups.command("list-workflow-groups")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
-from teamgate.cli.common import examples, warn
+from teamgate.cli.common import answer, examples, warn
 from teamgate.cli.output import echo_json, render_table
 from teamgate.cli.torc.common import Options, command, pass_options
 
@@ -58,15 +59,14 @@ def workflows_create(opts: Options, spec_file: str) -> None:
 @pass_options
 def workflows_list(opts: Options) -> None:
     """List the workflows you may read (yours and those shared with your groups)."""
-    with opts.client() as client:
-        items = client.list_workflows()
-    if opts.json:
-        echo_json(items)
-    elif not items:
-        click.echo("No workflows found")
-    else:
+
+    def text(items: list[dict[str, Any]]) -> str:
+        if not items:
+            return "No workflows found"
         rows = [(w["id"], w["name"], w.get("description"), w["user"]) for w in items]
-        click.echo(render_table(("ID", "Name", "Description", "User"), rows))
+        return render_table(("ID", "Name", "Description", "User"), rows)
+
+    answer(opts, lambda client: client.list_workflows(), text)
 
 
 @workflows.command("get", epilog=examples("torc workflows get 1", "torc workflows get 1 -f json"))
