@@ -510,7 +510,7 @@ def test_taco_rbac_tokens_and_units(server: Server, tmp_path: Path) -> None:
     ]
     by_action = {e["action"]: e for e in events}
     held = by_action["unit.force_unlock"]["detail"]
-    assert held.startswith("lock ") and " held by taco@" in held
+    assert held.startswith("lock held by user 'bob' (lock ") and ", taco@" in held
     assert by_action["unit.share"]["detail"] == "group 1 'devs'"
     assert by_action["rbac.user.assign"]["detail"] == "role 'developer'"
     assert by_action["rbac.permission.create"]["detail"] == "allow:unit.read,unit.lock:dev/*"
