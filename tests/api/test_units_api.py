@@ -1,97 +1,63 @@
-"""Units under /v1 and the Terraform HTTP backend, against real `torc-server` processes.
+"""Units under /v1 and the Terraform HTTP backend, in process (tests/inprocess.py).
 
 Concurrency (one lock winner, no lost write), bad input (paths, state bodies, sizes, lock IDs,
-tokens), segment-aware and RBAC-filtered listing, sharing, versions and restore.
+tokens), segment-aware and RBAC-filtered listing, sharing, versions and restore. The same races
+across two server processes on one PostgreSQL database are in tests/e2e/test_units_two_servers.py.
 
-Most tests share one module server (auth on, access control off, `--max-state-bytes 2048`,
-`--max-versions 3`) and use their own unit paths; tests that need other flags start their own.
+Most tests share one module application (auth on, access control off, `max_state_bytes` 2048,
+`max_versions` 3) and use their own unit paths, so that none depends on another; tests that need
+other settings start their own.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import os
-import ssl
-import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 import pytest
 
-from tests.conftest import (
-    Server,
-    execute_sql,
-    password_of,
-    postgresql_only,
-    start_server,
-    write_htpasswd,
+from tests.conftest import AppFactory, execute_sql, start_app
+from tests.inprocess import App
+from tests.units_race import (
+    check_one_winner,
+    check_pushes_with_the_lock_lose_no_write,
+    lock_request,
+    run_together,
+    sha,
+    state,
 )
 
 MAX_STATE = 2048
 MAX_VERSIONS = 3
-NO_TLS = ssl.create_default_context()  # one context for all clients: creating one is slow
-PG_ADMIN = os.environ.get("TEAMGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def state(serial: int, pad: int = 0) -> bytes:
-    """A small Terraform-like state; distinct for each serial."""
-    body = {"version": 4, "serial": serial, "lineage": "test", "outputs": {}, "resources": []}
-    if pad:
-        body["padding"] = "x" * pad
-    return json.dumps(body).encode()
-
-
-def client(server: Server, user: str | None = "alice", **kwargs: Any) -> httpx.Client:
-    auth = (user, password_of(user)) if user else None
-    return httpx.Client(
-        base_url=f"{server.base_url}/v1", auth=auth, timeout=60, verify=NO_TLS, **kwargs
-    )
-
-
-def start(root: Path, *extra: str, database: str | None = None) -> Server:
-    auth_file = root / "htpasswd"
-    if not auth_file.exists():
-        write_htpasswd(auth_file)
-    return start_server(
-        root / "server",
-        "--database", database or str(root / "torc.db"),
-        "--blob-store", str(root / "blobs"),
-        "--auth-file", str(auth_file),
-        *extra,
-    )  # fmt: skip
+def client(
+    server: App, user: str | None = "alice", password: str | None = None, **kwargs: Any
+) -> httpx.Client:
+    """A units API client: `user` with the test password (or `password`, e.g. a token)."""
+    return server.client(user, password, base_url=f"{server.base_url}/v1", **kwargs)
 
 
 @pytest.fixture(scope="module")
-def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def plain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     """Auth on, access control off, small state limit, three versions kept."""
-    root = tmp_path_factory.mktemp("units")
-    server = start(root, "--max-state-bytes", str(MAX_STATE), "--max-versions", str(MAX_VERSIONS))
-    server.root = root  # type: ignore[attr-defined]
-    yield server
-    server.stop()
+    with ExitStack() as stack:
+        yield start_app(
+            stack,
+            tmp_path_factory.mktemp("units"),
+            max_state_bytes=MAX_STATE,
+            max_versions=MAX_VERSIONS,
+        )
 
 
 @pytest.fixture
-def servers() -> Iterator[list[Server]]:
-    """Servers a test starts itself; stopped at its end."""
-    started: list[Server] = []
-    yield started
-    for server in started:
-        server.stop()
-
-
-@pytest.fixture
-def alice(plain: Server) -> Iterator[httpx.Client]:
+def alice(plain: App) -> Iterator[httpx.Client]:
     with client(plain) as c:
         yield c
 
@@ -129,68 +95,17 @@ def put_state(c: httpx.Client, path: str, data: bytes, lock_id: str | None = Non
 # -- concurrency ------------------------------------------------------------------------
 
 
-def run_together(
-    n: int, work: Callable[[int, httpx.Client], httpx.Response], server: Server, *more: Server
-) -> list[httpx.Response]:
-    """Run `work(i, client)` in n threads released at once by a barrier (connections open)."""
-    all_servers = (server, *more)
-    clients = [client(all_servers[i % len(all_servers)]) for i in range(n)]
-    for c in clients:  # open every connection before the start line
-        assert c.get("/auth/me").status_code == 200
-    barrier = threading.Barrier(n)
-    results: list[httpx.Response | BaseException | None] = [None] * n
-
-    def run(i: int) -> None:
-        barrier.wait(timeout=30)
-        try:
-            results[i] = work(i, clients[i])
-        except BaseException as exc:
-            results[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    for c in clients:
-        c.close()
-    errors = [r for r in results if not isinstance(r, httpx.Response)]
-    assert not errors, errors
-    return results  # type: ignore[return-value]
-
-
-def lock_request(kind: str, path: str) -> Callable[[int, httpx.Client], httpx.Response]:
-    def work(i: int, c: httpx.Client) -> httpx.Response:
-        if kind == "backend":
-            body = {"ID": f"lock-{i}", "Operation": "OperationTypeApply", "Who": f"runner-{i}"}
-            return c.request("LOCK", f"/backend/{path}", json=body)
-        return c.post(f"/locks/{path}", json={"id": f"lock-{i}", "who": f"runner-{i}"})
-
-    return work
-
-
-def check_one_winner(kind: str, responses: list[httpx.Response]) -> dict[str, Any]:
-    statuses = sorted(r.status_code for r in responses)
-    assert statuses == [200] + [423] * (len(responses) - 1), statuses
-    winner = next(r for r in responses if r.status_code == 200).json()
-    for r in responses:
-        if r.status_code == 423:
-            body = r.json()
-            holder = {k: body[k] for k in winner} if kind == "backend" else body["lock"]
-            assert holder == winner, (holder, winner)
-            assert body["locked_by"] == "alice"
-    return winner  # type: ignore[no-any-return]
-
-
 @pytest.mark.parametrize("existing", [True, False], ids=["existing-unit", "new-unit"])
 @pytest.mark.parametrize("kind", ["backend", "rest"])
 def test_fifty_simultaneous_locks_have_one_winner(
-    plain: Server, alice: httpx.Client, kind: str, existing: bool
+    plain: App, alice: httpx.Client, kind: str, existing: bool
 ) -> None:
     path = unique("locks")
     if existing:
         assert alice.post("/units", json={"path": path}).status_code == 201
-    winner = check_one_winner(kind, run_together(50, lock_request(kind, path), plain))
+    winner = check_one_winner(
+        kind, run_together(50, lock_request(kind, path), lambda _: client(plain))
+    )
     assert winner["ID"].startswith("lock-")
     found = info(alice, path)
     assert found["locked"] is True
@@ -198,103 +113,19 @@ def test_fifty_simultaneous_locks_have_one_winner(
     assert paths(alice, path) == {path}  # one unit, whatever the race
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database (dropped at the end), as the storage tests use."""
-    try:
-        psycopg.connect(PG_ADMIN, connect_timeout=3).close()
-    except psycopg.Error:
-        pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN}")
-    name = f"teamgate_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.mark.parametrize(
-    "existing",
-    [
-        True,
-        False,
-    ],
-    ids=["existing-unit", "new-unit"],
-)
-@postgresql_only
-def test_locks_are_atomic_across_two_servers_on_postgresql(
-    tmp_path: Path, pg_url: str, servers: list[Server], existing: bool
-) -> None:
-    servers.extend(start(tmp_path, database=pg_url) for _ in range(2))
-    with client(servers[0]) as alice:
-        for _ in range(5):  # several rounds: a race that is lost only sometimes still shows
-            path = unique("pg")
-            if existing:
-                assert alice.post("/units", json={"path": path}).status_code == 201
-            responses = run_together(50, lock_request("backend", path), *servers)
-            winner = check_one_winner("backend", responses)
-            assert info(alice, path)["lock"]["ID"] == winner["ID"]
-
-
-@pytest.mark.parametrize(
-    ("database", "max_versions"),
-    [
-        ("sqlite", MAX_VERSIONS),
-        ("sqlite", 50),
-        pytest.param("postgresql", 50, marks=postgresql_only),
-    ],
-    ids=["sqlite-pruned", "sqlite-all-kept", "postgresql-two-servers"],
-)
+@pytest.mark.parametrize("max_versions", [MAX_VERSIONS, 50], ids=["pruned", "all-kept"])
 def test_concurrent_pushes_with_the_lock_lose_no_write(
-    request: pytest.FixtureRequest, tmp_path: Path, plain: Server, database: str, max_versions: int
+    app_factory: AppFactory, plain: App, max_versions: int
 ) -> None:
-    pool = [plain]
-    url = request.getfixturevalue("pg_url") if database == "postgresql" else None
-    servers: list[Server] = request.getfixturevalue("servers")  # stopped before the drop
-    if url is not None:
-        servers.extend(
-            start(tmp_path, "--max-versions", str(max_versions), database=url) for _ in range(2)
+    server = plain if max_versions == MAX_VERSIONS else app_factory(max_versions=max_versions)
+    with client(server) as alice:
+        check_pushes_with_the_lock_lose_no_write(
+            alice, lambda _: client(server), unique("push"), max_versions
         )
-        pool = servers
-    elif max_versions != MAX_VERSIONS:
-        servers.append(start(tmp_path, "--max-versions", str(max_versions)))
-        pool = servers
-    path, writes = unique("push"), 20
-    with client(pool[0]) as alice:
-        put_state(alice, path, state(0))
-        lock = alice.post(f"/locks/{path}", json={}).json()
-        contents = [state(i + 1) for i in range(writes)]
-        responses = run_together(
-            writes,
-            lambda i, c: c.put(
-                f"/state/{path}", params={"lock_id": lock["ID"]}, content=contents[i]
-            ),
-            *pool,
-        )
-        assert [r.status_code for r in responses] == [200] * writes, [r.text for r in responses]
-        found = info(alice, path)
-        assert found["version"] == writes + 1  # the first write plus 20: none lost
-        assert found["locked"] is True
-        versions = alice.get(f"/versions/{path}").json()["versions"]
-        assert len(versions) == min(writes, max_versions)
-        generations = [v["version"] for v in versions]
-        assert generations == list(range(writes, writes - len(versions), -1))  # newest first
-        current = alice.get(f"/state/{path}").content
-        kept = [current] + [
-            alice.get(f"/state/{path}", params={"version": g}).content for g in generations
-        ]
-        everything = {sha(c) for c in [state(0), *contents]}
-        assert len({sha(c) for c in kept}) == len(kept)  # every kept state is a distinct write
-        assert {sha(c) for c in kept} <= everything
-        assert [v["sha256"] for v in versions] == [sha(c) for c in kept[1:]]
-        if len(kept) == writes + 1:
-            assert {sha(c) for c in kept} == everything
 
 
 def test_concurrent_pushes_without_the_lock_are_all_refused(
-    plain: Server, alice: httpx.Client
+    plain: App, alice: httpx.Client
 ) -> None:
     path = unique("push")
     put_state(alice, path, state(0))
@@ -304,7 +135,7 @@ def test_concurrent_pushes_without_the_lock_are_all_refused(
         lambda i, c: c.put(
             f"/state/{path}", params={"lock_id": "wrong"} if i % 2 else None, content=state(i + 1)
         ),
-        plain,
+        lambda _: client(plain),
     )
     for r in responses:
         body = assert_error(r, 423)
@@ -434,7 +265,7 @@ def _chunks(data: bytes, size: int = 512) -> Iterator[bytes]:
 @pytest.mark.parametrize("streamed", [False, True], ids=["content-length", "chunked"])
 @pytest.mark.parametrize("via", ["rest", "backend"])
 def test_a_state_over_max_state_bytes_is_413_and_changes_nothing(
-    plain: Server, alice: httpx.Client, streamed: bool, via: str
+    plain: App, alice: httpx.Client, streamed: bool, via: str
 ) -> None:
     path = unique("big")
     put_state(alice, path, state(1))
@@ -457,8 +288,8 @@ def test_a_state_over_max_state_bytes_is_413_and_changes_nothing(
     assert info(alice, path)["sha256"] == sha(fits)
 
 
-def test_oversized_upload_leaves_no_blob_behind(plain: Server, alice: httpx.Client) -> None:
-    blob_dir: Path = plain.root / "blobs"  # type: ignore[attr-defined]
+def test_oversized_upload_leaves_no_blob_behind(plain: App, alice: httpx.Client) -> None:
+    blob_dir = Path(str(plain.settings.blob_store))
     path = unique("big")
     put_state(alice, path, state(1))
 
@@ -504,16 +335,15 @@ def test_bad_lock_bodies_are_400(alice: httpx.Client) -> None:
     assert path not in paths(alice)
 
 
-def test_tokens_work_until_revoked(plain: Server) -> None:
-    base = f"{plain.base_url}/v1"
+def test_tokens_work_until_revoked(plain: App) -> None:
     with client(plain) as alice:
         issued = alice.post("/auth/token", json={"description": "ci"})
         assert issued.status_code == 201, issued.text
     token = issued.json()["token"]
     bearer = {"Authorization": f"Bearer {token}"}
     path = unique("tok")
-    for n, kwargs in enumerate(({"auth": ("alice", token)}, {"headers": bearer})):
-        with httpx.Client(base_url=base, timeout=30, **kwargs) as c:  # type: ignore[arg-type]
+    for n, c in enumerate((client(plain, "alice", token), client(plain, None, headers=bearer))):
+        with c:
             assert c.get("/auth/me").json() == {
                 "user": "alice",
                 "system_admin": False,
@@ -525,7 +355,7 @@ def test_tokens_work_until_revoked(plain: Server) -> None:
     with client(plain) as alice:
         assert info(alice, path)["owner"] == "alice"
     # alice's token with another user's name is not a valid login
-    with httpx.Client(base_url=base, auth=("bob", token), timeout=30) as c:
+    with client(plain, "bob", token) as c:
         assert_error(c.get("/auth/me"), 401)
     # revoking needs the token itself as Bearer; without any credentials, sign in first
     with client(plain) as alice:
@@ -534,22 +364,21 @@ def test_tokens_work_until_revoked(plain: Server) -> None:
         response = anonymous.delete("/auth/token")
         assert_error(response, 401)
         assert response.headers["WWW-Authenticate"] == 'Basic realm="Torc"'
-    with httpx.Client(base_url=base, headers=bearer, timeout=30) as c:
+    with client(plain, None, headers=bearer) as c:
         assert c.delete("/auth/token").status_code == 200
         assert_error(c.get("/auth/me"), 401)
         assert_error(c.get(f"/state/{path}"), 401)
-    with httpx.Client(base_url=base, auth=("alice", token), timeout=30) as c:
+    with client(plain, "alice", token) as c:
         assert_error(c.get(f"/state/{path}"), 401)
         assert_error(c.put(f"/state/{path}", content=state(9)), 401)
     with client(plain) as alice:
         assert alice.get(f"/state/{path}").content == state(1)
 
 
-def test_an_expired_token_is_401(plain: Server) -> None:
+def test_an_expired_token_is_401(plain: App) -> None:
     with client(plain) as alice:
         issued = alice.post("/auth/token", json={"ttl_days": 1}).json()
-    base = f"{plain.base_url}/v1"
-    with httpx.Client(base_url=base, auth=("alice", issued["token"]), timeout=30) as c:
+    with client(plain, "alice", issued["token"]) as c:
         assert c.get("/auth/me").status_code == 200
         execute_sql(
             plain,
@@ -559,7 +388,7 @@ def test_an_expired_token_is_401(plain: Server) -> None:
         assert_error(c.get("/auth/me"), 401)
         assert_error(c.put(f"/state/{unique('exp')}", content=state(1)), 401)
     bearer = {"Authorization": f"Bearer {issued['token']}"}
-    with httpx.Client(base_url=base, timeout=30, headers=bearer) as c:
+    with client(plain, None, headers=bearer) as c:
         body = assert_error(c.get("/auth/me"), 401)
         assert "expired" in body["message"]
 
@@ -567,9 +396,9 @@ def test_an_expired_token_is_401(plain: Server) -> None:
 @pytest.mark.parametrize(
     "token", ["tg_", "tg_x_y", "tg_" + "0" * 16 + "_" + "a" * 43, "Bearer", "\u00e9t\u00e9", "a:b"]
 )
-def test_malformed_tokens_are_401(plain: Server, token: str) -> None:
+def test_malformed_tokens_are_401(plain: App, token: str) -> None:
     basic = base64.b64encode(f"alice:{token}".encode()).decode()
-    with httpx.Client(base_url=f"{plain.base_url}/v1", timeout=30, verify=NO_TLS) as c:
+    with client(plain, None) as c:
         for header in (b"Bearer " + token.encode(), f"Basic {basic}".encode()):
             assert_error(c.get("/units", headers={"Authorization": header}), 401)
 
@@ -607,11 +436,9 @@ def test_prefix_is_segment_aware(alice: httpx.Client) -> None:
 
 
 @pytest.fixture
-def rbac_server(tmp_path: Path, servers: list[Server]) -> Server:
-    servers.append(
-        start(tmp_path, "--require-auth", "--enforce-access-control", "--admin-user", "alice")
-    )
-    return servers[0]
+def rbac_server(secured_app: App) -> App:
+    """Auth required, access control on, alice is a system administrator."""
+    return secured_app
 
 
 def grant(admin: httpx.Client, user: str, role: str, *rules: str) -> None:
@@ -624,7 +451,7 @@ def grant(admin: httpx.Client, user: str, role: str, *rules: str) -> None:
     assert admin.post("/rbac/users/assign", json={"email": user, "role_id": role}).is_success
 
 
-def test_listing_is_filtered_by_rbac_and_deny_rules(rbac_server: Server) -> None:
+def test_listing_is_filtered_by_rbac_and_deny_rules(rbac_server: App) -> None:
     alice, bob, carol = (client(rbac_server, u) for u in ("alice", "bob", "carol"))
     assert bob.post("/units", json={"path": "bob/own"}).status_code == 201  # before rbac init
     assert alice.post("/rbac/init").status_code == 200
@@ -657,14 +484,12 @@ def test_listing_is_filtered_by_rbac_and_deny_rules(rbac_server: Server) -> None
         c.close()
 
 
-def test_sharing_a_unit_with_a_group_gives_members_read_access(rbac_server: Server) -> None:
+def test_sharing_a_unit_with_a_group_gives_members_read_access(rbac_server: App) -> None:
     alice, carol, dave = (client(rbac_server, u) for u in ("alice", "carol", "dave"))
     put_state(alice, "team/net", state(7))
     assert_error(carol.get("/state/team/net"), 403)
     assert paths(carol) == set()
-    torc = httpx.Client(
-        base_url=rbac_server.torc_url, auth=("alice", password_of("alice")), timeout=30
-    )
+    torc = rbac_server.client("alice", base_url=rbac_server.torc_url)
     group = torc.post("/access_groups", json={"name": "net-team"}).json()
     added = torc.post(f"/access_groups/{group['id']}/members", json={"user_name": "carol"})
     assert added.status_code == 200, added.text
@@ -696,16 +521,14 @@ def test_sharing_a_unit_with_a_group_gives_members_read_access(rbac_server: Serv
         c.close()
 
 
-def test_a_group_admin_cannot_take_over_a_unit(rbac_server: Server) -> None:
+def test_a_group_admin_cannot_take_over_a_unit(rbac_server: App) -> None:
     """Finding 1: carol administers `data` and has no rights on bob's unit. Sharing it with
     her group would give her everything bob has, so it is refused and changes nothing. The
     system administrator may share it (audited as such); carol may take her group's access
     away again."""
     alice, bob, carol = (client(rbac_server, u) for u in ("alice", "bob", "carol"))
     put_state(bob, "bobs/db", state(3))
-    torc = httpx.Client(
-        base_url=rbac_server.torc_url, auth=("alice", password_of("alice")), timeout=30
-    )
+    torc = rbac_server.client("alice", base_url=rbac_server.torc_url)
     data = torc.post("/access_groups", json={"name": "data"}).json()["id"]
     joined = torc.post(
         f"/access_groups/{data}/members", json={"user_name": "carol", "role": "admin"}
@@ -744,15 +567,17 @@ def test_a_group_admin_cannot_take_over_a_unit(rbac_server: Server) -> None:
 
 
 def test_creating_a_unit_needs_unit_write_once_rbac_is_initialised(
-    tmp_path: Path, servers: list[Server]
+    app_factory: AppFactory,
 ) -> None:
     """Finding 5: after `rbac init`, nobody claims a path meant for another team; before it,
     anyone signed in creates units and owns them."""
-    write_htpasswd(tmp_path / "htpasswd", ("alice", "mallory", "frank"))
-    servers.append(
-        start(tmp_path, "--require-auth", "--enforce-access-control", "--admin-user", "alice")
+    server = app_factory(
+        users=("alice", "mallory", "frank"),
+        require_auth=True,
+        enforce_access_control=True,
+        admin_users=("alice",),
     )
-    alice, mallory, frank = (client(servers[0], u) for u in ("alice", "mallory", "frank"))
+    alice, mallory, frank = (client(server, u) for u in ("alice", "mallory", "frank"))
     assert mallory.post("/units", json={"path": "early/m"}).status_code == 201
     assert info(mallory, "early/m")["owner"] == "mallory"
     assert alice.post("/rbac/init").status_code == 200

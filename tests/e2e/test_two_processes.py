@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.api.test_units_api import check_one_winner, lock_request, run_together
 from tests.conftest import PG, Server, password_of, postgresql_only, start_server, write_htpasswd
+from tests.units_race import check_one_winner, lock_request, run_together
 
 # The bound the issue sets for a change made through one process to reach the other.
 PROPAGATION_SECS = 1.0
@@ -90,7 +90,10 @@ def test_a_hundred_locks_split_across_both_processes_have_one_winner(pair: Pair)
     path = unique("two-procs")
     with pair.client(pair.a, "alice") as alice:
         assert alice.post("/units", json={"path": path}).status_code == 201
-    responses = run_together(100, lock_request("backend", path), pair.a, pair.b)
+    both = (pair.a, pair.b)
+    responses = run_together(
+        100, lock_request("backend", path), lambda i: pair.client(both[i % 2], "alice")
+    )
     winner = check_one_winner("backend", responses)  # 99 × 423, each naming the winner's lock
     assert winner["ID"].startswith("lock-")
     assert winner["Who"] == f"runner-{winner['ID'].removeprefix('lock-')}"
