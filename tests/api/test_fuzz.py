@@ -1,8 +1,8 @@
-"""Schemathesis against a real `torc-server`: whatever it sends, no answer is a 5xx, and every
+"""Schemathesis against the server in process: whatever it sends, no answer is a 5xx, and every
 answer is what the server's own /openapi.json promises (documented status code, content type and
 body schema).
 
-One server (auth file, access control on, `root` is a system administrator) holds a little data
+One application (auth file, access control on, `root` is a system administrator) holds a little data
 (a group, shared and private workflows, a unit with state) so that generated ids and paths
 sometimes hit something. Every operation in the document gets a few valid (positive) and invalid
 (negative) requests, once as the administrator and once as an ordinary user; Hypothesis runs
@@ -24,6 +24,7 @@ import os
 import time
 import zlib
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -37,13 +38,15 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
+from schemathesis.python.asgi import ASGIClient
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
 
-from tests.conftest import USERS, Server, password_of, start_server, write_htpasswd
+from tests.conftest import USERS, password_of, start_app
+from tests.inprocess import App
 
 ADMIN = "root"
 CALLERS = {"admin": ADMIN, "user": "dave"}
@@ -61,7 +64,7 @@ CHECKS = [
 def hypothesis_settings(examples: int) -> hypothesis.settings:
     return hypothesis.settings(
         max_examples=examples,
-        deadline=None,  # requests to a real server vary in time
+        deadline=None,  # requests vary in time on a busy machine
         database=None,  # no examples carried over between runs: the same run every time
         phases=[Phase.explicit, Phase.generate],  # report the failing request, do not shrink it
         suppress_health_check=list(HealthCheck),
@@ -71,36 +74,33 @@ def hypothesis_settings(examples: int) -> hypothesis.settings:
 
 @dataclass
 class Fuzzed:
-    server: Server
+    app: App
     document: dict[str, Any]
+    # Schemathesis sends its cases through a requests session; this one calls the application
+    # in process. It is never entered, so it does not start the lifespan a second time: the
+    # application's own runs in its portal (tests/inprocess.py).
+    session: ASGIClient
 
 
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
-    root = tmp_path_factory.mktemp("fuzz")
-    auth_file = write_htpasswd(root / "htpasswd", (*USERS, ADMIN))
-    server = start_server(
-        root / "server",
-        "--database", str(root / "torc.db"),
-        "--auth-file", str(auth_file),
-        "--enforce-access-control",
-        "--admin-user", ADMIN,
-    )  # fmt: skip
-    try:
-        seed_data(server)
-        document = httpx.get(f"{server.base_url}/openapi.json", timeout=30).json()
-        yield Fuzzed(server, document)
-    finally:
-        server.stop()
+    with ExitStack() as stack:
+        app = start_app(
+            stack,
+            tmp_path_factory.mktemp("fuzz"),
+            users=(*USERS, ADMIN),
+            enforce_access_control=True,
+            admin_users=(ADMIN,),
+        )
+        seed_data(app)
+        with app.client() as anonymous:
+            document = anonymous.get("/openapi.json").json()
+        yield Fuzzed(app, document, ASGIClient(app.app))
 
 
-def seed_data(server: Server) -> None:
+def seed_data(app: App) -> None:
     """A group (alice, bob), workflows of alice (one shared) and dave, a unit with state."""
-
-    def client(user: str) -> httpx.Client:
-        return httpx.Client(base_url=server.base_url, auth=(user, password_of(user)), timeout=30)
-
-    with client(ADMIN) as root, client("alice") as alice, client("dave") as dave:
+    with app.client(ADMIN) as root, app.client("alice") as alice, app.client("dave") as dave:
         torc = "/torc-service/v1"
         group = ok(root.post(f"{torc}/access_groups", json={"name": "team"}))
         for user, role in (("alice", "admin"), ("bob", "member")):
@@ -148,7 +148,7 @@ def basic(user: str) -> dict[str, str]:
 
 
 def fuzz_operation(
-    operation: Any, mode: GenerationMode, headers: dict[str, str]
+    operation: Any, mode: GenerationMode, headers: dict[str, str], session: ASGIClient
 ) -> tuple[str | None, int]:
     """Run the operation's cases; the first failure (or None) and how many requests were sent."""
     sent = 0
@@ -159,7 +159,7 @@ def fuzz_operation(
     def run(case: Any) -> None:
         nonlocal sent
         sent += 1
-        case.call_and_validate(headers=headers, checks=CHECKS)
+        case.call_and_validate(session=session, headers=headers, checks=CHECKS)
 
     try:
         run()
@@ -177,14 +177,14 @@ def test_no_server_errors_and_answers_match_the_document(fuzzed: Fuzzed, kind: s
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), f"the server's OpenAPI document: {result.err()}"
         operation = result.ok()
-        operation.base_url = fuzzed.server.base_url
+        operation.base_url = fuzzed.session.base_url
         operations += 1
         spec = fuzzed.document["paths"][operation.path][operation.method.lower()]
         modes = [GenerationMode.POSITIVE]
         if can_be_negated(spec):
             modes.append(GenerationMode.NEGATIVE)
         for mode in modes:
-            failure, count = fuzz_operation(operation, mode, basic(user))
+            failure, count = fuzz_operation(operation, mode, basic(user), fuzzed.session)
             sent += count
             if failure is not None:
                 failures.append(failure)
@@ -238,9 +238,7 @@ RawRequest = tuple[tuple[str, str], str, bytes, dict[str, str]]
 @pytest.mark.parametrize("kind", sorted(CALLERS))
 def test_terraform_backend_methods_and_raw_state_bodies(fuzzed: Fuzzed, kind: str) -> None:
     user = CALLERS[kind]
-    with httpx.Client(
-        base_url=fuzzed.server.base_url, auth=(user, password_of(user)), timeout=30
-    ) as client:
+    with fuzzed.app.client(user) as client:
 
         @hypothesis_settings(BACKEND_EXAMPLES)
         @hypothesis.seed(zlib.crc32(f"{SEED}backend {kind}".encode()))
