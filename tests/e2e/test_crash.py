@@ -51,6 +51,7 @@ from teamgate.storage.blobs.filesystem import TEMP_SUFFIX, FilesystemBlobStore
 from teamgate.storage.db import tables as t
 from teamgate.storage.db.engine import Database, database_url
 from tests.conftest import BACKEND, PG, Server, password_of, start_server, write_htpasswd
+from tests.storage.conftest import put
 
 MAX_VERSIONS = 3
 KILL_POINTS = (4, 60, 180)  # acknowledged writes before the kill: early, busy, later
@@ -525,7 +526,7 @@ def test_kill_9_during_traffic_loses_no_acknowledged_write(
 
 def test_sweep_removes_dead_writers_temp_files_only(tmp_path: Path) -> None:
     store = FilesystemBlobStore(tmp_path / "blobs")
-    kept = store.put("units/new/kept.tfstate", b'{"kept": true}')
+    kept = put(store, "units/new/kept.tfstate", b'{"kept": true}')
     live = store.writer("units/new/live.tfstate")  # a writer of this or any other process
     live.write(b'{"live": ')
     dead = [*plant_temp_files(tmp_path / "blobs"), tmp_path / "blobs" / "other" / ".x.tmp"]
@@ -564,11 +565,11 @@ def test_a_restart_removes_old_orphan_blobs_and_counts_them(
     store = FilesystemBlobStore(blobs)
     referenced = {b.key for b in store.list_blobs(orphans.ORPHAN_PREFIX)}
     assert len(referenced) == 2  # the state and its one version
-    crashed = store.put(f"{orphans.ORPHAN_PREFIX}crashed.tfstate", b'{"secret": "left"}')
+    crashed = put(store, f"{orphans.ORPHAN_PREFIX}crashed.tfstate", b'{"secret": "left"}')
     old = time.time() - 2 * orphans.MIN_AGE_SECS
     for key in (*referenced, crashed.key):
         os.utime(blobs / key, (old, old))
-    young = store.put(f"{orphans.ORPHAN_PREFIX}in-flight.tfstate", b"{}")
+    young = put(store, f"{orphans.ORPHAN_PREFIX}in-flight.tfstate", b"{}")
 
     servers.append(restarted := start_server(tmp_path / "server", *args))
     assert {b.key for b in store.list_blobs(orphans.ORPHAN_PREFIX)} == {*referenced, young.key}
@@ -597,7 +598,7 @@ def test_a_commit_that_fails_after_committing_keeps_its_blob(tmp_path: Path) -> 
         data = state("lost/answer", 1)
 
         pending = units.begin_write(ctx, alice, "lost/answer", lock_id=None)
-        info = store.put(pending.key, data)
+        info = put(store, pending.key, data)
 
         @event.listens_for(db.engine, "commit")
         def commit_then_fail(conn: Connection) -> None:

@@ -17,6 +17,7 @@ from teamgate.services.context import ServiceContext
 from teamgate.services.units import validate_json
 from teamgate.storage.blobs import FilesystemBlobStore
 from teamgate.storage.db.engine import Database, database_url
+from tests.storage.conftest import put
 
 
 def _refuse(name: str) -> Any:
@@ -191,8 +192,8 @@ def test_the_server_checks_a_stored_state_in_bounded_memory(tmp_path: Path) -> N
     store = FilesystemBlobStore(tmp_path / "blobs")
     ctx = ServiceContext(db=db, enforce=False, blobs=store)
     try:
-        good = store.put("units/new/good.tfstate", b'{"a":[' + b"{}," * (3 << 20) + b"{}]}")
-        bad = store.put("units/new/bad.tfstate", b'{"a":[' + b"{}," * (3 << 20) + b"NaN]}")
+        good = put(store, "units/new/good.tfstate", b'{"a":[' + b"{}," * (3 << 20) + b"{}]}")
+        bad = put(store, "units/new/bad.tfstate", b'{"a":[' + b"{}," * (3 << 20) + b"NaN]}")
         tracemalloc.start()
         try:
             validate_json(ctx, good)  # json.loads held ~250 MB for this 9 MiB state
