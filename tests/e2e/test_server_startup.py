@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,8 +93,8 @@ def assert_refused(outcome: Outcome, *fragments: str) -> None:
 
 # -- htpasswd files --------------------------------------------------------------------------------
 # A failed start costs ~2 s (the server imports its web stack and opens the database before it
-# reads the htpasswd file), so every case below is started at once by one module fixture; the
-# parsing rules themselves are covered in depth by tests/unit/test_htpasswd.py.
+# reads the htpasswd file), so only a few cases start a server; the parsing rules themselves are
+# covered in depth by tests/unit/test_htpasswd.py.
 
 GOOD = f"alice:{HASH}"
 
@@ -138,22 +137,11 @@ def start_bad_htpasswd(root: Path, case: HtCase) -> tuple[Path, Outcome]:
     return auth_file, run_server(root, *args)
 
 
-@pytest.fixture(scope="module")
-def htpasswd_outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Outcome]]:
-    root = tmp_path_factory.mktemp("htpasswd-startup")
-    with ThreadPoolExecutor(max_workers=len(HTPASSWD_CASES)) as pool:
-        futures = {
-            name: pool.submit(start_bad_htpasswd, root / name, case)
-            for name, case in HTPASSWD_CASES.items()
-        }
-        return {name: future.result() for name, future in futures.items()}
-
-
 @pytest.mark.parametrize("name", list(HTPASSWD_CASES))
-def test_bad_htpasswd_file_is_refused(
-    htpasswd_outcomes: dict[str, tuple[Path, Outcome]], name: str
-) -> None:
-    auth_file, outcome = htpasswd_outcomes[name]
+def test_bad_htpasswd_file_is_refused(tmp_path: Path, name: str) -> None:
+    # One server per case, not every case in a module fixture: under xdist's default
+    # distribution each worker that runs a case would start all of them.
+    auth_file, outcome = start_bad_htpasswd(tmp_path / name, HTPASSWD_CASES[name])
     fragments = [f.format(file=auth_file) for f in HTPASSWD_CASES[name].fragments]
     assert_refused(outcome, *fragments)
 
