@@ -508,6 +508,9 @@ def test_sharing_a_unit_with_a_group_gives_members_read_access(rbac_server: App)
     # a member who is not the owner cannot share further
     assert torc.post("/access_groups", json={"name": "other"}).status_code == 200
     assert_error(carol.post("/shares/team/net", json={"group": "other"}), 403)
+    # ... and is refused before the group is looked up: which groups exist is not hers to learn
+    assert_error(carol.post("/shares/team/net", json={"group": "no-such-group"}), 403)
+    assert_error(carol.delete("/shares/team/net", params={"group": "no-such-group"}), 403)
     # unsharing takes effect on the next request
     assert alice.delete("/shares/team/net", params={"group": "net-team"}).status_code == 200
     assert_error(carol.get("/state/team/net"), 403)

@@ -190,6 +190,8 @@ def _decide(
         return admin.decide_rbac_init(principal, admins_configured=facts.admins_configured)
     if action == Action.TOKEN_CREATE:
         return admin.decide_token(principal)
+    if action == Action.TOKEN_REVOKE:  # else anyone could end anyone's tokens
+        return admin.decide_self(principal, action, _needs(action, resource).owner)
     if not enforce:
         return allow(DecidedBy.DISABLED, "access control disabled")
     if action in admin.SELF_MESSAGES:
@@ -332,14 +334,18 @@ def _no_access(principal: Principal, action: str, resource: Resource) -> str:
 
 def _no_share(principal: Principal, resource: Resource) -> str:
     rule = SHARE_RULES[resource.kind][0]
+    # A unit is named by the caller's own path; a workflow by its id only: its owner/name is
+    # not the refused caller's to learn (ids are sequential, so it would list everyone's).
+    name = f"'{resource.name}'" if resource.name == resource.id else "its name"
     return (
         f"User '{principal.name}' may not share {_what(resource)}: only its owner, a system "
-        f"administrator or a holder of {rule} on '{resource.name}' may share it"
+        f"administrator or a holder of {rule} on {name} may share it"
     )
 
 
 def _no_unshare(principal: Principal, resource: Resource, group: int | None) -> str:
     return (
-        f"User '{principal.name}' may not remove {_what(resource)} from group {group}: only "
-        "its owner, an admin of that group or a system administrator may"
+        f"User '{principal.name}' may not remove {_what(resource)} from "
+        f"{'that group' if group is None else f'group {group}'}: only its owner, an admin of "
+        "that group or a system administrator may"
     )

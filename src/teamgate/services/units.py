@@ -370,16 +370,18 @@ def _share(
     path = normalize_path(raw_path)
     with ctx.db.write() as conn:
         found = store.get_unit(conn, path)
-        groups = group_store.find_groups_by_name(conn, [group_name])
-        if group_name not in groups:
-            raise NotFound(f"Access group '{group_name}' not found")
-        group = groups[group_name]
+        group = group_store.find_groups_by_name(conn, [group_name]).get(group_name)
         resource = _resource(found, path, store.share_ids(conn, found.id))
         facts = facts_for(ctx, conn, principal)
         action = Action.UNIT_SHARE if add else Action.UNIT_UNSHARE
+        # Decided before the group is looked up, so a refused caller cannot learn which
+        # group names exist (no group is anyone's to admin, so unknown ones refuse alike).
+        group_id = group.id if group is not None else None
         decision = require(
-            decide(principal, action, resource, facts=facts, enforce=ctx.enforce, group=group.id)
+            decide(principal, action, resource, facts=facts, enforce=ctx.enforce, group=group_id)
         )
+        if group is None:
+            raise NotFound(f"Access group '{group_name}' not found")
         if add:
             store.add_share(conn, found.id, group.id, path=path, group=group_name)
         else:
