@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -76,22 +76,21 @@ class HeaderDeadline:
         transport.close()
 
 
-class _H11HeaderDeadline(H11Protocol):
-    header_timeout_secs: ClassVar[float]
+class _Deadline(asyncio.Protocol):
+    """What both parsers' protocols share: the deadline's life with the connection's. Listed
+    before the uvicorn protocol, so `super()` is that protocol."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+    header_timeout_secs: ClassVar[float]
+    loop: asyncio.AbstractEventLoop  # set by the uvicorn protocol
+    cycle: Any  # the request cycle under way, set by the uvicorn protocol
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        stream = cast(asyncio.Transport, transport)  # uvicorn serves TCP streams
         self.header_deadline = HeaderDeadline(
-            self.loop, self.header_timeout_secs, transport, self._responding
+            self.loop, self.header_timeout_secs, stream, self._responding
         )
         self.header_deadline.arm()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.conn.their_state is h11.IDLE:  # part of a request line or headers so far
-            self.header_deadline.arm()
-        else:
-            self.header_deadline.disarm()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.header_deadline.disarm()
@@ -101,20 +100,20 @@ class _H11HeaderDeadline(H11Protocol):
         return self.cycle is not None and not self.cycle.response_complete
 
 
+class _H11HeaderDeadline(_Deadline, H11Protocol):
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE:  # part of a request line or headers so far
+            self.header_deadline.arm()
+        else:
+            self.header_deadline.disarm()
+
+
 def _httptools_header_deadline() -> type[asyncio.Protocol]:
     """The httptools protocol with the deadline; ImportError without httptools."""
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    class _HttpToolsHeaderDeadline(HttpToolsProtocol):
-        header_timeout_secs: ClassVar[float]
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self.header_deadline = HeaderDeadline(
-                self.loop, self.header_timeout_secs, transport, self._responding
-            )
-            self.header_deadline.arm()
-
+    class _HttpToolsHeaderDeadline(_Deadline, HttpToolsProtocol):
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self.header_deadline.arm()
@@ -122,13 +121,6 @@ def _httptools_header_deadline() -> type[asyncio.Protocol]:
         def on_headers_complete(self) -> None:
             self.header_deadline.disarm()
             super().on_headers_complete()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self.header_deadline.disarm()
-            super().connection_lost(exc)
-
-        def _responding(self) -> bool:
-            return self.cycle is not None and not self.cycle.response_complete
 
     return _HttpToolsHeaderDeadline
 
