@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from teamgate.domain.states import MAX_DEPTH, JsonChecker, JsonError, check_json_bytes
+from teamgate.domain.states import MAX_DEPTH, JsonChecker, JsonError, check_json_bytes, runs
 from teamgate.errors import Invalid
 from teamgate.services.context import ServiceContext
 from teamgate.services.units import validate_json
@@ -71,6 +71,12 @@ layouts = st.sampled_from(
 )
 chunk_sizes = st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=3)
 JSONISH = '{}[]:,"\\/ 0123456789-+.eEtrufalsnNIiy\t\n\x01\x7fé\u2028'
+
+
+@pytest.fixture(scope="module", autouse=True)
+def compiled_patterns() -> None:
+    """Compile the checker's patterns before Hypothesis times the first example."""
+    runs()
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

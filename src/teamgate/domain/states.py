@@ -14,6 +14,7 @@ strict UTF-8 (no encoded surrogates), and a bounded depth.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from collections.abc import Iterable
 
@@ -47,8 +48,13 @@ def _value(level: int) -> bytes:
     return rb"(?>" + _STRING + rb"|" + _NUMBER + rb"|true|false|null|" + inner + rb")"
 
 
-def _runs(level: int) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
-    """Patterns for a run of array elements and of object members, each one complete."""
+@functools.cache
+def runs(level: int = LEVELS) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """Patterns for a run of array elements and of object members, each one complete.
+
+    Compiled at the first state checked, not at import: the nested pattern takes about half a
+    second to compile, which every server start and CLI would otherwise pay.
+    """
     element = _value(level) + _ENDED
     member = _STRING + _WS + rb":" + _WS + element
     more = _WS + rb"," + _WS
@@ -62,7 +68,6 @@ WS = re.compile(_WS)
 STRING_BODY = re.compile(_STRING_BODY)
 SCALAR = re.compile(rb"(?:" + _NUMBER + rb"|true|false|null)")
 TOKEN_TAIL = re.compile(rb"[-+.0-9a-zA-Z]*+")  # bytes that could still extend a number or word
-ARRAY_RUN, OBJECT_RUN = _runs(LEVELS)
 NOT_NUMBERS = re.compile(rb"-?(?:NaN|Infinity)")
 
 # What the checker expects next.
@@ -90,6 +95,7 @@ class JsonChecker:
     def __init__(self, *, max_depth: int = MAX_DEPTH, require_object: bool = True) -> None:
         self.max_depth = max_depth
         self.require_object = require_object
+        self.array_run, self.object_run = runs()
         self.stack = bytearray()
         self.state = VALUE
         self.after_string = AFTER  # where a string split over chunks continues
@@ -177,7 +183,7 @@ class JsonChecker:
             raise NeedMore  # to tell a byte order mark by its three bytes
         if not self.stack and self.require_object and byte != OBJECT:
             raise self._fail("the document must be a JSON object ({...})")
-        if self.stack and self.stack[-1] == ARRAY and self._run(ARRAY_RUN):
+        if self.stack and self.stack[-1] == ARRAY and self._run(self.array_run):
             return  # (a run is tried only where it cannot pass the depth limit)
         if byte in (OBJECT, ARRAY):
             self._open(byte)
@@ -191,7 +197,7 @@ class JsonChecker:
             self._scalar()
 
     def _key(self) -> None:
-        if self._run(OBJECT_RUN):
+        if self._run(self.object_run):
             return
         byte = self.buf[self.pos]
         if byte == ord("}") and self.state == OBJECT_FIRST:
