@@ -13,12 +13,15 @@ directory, or a fresh PostgreSQL database standing in for it (dropped after the 
 from __future__ import annotations
 
 import contextlib
+import io
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
+import urllib3
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 from fastapi import FastAPI
 
@@ -120,3 +123,34 @@ def settings_for(root: Path, database: str, auth_file: Path | None, **values: An
         auth_file=str(auth_file) if auth_file is not None else None,
         **values,
     ).validate()
+
+
+class PoolManager:
+    """What torc-client's REST layer calls on `urllib3.PoolManager`, answered by `app`: the
+    client's own request building (paths, query strings, JSON bodies, headers) and response
+    handling (status, headers, exceptions) run unchanged; only the socket is left out."""
+
+    def __init__(self, app: App) -> None:
+        self._client = app.client()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: str | bytes | None = None,
+        fields: Any = None,
+        headers: dict[str, str] | None = None,
+        preload_content: bool = True,
+        **_: Any,
+    ) -> urllib3.HTTPResponse:
+        if method in ("GET", "HEAD", "DELETE") and fields:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(fields)}"
+        response = self._client.request(method, url, content=body, headers=headers)
+        return urllib3.HTTPResponse(
+            body=io.BytesIO(response.content),
+            headers=urllib3.HTTPHeaderDict(response.headers.multi_items()),
+            status=response.status_code,
+            reason=response.reason_phrase,
+            preload_content=preload_content,
+        )

@@ -1,11 +1,13 @@
-"""The published Python client (torc-client 0.35.0, `torc.openapi_client`) against a real server.
+"""The published Python client (torc-client 0.35.0, `torc.openapi_client`) against the server.
 
 Every call the SPEC lists for REST compatibility is exercised through `SystemApi`, `WorkflowsApi`
-and `AccessControlApi`, on three module-wide servers:
+and `AccessControlApi`, on three module-wide servers in this process (the client's urllib3 pool
+is replaced by one that calls the application, tests/inprocess.py;
+tests/e2e/test_torc_client_socket.py drives the stock client over a real socket):
 
 - `open`: no auth file, everyone is anonymous (Torc's `start_server`; tests 1–16 of
   `tests/test_access_groups.rs` are ported here);
-- `auth-optional`: `--auth-file --enforce-access-control --admin-user alice`
+- `auth-optional`: an auth file, access control on, alice an administrator
   (Torc's `start_server_with_access_control`);
 - `auth-required`: the same plus `--require-auth` (the tutorial's server).
 
@@ -20,6 +22,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +49,8 @@ from torc.openapi_client.exceptions import (
 )
 
 from teamgate import __version__
-from tests.conftest import USERS, Server, password_of, start_server, write_htpasswd
+from tests.conftest import USERS, database_for, password_of, write_htpasswd
+from tests.inprocess import App, PoolManager, running, settings_for
 
 # Torc's access-control fixture users that the ported tests need, besides alice, bob, carol, dave.
 TORC_USERS = (
@@ -83,9 +87,10 @@ class TorcClient:
     access: AccessControlApi
 
 
-def connect(server: Server, user: str | None = None, *, password: str | None = None) -> TorcClient:
+def connect(server: App, user: str | None = None, *, password: str | None = None) -> TorcClient:
     config = Configuration(host=server.torc_url)
     api_client = ApiClient(config)
+    api_client.rest_client.pool_manager = PoolManager(server)
     if user is not None:
         config.username = user
         config.password = password_of(user) if password is None else password
@@ -104,7 +109,7 @@ class Deployment:
     """A running server plus cached clients; `admin` sets things up (anonymous when open)."""
 
     mode: str
-    server: Server
+    server: App
     admin_user: str | None
     _clients: dict[str | None, TorcClient] = field(default_factory=dict)
     _scratch: Scratch | None = None
@@ -143,11 +148,14 @@ class Scratch:
     member: str
 
 
-def server_args(mode: str, htpasswd: Path) -> list[str]:
+def server_settings(mode: str) -> dict[str, Any]:
     if mode == "open":
-        return []
-    args = ["--auth-file", str(htpasswd), "--enforce-access-control", "--admin-user", ADMIN]
-    return [*args, "--require-auth"] if mode == "auth-required" else args
+        return {}
+    return {
+        "enforce_access_control": True,
+        "admin_users": (ADMIN,),
+        "require_auth": mode == "auth-required",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -155,19 +163,22 @@ def deployments(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[
     root = tmp_path_factory.mktemp("torc-client")
     htpasswd = write_htpasswd(root / "htpasswd", (*USERS, *TORC_USERS))
     started: dict[str, Deployment] = {}
+    with ExitStack() as stack:
 
-    def get(mode: str) -> Deployment:
-        if mode not in started:
-            workdir = root / mode
-            server = start_server(
-                workdir, "--database", str(workdir / "torc.db"), *server_args(mode, htpasswd)
-            )
-            started[mode] = Deployment(mode, server, None if mode == "open" else ADMIN)
-        return started[mode]
+        def get(mode: str) -> Deployment:
+            if mode not in started:
+                workdir = root / mode
+                settings = settings_for(
+                    workdir,
+                    database_for(workdir / "torc.db"),
+                    None if mode == "open" else htpasswd,
+                    **server_settings(mode),
+                )
+                app = stack.enter_context(running(settings))
+                started[mode] = Deployment(mode, app, None if mode == "open" else ADMIN)
+            return started[mode]
 
-    yield get
-    for deployment in started.values():
-        deployment.server.stop()
+        yield get
 
 
 @pytest.fixture
@@ -1266,14 +1277,13 @@ def test_get_workflow_returns_error_for_unauthorized_user(enforcing: Deployment)
 # -- reload_auth -----------------------------------------------------------------------------
 
 
-def test_reload_auth_picks_up_added_and_removed_users(
-    secured_server: Server, htpasswd: Path
-) -> None:
-    alice, bob = connect(secured_server, "alice"), connect(secured_server, "bob")
+def test_reload_auth_picks_up_added_and_removed_users(secured_app: App) -> None:
+    htpasswd = auth_file_of(secured_app)
+    alice, bob = connect(secured_app, "alice"), connect(secured_app, "bob")
     reloaded = alice.access.reload_auth()
     assert (reloaded.message, reloaded.user_count) == ("Reloaded 4 users from htpasswd file", 4)
     expect_error(403, bob.access.reload_auth, "User 'bob' is not a system administrator")
-    erin = connect(secured_server, "erin")
+    erin = connect(secured_app, "erin")
     expect_error(401, erin.system.ping, "Invalid user name or password")
 
     write_htpasswd(htpasswd, ("alice", "carol", "dave", "erin"))
@@ -1285,6 +1295,11 @@ def test_reload_auth_picks_up_added_and_removed_users(
     expect_error(401, bob.system.ping, "Invalid user name or password")
 
 
+def auth_file_of(app: App) -> Path:
+    assert app.settings.auth_file is not None
+    return Path(app.settings.auth_file)
+
+
 def _break_htpasswd(htpasswd: Path) -> int:
     """Append a line with a plain-text password; return its line number."""
     lines = htpasswd.read_text().splitlines()
@@ -1292,8 +1307,9 @@ def _break_htpasswd(htpasswd: Path) -> int:
     return len(lines) + 1
 
 
-def test_failed_reload_keeps_the_previous_users(secured_server: Server, htpasswd: Path) -> None:
-    alice, bob = connect(secured_server, "alice"), connect(secured_server, "bob")
+def test_failed_reload_keeps_the_previous_users(secured_app: App) -> None:
+    htpasswd = auth_file_of(secured_app)
+    alice, bob = connect(secured_app, "alice"), connect(secured_app, "bob")
     line = _break_htpasswd(htpasswd)
     with pytest.raises(ApiException) as info:
         alice.access.reload_auth()
@@ -1301,13 +1317,13 @@ def test_failed_reload_keeps_the_previous_users(secured_server: Server, htpasswd
     assert body["message"].startswith(f"{htpasswd} line {line}: ")
     assert "erin" in body["message"] and "bcrypt" in body["message"]
     assert bob.system.ping().status == "ok"
-    expect_error(401, connect(secured_server, "erin", password="plaintext").system.ping)
+    expect_error(401, connect(secured_app, "erin", password="plaintext").system.ping)
 
 
-def test_failed_reload_is_not_a_server_error(secured_server: Server, htpasswd: Path) -> None:
+def test_failed_reload_is_not_a_server_error(secured_app: App) -> None:
     """SPEC §6: no request produces a 500; a broken auth file is not the server crashing."""
-    alice = connect(secured_server, "alice")
-    _break_htpasswd(htpasswd)
+    alice = connect(secured_app, "alice")
+    _break_htpasswd(auth_file_of(secured_app))
     with pytest.raises(ApiException) as info:
         alice.access.reload_auth()
     assert 400 <= info.value.status < 500, (info.value.status, info.value.body)
