@@ -192,21 +192,23 @@ def _record_share(
 def add_workflow(
     ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
 ) -> Share:
-    with workflows_change(ctx) as conn:
-        action = Action.WORKFLOW_SHARE
-        decision = _share_decision(ctx, principal, workflow_id, group_id, conn, action=action)
-        share = store.share_workflow(conn, workflow_id, group_id)
-        _record_share(conn, principal, action, share, decision)
-        return share
+    return _change_share(ctx, principal, workflow_id, group_id, Action.WORKFLOW_SHARE)
 
 
 def remove_workflow(
     ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
 ) -> Share:
+    return _change_share(ctx, principal, workflow_id, group_id, Action.WORKFLOW_UNSHARE)
+
+
+def _change_share(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int, action: Action
+) -> Share:
+    """Share a workflow with a group or take the share away, decided and audited as `action`."""
+    change = store.share_workflow if action is Action.WORKFLOW_SHARE else store.unshare_workflow
     with workflows_change(ctx) as conn:
-        action = Action.WORKFLOW_UNSHARE
         decision = _share_decision(ctx, principal, workflow_id, group_id, conn, action=action)
-        share = store.unshare_workflow(conn, workflow_id, group_id)
+        share = change(conn, workflow_id, group_id)
         _record_share(conn, principal, action, share, decision)
         return share
 
