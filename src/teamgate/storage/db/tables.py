@@ -12,6 +12,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -21,9 +22,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 metadata = MetaData()
+# BIGINT on PostgreSQL (rows that add up); SQLite's rowid is 64-bit already
+BIG_ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 def _bytewise(length: int) -> String:
@@ -89,6 +93,9 @@ resource_requirements = Table(
     Column("num_nodes", Integer, nullable=False),
     Column("memory", String(32), nullable=False),
     Column("runtime", String(64), nullable=False),
+    # `memory` and `runtime` parsed (migration 0009), so that a claim filters in SQL
+    Column("memory_bytes", BigInteger, nullable=False, server_default="0"),
+    Column("runtime_s", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("workflow_id", "name", name="uq_rr_workflow_name"),
     sqlite_autoincrement=True,
 )
@@ -109,8 +116,15 @@ job = Table(
     Column("invocation_script", Text, nullable=True),
     Column("cancel_on_blocking_job_failure", Boolean, nullable=False),
     Column("supports_termination", Boolean, nullable=False),
-    Column("status", String(32), nullable=False),
+    Column("status", String(32), nullable=False),  # torc-client's JobStatus values
+    Column("priority", Integer, nullable=False, server_default="0"),  # higher is claimed first
+    Column("env", Text, nullable=True),  # JSON object of strings
+    Column("attempt_id", Integer, nullable=False, server_default="1"),
+    # the current attempt: set when claimed/started, cleared when it ends
+    Column("compute_node_id", Integer, nullable=True),
+    Column("start_time", String(64), nullable=True),
     UniqueConstraint("workflow_id", "name", name="uq_job_workflow_name"),
+    Index("ix_job_claim", "workflow_id", "status", "priority"),
     sqlite_autoincrement=True,
 )
 
@@ -121,6 +135,133 @@ job_dependency = Table(
     Column("depends_on_job_id", Integer, ForeignKey("job.id", ondelete="CASCADE"), nullable=False),
     Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
     PrimaryKeyConstraint("job_id", "depends_on_job_id", name="pk_job_depends_on"),
+    Index("ix_job_depends_on_blocker", "depends_on_job_id", "job_id"),  # a job's dependents
+    Index("ix_job_depends_on_workflow", "workflow_id"),
+)
+
+# -- running workflows (migration 0009) ---------------------------------------------
+
+workflow_status = Table(
+    "workflow_status",
+    metadata,
+    Column(
+        "workflow_id",
+        Integer,
+        ForeignKey("workflow.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    Column("run_id", Integer, nullable=False, server_default="1"),
+    Column("is_canceled", Boolean, nullable=False, server_default=false()),
+    Column("is_archived", Boolean, nullable=False, server_default=false()),
+)
+
+file = Table(
+    "file",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("st_mtime", Float, nullable=True),
+    Index("ix_file_workflow_name", "workflow_id", "name"),
+    sqlite_autoincrement=True,
+)
+
+job_file = Table(
+    "job_file",
+    metadata,
+    Column("job_id", Integer, ForeignKey("job.id", ondelete="CASCADE"), nullable=False),
+    Column("file_id", Integer, ForeignKey("file.id", ondelete="CASCADE"), nullable=False),
+    Column("direction", String(8), nullable=False),  # input | output
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("job_id", "file_id", "direction", name="pk_job_file"),
+    Index("ix_job_file_file", "file_id", "direction"),
+    Index("ix_job_file_workflow", "workflow_id"),
+)
+
+user_data = Table(
+    "user_data",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("data", Text, nullable=True),  # JSON
+    Column("is_ephemeral", Boolean, nullable=False, server_default=false()),
+    Index("ix_user_data_workflow_name", "workflow_id", "name"),
+    sqlite_autoincrement=True,
+)
+
+job_user_data = Table(
+    "job_user_data",
+    metadata,
+    Column("job_id", Integer, ForeignKey("job.id", ondelete="CASCADE"), nullable=False),
+    Column("user_data_id", Integer, ForeignKey("user_data.id", ondelete="CASCADE"), nullable=False),
+    Column("direction", String(8), nullable=False),  # input | output
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
+    PrimaryKeyConstraint("job_id", "user_data_id", "direction", name="pk_job_user_data"),
+    Index("ix_job_user_data_user_data", "user_data_id", "direction"),
+    Index("ix_job_user_data_workflow", "workflow_id"),
+)
+
+compute_node = Table(
+    "compute_node",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
+    Column("hostname", String(255), nullable=False),
+    Column("pid", BigInteger, nullable=False),
+    Column("start_time", String(64), nullable=False),
+    Column("duration_seconds", Float, nullable=True),
+    Column("is_active", Boolean, nullable=True),
+    Column("num_cpus", Integer, nullable=False),
+    Column("memory_gb", Float, nullable=False),
+    Column("num_gpus", Integer, nullable=False),
+    Column("num_nodes", Integer, nullable=False),
+    Column("time_limit", String(64), nullable=True),
+    Column("scheduler_config_id", Integer, nullable=True),
+    Column("compute_node_type", String(64), nullable=False),
+    Column("scheduler", Text, nullable=True),  # JSON
+    Column("peak_memory_bytes", BigInteger, nullable=True),
+    Column("avg_memory_bytes", BigInteger, nullable=True),
+    Column("peak_cpu_percent", Float, nullable=True),
+    Column("avg_cpu_percent", Float, nullable=True),
+    Column("sample_count", Integer, nullable=True),
+    Index("ix_compute_node_workflow", "workflow_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+result = Table(
+    "result",
+    metadata,
+    Column("id", BIG_ID, primary_key=True),
+    Column("job_id", Integer, ForeignKey("job.id", ondelete="CASCADE"), nullable=False),
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Column("attempt_id", Integer, nullable=False, server_default="1"),
+    Column("compute_node_id", Integer, nullable=False),
+    Column("return_code", BigInteger, nullable=False),
+    Column("exec_time_minutes", Float, nullable=False),
+    Column("completion_time", String(64), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("peak_memory_bytes", BigInteger, nullable=True),
+    Column("avg_memory_bytes", BigInteger, nullable=True),
+    Column("peak_cpu_percent", Float, nullable=True),
+    Column("avg_cpu_percent", Float, nullable=True),
+    Index("ix_result_workflow", "workflow_id", "id"),
+    Index("ix_result_job", "job_id", "id"),
+    sqlite_autoincrement=True,
+)
+
+event = Table(
+    "event",
+    metadata,
+    Column("id", BIG_ID, primary_key=True),
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),  # ms since the epoch
+    Column("data", Text, nullable=True),  # JSON
+    Index("ix_event_workflow", "workflow_id", "id"),
+    sqlite_autoincrement=True,
 )
 
 # -- RBAC ----------------------------------------------------------------------
@@ -264,8 +405,7 @@ unit_share = Table(
 audit_event = Table(
     "audit_event",
     metadata,
-    # BIGINT on PostgreSQL (denied requests add up); SQLite's rowid is 64-bit already
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("id", BIG_ID, primary_key=True),  # denied requests add up
     Column("time", String(32), nullable=False),  # UTC, `YYYY-MM-DDTHH:MM:SS.mmmZ`
     Column("user_name", String(255), nullable=True),  # None: anonymous
     Column("client", String(64), nullable=True),

@@ -12,7 +12,13 @@ from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import NotFound
 from teamgate.storage.db.counts import CountCache
 from teamgate.storage.db.listing import Visibility
-from teamgate.storage.db.tables import job, job_dependency, resource_requirements, workflow
+from teamgate.storage.db.tables import (
+    job,
+    job_dependency,
+    resource_requirements,
+    workflow,
+    workflow_status,
+)
 from teamgate.storage.db.util import now_text
 from teamgate.storage.db.workflow_queries import Order, WorkflowQuery, statements
 
@@ -77,6 +83,7 @@ def insert_workflow(
         "attributes": json.dumps(attributes or {}, sort_keys=True),
     }
     new_id = conn.execute(insert(workflow).values(**values).returning(workflow.c.id)).scalar_one()
+    conn.execute(insert(workflow_status).values(workflow_id=new_id, run_id=1, is_canceled=False))
     return Workflow(
         id=new_id,
         name=name,
