@@ -12,13 +12,8 @@ from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import NotFound
 from teamgate.storage.db.counts import CountCache
 from teamgate.storage.db.listing import Visibility
-from teamgate.storage.db.tables import (
-    job,
-    job_dependency,
-    resource_requirements,
-    workflow,
-    workflow_status,
-)
+from teamgate.storage.db.spec_store import store_spec
+from teamgate.storage.db.tables import job, workflow, workflow_status
 from teamgate.storage.db.util import now_text
 from teamgate.storage.db.workflow_queries import Order, WorkflowQuery, statements
 
@@ -96,53 +91,9 @@ def insert_workflow(
 
 
 def insert_jobs(conn: Connection, workflow_id: int, spec: WorkflowSpec) -> int:
-    """Store the spec's resource requirements, jobs and dependencies; return the job count."""
-    rr_ids: dict[str, int] = {}
-    defaults = {"name": "default", "num_cpus": 1, "memory": "1m", "runtime": "P0DT1M"}
-    for rr in [*spec.resource_requirements, None]:
-        values = (
-            defaults | {"num_gpus": 0, "num_nodes": 1}
-            if rr is None
-            else {
-                "name": rr.name,
-                "num_cpus": rr.num_cpus,
-                "num_gpus": rr.num_gpus,
-                "num_nodes": rr.num_nodes,
-                "memory": rr.memory,
-                "runtime": rr.runtime,
-            }
-        )
-        if values["name"] in rr_ids:
-            continue
-        rr_ids[str(values["name"])] = conn.execute(
-            insert(resource_requirements)
-            .values(workflow_id=workflow_id, **values)
-            .returning(resource_requirements.c.id)
-        ).scalar_one()
-    job_ids: dict[str, int] = {}
-    for spec_job in spec.jobs:
-        job_ids[spec_job.name] = conn.execute(
-            insert(job)
-            .values(
-                workflow_id=workflow_id,
-                name=spec_job.name,
-                command=spec_job.command,
-                resource_requirements_id=rr_ids[spec_job.resource_requirements or "default"],
-                invocation_script=spec_job.invocation_script,
-                cancel_on_blocking_job_failure=spec_job.cancel_on_blocking_job_failure,
-                supports_termination=spec_job.supports_termination,
-                status="uninitialized",
-            )
-            .returning(job.c.id)
-        ).scalar_one()
-    edges = [
-        {"job_id": job_ids[j.name], "depends_on_job_id": job_ids[d], "workflow_id": workflow_id}
-        for j in spec.jobs
-        for d in j.depends_on
-    ]
-    if edges:
-        conn.execute(insert(job_dependency), edges)
-    return len(job_ids)
+    """Store the spec's resource requirements, files, user data, jobs and every link between
+    them (see `spec_store`); return the job count."""
+    return store_spec(conn, workflow_id, spec)
 
 
 def count_jobs(conn: Connection, workflow_id: int) -> int:
