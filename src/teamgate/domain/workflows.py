@@ -49,13 +49,32 @@ class ResourceRequirements:
 
 
 @dataclass(frozen=True, slots=True)
+class FileSpec:
+    name: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserDataSpec:
+    name: str
+    data: Any  # a JSON value
+    is_ephemeral: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class JobSpec:
     name: str
-    command: str
+    command: str  # ${files.*} / ${user_data.*} already substituted
     resource_requirements: str | None = None
-    depends_on: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()  # explicit and implied by files / user data
+    input_files: tuple[str, ...] = ()  # file names
+    output_files: tuple[str, ...] = ()
+    input_user_data: tuple[str, ...] = ()
+    output_user_data: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()  # sorted by name
+    priority: int = 0  # higher runs first
     invocation_script: str | None = None
-    cancel_on_blocking_job_failure: bool = True
+    cancel_on_blocking_job_failure: bool = False  # Torc's documented spec default
     supports_termination: bool = False
 
 
@@ -67,6 +86,8 @@ class WorkflowSpec:
     jobs: tuple[JobSpec, ...]
     resource_requirements: tuple[ResourceRequirements, ...]
     access_groups: tuple[str, ...]
+    files: tuple[FileSpec, ...] = ()
+    user_data: tuple[UserDataSpec, ...] = ()
 
 
 _WORKFLOW_FIELDS = {"name", "description", "user", "jobs", "resource_requirements", "access_groups"}
@@ -190,7 +211,7 @@ def _job(value: Any, path: Path) -> JobSpec:
             data.get("invocation_script"), (*path, "invocation_script"), optional=True, max_len=4096
         ),
         cancel_on_blocking_job_failure=_bool(
-            data.get("cancel_on_blocking_job_failure", True),
+            data.get("cancel_on_blocking_job_failure", False),
             (*path, "cancel_on_blocking_job_failure"),
         ),
         supports_termination=_bool(
