@@ -260,7 +260,9 @@ event = Table(
     Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
     Column("timestamp", BigInteger, nullable=False),  # ms since the epoch
     Column("data", Text, nullable=True),  # JSON
+    Column("category", String(64), nullable=True),  # what GET /events?category= matches
     Index("ix_event_workflow", "workflow_id", "id"),
+    Index("ix_event_workflow_category", "workflow_id", "category", "id"),
     sqlite_autoincrement=True,
 )
 

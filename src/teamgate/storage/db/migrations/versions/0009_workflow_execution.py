@@ -210,7 +210,9 @@ def upgrade() -> None:
         _fk("workflow_id", "workflow"),
         sa.Column("timestamp", sa.BigInteger, nullable=False),  # ms since the epoch
         sa.Column("data", sa.Text, nullable=True),  # JSON
+        sa.Column("category", sa.String(64), nullable=True),  # what GET /events?category= matches
         sa.Index("ix_event_workflow", "workflow_id", "id"),
+        sa.Index("ix_event_workflow_category", "workflow_id", "category", "id"),
         **AUTOINC,
     )
     _upgrade_existing()
