@@ -84,6 +84,93 @@ class TorcClient(JsonClient):
         """Audit events, newest first (system administrators only); see client.audit."""
         return list(iter_events(self, "/audit", limit=limit, **filters))
 
+    # running a workflow (torc-client 0.35.0's workflow calls)
+    def is_uninitialized(self, workflow_id: int) -> bool:
+        return bool(self.get(f"/workflows/{workflow_id}/is_uninitialized")["is_uninitialized"])
+
+    def is_complete(self, workflow_id: int) -> Any:
+        """`{is_complete, is_canceled}`."""
+        return self.get(f"/workflows/{workflow_id}/is_complete")
+
+    def initialize_jobs(self, workflow_id: int, *, only_uninitialized: bool = False) -> Any:
+        params = {"only_uninitialized": _flag(only_uninitialized)}
+        return self.request("POST", f"/workflows/{workflow_id}/initialize_jobs", params=params)
+
+    def workflow_status(self, workflow_id: int) -> Any:
+        """Per-status job counts and the workflow's run state (WorkflowStatusResponse)."""
+        return self.get(f"/workflows/{workflow_id}/status")
+
+    def cancel_workflow(self, workflow_id: int) -> Any:
+        return self.request("PUT", f"/workflows/{workflow_id}/cancel")
+
+    def reset_workflow_status(self, workflow_id: int, *, force: bool = False) -> Any:
+        params = {"force": "true"} if force else {}
+        return self.request("POST", f"/workflows/{workflow_id}/reset_status", params=params)
+
+    def reset_job_status(self, workflow_id: int, *, failed_only: bool = False) -> Any:
+        params = {"failed_only": _flag(failed_only)}
+        return self.request("POST", f"/workflows/{workflow_id}/reset_job_status", params=params)
+
+    def claim_jobs_by_resources(
+        self, workflow_id: int, limit: int, resources: dict[str, Any]
+    ) -> list[Any]:
+        """Claim ready jobs that fit `resources` (ComputeNodesResources); they come back pending."""
+        path = f"/workflows/{workflow_id}/claim_jobs_based_on_resources/{limit}"
+        return list(self.post(path, resources).get("jobs") or [])
+
+    def claim_next_jobs(self, workflow_id: int, limit: int) -> list[Any]:
+        path = f"/workflows/{workflow_id}/claim_next_jobs"
+        answer = self.request("POST", path, params={"limit": limit})
+        return list(answer.get("jobs") or [])
+
+    def start_job(self, job_id: int, run_id: int, compute_node_id: int) -> Any:
+        return self.request("PUT", f"/jobs/{job_id}/start_job/{run_id}/{compute_node_id}")
+
+    def complete_job(self, job_id: int, status: str, run_id: int, result: dict[str, Any]) -> Any:
+        return self.post(f"/jobs/{job_id}/complete_job/{_q(status)}/{run_id}", result)
+
+    # jobs, results and the records around a run
+    def list_jobs(self, workflow_id: int, **filters: Any) -> Any:
+        """One page of a workflow's jobs (filters: status, offset, limit)."""
+        return self.get("/jobs", workflow_id=workflow_id, **filters)
+
+    def get_job(self, job_id: int) -> Any:
+        return self.get(f"/jobs/{job_id}")
+
+    def list_results(self, workflow_id: int, **filters: Any) -> Any:
+        """One page of a workflow's results (filters: job_id, run_id, status, offset, limit)."""
+        return self.get("/results", workflow_id=workflow_id, **filters)
+
+    def list_events(self, workflow_id: int, **filters: Any) -> Any:
+        return self.get("/events", workflow_id=workflow_id, **filters)
+
+    def list_files(self, workflow_id: int, **filters: Any) -> Any:
+        return self.get("/files", workflow_id=workflow_id, **filters)
+
+    def get_file(self, file_id: int) -> Any:
+        return self.get(f"/files/{file_id}")
+
+    def get_resource_requirements(self, rr_id: int) -> Any:
+        return self.get(f"/resource_requirements/{rr_id}")
+
+    def create_compute_node(self, node: dict[str, Any]) -> Any:
+        return self.post("/compute_nodes", node)
+
+    def update_compute_node(self, node_id: int, node: dict[str, Any]) -> Any:
+        return self.request("PUT", f"/compute_nodes/{node_id}", json=node)
+
+    def pages(self, path: str, *, offset: int = 0, limit: int = PAGE, **params: Any) -> list[Any]:
+        """Up to `limit` items of a paginated list from `offset`, fetched page by page."""
+        items: list[Any] = []
+        while len(items) < limit:
+            want = min(PAGE, limit - len(items))
+            page = self.get(path, offset=offset, limit=want, **params)
+            items.extend(page["items"])
+            if not page["has_more"] or not page["items"]:
+                break
+            offset += len(page["items"])
+        return items
+
     def _all(self, path: str, **params: Any) -> list[Any]:
         """Every item of a paginated list."""
         items: list[Any] = []
@@ -94,3 +181,7 @@ class TorcClient(JsonClient):
             if not page["has_more"] or not page["items"]:
                 return items
             offset += len(page["items"])
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"

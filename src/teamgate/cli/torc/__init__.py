@@ -1,7 +1,9 @@
-"""`torc`: the Torc command-line client (workflows and access groups).
+"""`torc`: the Torc command-line client (workflows, running them, and access groups).
 
 This package holds the main group and `ping`; `workflows`, `access_groups`, `access` and `audit`
-hold those command groups and `common` what they share. The client (httpx), spec parsing
+hold those command groups, `run` the local runner's command, `jobs`, `results`, `records`
+(events, files) and `reports` (summary, watch) what reads a run, and `common`/`runs` what they
+share. The client (httpx), spec parsing
 (PyYAML) and the stdlib modules that click does not load anyway are imported inside the commands
 that use them, so `torc --help` starts fast; tests/cli/test_cli_imports.py keeps it so.
 """
@@ -19,6 +21,11 @@ from teamgate.cli.torc.access import access
 from teamgate.cli.torc.access_groups import access_groups
 from teamgate.cli.torc.audit import audit
 from teamgate.cli.torc.common import Options, command, pass_options
+from teamgate.cli.torc.jobs import jobs
+from teamgate.cli.torc.records import events, files
+from teamgate.cli.torc.reports import reports, watch
+from teamgate.cli.torc.results import results
+from teamgate.cli.torc.run import run
 from teamgate.cli.torc.workflows import workflows
 
 EPILOG = """
@@ -32,6 +39,8 @@ Examples:
   torc ping
   torc access-groups create ml-team --description "Machine Learning Team"
   torc workflows create spec.yaml -f json | jq -r '.id'
+  torc run workflow.yaml
+  torc results list 1
   torc -f json workflows list
   torc access explain 1 carol
   eval "$(torc completion bash)"
@@ -88,7 +97,7 @@ def cli(
     prompt_password: bool,
     output_format: str,
 ) -> None:
-    """Torc client: workflows and team access groups."""
+    """Torc client: workflows, running them, and team access groups."""
     source = ctx.get_parameter_source("password")
     if password is not None and source is click.core.ParameterSource.COMMANDLINE:
         click.echo(
@@ -109,6 +118,13 @@ def cli(
 
 
 cli.add_command(workflows)
+cli.add_command(run)
+cli.add_command(watch)
+cli.add_command(jobs)
+cli.add_command(results)
+cli.add_command(events)
+cli.add_command(files)
+cli.add_command(reports)
 cli.add_command(access_groups)
 cli.add_command(access)
 cli.add_command(audit)

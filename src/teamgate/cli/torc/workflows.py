@@ -110,3 +110,91 @@ def workflows_delete(opts: Options, workflow_ids: tuple[int, ...], yes: bool) ->
     else:
         for w in deleted:
             click.echo(f"Deleted workflow {w['id']} ({w['name']}, owner {w['user']})")
+
+
+@workflows.command(
+    "status", epilog=examples("torc workflows status 1", "torc workflows status 1 -f json")
+)
+@click.argument("workflow_id", type=int)
+@command
+@pass_options
+def workflows_status(opts: Options, workflow_id: int) -> None:
+    """Show a workflow's run: jobs by status, run id and whether it was canceled."""
+    from teamgate.cli.torc.runs import counts_of
+
+    with opts.client() as client:
+        summary = client.workflow_status(workflow_id)
+        run_id = client.get_workflow(workflow_id).get("run_id")
+    summary = {**summary, "run_id": run_id}
+    if opts.json:
+        echo_json(summary)
+        return
+    rows: list[tuple[str, Any]] = [
+        ("Run ID", run_id),
+        ("Is Canceled", summary.get("is_canceled")),
+        ("Is Complete", summary.get("is_complete")),
+        ("Total Jobs", summary.get("total_jobs")),
+    ]
+    rows += [(status, n) for status, n in counts_of(summary).items() if n]
+    click.echo(f"Workflow Status for ID {workflow_id}:")
+    click.echo(render_table(("Field", "Value"), rows))
+
+
+@workflows.command(
+    "cancel", epilog=examples("torc workflows cancel 1", "torc workflows cancel 1 -f json")
+)
+@click.argument("workflow_id", type=int)
+@command
+@pass_options
+def workflows_cancel(opts: Options, workflow_id: int) -> None:
+    """Cancel a workflow: its running jobs are stopped by their runners, nothing new starts."""
+    with opts.client() as client:
+        client.cancel_workflow(workflow_id)
+    if opts.json:
+        echo_json({"status": "success", "workflow_id": workflow_id})
+    else:
+        click.echo(f"Successfully canceled workflow {workflow_id}")
+
+
+@workflows.command(
+    "reset-status",
+    epilog=examples(
+        "torc workflows reset-status 1 --failed-only",
+        "torc workflows reset-status 1 --yes",
+    ),
+)
+@click.argument("workflow_id", type=int)
+@click.option(
+    "--failed-only",
+    is_flag=True,
+    help="Reset only failed, canceled and terminated jobs (and the jobs after them).",
+)
+@click.option("--force", is_flag=True, help="Reset even while jobs are running.")
+@click.option("-y", "--yes", "--no-prompts", "yes", is_flag=True, help="Do not ask to confirm.")
+@command
+@pass_options
+def workflows_reset_status(
+    opts: Options, workflow_id: int, failed_only: bool, force: bool, yes: bool
+) -> None:
+    """Reset a workflow's jobs so that `torc run ID` runs them again (a new run)."""
+    if not yes and not opts.json and sys.stdin.isatty():
+        which = "failed jobs" if failed_only else "all jobs"
+        click.confirm(f"Reset {which} of workflow {workflow_id}?", abort=True)
+    with opts.client() as client:
+        client.reset_workflow_status(workflow_id, force=force)
+        reset = client.reset_job_status(workflow_id, failed_only=failed_only)
+    count = reset.get("updated_count") if isinstance(reset, dict) else None
+    if opts.json:
+        echo_json(
+            {
+                "status": "success",
+                "workflow_id": workflow_id,
+                "failed_only": failed_only,
+                "updated_count": count,
+            }
+        )
+        return
+    which = "failed jobs" if failed_only else "jobs"
+    reset_count = "" if count is None else f" ({count} reset)"
+    click.echo(f"Successfully reset {which} of workflow {workflow_id}{reset_count}")
+    click.echo(f"Run them with: torc run {workflow_id}")

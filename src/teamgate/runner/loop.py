@@ -1,0 +1,389 @@
+"""The claim/start/complete cycle of one `torc run` on this machine.
+
+One iteration reaps the jobs that exited and completes them (the server readies their
+dependents in the same call), claims as many ready jobs as the free resources (or the
+`max_parallel_jobs` slots) allow, starts and spawns them, and only when none of that happened
+waits: until a job exits, a signal comes, or the poll interval passes. The workflow's status is
+read once per poll interval (to see a cancel, and for progress) and whenever the runner is idle.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from teamgate.client.http import ApiError
+from teamgate.client.torc import TorcClient
+from teamgate.errors import Conflict, TeamgateError
+from teamgate.runner.processes import Exit, Process, Processes
+from teamgate.runner.resources import GIB, Need, Pool, cpu_count, total_memory_bytes
+from teamgate.runner.results import result_body, status_of
+
+STALE = (409, 422)  # the job changed under us (canceled, reset): nothing left to record
+HIDDEN_ENV = ("TORC_PASSWORD",)  # never handed to a job: its environment is not a secret store
+
+
+class Listener(Protocol):
+    """Told what happens, for progress on a terminal or lines in a log."""
+
+    def status(self, summary: dict[str, Any]) -> None: ...
+
+    def started(self, job: dict[str, Any]) -> None: ...
+
+    def finished(self, job: dict[str, Any], status: str, return_code: int) -> None: ...
+
+
+@dataclass
+class Settings:
+    """How `torc run` runs a workflow on this machine."""
+
+    workflow_id: int
+    output_dir: Path = Path("output")
+    poll_interval: float = 1.0
+    max_parallel_jobs: int | None = None
+    num_cpus: int | None = None
+    memory_gb: float | None = None
+    num_gpus: int = 0
+    grace: float = 5.0  # seconds between SIGTERM and SIGKILL when stopping jobs
+    idle_timeout: float = 90.0  # Torc's default wait for new jobs with nothing to run
+
+
+@dataclass
+class Outcome:
+    """How a run ended: the workflow's last status summary and what stopped it."""
+
+    summary: dict[str, Any]
+    signal: int | None = None  # SIGINT/SIGTERM that interrupted the run
+    canceled: bool = False
+    stuck: str | None = None  # why the runner stopped with jobs left it cannot run
+    terminated: int = 0  # jobs this runner stopped
+
+
+@dataclass(eq=False)
+class Running:
+    job: dict[str, Any]
+    need: Need
+    process: Process | None = None
+
+
+@dataclass
+class _Signals:
+    """SIGINT/SIGTERM noted (not raised) and a pipe that wakes the runner's wait."""
+
+    received: int | None = None
+    read_fd: int = -1
+    _saved: dict[int, Any] = field(default_factory=dict)
+    _write_fd: int = -1
+    _saved_wakeup: int = -1
+
+    def install(self) -> None:
+        self.read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._write_fd, False)
+        os.set_blocking(self.read_fd, False)
+        self._saved_wakeup = signal.set_wakeup_fd(self._write_fd)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._saved[sig] = signal.signal(sig, self._note)
+
+    def _note(self, signum: int, _frame: object) -> None:
+        if self.received is None:
+            self.received = signum
+
+    def restore(self) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+        signal.set_wakeup_fd(self._saved_wakeup)
+        os.close(self.read_fd)
+        os.close(self._write_fd)
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.read_fd, 512):
+                pass
+        except BlockingIOError:
+            pass
+
+
+class JobRunner:
+    """Runs the ready jobs of one workflow on this machine until nothing is left to run."""
+
+    def __init__(self, client: TorcClient, settings: Settings, listener: Listener) -> None:
+        self.client = client
+        self.settings = settings
+        self.listener = listener
+        self.workflow_id = settings.workflow_id
+        self.pool = Pool(
+            num_cpus=settings.num_cpus or cpu_count(),
+            memory_bytes=int(settings.memory_gb * GIB)
+            if settings.memory_gb
+            else total_memory_bytes(),
+            num_gpus=settings.num_gpus,
+        )
+        self.processes = Processes()
+        self.running: dict[int, Running] = {}  # by job id
+        self.run_id = 1
+        self.node_id = 0
+        self.terminated = 0
+        self._needs: dict[int, Need] = {}  # by resource requirements id
+        self._files: dict[int, dict[str, Any]] = {}
+        self._env = {k: v for k, v in os.environ.items() if k not in HIDDEN_ENV}
+        self._env["TORC_API_URL"] = client.base_url
+        self._stdio = settings.output_dir / "job_stdio"
+        self._log: IO[str] | None = None
+        self._signals = _Signals()
+
+    # set-up and tear-down
+
+    def prepare(self) -> None:
+        """Initialise a new workflow, or resume one: jobs left terminated or running by an
+        interrupted run become ready again; completed jobs stay completed."""
+        state = self.client.is_complete(self.workflow_id)
+        if state.get("is_canceled"):
+            raise Conflict(
+                f"workflow {self.workflow_id} is canceled: reset it first "
+                f"(torc workflows reset-status {self.workflow_id})"
+            )
+        if self.client.is_uninitialized(self.workflow_id):
+            self.client.initialize_jobs(self.workflow_id)
+        else:
+            self.client.initialize_jobs(self.workflow_id, only_uninitialized=True)
+        workflow = self.client.get_workflow(self.workflow_id)
+        self.run_id = int(workflow.get("run_id") or 1)
+
+    def run(self) -> Outcome:
+        """Prepare, register this machine, run jobs until done or interrupted, sign off."""
+        self.prepare()
+        self._stdio.mkdir(parents=True, exist_ok=True)
+        host = socket.gethostname()
+        log_path = (
+            self.settings.output_dir / f"job_runner_{host}_wf{self.workflow_id}_r{self.run_id}.log"
+        )
+        started = time.monotonic()
+        self.node_id = self._register(host)
+        self._signals.install()
+        try:
+            with log_path.open("a", encoding="utf-8") as self._log:
+                try:
+                    return self._loop()
+                except BaseException:
+                    self.processes.stop_all(grace=self.settings.grace)  # no orphans left behind
+                    raise
+                finally:
+                    self._sign_off(time.monotonic() - started)
+        finally:
+            self._signals.restore()
+            self._log = None
+
+    def _register(self, host: str) -> int:
+        total = self.pool.total
+        node = self.client.create_compute_node(
+            {
+                "workflow_id": self.workflow_id,
+                "hostname": host,
+                "pid": os.getpid(),
+                "start_time": datetime.now(UTC).isoformat(timespec="seconds"),
+                "num_cpus": total.num_cpus,
+                "memory_gb": round(total.memory_bytes / GIB, 3),
+                "num_gpus": total.num_gpus,
+                "num_nodes": 1,
+                "compute_node_type": "local",
+                "is_active": True,
+            }
+        )
+        self._node = node
+        return int(node["id"])
+
+    def _sign_off(self, seconds: float) -> None:
+        """Mark this machine's compute node inactive (best effort: the run is over anyway)."""
+        try:
+            self.client.update_compute_node(
+                self.node_id,
+                {**self._node, "is_active": False, "duration_seconds": round(seconds, 3)},
+            )
+        except TeamgateError as exc:  # reported; never hides the run's own outcome
+            self._write(f"could not mark compute node {self.node_id} inactive: {exc}")
+
+    # the cycle
+
+    def _loop(self) -> Outcome:
+        next_check = 0.0
+        idle_since: float | None = None
+        while True:
+            if self._signals.received is not None:
+                return self._interrupt(self._signals.received)
+            changed = self._reap()
+            now = time.monotonic()
+            if now >= next_check or not (changed or self.running):
+                summary = self.client.workflow_status(self.workflow_id)
+                self.listener.status(summary)
+                next_check = now + self.settings.poll_interval
+                if summary.get("is_canceled"):
+                    return self._cancel(summary)
+                if summary.get("is_complete") and not self.running:
+                    return Outcome(summary, terminated=self.terminated)
+            changed = self._claim() or changed
+            if changed or self.running:
+                idle_since = None
+            else:
+                idle_since = idle_since or now
+                stuck = self._stuck(summary, idle_for=now - idle_since)
+                if stuck:
+                    return Outcome(summary, stuck=stuck, terminated=self.terminated)
+            if not changed:
+                timeout = max(min(next_check - time.monotonic(), self.settings.poll_interval), 0)
+                self.processes.wait(timeout, wake_fd=self._signals.read_fd)
+                self._signals.drain()
+
+    def _stuck(self, summary: dict[str, Any], *, idle_for: float) -> str | None:
+        """Why nothing this runner can do will finish the workflow, or None to keep waiting
+        (jobs pending or running elsewhere may still ready more)."""
+        counts = summary.get("jobs_by_status") or {}
+        elsewhere = counts.get("pending", 0) + counts.get("running", 0)
+        if elsewhere and idle_for < self.settings.idle_timeout:
+            return None
+        if elsewhere:
+            return f"{elsewhere} jobs are pending or running elsewhere; nothing came to run here"
+        if counts.get("ready"):
+            return (
+                f"{counts['ready']} ready jobs need more CPUs, memory or GPUs than this runner has"
+            )
+        left = {
+            s: n
+            for s, n in counts.items()
+            if n and s in ("blocked", "uninitialized", "pending_failed")
+        }
+        return "jobs left: " + ", ".join(f"{n} {s}" for s, n in left.items()) if left else None
+
+    def _claim(self) -> bool:
+        """Claim and start as many ready jobs as fit; whether any was claimed."""
+        if self.settings.max_parallel_jobs:
+            room = self.settings.max_parallel_jobs - len(self.running)
+            if room <= 0:
+                return False
+            jobs = self.client.claim_next_jobs(self.workflow_id, room)
+        else:
+            if not self.pool.can_claim():
+                return False
+            limit = self.pool.free.num_cpus
+            jobs = self.client.claim_jobs_by_resources(
+                self.workflow_id, limit, self.pool.claim_body()
+            )
+        for job in jobs:
+            self._start(job)
+        return bool(jobs)
+
+    def _need(self, job: dict[str, Any]) -> Need:
+        if self.settings.max_parallel_jobs:
+            return Need(0, 0, 0)  # slots, not resources, bound a queue-mode run (as Torc)
+        rr_id = job.get("resource_requirements_id")
+        if rr_id is None:
+            return Need()
+        if rr_id not in self._needs:
+            self._needs[rr_id] = Need.of(self.client.get_resource_requirements(rr_id))
+        return self._needs[rr_id]
+
+    def _start(self, job: dict[str, Any]) -> None:
+        need = self._need(job)
+        try:
+            self.client.start_job(job["id"], self.run_id, self.node_id)
+        except ApiError as exc:
+            if exc.status not in STALE:
+                raise
+            self._write(f"job {job['id']} was not started: {exc}")
+            return
+        self.pool.take(need)
+        entry = Running(job, need)
+        self.running[job["id"]] = entry
+        stem = f"job_wf{self.workflow_id}_j{job['id']}_r{self.run_id}_a{job.get('attempt_id') or 1}"
+        try:
+            entry.process = self.processes.spawn(
+                job["command"],
+                env=self._job_env(job),
+                stdout=self._stdio / f"{stem}.o",
+                stderr=self._stdio / f"{stem}.e",
+                data=entry,
+            )
+        except OSError as exc:
+            self._write(f"job {job['id']} could not start: {exc}")
+            self._finish(entry, None, status="failed", return_code=127)
+            return
+        self._write(f"Job started job_id={job['id']} name={job['name']} run_id={self.run_id}")
+        self.listener.started(job)
+
+    def _job_env(self, job: dict[str, Any]) -> dict[str, str]:
+        env = dict(self._env)
+        env.update({k: v for k, v in (job.get("env") or {}).items() if k not in HIDDEN_ENV})
+        env["TORC_WORKFLOW_ID"] = str(self.workflow_id)
+        env["TORC_JOB_ID"] = str(job["id"])
+        env["TORC_JOB_NAME"] = job["name"]
+        env["TORC_OUTPUT_DIR"] = str(self.settings.output_dir)
+        env["TORC_ATTEMPT_ID"] = str(job.get("attempt_id") or 1)
+        return env
+
+    def _reap(self) -> bool:
+        done = self.processes.reap()
+        for process, exit in done:
+            status, code = status_of(exit, signal_sent=process.signal_sent)
+            if status == "completed":
+                status, code = self._check_outputs(process.data.job, status, code)
+            self._finish(process.data, exit, status=status, return_code=code)
+        return bool(done)
+
+    def _check_outputs(self, job: dict[str, Any], status: str, code: int) -> tuple[str, int]:
+        """A job that exited 0 without writing a declared output file failed (as in Torc)."""
+        for file_id in job.get("output_file_ids") or ():
+            if file_id not in self._files:
+                self._files[file_id] = self.client.get_file(file_id)
+            path = Path(self._files[file_id]["path"])
+            if not path.exists():
+                self._write(f"job {job['id']} did not write its output file {path}")
+                return "failed", 1
+        return status, code
+
+    def _finish(self, entry: Running, exit: Exit | None, *, status: str, return_code: int) -> None:
+        job = entry.job
+        del self.running[job["id"]]
+        self.pool.give(entry.need)
+        body = result_body(
+            job,
+            run_id=self.run_id,
+            compute_node_id=self.node_id,
+            status=status,
+            return_code=return_code,
+            exit=exit,
+        )
+        try:
+            self.client.complete_job(job["id"], status, self.run_id, body)
+        except ApiError as exc:
+            if exc.status not in STALE:
+                raise
+            self._write(f"job {job['id']} was not completed: {exc}")
+        self._write(f"Job completed job_id={job['id']} status={status} return_code={return_code}")
+        self.listener.finished(job, status, return_code)
+
+    # stopping
+
+    def _interrupt(self, signum: int) -> Outcome:
+        """Stop every running job's process group, record them terminated, leave the rest."""
+        self._stop_all()
+        summary = self.client.workflow_status(self.workflow_id)
+        return Outcome(summary, signal=signum, terminated=self.terminated)
+
+    def _cancel(self, summary: dict[str, Any]) -> Outcome:
+        self._stop_all()
+        return Outcome(summary, canceled=True, terminated=self.terminated)
+
+    def _stop_all(self) -> None:
+        for process, exit in self.processes.stop_all(grace=self.settings.grace):
+            status, code = status_of(exit, signal_sent=process.signal_sent or signal.SIGTERM)
+            self.terminated += 1
+            self._finish(process.data, exit, status=status, return_code=code)
+
+    def _write(self, line: str) -> None:
+        if self._log is not None:
+            self._log.write(f"{datetime.now(UTC).isoformat(timespec='milliseconds')} {line}\n")
