@@ -23,6 +23,7 @@ from teamgate.storage.db.engine import Database, database_url
 from teamgate.web import audit_api, errors, metrics, taco_api, torc_api, units_api
 from teamgate.web.limits import BodySizeLimit
 from teamgate.web.observe import RequestObserver
+from teamgate.web.run_records_api import router as run_records_router
 from teamgate.web.text import check_parameters
 
 log = logging.getLogger("teamgate.server")
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(taco_api.router)
     app.include_router(units_api.router)
     app.include_router(audit_api.router)
+    app.include_router(run_records_router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
