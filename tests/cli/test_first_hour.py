@@ -286,7 +286,15 @@ def test_a_spec_user_that_is_not_the_caller_warns(server: Server, tmp_path: Path
     )
     alice = run("torc", torc_env(server, tmp_path), "-f", "json", "workflows", "create", str(spec))
     created = json.loads(ok(alice))
-    assert alice.stderr == "" and created["user"] == "bob" and "warning" not in created
+    assert created["user"] == "bob"
+    notice = (
+        "the workflow belongs to 'bob', as the spec's user: says, not to you ('alice'): "
+        "a system administrator may create workflows for other users"
+    )
+    assert created["warning"] == notice and alice.stderr == f"Warning: {notice}\n"
+    spec.write_text(SPEC_FOR_BOB.replace("user: bob", "user: alice"))
+    own = run("torc", torc_env(server, tmp_path), "-f", "json", "workflows", "create", str(spec))
+    assert own.stderr == "" and "warning" not in json.loads(ok(own))
 
 
 def test_access_groups_is_a_list_in_list_and_get(server: Server, tmp_path: Path) -> None:

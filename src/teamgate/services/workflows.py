@@ -116,14 +116,23 @@ def create_workflow(
         return created, jobs
 
 
-def ignored_owner(requested: str | None, created: Workflow) -> str | None:
-    """The warning for a `user:` that did not become the new workflow's owner (only system
-    administrators may create workflows for others, when access control is on)."""
-    if not requested or requested == created.user:
+def owner_notice(requested: str | None, created: Workflow, caller: str | None) -> str | None:
+    """What the creator should hear about a spec's `user:` that is not their own name: it was
+    ignored (only system administrators may create workflows for others, when access control is
+    on), or, for a signed-in administrator, that the workflow now belongs to that user."""
+    if not requested or requested == caller:
         return None
+    if requested != created.user:
+        return (
+            f"user '{requested}' in the spec was ignored: the workflow belongs to "
+            f"'{created.user}', who created it (only system administrators may create workflows "
+            "for other users)"
+        )
+    if caller is None:
+        return None  # no one signed in: the spec's user is the owner, as in Torc
     return (
-        f"user '{requested}' in the spec was ignored: the workflow belongs to '{created.user}', "
-        "who created it (only system administrators may create workflows for other users)"
+        f"the workflow belongs to '{requested}', as the spec's user: says, not to you "
+        f"('{caller}'): a system administrator may create workflows for other users"
     )
 
 

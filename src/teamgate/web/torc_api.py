@@ -145,7 +145,7 @@ def create_workflow(body: WorkflowIn, ctx: Context, caller: Caller) -> dict[str,
         attributes=body.attributes(),
     )
     out = _workflow_out(created, access_groups=list(dict.fromkeys(body.access_groups or [])))
-    return _warned(out, workflows.ignored_owner(body.user, created))
+    return _warned(out, workflows.owner_notice(body.user, created, caller.name))
 
 
 @router.post("/workflow_specs", response_model=WorkflowCreated)
@@ -166,7 +166,7 @@ def create_workflow_from_spec(
     )
     out = _workflow_out(created, access_groups=list(dict.fromkeys(parsed.access_groups)))
     out = {**out, "workflow_id": created.id, "job_count": jobs}
-    return _warned(out, workflows.ignored_owner(parsed.user, created))
+    return _warned(out, workflows.owner_notice(parsed.user, created, caller.name))
 
 
 class WorkflowListOut(ListWorkflowsResponse):
