@@ -106,6 +106,16 @@ def test_sigterm_stops_the_server_while_a_request_waits_in_a_worker_thread(
     assert server.process.returncode in (-signal.SIGTERM, FORCED_STOP_EXIT), server.log()
 
 
+def test_ctrl_c_stops_the_server_with_a_line_saying_so(start: Callable[..., Server]) -> None:
+    """Ctrl-C is how a server on a terminal stops: exit 0, no "Aborted!" and no traceback."""
+    server = start()
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=STOP_TIMEOUT_SECS + MARGIN_SECS) == 0, server.log()
+    log = server.log()
+    assert log.rstrip().endswith("INFO Stopped (Ctrl-C)"), log
+    assert "Aborted" not in log and "Traceback" not in log
+
+
 # -- request header deadline ---------------------------------------------------------------
 
 

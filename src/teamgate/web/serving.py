@@ -150,8 +150,15 @@ def serve_until_stopped(app: Any, settings: Settings, sock: socket.socket) -> uv
 
 
 def run_one(app: Any, settings: Settings, sock: socket.socket) -> int:
-    """Serve `app` in this process until SIGINT/SIGTERM."""
-    serve_until_stopped(app, settings, sock)
+    """Serve `app` in this process until SIGINT/SIGTERM.
+
+    uvicorn raises the signal again once it has shut down; Ctrl-C is how a server on a terminal
+    is meant to stop, so it ends with a line saying so and exit code 0, not a traceback or
+    click's "Aborted!"."""
+    try:
+        serve_until_stopped(app, settings, sock)
+    except KeyboardInterrupt:
+        log.info("Stopped (Ctrl-C)")
     return 0
 
 
