@@ -1,0 +1,262 @@
+"""The runner's claim/start/complete loop against an in-memory stand-in for the server's
+workflow calls (the real server is exercised in tests/cli/test_torc_run.py): every job runs
+once and after its dependencies, within the CPUs given, with Torc's environment and never the
+password; failures, jobs too big for the machine and Ctrl-C end the run as they should."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from teamgate.client.http import ApiError
+from teamgate.runner.loop import JobRunner, Outcome, Settings
+
+DONE = ("completed", "failed", "canceled", "terminated")
+
+
+class FakeServer:
+    """Jobs with dependencies and Torc's statuses; completing a job readies its dependents."""
+
+    base_url = "http://torc.test/torc-service/v1"
+
+    def __init__(self, jobs: list[dict[str, Any]], rrs: dict[int, dict[str, Any]] | None = None):
+        self.jobs = {
+            j["id"]: {"workflow_id": 1, "status": "uninitialized", "deps": [], **j} for j in jobs
+        }
+        self.rrs = rrs or {}
+        self.results: list[dict[str, Any]] = []
+        self.nodes: list[dict[str, Any]] = []
+        self.running = 0
+        self.most_running = 0
+        self.on_status: Any = None
+
+    def is_complete(self, _wf: int) -> dict[str, Any]:
+        return {"is_complete": self._complete(), "is_canceled": False}
+
+    def _complete(self) -> bool:
+        return all(j["status"] in DONE for j in self.jobs.values())
+
+    def is_uninitialized(self, _wf: int) -> bool:
+        return all(j["status"] == "uninitialized" for j in self.jobs.values())
+
+    def initialize_jobs(self, _wf: int, *, only_uninitialized: bool = False) -> None:
+        for job in self.jobs.values():
+            if job["status"] in ("uninitialized", "terminated"):
+                blocked = any(self.jobs[d]["status"] not in DONE[:3] for d in job["deps"])
+                job["status"] = "blocked" if blocked else "ready"
+
+    def get_workflow(self, _wf: int) -> dict[str, Any]:
+        return {"id": 1, "run_id": 1}
+
+    def create_compute_node(self, node: dict[str, Any]) -> dict[str, Any]:
+        self.nodes.append({**node, "id": len(self.nodes) + 1})
+        return self.nodes[-1]
+
+    def update_compute_node(self, node_id: int, node: dict[str, Any]) -> dict[str, Any]:
+        self.nodes[node_id - 1] = node
+        return node
+
+    def workflow_status(self, _wf: int) -> dict[str, Any]:
+        if self.on_status:
+            self.on_status()
+        counts: dict[str, int] = {}
+        for job in self.jobs.values():
+            counts[job["status"]] = counts.get(job["status"], 0) + 1
+        return {
+            "workflow_id": 1,
+            "total_jobs": len(self.jobs),
+            "jobs_by_status": counts,
+            "is_complete": self._complete(),
+            "is_canceled": False,
+        }
+
+    def get_resource_requirements(self, rr_id: int) -> dict[str, Any]:
+        return self.rrs[rr_id]
+
+    def get_file(self, file_id: int) -> dict[str, Any]:
+        return {"id": file_id, "path": f"missing-{file_id}"}
+
+    def claim_jobs_by_resources(self, _wf: int, limit: int, body: dict[str, Any]) -> list[Any]:
+        cpus = body["num_cpus"]
+        claimed = []
+        for job in self.jobs.values():
+            need = self.rrs.get(job.get("resource_requirements_id") or 0, {}).get("num_cpus", 1)
+            if job["status"] == "ready" and len(claimed) < limit and need <= cpus:
+                job["status"] = "pending"
+                cpus -= need
+                claimed.append(dict(job))
+        return claimed
+
+    def claim_next_jobs(self, _wf: int, limit: int) -> list[Any]:
+        ready = [j for j in self.jobs.values() if j["status"] == "ready"][:limit]
+        for job in ready:
+            job["status"] = "pending"
+        return [dict(j) for j in ready]
+
+    def start_job(self, job_id: int, run_id: int, node_id: int) -> None:
+        job = self.jobs[job_id]
+        if job["status"] != "pending":
+            raise ApiError(409, {"error": "Conflict", "message": "not pending"})
+        job["status"] = "running"
+        self.running += 1
+        self.most_running = max(self.most_running, self.running)
+
+    def complete_job(self, job_id: int, status: str, run_id: int, result: dict[str, Any]) -> None:
+        self.jobs[job_id]["status"] = status
+        self.running -= 1
+        self.results.append(result)
+        for job in self.jobs.values():
+            # a job stopped by its runner will run again: its dependents wait for that run
+            if job["status"] == "blocked" and all(
+                self.jobs[d]["status"] in DONE[:3] for d in job["deps"]
+            ):
+                job["status"] = "ready"
+
+
+class Quiet:
+    def status(self, summary: dict[str, Any]) -> None: ...
+
+    def started(self, job: dict[str, Any]) -> None: ...
+
+    def finished(self, job: dict[str, Any], status: str, return_code: int) -> None: ...
+
+
+def run(server: FakeServer, tmp_path: Path, **options: Any) -> Outcome:
+    settings = Settings(workflow_id=1, output_dir=tmp_path / "output", poll_interval=0.05)
+    for name, value in options.items():
+        setattr(settings, name, value)
+    return JobRunner(server, settings, Quiet()).run()  # type: ignore[arg-type]
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+
+
+def logging_job(job_id: int, name: str, deps: list[int] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    return {
+        "id": job_id,
+        "name": name,
+        "command": f"echo start {name} >> log; echo end {name} >> log",
+        "deps": list(deps),
+    }
+
+
+def test_every_job_runs_once_after_its_dependencies(tmp_path: Path) -> None:
+    jobs = [logging_job(1, "a"), logging_job(2, "b", [1]), logging_job(3, "c", [1])]
+    jobs += [logging_job(4, "d", [2, 3]), *(logging_job(i, f"x{i}") for i in range(5, 25))]
+    server = FakeServer(jobs)
+    outcome = run(server, tmp_path, num_cpus=3)
+    assert outcome.signal is None and outcome.stuck is None
+    lines = (tmp_path / "log").read_text().split("\n")[:-1]
+    assert sorted(lines) == sorted(f"{w} {j['name']}" for j in jobs for w in ("start", "end"))
+    order = {line: i for i, line in enumerate(lines)}
+    for job in jobs:
+        for dep in job["deps"]:
+            assert order[f"end {server.jobs[dep]['name']}"] < order[f"start {job['name']}"]
+    assert {j["status"] for j in server.jobs.values()} == {"completed"}
+    assert 1 < server.most_running <= 3
+    assert server.nodes[0]["is_active"] is False
+    assert (tmp_path / "output" / "job_stdio" / "job_wf1_j4_r1_a1.o").exists()
+
+
+def test_resource_requirements_bound_how_many_run_at_once(tmp_path: Path) -> None:
+    jobs = [{**logging_job(i, f"j{i}"), "resource_requirements_id": 9} for i in range(1, 9)]
+    server = FakeServer(jobs, rrs={9: {"num_cpus": 2, "memory": "1g"}})
+    run(server, tmp_path, num_cpus=4, memory_gb=64)
+    assert server.most_running == 2
+    assert {j["status"] for j in server.jobs.values()} == {"completed"}
+
+
+def test_max_parallel_jobs_bounds_a_queue_mode_run(tmp_path: Path) -> None:
+    server = FakeServer([logging_job(i, f"j{i}") for i in range(1, 10)])
+    run(server, tmp_path, max_parallel_jobs=1)
+    assert server.most_running == 1
+
+
+def test_jobs_get_torcs_environment_but_never_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORC_PASSWORD", "s3cret")
+    command = "env > env.txt"
+    server = FakeServer(
+        [{"id": 1, "name": "e", "command": command, "env": {"STAGE": "2", "TORC_PASSWORD": "x"}}]
+    )
+    run(server, tmp_path)
+    env = dict(
+        line.split("=", 1)
+        for line in (tmp_path / "env.txt").read_text().splitlines()
+        if "=" in line
+    )
+    assert "TORC_PASSWORD" not in env
+    assert "s3cret" not in (tmp_path / "env.txt").read_text()
+    assert env["STAGE"] == "2"
+    assert env["TORC_API_URL"] == FakeServer.base_url
+    assert (env["TORC_WORKFLOW_ID"], env["TORC_JOB_ID"], env["TORC_JOB_NAME"]) == ("1", "1", "e")
+    assert env["TORC_ATTEMPT_ID"] == "1"
+    assert env["TORC_OUTPUT_DIR"] == str(tmp_path / "output")
+
+
+def test_a_failure_is_recorded_with_its_return_code(tmp_path: Path) -> None:
+    server = FakeServer(
+        [{"id": 1, "name": "bad", "command": "exit 4"}, {**logging_job(2, "after"), "deps": [1]}]
+    )
+    run(server, tmp_path)
+    by_job = {r["job_id"]: r for r in server.results}
+    assert (by_job[1]["status"], by_job[1]["return_code"]) == ("failed", 4)
+    assert by_job[2]["status"] == "completed"  # the stand-in readies dependents of failures
+
+
+def test_a_missing_output_file_fails_the_job(tmp_path: Path) -> None:
+    server = FakeServer([{"id": 1, "name": "w", "command": "true", "output_file_ids": [5]}])
+    run(server, tmp_path)
+    assert (server.results[0]["status"], server.results[0]["return_code"]) == ("failed", 1)
+
+
+def test_a_job_too_big_for_this_machine_stops_the_run_with_the_reason(tmp_path: Path) -> None:
+    server = FakeServer(
+        [{"id": 1, "name": "huge", "command": "true", "resource_requirements_id": 1}],
+        rrs={1: {"num_cpus": 64, "memory": "1g"}},
+    )
+    outcome = run(server, tmp_path, num_cpus=2)
+    assert outcome.stuck and "1 ready jobs need more" in outcome.stuck
+    assert server.jobs[1]["status"] == "ready"
+
+
+def test_ctrl_c_stops_running_jobs_and_records_them_terminated(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    server = FakeServer(
+        [
+            {"id": 1, "name": "quick", "command": "true"},
+            {
+                "id": 2,
+                "name": "slow",
+                "command": f"touch {marker}; until [ -e go ]; do sleep 0.05; done",
+            },
+            {"id": 3, "name": "later", "command": "true", "deps": [2]},
+        ]
+    )
+
+    def interrupt_once_started() -> None:
+        if marker.exists():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    server.on_status = interrupt_once_started
+    outcome = run(server, tmp_path, num_cpus=2, grace=5)
+    assert outcome.signal == signal.SIGINT and outcome.terminated == 1
+    assert server.jobs[2]["status"] == "terminated"
+    assert [r["return_code"] for r in server.results if r["job_id"] == 2] == [-15]
+    assert server.jobs[3]["status"] == "blocked"
+    assert server.nodes[0]["is_active"] is False
+    # the handlers are restored: a later SIGINT is Python's KeyboardInterrupt again
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    server.on_status = None
+    (tmp_path / "go").touch()
+    again = run(server, tmp_path, num_cpus=2)
+    assert again.signal is None
+    assert {j["status"] for j in server.jobs.values()} == {"completed"}
+    assert [r["job_id"] for r in server.results].count(1) == 1
