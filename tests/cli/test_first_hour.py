@@ -250,6 +250,23 @@ def test_taco_401_names_the_user_or_the_saved_token(server: Server, tmp_path: Pa
     assert body["hint"].endswith("run 'taco login' again")
 
 
+def test_a_saved_token_that_wins_over_another_user_name_says_so(
+    server: Server, tmp_path: Path
+) -> None:
+    logged_in = taco_env(server, tmp_path, None)
+    ok(run("taco", logged_in, "login", "-u", "dave", stdin="dave_password\n"))
+    as_bob = {**logged_in, "OPENTACO_USERNAME": "bob", "OPENTACO_PASSWORD": "bob_password"}
+    result = run("taco", as_bob, "whoami")
+    assert result.returncode == 0 and "dave" in result.stdout
+    assert result.stderr == (
+        "Warning: taco signs in with the token 'taco login' saved for 'dave'; "
+        "OPENTACO_USERNAME='bob' is not used (run 'taco logout' to sign in with "
+        "OPENTACO_USERNAME and OPENTACO_PASSWORD)\n"
+    )
+    as_dave = {**as_bob, "OPENTACO_USERNAME": "dave"}
+    assert run("taco", as_dave, "whoami").stderr == ""
+
+
 def test_piped_password_is_read_quietly(server: Server, tmp_path: Path) -> None:
     env = clean_env(tmp_path, TORC_API_URL=server.torc_url, USER="alice")
     result = run("torc", env, "--prompt-password", "ping", stdin="alice_password\n")

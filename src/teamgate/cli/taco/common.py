@@ -49,6 +49,14 @@ class Options:
         token = None if basic else (os.environ.get("OPENTACO_TOKEN") or (saved and saved.token))
         if token:
             self.signed_in = ("saved", saved.user) if saved else ("OPENTACO_TOKEN", None)
+            wanted = os.environ.get("OPENTACO_USERNAME")
+            if saved and wanted and wanted != saved.user:
+                click.echo(
+                    f"Warning: taco signs in with the token 'taco login' saved for "
+                    f"'{saved.user}'; OPENTACO_USERNAME='{wanted}' is not used (run 'taco logout' "
+                    "to sign in with OPENTACO_USERNAME and OPENTACO_PASSWORD)",
+                    err=True,
+                )
             return TacoClient(self.server, headers={"Authorization": f"Bearer {token}"})
         if basic is None:
             user = os.environ.get("OPENTACO_USERNAME")
