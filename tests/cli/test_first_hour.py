@@ -267,6 +267,21 @@ def test_a_saved_token_that_wins_over_another_user_name_says_so(
     assert run("taco", as_dave, "whoami").stderr == ""
 
 
+def test_sharing_a_unit_with_a_group_id_says_names_are_wanted(
+    server: Server, tmp_path: Path
+) -> None:
+    env = taco_env(server, tmp_path)
+    ok(run("taco", env, "unit", "create", "hints/app"))
+    body = error_of(run("taco", env, "unit", "share", "hints/app", "2"))
+    assert body["message"] == "Access group '2' not found"
+    assert body["hint"] == (
+        "taco takes an access group's name, not its id: 'torc access-groups get 2' shows the "
+        "name of group 2"
+    )
+    body = error_of(run("taco", env, "unit", "share", "hints/app", "no-such-team"))
+    assert "hint" not in body
+
+
 def test_piped_password_is_read_quietly(server: Server, tmp_path: Path) -> None:
     env = clean_env(tmp_path, TORC_API_URL=server.torc_url, USER="alice")
     result = run("torc", env, "--prompt-password", "ping", stdin="alice_password\n")

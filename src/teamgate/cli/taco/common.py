@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -89,6 +90,12 @@ def _hint(ctx: click.Context, exc: ApiError) -> str | None:
         return (
             f"OPENTACO_SERVER (or --server) is the server's root URL, without "
             f"{parts.path}: set it to {root}"
+        )
+    missing = re.fullmatch(r"Access group '([0-9]+)' not found", str(exc))
+    if exc.status == 404 and missing:
+        return (
+            f"taco takes an access group's name, not its id: 'torc access-groups get "
+            f"{missing[1]}' shows the name of group {missing[1]}"
         )
     return _sign_in_hint(*opts.signed_in) if exc.status == 401 else None
 
