@@ -21,6 +21,7 @@ from teamgate.settings import Settings
 from teamgate.storage.blobs import FilesystemBlobStore, open_blob_store
 from teamgate.storage.db.engine import Database, database_url
 from teamgate.web import audit_api, errors, metrics, taco_api, torc_api, units_api
+from teamgate.web.jobs_api import router as jobs_router
 from teamgate.web.limits import BodySizeLimit
 from teamgate.web.observe import RequestObserver
 from teamgate.web.run_records_api import router as run_records_router
@@ -108,6 +109,7 @@ def create_app(
     )
     errors.install(app)
     app.include_router(torc_api.router)
+    app.include_router(jobs_router)  # jobs, results and running workflows
     app.include_router(taco_api.router)
     app.include_router(units_api.router)
     app.include_router(audit_api.router)

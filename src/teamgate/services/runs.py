@@ -1,0 +1,197 @@
+"""Running a workflow: initialise, claim, start, complete, retry, reset, cancel, status.
+
+Reads need workflow.read on the workflow; everything else workflow.write, decided on the
+workflow of the job addressed. Starting a run (initialising), resets and cancellations are
+written to the audit log; run events (initialised, reset, canceled, job started/finished)
+to the workflow's event table, in the transaction that makes the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+
+from teamgate.domain.actions import Action
+from teamgate.domain.identity import Principal
+from teamgate.domain.policy import Decision
+from teamgate.errors import Conflict, Invalid
+from teamgate.services import audit
+from teamgate.services.context import ServiceContext, require
+from teamgate.services.workflows import authorize_workflow, explain_workflow
+from teamgate.storage.db import job_claims, job_runs
+from teamgate.storage.db import jobs as job_store
+from teamgate.storage.db import workflows as workflow_store
+from teamgate.storage.db.events import record_event, record_events
+from teamgate.storage.db.job_claims import Resources
+
+READ, WRITE = Action.WORKFLOW_READ, Action.WORKFLOW_WRITE
+
+
+def _decide(
+    ctx: ServiceContext, principal: Principal, conn: Connection, workflow_id: int
+) -> tuple[str, Decision]:
+    """Require workflow.write; returns the workflow's audit resource and the decision."""
+    found = workflow_store.get_workflow(conn, workflow_id)
+    decision = require(explain_workflow(ctx, principal, conn, found, WRITE))
+    return f"workflow/{workflow_id}", decision
+
+
+def _event(kind: str, **data: Any) -> dict[str, Any]:
+    return {"category": "workflow", "type": kind, **data}
+
+
+def _job_event(kind: str, job: Mapping[str, Any], **data: Any) -> dict[str, Any]:
+    return {"category": "job", "type": kind, "job_id": job["id"], "job_name": job["name"], **data}
+
+
+def initialize(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, *, only_uninitialized: bool
+) -> dict[str, int]:
+    with ctx.db.write() as conn:
+        resource, decision = _decide(ctx, principal, conn, workflow_id)
+        counts = job_runs.initialize(conn, workflow_id, only_uninitialized=only_uninitialized)
+        mode = "continued" if only_uninitialized else "started"
+        detail = f"run {mode}: {counts['ready']} ready, {counts['blocked']} blocked"
+        audit.record(conn, principal, "workflow.run", resource, decision, detail)
+        record_event(conn, workflow_id, _event("initialized", mode=mode, ready=counts["ready"]))
+        return counts
+
+
+def reset_status(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, *, force: bool
+) -> job_runs.RunState:
+    with ctx.db.write() as conn:
+        resource, decision = _decide(ctx, principal, conn, workflow_id)
+        active = job_runs.active_job_count(conn, workflow_id)
+        if active and not force:
+            raise Conflict(
+                f"workflow {workflow_id} has {active} pending or running jobs: cancel it first, "
+                "or reset with force"
+            )
+        state = job_runs.reset_run(conn, workflow_id)
+        detail = f"new run {state.run_id}"
+        audit.record(conn, principal, "workflow.reset", resource, decision, detail)
+        record_event(conn, workflow_id, _event("reset", run_id=state.run_id))
+        return state
+
+
+def reset_job_status(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, *, failed_only: bool
+) -> int:
+    with ctx.db.write() as conn:
+        resource, decision = _decide(ctx, principal, conn, workflow_id)
+        count = job_runs.reset_jobs(conn, workflow_id, failed_only=failed_only)
+        which = "failed jobs and their dependents" if failed_only else "all jobs"
+        detail = f"{which} reset: {count} jobs"
+        audit.record(conn, principal, "workflow.reset", resource, decision, detail)
+        record_event(conn, workflow_id, _event("jobs_reset", failed_only=failed_only, count=count))
+        return count
+
+
+def cancel(ctx: ServiceContext, principal: Principal, workflow_id: int) -> int:
+    with ctx.db.write() as conn:
+        resource, decision = _decide(ctx, principal, conn, workflow_id)
+        count = job_runs.cancel(conn, workflow_id)
+        detail = f"{count} pending or running jobs canceled"
+        audit.record(conn, principal, "workflow.cancel", resource, decision, detail)
+        record_event(conn, workflow_id, _event("canceled", jobs=count))
+        return count
+
+
+def claim_by_resources(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, limit: int, offer: Resources
+) -> tuple[list[dict[str, Any]], str | None]:
+    with ctx.db.write() as conn:
+        authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
+        if offer.compute_node_id is not None:
+            job_claims.check_compute_node(conn, workflow_id, offer.compute_node_id)
+        return job_claims.claim_by_resources(conn, workflow_id, limit, offer)
+
+
+def claim_next(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, limit: int
+) -> list[dict[str, Any]]:
+    with ctx.db.write() as conn:
+        authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
+        return job_claims.claim_next(conn, workflow_id, limit)
+
+
+def start_job(
+    ctx: ServiceContext, principal: Principal, job_id: int, run_id: int, compute_node_id: int
+) -> dict[str, Any]:
+    with ctx.db.write() as conn:
+        current = job_store.get_job(conn, job_id)
+        authorize_workflow(ctx, principal, conn, current["workflow_id"], WRITE)
+        started = job_claims.start(conn, current, run_id, compute_node_id)
+        event = _job_event("job_started", started, run_id=run_id, compute_node_id=compute_node_id)
+        record_event(conn, started["workflow_id"], event)
+        return started
+
+
+def complete_job(
+    ctx: ServiceContext,
+    principal: Principal,
+    job_id: int,
+    status: str,
+    run_id: int,
+    values: Mapping[str, Any],
+) -> dict[str, Any]:
+    with ctx.db.write() as conn:
+        current = job_store.get_job(conn, job_id)
+        workflow_id = current["workflow_id"]
+        authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
+        _check_result_body(values, current, run_id)
+        done, canceled = job_claims.complete(conn, current, status, run_id, values)
+        events = [
+            _job_event(f"job_{status}", done, run_id=run_id, return_code=values["return_code"]),
+            *(
+                {"category": "job", "type": "job_canceled", "job_id": i, "blocked_by": job_id}
+                for i in canceled
+            ),
+        ]
+        record_events(conn, workflow_id, events)
+        return done
+
+
+def _check_result_body(values: Mapping[str, Any], current: Mapping[str, Any], run_id: int) -> None:
+    if values["job_id"] != current["id"]:
+        raise Invalid(f"job_id: the result is for job {values['job_id']}, not job {current['id']}")
+    if values["workflow_id"] != current["workflow_id"]:
+        raise Invalid(
+            f"workflow_id: job {current['id']} belongs to workflow {current['workflow_id']}"
+        )
+    if values["run_id"] != run_id:
+        raise Invalid(f"run_id: the result says run {values['run_id']}, the path run {run_id}")
+
+
+def retry_job(
+    ctx: ServiceContext, principal: Principal, job_id: int, run_id: int, max_retries: int
+) -> dict[str, Any]:
+    with ctx.db.write() as conn:
+        current = job_store.get_job(conn, job_id)
+        authorize_workflow(ctx, principal, conn, current["workflow_id"], WRITE)
+        again = job_claims.retry(conn, current, run_id, max_retries)
+        event = _job_event("job_retried", again, run_id=run_id, attempt_id=again["attempt_id"])
+        record_event(conn, again["workflow_id"], event)
+        return again
+
+
+def status(ctx: ServiceContext, principal: Principal, workflow_id: int) -> dict[str, Any]:
+    with ctx.db.read() as conn:
+        found = authorize_workflow(ctx, principal, conn, workflow_id, READ)
+        summary = job_runs.status_summary(conn, workflow_id)
+        return {**summary, "workflow_name": found.name, "workflow_user": found.user}
+
+
+def is_complete(ctx: ServiceContext, principal: Principal, workflow_id: int) -> tuple[bool, bool]:
+    with ctx.db.read() as conn:
+        authorize_workflow(ctx, principal, conn, workflow_id, READ)
+        return job_runs.is_complete(conn, workflow_id)
+
+
+def is_uninitialized(ctx: ServiceContext, principal: Principal, workflow_id: int) -> bool:
+    with ctx.db.read() as conn:
+        authorize_workflow(ctx, principal, conn, workflow_id, READ)
+        return job_runs.is_uninitialized(conn, workflow_id)

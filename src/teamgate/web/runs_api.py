@@ -1,0 +1,140 @@
+"""Running a workflow under /torc-service/v1: torc-client 0.35.0's initialize_jobs, claims,
+start_job, complete_job, retry, status, resets and cancel (services.runs)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Path, Query
+
+from teamgate.services import runs
+from teamgate.services.context import MAX_LIMIT
+from teamgate.storage.db.job_claims import GIB, Resources
+from teamgate.storage.db.requirements import parse_runtime
+from teamgate.web.deps import Caller, Context, api_router
+from teamgate.web.jobs_models import JobStatus, ResourcesIn, ResultIn
+from teamgate.web.models import MAX_ROW_ID
+
+# included by jobs_api.router, under its prefix
+router = api_router()
+
+Id = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
+RunId = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
+ClaimLimit = Annotated[int, Path(ge=1, le=MAX_LIMIT)]
+
+
+@router.post("/workflows/{id}/initialize_jobs")
+def initialize_jobs(
+    id: Id,
+    ctx: Context,
+    caller: Caller,
+    only_uninitialized: bool = False,
+    clear_ephemeral_user_data: bool = False,
+    var_async: Annotated[bool, Query(alias="async")] = False,
+) -> dict[str, Any]:
+    counts = runs.initialize(ctx, caller, id, only_uninitialized=only_uninitialized)
+    return {"message": "Initialized job status", "workflow_id": id, "jobs_by_status": counts}
+
+
+@router.post("/workflows/{id}/claim_jobs_based_on_resources/{limit}")
+def claim_jobs_based_on_resources(
+    id: Id,
+    limit: ClaimLimit,
+    body: ResourcesIn,
+    ctx: Context,
+    caller: Caller,
+    strict_scheduler_match: bool = False,
+    sort_method: Annotated[str | None, Query(max_length=64)] = None,
+) -> dict[str, Any]:
+    offer = Resources(
+        num_cpus=body.num_cpus,
+        num_gpus=body.num_gpus,
+        num_nodes=body.num_nodes,
+        memory_bytes=int(body.memory_gb * GIB),
+        runtime_s=parse_runtime(body.time_limit) if body.time_limit else None,
+        compute_node_id=body.id,
+    )
+    claimed, reason = runs.claim_by_resources(ctx, caller, id, limit, offer)
+    return {"jobs": claimed, "reason": reason} if reason else {"jobs": claimed}
+
+
+@router.post("/workflows/{id}/claim_next_jobs")
+def claim_next_jobs(
+    id: Id,
+    ctx: Context,
+    caller: Caller,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
+) -> dict[str, Any]:
+    return {"jobs": runs.claim_next(ctx, caller, id, limit)}
+
+
+@router.put("/jobs/{id}/start_job/{run_id}/{compute_node_id}")
+def start_job(
+    id: Id,
+    run_id: RunId,
+    compute_node_id: Annotated[int, Path(ge=0, le=MAX_ROW_ID)],
+    ctx: Context,
+    caller: Caller,
+) -> dict[str, Any]:
+    return runs.start_job(ctx, caller, id, run_id, compute_node_id)
+
+
+@router.post("/jobs/{id}/complete_job/{status}/{run_id}")
+def complete_job(
+    id: Id, status: JobStatus, run_id: RunId, body: ResultIn, ctx: Context, caller: Caller
+) -> dict[str, Any]:
+    return runs.complete_job(ctx, caller, id, status, run_id, body.model_dump())
+
+
+@router.post("/jobs/{id}/retry/{run_id}")
+def retry_job(
+    id: Id,
+    run_id: RunId,
+    ctx: Context,
+    caller: Caller,
+    max_retries: Annotated[int, Query(ge=0, le=MAX_ROW_ID)],
+) -> dict[str, Any]:
+    return runs.retry_job(ctx, caller, id, run_id, max_retries)
+
+
+@router.get("/workflows/{id}/status")
+def get_workflow_status(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
+    return runs.status(ctx, caller, id)
+
+
+@router.get("/workflows/{id}/is_complete")
+def is_workflow_complete(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
+    complete, canceled = runs.is_complete(ctx, caller, id)
+    return {"is_complete": complete, "is_canceled": canceled}
+
+
+@router.get("/workflows/{id}/is_uninitialized")
+def is_workflow_uninitialized(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
+    return {"is_uninitialized": runs.is_uninitialized(ctx, caller, id)}
+
+
+@router.post("/workflows/{id}/reset_status")
+def reset_workflow_status(
+    id: Id, ctx: Context, caller: Caller, force: bool = False
+) -> dict[str, Any]:
+    state = runs.reset_status(ctx, caller, id, force=force)
+    return {"message": "Reset workflow status", "workflow_id": id, "run_id": state.run_id}
+
+
+@router.post("/workflows/{id}/reset_job_status")
+def reset_job_status(
+    id: Id, ctx: Context, caller: Caller, failed_only: bool = False
+) -> dict[str, Any]:
+    count = runs.reset_job_status(ctx, caller, id, failed_only=failed_only)
+    return {
+        "workflow_id": id,
+        "status": "uninitialized",
+        "updated_count": count,
+        "reset_type": "failed_only" if failed_only else "all",
+    }
+
+
+@router.put("/workflows/{id}/cancel")
+def cancel_workflow(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
+    count = runs.cancel(ctx, caller, id)
+    return {"message": "Canceled workflow", "workflow_id": id, "canceled_jobs": count}
