@@ -693,3 +693,33 @@ def test_torc_client_drives_the_records(world: World) -> None:
     assert rrs.get_resource_requirements(rr.id).name == "gpu"
     assert [f.name for f in files.list_files(workflow_id).items] == ["in"]
     assert json.dumps(user_data.get_user_data(data.id).data) == '{"k": [1]}'
+
+
+def test_a_name_taken_after_the_check_is_409(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The unique name is also held by the database: a request that passed the name check while
+    another took the name (simulated: the check sees nothing) gets 409, not a server error."""
+    from teamgate.storage.db import run_records as store
+
+    workflow_id = world.workflow()
+    made = ok(create(world, "bob", "resource_requirements", workflow_id))
+    monkeypatch.setattr(store, "resource_requirements_named", lambda *_: None)
+    assert_error(create(world, "bob", "resource_requirements", workflow_id), 409, "already exist")
+    other = ok(create(world, "bob", "resource_requirements", workflow_id, name="other"))
+    path = f"/resource_requirements/{other['id']}"
+    assert_error(world("bob").put(path, json={"name": "big"}), 409, "already exist")
+    names = [r["name"] for r in listed(world, "resource_requirements", workflow_id)]
+    assert names == [made["name"], "other"]
+
+
+def test_concurrent_creates_of_one_name_store_one(world: World) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    workflow_id = world.workflow()
+    clients = [world.server.client("bob", base_url=world.server.torc_url) for _ in range(8)]
+    body = {**CASES["resource_requirements"].body, "workflow_id": workflow_id}
+    with ThreadPoolExecutor(len(clients)) as pool:
+        codes = sorted(
+            pool.map(lambda c: c.post("/resource_requirements", json=body).status_code, clients)
+        )
+    assert codes == [200] + [409] * 7
+    assert [r["name"] for r in listed(world, "resource_requirements", workflow_id)] == ["big"]

@@ -140,12 +140,15 @@ def delete_record(
 
 
 def _stored(conn: Connection, kind: Kind, write: Callable[[], Record]) -> Record:
-    """`write()` in a savepoint: a unique name taken meanwhile is 409, not a server error."""
+    """`write()` in a savepoint: a name taken or a workflow deleted meanwhile (by a concurrent
+    request, after this one's checks) is 409, not a server error."""
     try:
         with conn.begin_nested():
             return write()
     except IntegrityError:
-        raise AlreadyExists(f"{kind.noun} with this name already exists in the workflow") from None
+        if kind is RESOURCE_REQUIREMENTS:
+            raise AlreadyExists("name: resource requirements of this name already exist") from None
+        raise Conflict(f"{kind.noun} changed concurrently by another request: try again") from None
 
 
 # -- user data -------------------------------------------------------------------------------
