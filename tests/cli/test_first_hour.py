@@ -368,7 +368,14 @@ def test_rbac_test_lists_only_permissions_that_match_and_role_delete_advice_fits
     ok(run("taco", alice, "rbac", "permission", "create", "dev-rw", "Dev", "--rule", rule))
     ok(run("taco", alice, "rbac", "role", "create", "developer", "Developer"))
     ok(run("taco", alice, "rbac", "role", "assign-permission", "developer", "dev-rw"))
-    ok(run("taco", alice, "rbac", "user", "assign", "bob", "developer"))
+    assigned = run("taco", alice, "rbac", "user", "assign", "bob", "developer")
+    assert ok(assigned) == "Role developer assigned to bob\n" and assigned.stderr == ""
+    unknown = run("taco", alice, "rbac", "user", "assign", "bob@example.com", "developer")
+    assert ok(unknown) == "Role developer assigned to bob@example.com\n"
+    assert unknown.stderr == (
+        "Warning: user 'bob@example.com' is not in the server's htpasswd file: the role reaches "
+        "whoever signs in with exactly that name (check the spelling; the assignment is kept)\n"
+    )
 
     def applicable(*args: str) -> str:
         out = ok(run("taco", alice, "rbac", "test", "bob", *args))

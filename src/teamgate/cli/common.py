@@ -49,10 +49,12 @@ class Asking(Protocol[C]):
 
 def answer(opts: Asking[C], call: Callable[[C], T], text: Callable[[T], str]) -> None:
     """Ask the server (`call`), then print its answer: as JSON with the json format, else
-    `text(answer)`. The one shape of a command that fetches and prints."""
+    `text(answer)`, and any warning it carries on stderr. The one shape of a command that
+    fetches and prints."""
     with opts.client() as client:
         result = call(client)
     click.echo(dumps(result) if opts.json else text(result))
+    warn(result)
 
 
 def read_password(prompt: str = "Password") -> str:

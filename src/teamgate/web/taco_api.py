@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import Body, Query, status
+from fastapi import Body, Query, Request, status
 from pydantic import Field
 
 from teamgate.auth.tokens import DEFAULT_TTL_DAYS, MAX_TTL_DAYS
@@ -228,10 +228,18 @@ def list_users(ctx: Context, caller: Caller) -> list[dict[str, Any]]:
 
 
 @router.post("/rbac/users/assign")
-def assign_role(body: AssignmentIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+def assign_role(
+    body: AssignmentIn, ctx: Context, caller: Caller, request: Request
+) -> dict[str, Any]:
     added = rbac.assign_role(ctx, caller, body.email, body.role_id)
     verb = "assigned to" if added else "was already assigned to"
-    return {"message": f"Role '{body.role_id}' {verb} {body.email}", "changed": added}
+    answer = {"message": f"Role '{body.role_id}' {verb} {body.email}", "changed": added}
+    if request.app.state.authenticator.knows(body.email) is False:
+        answer["warning"] = (
+            f"user '{body.email}' is not in the server's htpasswd file: the role reaches whoever "
+            "signs in with exactly that name (check the spelling; the assignment is kept)"
+        )
+    return answer
 
 
 @router.post("/rbac/users/revoke")
