@@ -131,8 +131,11 @@ def _params(data: Mapping[str, Any], shared: Mapping[str, Values], path: Path) -
     )
 
 
-def expand_files(raw: Any, shared: Mapping[str, Values], budget: Budget) -> list[DraftFile]:
-    out: list[DraftFile] = []
+def expand_files(
+    raw: Any, shared: Mapping[str, Values], budget: Budget
+) -> Callable[[], list[DraftFile]]:
+    """Check the `files` section and count its expansion now; expand when called."""
+    entries: list[tuple[int, str, str, Parameters]] = []
     for i, item in enumerate(v.sequence(raw, ("files",))):
         path: Path = ("files", i)
         data = v.mapping(item, path, FILE_FIELDS, ("name", "path"))
@@ -140,19 +143,27 @@ def expand_files(raw: Any, shared: Mapping[str, Values], budget: Budget) -> list
         where = v.string(data["path"], (*path, "path"), max_len=4096)
         params = _params(data, shared, path)
         budget.take(params, 0, path)
-        for combo in params.combinations():
-            out.append(
-                DraftFile(
-                    i,
-                    _name(substitute(name, combo, (*path, "name")), (*path, "name")),
-                    substitute(where, combo, (*path, "path")),
-                )
+        entries.append((i, name, where, params))
+
+    def build() -> list[DraftFile]:
+        return [
+            DraftFile(
+                i,
+                _name(substitute(name, combo, ("files", i, "name")), ("files", i, "name")),
+                substitute(where, combo, ("files", i, "path")),
             )
-    return out
+            for i, name, where, params in entries
+            for combo in params.combinations()
+        ]
+
+    return build
 
 
-def expand_user_data(raw: Any, shared: Mapping[str, Values], budget: Budget) -> list[DraftUserData]:
-    out: list[DraftUserData] = []
+def expand_user_data(
+    raw: Any, shared: Mapping[str, Values], budget: Budget
+) -> Callable[[], list[DraftUserData]]:
+    """Check the `user_data` section and count its expansion now; expand when called."""
+    entries: list[tuple[int, str, Any, bool, Parameters]] = []
     for i, item in enumerate(v.sequence(raw, ("user_data",))):
         path: Path = ("user_data", i)
         data = v.mapping(item, path, USER_DATA_FIELDS, ("name",))
@@ -161,16 +172,21 @@ def expand_user_data(raw: Any, shared: Mapping[str, Values], budget: Budget) -> 
         _json_value(data.get("data"), (*path, "data"))
         params = _params(data, shared, path)
         budget.take(params, 0, path)
-        for combo in params.combinations():
-            out.append(
-                DraftUserData(
-                    i,
-                    _name(substitute(name, combo, (*path, "name")), (*path, "name")),
-                    _deep(data.get("data"), combo, (*path, "data")),
-                    ephemeral,
-                )
+        entries.append((i, name, data.get("data"), ephemeral, params))
+
+    def build() -> list[DraftUserData]:
+        return [
+            DraftUserData(
+                i,
+                _name(substitute(name, c, ("user_data", i, "name")), ("user_data", i, "name")),
+                _deep(value, c, ("user_data", i, "data")),
+                ephemeral,
             )
-    return out
+            for i, name, value, ephemeral, params in entries
+            for c in params.combinations()
+        ]
+
+    return build
 
 
 def _json_value(value: Any, path: Path, depth: int = 0) -> None:
@@ -290,12 +306,19 @@ def _env(value: Any, path: Path) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out.items()))
 
 
-def expand_jobs(raw: Any, shared: Mapping[str, Values], budget: Budget) -> list[DraftJob]:
+def expand_jobs(
+    raw: Any, shared: Mapping[str, Values], budget: Budget
+) -> Callable[[], list[DraftJob]]:
+    """Check the `jobs` section and count its expansion now; expand when called."""
     templates = [
         _job_template(item, i, shared) for i, item in enumerate(v.sequence(raw, ("jobs",)))
     ]
     for t in templates:
         budget.take(t.params, sum(len(x) for x in t.lists.values()), ("jobs", t.index))
+    return lambda: _build_jobs(templates)
+
+
+def _build_jobs(templates: list[_JobTemplate]) -> list[DraftJob]:
     out: list[DraftJob] = []
     seen: dict[str, DraftJob] = {}
     for t in templates:

@@ -113,9 +113,11 @@ def parse_spec(data: Any) -> WorkflowSpec:
     )
     _unique([r.name for r in rrs], "resource_requirements")
     budget = Budget()
-    files = expand_files(top.get("files"), shared, budget)
-    user_data = expand_user_data(top.get("user_data"), shared, budget)
-    drafts = expand_jobs(top.get("jobs"), shared, budget)
+    # everything is checked and counted before anything is expanded
+    build_files = expand_files(top.get("files"), shared, budget)
+    build_user_data = expand_user_data(top.get("user_data"), shared, budget)
+    build_jobs = expand_jobs(top.get("jobs"), shared, budget)
+    files, user_data, drafts = build_files(), build_user_data(), build_jobs()
     linked = link(drafts, files, user_data, (r.name for r in rrs))
     jobs = tuple(
         JobSpec(
