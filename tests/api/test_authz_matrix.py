@@ -559,6 +559,84 @@ TABLE: dict[str, Row] = {
 }
 
 
+# -- the records around a run (files, user data, resource requirements, compute nodes, events):
+# each is decided on its workflow, alice's (shared with team); reads need workflow.read, writes
+# workflow.write, which the same callers have.
+RECORD_BODIES: dict[str, Callable[[World], dict[str, Any]]] = {
+    "files": lambda w: {"name": w.name("file"), "path": "data/in.csv"},
+    "user_data": lambda w: {"name": w.name("data"), "data": {"k": [1, 2]}},
+    "resource_requirements": lambda w: {"name": w.name("rr"), "num_cpus": 2, "memory": "1g"},
+    "compute_nodes": lambda w: {
+        "hostname": w.name("host"),
+        "pid": 1,
+        "start_time": "2026-01-01T00:00:00Z",
+        "num_cpus": 2,
+        "memory_gb": 4.0,
+        "num_gpus": 0,
+        "num_nodes": 1,
+        "compute_node_type": "local",
+    },
+    "events": lambda w: {"timestamp": 1, "data": {"category": w.name("note")}},
+}
+RECORD_CHANGES: dict[str, dict[str, Any]] = {
+    "files": {"st_mtime": 1.5},
+    "user_data": {"data": {"k": []}},
+    "resource_requirements": {"num_cpus": 4, "runtime": "PT2H"},
+    "compute_nodes": {"is_active": False, "duration_seconds": 3.0},
+}
+
+
+def new_record(w: World, kind: str) -> int:
+    """A fresh record of `kind` in alice's shared workflow."""
+    body = {**RECORD_BODIES[kind](w), "workflow_id": w.workflow}
+    return int(ok(w.client("alice").post(f"{TORC}/{kind}", json=body))["id"])
+
+
+def record_at(w: World, call: Call) -> Any:
+    """The record the path names (/torc-service/v1/<kind>/<id>); MISSING once deleted."""
+    return w.look(OBSERVER, call.path)
+
+
+def records_of_workflow(w: World, call: Call) -> Any:
+    """Every record of the kind in the workflow the body names."""
+    return w.look(OBSERVER, call.path, workflow_id=str(call.json["workflow_id"]))["items"]
+
+
+def record_rows() -> dict[str, Row]:
+    rows: dict[str, Row] = {}
+    for kind, body in RECORD_BODIES.items():
+        base = f"{TORC}/{kind}"
+        rows[f"POST {base}"] = Row(
+            OWNER_OR_SHARED,
+            lambda w, base=base, body=body: Call(base, json={**body(w), "workflow_id": w.workflow}),
+            probe=records_of_workflow,
+        )
+        rows[f"GET {base}"] = Row(
+            OWNER_OR_SHARED,
+            lambda w, base=base: Call(base, params={"workflow_id": str(w.workflow)}),
+        )
+        rows[f"GET {base}/{{id}}"] = Row(
+            OWNER_OR_SHARED, lambda w, base=base, kind=kind: Call(f"{base}/{new_record(w, kind)}")
+        )
+        rows[f"DELETE {base}/{{id}}"] = Row(
+            OWNER_OR_SHARED,
+            lambda w, base=base, kind=kind: Call(f"{base}/{new_record(w, kind)}"),
+            probe=record_at,
+        )
+        if kind in RECORD_CHANGES:
+            rows[f"PUT {base}/{{id}}"] = Row(
+                OWNER_OR_SHARED,
+                lambda w, base=base, kind=kind: Call(
+                    f"{base}/{new_record(w, kind)}", json=RECORD_CHANGES[kind]
+                ),
+                probe=record_at,
+            )
+    return rows
+
+
+TABLE.update(record_rows())
+
+
 # -- the routes the application serves ----------------------------------------------------------
 
 
