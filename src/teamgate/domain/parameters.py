@@ -111,10 +111,13 @@ def _range(parts: list[str], path: Path) -> Values:
         return Values(count=_counted(count, path), start=start, step=step)
     fstart, fstop = float(parts[0]), float(parts[1])
     fstep = float(parts[2]) if len(parts) == 3 else 1.0
-    if fstep == 0 or not all(math.isfinite(v) for v in (fstart, fstop, fstep)):
+    if fstep == 0:
         raise SpecError(path, "the step of a range cannot be zero")
     decimals = None if any("e" in p.lower() for p in parts) else max(_decimals(p) for p in parts)
-    count = math.floor((fstop - fstart) / fstep + 1e-9) + 1
+    steps = (fstop - fstart) / fstep
+    if not math.isfinite(steps):
+        raise SpecError(path, f"invalid range {':'.join(parts)!r}: its numbers are too large")
+    count = math.floor(steps + 1e-9) + 1
     return Values(count=_counted(count, path), start=fstart, step=fstep, decimals=decimals)
 
 

@@ -24,6 +24,7 @@ from teamgate.domain.parameters import (
 from teamgate.domain.spec_values import Path, SpecError
 
 MAX_LINKS = 1_000_000  # dependency, file and user-data names after expansion, all together
+MAX_TEXT = 64 * 1024 * 1024  # characters of commands and scripts after expansion, all together
 ENV_MAX = 256
 _PARAM_FIELDS = {"parameters", "parameter_mode", "use_parameters"}
 JOB_FIELDS = {
@@ -111,6 +112,15 @@ class Budget:
     def __init__(self) -> None:
         self.items = 0
         self.links = 0
+        self.chars = 0
+
+    def text(self, size: int, path: Path) -> None:
+        """Count characters of expanded commands and scripts."""
+        self.chars += size
+        if self.chars > MAX_TEXT:
+            raise SpecError(
+                path, f"the workflow's commands expand to more than {MAX_TEXT} characters"
+            )
 
     def take(self, params: Parameters, lists: int, path: Path) -> None:
         self.items += params.count
@@ -315,16 +325,18 @@ def expand_jobs(
     ]
     for t in templates:
         budget.take(t.params, sum(len(x) for x in t.lists.values()), ("jobs", t.index))
-    return lambda: _build_jobs(templates)
+    return lambda: _build_jobs(templates, budget)
 
 
-def _build_jobs(templates: list[_JobTemplate]) -> list[DraftJob]:
+def _build_jobs(templates: list[_JobTemplate], budget: Budget) -> list[DraftJob]:
     out: list[DraftJob] = []
     seen: dict[str, DraftJob] = {}
     for t in templates:
         mine: dict[str, DraftJob] = {}
         for combo in t.params.combinations():
             job = _expand_one(t, combo)
+            if combo:
+                budget.text(len(job.command) + len(job.invocation_script or ""), job.path)
             same = mine.get(job.name)
             if same is not None:
                 _merge(same, job)

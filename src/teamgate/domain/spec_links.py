@@ -14,7 +14,14 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from teamgate.domain.spec_expand import MAX_LINKS, DraftFile, DraftJob, DraftUserData, Entry
+from teamgate.domain.spec_expand import (
+    MAX_LINKS,
+    Budget,
+    DraftFile,
+    DraftJob,
+    DraftUserData,
+    Entry,
+)
 from teamgate.domain.spec_values import SpecError
 
 _REFERENCE = re.compile(r"\$\{(files|user_data)\.([^{}\s]*+)\}")
@@ -39,6 +46,7 @@ def link(
     files: Sequence[DraftFile],
     user_data: Sequence[DraftUserData],
     requirements: Iterable[str],
+    budget: Budget,
 ) -> list[Linked]:
     """Resolve every job's references; raise SpecError at the field that names something
     unknown, or at a job on a dependency cycle."""
@@ -49,7 +57,7 @@ def link(
     known_rr = {*requirements, "default"}
     names = {job.name for job in jobs}
     for job in jobs:
-        _substitute_references(job, paths, texts)
+        _substitute_references(job, paths, texts, budget)
         _check_names(job, paths, texts, known_rr, names)
     writers = {f: _writers(jobs, f) for f in ("output_files", "output_user_data")}
     edges = 0
@@ -104,7 +112,7 @@ def _unique_names(items: Sequence[DraftFile] | Sequence[DraftUserData], section:
 
 
 def _substitute_references(
-    job: DraftJob, file_paths: Mapping[str, str], texts: Mapping[str, str]
+    job: DraftJob, file_paths: Mapping[str, str], texts: Mapping[str, str], budget: Budget
 ) -> None:
     """Replace `${files.*}` / `${user_data.*}` in the command and invocation script, and
     record each as an input or output of the job."""
@@ -130,6 +138,7 @@ def _substitute_references(
             if name not in job.known.setdefault(field, {n for n, _ in job.lists[field]}):
                 job.known[field].add(name)
                 job.lists[field].append((name, (*job.path, where)))
+            budget.text(len(values[name]), (*job.path, where))
             return values[name]
 
         return _REFERENCE.sub(one, text) if "${" in text else text

@@ -118,7 +118,7 @@ def parse_spec(data: Any) -> WorkflowSpec:
     build_user_data = expand_user_data(top.get("user_data"), shared, budget)
     build_jobs = expand_jobs(top.get("jobs"), shared, budget)
     files, user_data, drafts = build_files(), build_user_data(), build_jobs()
-    linked = link(drafts, files, user_data, (r.name for r in rrs))
+    linked = link(drafts, files, user_data, (r.name for r in rrs), budget)
     jobs = tuple(
         JobSpec(
             name=d.name,
