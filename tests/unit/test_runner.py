@@ -91,14 +91,19 @@ def test_process_group_and_working_directory(
 
 def test_peak_memory_and_cpu_are_measured(tmp_path: Path) -> None:
     grab = (
-        f"{sys.executable} -c 'import time; b = bytearray(80 << 20); t = time.process_time()\n"
+        f"{sys.executable} -c 'import time; b = bytearray(400 << 20); t = time.process_time()\n"
         "while time.process_time() - t < 0.3: pass'"
     )
     exit = run_one(Processes(), grab, tmp_path)
     assert exit.return_code == 0, (tmp_path / "err").read_text()
-    assert exit.peak_memory_bytes >= 80 << 20
+    assert exit.peak_memory_bytes is not None and exit.peak_memory_bytes >= 400 << 20
     assert exit.cpu_seconds >= 0.3
     assert 20 < exit.avg_cpu_percent <= 200
+
+
+def test_a_small_job_has_no_peak_memory_rather_than_the_runners(tmp_path: Path) -> None:
+    exit = run_one(Processes(), "exit 0", tmp_path)
+    assert exit.peak_memory_bytes is None
 
 
 def test_waiting_ends_when_a_job_exits_not_at_the_timeout(tmp_path: Path) -> None:
@@ -165,6 +170,15 @@ def test_status_and_result_body() -> None:
     exit = Exit(return_code=0, wall_seconds=120.0, cpu_seconds=60.0, peak_memory_bytes=2048)
     assert status_of(exit, signal_sent=None) == ("completed", 0)
     assert status_of(Exit(2, 1.0, 0.0, 0), signal_sent=None) == ("failed", 2)
+    quick = result_body(
+        {"id": 1, "workflow_id": 1},
+        run_id=1,
+        compute_node_id=1,
+        status="completed",
+        return_code=0,
+        exit=Exit(0, 0.001, 0.01, None),
+    )
+    assert "peak_memory_bytes" not in quick and "avg_cpu_percent" not in quick
     job = {"id": 7, "workflow_id": 3, "attempt_id": 2}
     body = result_body(
         job, run_id=1, compute_node_id=5, status="completed", return_code=0, exit=exit

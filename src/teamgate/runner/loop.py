@@ -152,8 +152,14 @@ class JobRunner:
             self.client.initialize_jobs(self.workflow_id)
         else:
             self.client.initialize_jobs(self.workflow_id, only_uninitialized=True)
-        workflow = self.client.get_workflow(self.workflow_id)
-        self.run_id = int(workflow.get("run_id") or 1)
+        self.run_id = self._current_run()
+
+    def _current_run(self) -> int:
+        """The workflow's run id (the status summary carries it; Torc's WorkflowModel too)."""
+        run_id = self.client.workflow_status(self.workflow_id).get("run_id")
+        if run_id is None:
+            run_id = self.client.get_workflow(self.workflow_id).get("run_id")
+        return int(run_id or 1)
 
     def run(self) -> Outcome:
         """Prepare, register this machine, run jobs until done or interrupted, sign off."""
@@ -294,8 +300,12 @@ class JobRunner:
         except ApiError as exc:
             if exc.status not in STALE:
                 raise
-            self._write(f"job {job['id']} was not started: {exc}")
-            return
+            run_id = self._current_run()
+            if run_id == self.run_id:  # not a new run: the job changed (canceled, reset)
+                self._write(f"job {job['id']} was not started: {exc}")
+                return
+            self.run_id = run_id  # the workflow was reset since: this is its new run
+            self.client.start_job(job["id"], self.run_id, self.node_id)
         self.pool.take(need)
         entry = Running(job, need)
         self.running[job["id"]] = entry

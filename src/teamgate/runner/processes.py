@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 FALLBACK_TICK = 0.02  # seconds between checks where pidfds are missing
+MIN_TIMED = 0.1  # seconds: a shorter job gets no CPU percentage
 _WRITE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 
 
@@ -30,12 +31,15 @@ class Exit:
     return_code: int  # the exit status, or minus the signal that ended it (-15, -9)
     wall_seconds: float
     cpu_seconds: float
-    peak_memory_bytes: int
+    peak_memory_bytes: int | None  # None when the job stayed below what can be told apart
 
     @property
-    def avg_cpu_percent(self) -> float:
-        """CPU time over wall time: 100 for one busy CPU, 200 for two."""
-        return round(100.0 * self.cpu_seconds / self.wall_seconds, 1) if self.wall_seconds else 0.0
+    def avg_cpu_percent(self) -> float | None:
+        """CPU time over wall time: 100 for one busy CPU, 200 for two. None for a job shorter
+        than MIN_TIMED seconds, whose CPU time (counted in scheduler ticks) says nothing."""
+        if self.wall_seconds < MIN_TIMED:
+            return None
+        return round(100.0 * self.cpu_seconds / self.wall_seconds, 1)
 
 
 @dataclass(eq=False)
@@ -47,6 +51,10 @@ class Process:
     data: Any = None
     pidfd: int | None = None
     signal_sent: int | None = field(default=None)
+    # The runner's own peak RSS when it spawned this job. A new process's ru_maxrss starts
+    # from the memory of the process it was spawned from (the kernel keeps the high-water mark
+    # of the image it replaced at exec), so only a peak above this one is the job's own.
+    floor: int = 0
 
 
 def _bash() -> str:
@@ -77,7 +85,7 @@ class Processes:
         pid = os.posix_spawn(
             self._bash, ["bash", "-c", command], env, file_actions=actions, setsid=True
         )
-        process = Process(pid=pid, started=time.monotonic(), data=data)
+        process = Process(pid=pid, started=time.monotonic(), data=data, floor=_own_peak())
         if self._pidfds:
             try:
                 process.pidfd = os.pidfd_open(pid)
@@ -105,9 +113,9 @@ class Processes:
             os.close(process.pidfd)
         wall = time.monotonic() - process.started
         cpu = usage.ru_utime + usage.ru_stime if usage else 0.0
-        # ru_maxrss is in KiB on Linux (bytes on macOS, where this over-reports: rarely run)
-        peak = int(usage.ru_maxrss) * 1024 if usage else 0
-        return Exit(os.waitstatus_to_exitcode(status), wall, cpu, peak)
+        peak = _bytes(usage.ru_maxrss) if usage else 0
+        known = peak if peak > process.floor else None
+        return Exit(os.waitstatus_to_exitcode(status), wall, cpu, known)
 
     def wait(self, timeout: float, *, wake_fd: int | None = None) -> None:
         """Block until a process exits, `wake_fd` becomes readable (a signal arrived) or
@@ -166,6 +174,17 @@ class Processes:
             _pid, status, usage = os.wait4(process.pid, 0)
             stopped.append((process, self._exit(process, status, usage)))
         return stopped
+
+
+def _bytes(maxrss: int) -> int:
+    """ru_maxrss in bytes: Linux counts KiB (macOS bytes, where this over-reports)."""
+    return int(maxrss) * 1024
+
+
+def _own_peak() -> int:
+    import resource
+
+    return _bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def _kill_group(pgid: int, sig: int) -> bool:

@@ -36,8 +36,9 @@ def result_body(
         "completion_time": utc_now(),
         "status": status,
     }
-    if exit is not None:
+    if exit is not None and exit.peak_memory_bytes is not None:
         body["peak_memory_bytes"] = exit.peak_memory_bytes
+    if exit is not None and exit.avg_cpu_percent is not None:
         # one figure over the whole run: wait4 gives totals, not samples
         body["avg_cpu_percent"] = body["peak_cpu_percent"] = exit.avg_cpu_percent
     return body

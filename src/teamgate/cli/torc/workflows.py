@@ -124,8 +124,9 @@ def workflows_status(opts: Options, workflow_id: int) -> None:
 
     with opts.client() as client:
         summary = client.workflow_status(workflow_id)
-        run_id = client.get_workflow(workflow_id).get("run_id")
-    summary = {**summary, "run_id": run_id}
+        if summary.get("run_id") is None:  # Torc's own servers keep it on the workflow
+            summary = {**summary, "run_id": client.get_workflow(workflow_id).get("run_id")}
+    run_id = summary["run_id"]
     if opts.json:
         echo_json(summary)
         return

@@ -1,0 +1,286 @@
+"""`torc run` and the commands that read a run, as real processes against a real server:
+Torc's local quick start, a failing job and its dependents, a rerun after reset, Ctrl-C and
+resume, a 1,000-job fan-out/fan-in, and the shared-workflow story."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cli.test_cli_imports import HEAVY, among, loaded
+from tests.conftest import BIN, Server, cli_env, start_server
+
+HELLO = """\
+name: hello_world
+description: Torc's local quick start
+jobs:
+  - name: job1
+    command: echo "Hello from job 1"
+  - name: job2
+    command: echo "Hello from job 2"
+    depends_on: [job1]
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module (without authentication): each test makes its own workflow."""
+    root = tmp_path_factory.mktemp("run_server")
+    started = start_server(root / "server", "--database", str(root / "torc.db"))
+    yield started
+    started.stop()
+
+
+def run_spec(
+    server: Server, cwd: Path, spec: str, *, user: str | None = None, timeout: float = 120
+) -> tuple[str, subprocess.CompletedProcess[str]]:
+    """`torc run SPEC`: the id of the workflow it created, and the finished process."""
+    ran = torc(server, cwd, "run", spec, user=user, timeout=timeout)
+    first = ran.stdout.splitlines()[0] if ran.stdout else ""
+    assert first.startswith("Created workflow "), (ran.stdout, ran.stderr)
+    return first.removeprefix("Created workflow "), ran
+
+
+def torc(
+    server: Server, cwd: Path, *args: str, user: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The real `torc` CLI, in `cwd` (where jobs run and output/ goes)."""
+    return subprocess.run(
+        [str(BIN / "torc"), *args],
+        env=cli_env(server, user),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_quick_start_runs_hello_world_and_lists_its_results(server: Server, tmp_path: Path) -> None:
+    (tmp_path / "workflow.yaml").write_text(HELLO)
+    wf, ran = run_spec(server, tmp_path, "workflow.yaml")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines()[1] == f"Workflow {wf}: 2 of 2 jobs completed"
+    outputs = sorted((tmp_path / "output" / "job_stdio").glob("*.o"))
+    assert [p.read_text() for p in outputs] == ["Hello from job 1\n", "Hello from job 2\n"]
+
+    results = as_json(torc(server, tmp_path, "-f", "json", "results", "list", wf))["results"]
+    assert [(r["job_name"], r["return_code"], r["status"]) for r in results] == [
+        ("job1", 0, "completed"),
+        ("job2", 0, "completed"),
+    ]
+    assert all(r["run_id"] == 1 and r["exec_time_minutes"] >= 0 for r in results)
+    table = torc(server, tmp_path, "results", "list", wf)
+    assert "│ Return Code │" in table.stdout and "Completed" in table.stdout
+    assert "Total: 2 results" in table.stdout
+
+    jobs = as_json(torc(server, tmp_path, "jobs", "list", wf, "-f", "json"))["jobs"]
+    assert {j["status"] for j in jobs} == {"completed"}
+    job2 = as_json(torc(server, tmp_path, "jobs", "get", str(jobs[1]["id"]), "-f", "json"))
+    assert job2["name"] == "job2"
+    status = as_json(torc(server, tmp_path, "workflows", "status", wf, "-f", "json"))
+    assert status["jobs_by_status"]["completed"] == 2 and status["run_id"] == 1
+    assert status["is_complete"] is True
+    summary = torc(server, tmp_path, "reports", "summary", wf)
+    assert "All jobs completed successfully" in summary.stdout
+    events = as_json(torc(server, tmp_path, "events", "list", wf, "-f", "json"))["events"]
+    assert events and all("timestamp_formatted" in e for e in events)
+    assert torc(server, tmp_path, "watch", wf).returncode == 0  # already complete: exits
+    assert torc(server, tmp_path, "run", wf).returncode == 0  # nothing runs again
+    assert len(as_json(torc(server, tmp_path, "-f", "json", "results", "list", wf))["results"]) == 2
+
+
+def test_files_order_the_jobs_that_write_and_read_them(server: Server, tmp_path: Path) -> None:
+    spec = {
+        "name": "files",
+        "files": [{"name": "data", "path": "data.txt"}],
+        "jobs": [
+            {"name": "read", "command": "cat ${files.input.data} > copy.txt"},
+            {"name": "write", "command": "echo payload > ${files.output.data}"},
+        ],
+    }
+    (tmp_path / "files.json").write_text(json.dumps(spec))
+    wf, ran = run_spec(server, tmp_path, "files.json")
+    assert ran.returncode == 0, ran.stderr
+    assert (tmp_path / "copy.txt").read_text() == "payload\n"
+    files = as_json(torc(server, tmp_path, "files", "list", wf, "-f", "json"))["files"]
+    assert [(f["name"], f["path"]) for f in files] == [("data", "data.txt")]
+
+
+FAILING = """\
+name: failing
+jobs:
+  - name: bad
+    command: "echo bad >> ran.log; test -e fixed"
+  - name: flagged
+    command: echo flagged >> ran.log
+    depends_on: [bad]
+    cancel_on_blocking_job_failure: true
+  - name: unflagged
+    command: echo unflagged >> ran.log
+    depends_on: [bad]
+"""
+
+
+def test_a_failing_job_then_reset_failed_only_and_a_new_run(server: Server, tmp_path: Path) -> None:
+    (tmp_path / "failing.yaml").write_text(FAILING)
+    wf, ran = run_spec(server, tmp_path, "failing.yaml")
+    assert ran.returncode == 1
+    assert f"Workflow {wf}: 1 completed, 1 failed, 1 canceled of 3 jobs" in ran.stdout
+    assert (tmp_path / "ran.log").read_text().split() == ["bad", "unflagged"]  # flagged never ran
+    failed = as_json(torc(server, tmp_path, "-f", "json", "results", "list", wf, "--failed"))
+    assert [(r["job_name"], r["return_code"]) for r in failed["results"]] == [("bad", 1)]
+    table = torc(server, tmp_path, "results", "list", wf, "--failed").stdout
+    assert "│ bad " in table and "unflagged" not in table
+    statuses = {
+        j["name"]: j["status"]
+        for j in as_json(torc(server, tmp_path, "-f", "json", "jobs", "list", wf))["jobs"]
+    }
+    assert statuses == {"bad": "failed", "flagged": "canceled", "unflagged": "completed"}
+    listed = torc(server, tmp_path, "jobs", "list", wf, "-s", "canceled").stdout
+    assert "flagged" in listed and "unflagged" not in listed
+
+    (tmp_path / "fixed").touch()
+    reset = torc(server, tmp_path, "workflows", "reset-status", wf, "--failed-only")
+    assert reset.returncode == 0, reset.stderr
+    again = torc(server, tmp_path, "run", wf)
+    assert again.returncode == 0, again.stderr
+    assert "3 of 3 jobs completed" in again.stdout
+    status = as_json(torc(server, tmp_path, "-f", "json", "workflows", "status", wf))
+    assert status["run_id"] == 2
+
+
+def test_ctrl_c_stops_the_run_and_a_second_run_finishes_it(server: Server, tmp_path: Path) -> None:
+    # each job logs its name when it ends: a job that ran twice would log twice
+    wait = "touch waiting; until [ -e go ]; do sleep 0.05; done"
+    spec = {
+        "name": "interrupted",
+        "jobs": [
+            {"name": "first", "command": "echo first >> done.log"},
+            {"name": "slow", "command": f"{wait}; echo slow >> done.log", "depends_on": ["first"]},
+            {"name": "last", "command": "echo last >> done.log", "depends_on": ["slow"]},
+        ],
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    runner = subprocess.Popen(
+        [str(BIN / "torc"), "run", "spec.json"],
+        env=cli_env(server),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert runner.stdout is not None
+        wf = runner.stdout.readline().split()[-1]  # Created workflow N
+        while not (tmp_path / "waiting").exists():  # written by the job once it runs
+            assert runner.poll() is None, runner.communicate()
+            subprocess.run(["sleep", "0.02"], check=True)
+        runner.send_signal(signal.SIGINT)
+        _out, err = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 130, err
+    assert f"torc run {wf}" in err
+    results = as_json(torc(server, tmp_path, "-f", "json", "results", "list", wf))["results"]
+    assert [(r["job_name"], r["status"], r["return_code"]) for r in results] == [
+        ("first", "completed", 0),
+        ("slow", "terminated", -15),
+    ]
+    (tmp_path / "go").touch()
+    again = torc(server, tmp_path, "run", wf)
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "done.log").read_text().split() == ["first", "slow", "last"]
+
+
+def test_a_thousand_job_fan_out_and_in_runs_each_job_once_in_order(
+    server: Server, tmp_path: Path
+) -> None:
+    log = " ".join(f'echo "{k} $TORC_JOB_NAME $EPOCHREALTIME" >> log;' for k in "se")
+    middle = [f"m{i:03d}" for i in range(998)]
+    spec = {
+        "name": "fan",
+        "jobs": [
+            {"name": "start", "command": log},
+            *({"name": name, "command": log, "depends_on": ["start"]} for name in middle),
+            {"name": "end", "command": log, "depends_on": middle},
+        ],
+    }
+    (tmp_path / "fan.json").write_text(json.dumps(spec))
+    wf, ran = run_spec(server, tmp_path, "fan.json", timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    assert "1000 of 1000 jobs completed" in ran.stdout
+    seen: dict[tuple[str, str], list[float]] = {}
+    for line in (tmp_path / "log").read_text().splitlines():
+        kind, name, when = line.split()
+        seen.setdefault((kind, name), []).append(float(when))
+    names = ["start", *middle, "end"]
+    assert sorted(seen) == sorted((k, n) for k in "se" for n in names)
+    assert all(len(times) == 1 for times in seen.values())  # every job ran exactly once
+    assert all(seen["e", "start"][0] <= seen["s", m][0] for m in middle)
+    assert max(seen["e", m][0] for m in middle) <= seen["s", "end"][0]
+    results = as_json(torc(server, tmp_path, "-f", "json", "results", "list", wf))["results"]
+    assert len(results) == 1000 and {r["return_code"] for r in results} == {0}
+
+
+def test_a_shared_workflow_is_run_and_read_by_members_only(
+    secured_server: Server, tmp_path: Path
+) -> None:
+    s = secured_server
+    (tmp_path / "workflow.yaml").write_text(HELLO)
+    assert torc(s, tmp_path, "access-groups", "create", "ml-team", user="alice").returncode == 0
+    assert torc(s, tmp_path, "access-groups", "add-user", "1", "bob", user="alice").returncode == 0
+    created = as_json(
+        torc(s, tmp_path, "-f", "json", "workflows", "create", "workflow.yaml", user="alice")
+    )
+    wf = str(created["id"])
+    shared = torc(s, tmp_path, "access-groups", "add-workflow", wf, "1", user="alice")
+    assert shared.returncode == 0, shared.stderr
+
+    reads = [
+        ("jobs", "list", wf),
+        ("results", "list", wf),
+        ("events", "list", wf),
+        ("files", "list", wf),
+        ("workflows", "status", wf),
+        ("reports", "summary", wf),
+    ]
+    refused = torc(s, tmp_path, "run", wf, user="carol")
+    assert refused.returncode == 1 and "does not have access" in refused.stderr
+    assert not (tmp_path / "output" / "job_stdio").exists() or not list(
+        (tmp_path / "output" / "job_stdio").iterdir()
+    )
+    ran = torc(s, tmp_path, "run", wf, user="bob")
+    assert ran.returncode == 0, ran.stderr
+    for command in reads:
+        assert torc(s, tmp_path, *command, user="bob").returncode == 0, command
+        outsider = torc(s, tmp_path, *command, user="carol")
+        assert outsider.returncode == 1, command
+        assert json.loads(outsider.stderr)["error"] == "Forbidden", command
+    results = as_json(torc(s, tmp_path, "-f", "json", "results", "list", wf, user="bob"))
+    assert len(results["results"]) == 2
+
+    unshared = torc(s, tmp_path, "access-groups", "remove-workflow", wf, "1", user="alice")
+    assert unshared.returncode == 0, unshared.stderr
+    for command in [*reads, ("run", wf)]:
+        gone = torc(s, tmp_path, *command, user="bob")
+        assert gone.returncode == 1 and "Forbidden" in gone.stderr, command
+
+
+@pytest.mark.parametrize(
+    "command", ["torc run --help", "torc jobs list --help", "torc watch --help"]
+)
+def test_the_run_commands_help_imports_nothing_heavy(tmp_path: Path, command: str) -> None:
+    name, *argv = command.split()
+    assert among(loaded(tmp_path, f"teamgate.cli.{name}", *argv), HEAVY) == []
