@@ -455,3 +455,22 @@ jobs:
   - {name: "a_{i}", command: x, parameters: {i: "1:60000"}}
 """)
     assert exc.path == ("jobs", 0) and "more than 100000" in exc.message
+
+
+def test_expanded_commands_are_bounded_in_total() -> None:
+    # 10,000 jobs each given a copy of 10,000 characters of user data: 100 million characters
+    exc = error(
+        {
+            "name": "w",
+            "user_data": [{"name": "big", "data": "x" * 10_000}],
+            "jobs": [
+                {
+                    "name": "j_{i}",
+                    "command": "echo ${user_data.input.big}",
+                    "parameters": {"i": "1:10000"},
+                }
+            ],
+        }
+    )
+    assert exc.path == ("jobs", 0, "command")
+    assert "more than 67108864 characters" in exc.message

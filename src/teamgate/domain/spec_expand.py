@@ -179,7 +179,7 @@ def expand_user_data(
         data = v.mapping(item, path, USER_DATA_FIELDS, ("name",))
         name = v.string(data["name"], (*path, "name"))
         ephemeral = v.boolean(data.get("is_ephemeral", False), (*path, "is_ephemeral"))
-        _json_value(data.get("data"), (*path, "data"))
+        v.json_value(data.get("data"), (*path, "data"))
         params = _params(data, shared, path)
         budget.take(params, 0, path)
         entries.append((i, name, data.get("data"), ephemeral, params))
@@ -197,29 +197,6 @@ def expand_user_data(
         ]
 
     return build
-
-
-def _json_value(value: Any, path: Path, depth: int = 0) -> None:
-    """Refuse what JSON cannot hold (dates from YAML, NaN) and nesting deeper than 32."""
-    if depth > 32:
-        raise SpecError(path, "is nested more than 32 levels deep")
-    if value is None or isinstance(value, bool | int | str):
-        return
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise SpecError(path, "is not a JSON number")
-        return
-    if isinstance(value, list):
-        for k, x in enumerate(value):
-            _json_value(x, (*path, k), depth + 1)
-        return
-    if isinstance(value, dict):
-        for k, x in value.items():
-            if not isinstance(k, str):
-                raise SpecError(path, f"a key is {v.kind(k)}, JSON keys are strings")
-            _json_value(x, (*path, k), depth + 1)
-        return
-    raise SpecError(path, f"expected a JSON value, got {v.kind(value)}")
 
 
 def _deep(value: Any, combo: Combination, path: Path) -> Any:

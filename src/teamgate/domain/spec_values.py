@@ -150,3 +150,26 @@ def runtime(value: Any, path: Path) -> str:
         shown = value[:40] if isinstance(value, str) else value
         raise SpecError(path, f"invalid ISO-8601 duration {shown!r} (use e.g. 'PT10M', 'P1DT2H')")
     return value.strip()
+
+
+def json_value(value: Any, path: Path, depth: int = 0) -> None:
+    """Refuse what JSON cannot hold (dates from YAML, NaN) and nesting deeper than 32."""
+    if depth > 32:
+        raise SpecError(path, "is nested more than 32 levels deep")
+    if value is None or isinstance(value, bool | int | str):
+        return
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise SpecError(path, "is not a JSON number")
+        return
+    if isinstance(value, list):
+        for k, x in enumerate(value):
+            json_value(x, (*path, k), depth + 1)
+        return
+    if isinstance(value, dict):
+        for k, x in value.items():
+            if not isinstance(k, str):
+                raise SpecError(path, f"a key is {kind(k)}, JSON keys are strings")
+            json_value(x, (*path, k), depth + 1)
+        return
+    raise SpecError(path, f"expected a JSON value, got {kind(value)}")
