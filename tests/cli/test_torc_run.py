@@ -284,3 +284,76 @@ def test_a_shared_workflow_is_run_and_read_by_members_only(
 def test_the_run_commands_help_imports_nothing_heavy(tmp_path: Path, command: str) -> None:
     name, *argv = command.split()
     assert among(loaded(tmp_path, f"teamgate.cli.{name}", *argv), HEAVY) == []
+
+
+def test_on_a_terminal_a_progress_bar_shows_done_of_total(server: Server, tmp_path: Path) -> None:
+    import pexpect  # type: ignore[import-untyped]  # pexpect ships no type hints
+
+    (tmp_path / "workflow.yaml").write_text(HELLO)
+    child = pexpect.spawn(
+        str(BIN / "torc"),
+        ["run", "workflow.yaml"],
+        env=cli_env(server),
+        cwd=str(tmp_path),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(24, 120),
+    )
+    child.expect(pexpect.EOF)
+    child.close()
+    screen = str(child.before)
+    assert child.exitstatus == 0, screen
+    assert "2/2" in screen and "✓ 2" in screen  # the bar's final state: both jobs done
+    assert "2 of 2 jobs completed" in screen
+
+
+def test_watch_follows_a_run_until_it_completes(server: Server, tmp_path: Path) -> None:
+    (tmp_path / "workflow.yaml").write_text(HELLO)
+    created = as_json(torc(server, tmp_path, "-f", "json", "workflows", "create", "workflow.yaml"))
+    wf = str(created["id"])
+    watcher = subprocess.Popen(
+        [str(BIN / "torc"), "watch", wf, "--poll-interval", "0.2"],
+        env=cli_env(server),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert torc(server, tmp_path, "run", wf).returncode == 0
+        out, err = watcher.communicate(timeout=60)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+    assert watcher.returncode == 0, err
+    assert out.splitlines()[-1] == f"Workflow {wf}: 2 of 2 jobs completed"
+
+
+def test_canceling_a_workflow_stops_its_runner(server: Server, tmp_path: Path) -> None:
+    spec = {"name": "canceled", "jobs": [{"name": "wait", "command": "touch waiting; sleep 600"}]}
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    runner = subprocess.Popen(
+        [str(BIN / "torc"), "run", "spec.json", "--poll-interval", "0.2"],
+        env=cli_env(server),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert runner.stdout is not None
+        wf = runner.stdout.readline().split()[-1]  # Created workflow N
+        while not (tmp_path / "waiting").exists():  # written by the job once it runs
+            assert runner.poll() is None, runner.communicate()
+            subprocess.run(["sleep", "0.02"], check=True)
+        canceled = torc(server, tmp_path, "workflows", "cancel", wf)
+        assert canceled.stdout.strip() == f"Successfully canceled workflow {wf}"
+        _out, err = runner.communicate(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 1
+    assert f"Workflow {wf} was canceled." in err
+    status = as_json(torc(server, tmp_path, "-f", "json", "workflows", "status", wf))
+    assert status["is_canceled"] is True and status["jobs_by_status"]["running"] == 0
+    refused = torc(server, tmp_path, "run", wf)
+    assert refused.returncode == 1 and "reset-status" in refused.stderr

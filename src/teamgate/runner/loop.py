@@ -276,9 +276,8 @@ class JobRunner:
             if not self.pool.can_claim():
                 return False
             limit = self.pool.free.num_cpus
-            jobs = self.client.claim_jobs_by_resources(
-                self.workflow_id, limit, self.pool.claim_body()
-            )
+            body = {**self.pool.claim_body(), "id": self.node_id}  # claimed for this node
+            jobs = self.client.claim_jobs_by_resources(self.workflow_id, limit, body)
         for job in jobs:
             self._start(job)
         return bool(jobs)
