@@ -76,6 +76,11 @@ def test_keep_leaves_the_server_and_says_how_to_use_and_stop_it(tmp_path: Path) 
     assert "(refused, as expected)" in output
     assert "(refused again: access revoked)" in output
     assert "Train a machine learning model" in output  # carol read the shared workflow
+    assert "Workflow 1: 1 of 1 job completed" in output  # carol ran it
+    assert re.search(r"│ 1 +│ 1 +│ train_model +│ 1 +│ 1 +│ 1 +│ 0 +│", output), output
+    assert "(refused: not shared with bob's team)" in output
+    assert "(refused: bob may not run it)" in output
+    assert "(refused: results went with the share)" in output
     commands = echoed_commands(output)
     create = ["torc", "access-groups", "create", "ml-team", "--description"]
     assert [*create, "Machine Learning Team"] in commands  # quotes kept
