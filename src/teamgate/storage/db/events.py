@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, insert
@@ -45,13 +45,15 @@ def _row(workflow_id: int, stamp: int, data: Mapping[str, Any]) -> dict[str, Any
     }
 
 
+_INSERT = insert(event).returning(event.c.id)  # built once: runs record events per job
+
+
 def record_event(conn: Connection, workflow_id: int, data: Mapping[str, Any]) -> int:
     """Store one event of `workflow_id` with JSON `data`; return its id."""
-    row = _row(workflow_id, now_ms(), data)
-    return int(conn.execute(insert(event).values(row).returning(event.c.id)).scalar_one())
+    return int(conn.execute(_INSERT, _row(workflow_id, now_ms(), data)).scalar_one())
 
 
-def record_events(conn: Connection, workflow_id: int, items: list[Mapping[str, Any]]) -> None:
+def record_events(conn: Connection, workflow_id: int, items: Sequence[Mapping[str, Any]]) -> None:
     """Store several events of one workflow in one statement (e.g. every job one call started)."""
     if items:
         stamp = now_ms()

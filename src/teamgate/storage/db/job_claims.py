@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from teamgate.errors import Conflict, Invalid, NotFound
 from teamgate.storage.db.job_graph import FAILED, unblock
@@ -129,9 +129,35 @@ def _check_run(state: RunState, run_id: int) -> None:
         )
 
 
+# Built once: start and complete run for every job of a run.
+_NODE_WORKFLOW = select(compute_node.c.workflow_id).where(compute_node.c.id == bindparam("node"))
+_START = (
+    update(job)
+    .where(job.c.id == bindparam("job_id"), job.c.status == "pending")
+    .values(status="running", compute_node_id=bindparam("node"), start_time=bindparam("now"))
+    .returning(*job_columns())
+)
+_FINISH = (
+    update(job)
+    .where(job.c.id == bindparam("job_id"), job.c.status.in_(("pending", "running")))
+    .values(status=bindparam("new_status"), compute_node_id=None, start_time=None)
+    .returning(*job_columns())
+)
+_RESULT = insert(result)
+_RESULT_FIELDS = (
+    "compute_node_id",
+    "return_code",
+    "exec_time_minutes",
+    "completion_time",
+    "peak_memory_bytes",
+    "avg_memory_bytes",
+    "peak_cpu_percent",
+    "avg_cpu_percent",
+)
+
+
 def check_compute_node(conn: Connection, workflow_id: int, compute_node_id: int) -> None:
-    query = select(compute_node.c.workflow_id).where(compute_node.c.id == compute_node_id)
-    found = conn.execute(query).scalar()
+    found = conn.execute(_NODE_WORKFLOW, {"node": compute_node_id}).scalar()
     if found is None:
         raise NotFound(f"Compute node not found with ID: {compute_node_id}")
     if int(found) != workflow_id:
@@ -147,13 +173,8 @@ def start(
     workflow_id = int(current["workflow_id"])
     _check_run(lock_run(conn, workflow_id, shared=True), run_id)
     check_compute_node(conn, workflow_id, compute_node_id)
-    statement = (
-        update(job)
-        .where(job.c.id == current["id"], job.c.status == "pending")
-        .values(status="running", compute_node_id=compute_node_id, start_time=now_text())
-        .returning(*job_columns())
-    )
-    row = conn.execute(statement).first()
+    values = {"job_id": current["id"], "node": compute_node_id, "now": now_text()}
+    row = conn.execute(_START, values).first()
     if row is None:
         raise Conflict(
             f"job {current['id']} is {current['status']}: only a pending (claimed) job can start"
@@ -176,36 +197,22 @@ def complete(
     workflow_id = int(current["workflow_id"])
     _check_run(lock_run(conn, workflow_id), run_id)
     check_compute_node(conn, workflow_id, int(values["compute_node_id"]))
-    statement = (
-        update(job)
-        .where(job.c.id == current["id"], job.c.status.in_(("pending", "running")))
-        .values(status=status, compute_node_id=None, start_time=None)
-        .returning(*job_columns())
-    )
-    row = conn.execute(statement).first()
+    row = conn.execute(_FINISH, {"job_id": current["id"], "new_status": status}).first()
     if row is None:
         raise Conflict(
             f"job {current['id']} is {current['status']}: only a pending or running job can "
             "be completed"
         )
     done = job_out(row)
-    conn.execute(
-        insert(result).values(
-            job_id=done["id"],
-            workflow_id=workflow_id,
-            run_id=run_id,
-            attempt_id=values.get("attempt_id") or done["attempt_id"],
-            compute_node_id=values["compute_node_id"],
-            return_code=values["return_code"],
-            exec_time_minutes=values["exec_time_minutes"],
-            completion_time=values["completion_time"],
-            status=status,
-            peak_memory_bytes=values.get("peak_memory_bytes"),
-            avg_memory_bytes=values.get("avg_memory_bytes"),
-            peak_cpu_percent=values.get("peak_cpu_percent"),
-            avg_cpu_percent=values.get("avg_cpu_percent"),
-        )
+    recorded = {name: values.get(name) for name in _RESULT_FIELDS}
+    recorded.update(
+        job_id=done["id"],
+        workflow_id=workflow_id,
+        run_id=run_id,
+        attempt_id=values.get("attempt_id") or done["attempt_id"],
+        status=status,
     )
+    conn.execute(_RESULT, recorded)
     if status == "pending_failed":
         return done, []
     failed = status in FAILED or values["return_code"] != 0

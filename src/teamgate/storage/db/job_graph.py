@@ -14,6 +14,7 @@ from sqlalchemy import (
     Connection,
     Select,
     and_,
+    bindparam,
     exists,
     literal,
     not_,
@@ -82,6 +83,36 @@ def _has_blocker(statuses: Sequence[str], *, negate: bool = False) -> ColumnElem
     )
 
 
+# Built once: completing a job runs these, and building them costs more than running them.
+_DEPENDENTS = select(job_dependency.c.job_id).where(
+    job_dependency.c.depends_on_job_id.in_(bindparam("finished", expanding=True))
+)
+_CANCEL_FLAGGED = (
+    update(job)
+    .where(
+        job.c.id.in_(_DEPENDENTS),
+        job.c.status == "blocked",
+        job.c.cancel_on_blocking_job_failure.is_(True),
+    )
+    .values(status="canceled")
+    .returning(job.c.id)
+)
+_READY = (
+    update(job)
+    .where(
+        job.c.id.in_(_DEPENDENTS),
+        job.c.status == "blocked",
+        not_(_has_blocker(DONE, negate=True)),
+    )
+    .values(status="ready")
+)
+_HAS_DEPENDENTS = (
+    select(job_dependency.c.job_id)
+    .where(job_dependency.c.depends_on_job_id == bindparam("finished"))
+    .limit(1)
+)
+
+
 def unblock(conn: Connection, finished: Sequence[int], failed: Sequence[int]) -> list[int]:
     """Settle the dependents of jobs that just finished: `finished` ended well, `failed` ended
     failed, canceled or terminated (or with a non-zero return code).
@@ -90,49 +121,33 @@ def unblock(conn: Connection, finished: Sequence[int], failed: Sequence[int]) ->
     canceled, which cascades to its own such dependents; any other blocked dependent whose
     blockers are all done becomes ready. Returns the ids of the jobs canceled here.
     """
+    wave_all = [*finished, *failed]
+    if (
+        len(wave_all) == 1
+        and conn.execute(_HAS_DEPENDENTS, {"finished": wave_all[0]}).first() is None
+    ):
+        return []  # a job nothing waits for: the usual case, one indexed lookup
     canceled: list[int] = []
     wave_failed = list(failed)
-    wave_all = [*finished, *failed]
     while wave_failed:
-        dependents = select(job_dependency.c.job_id).where(
-            job_dependency.c.depends_on_job_id.in_(wave_failed)
-        )
-        statement = (
-            update(job)
-            .where(
-                job.c.id.in_(dependents),
-                job.c.status == "blocked",
-                job.c.cancel_on_blocking_job_failure.is_(True),
-            )
-            .values(status="canceled")
-            .returning(job.c.id)
-        )
-        wave_failed = list(conn.execute(statement).scalars())
+        wave_failed = [
+            i
+            for part in _parts(wave_failed)
+            for i in conn.execute(_CANCEL_FLAGGED, {"finished": part}).scalars()
+        ]
         canceled.extend(wave_failed)
         wave_all.extend(wave_failed)
-    if wave_all:
-        ready_dependents(conn, wave_all)
+    ready_dependents(conn, wave_all)
     return canceled
+
+
+def _parts(ids: Sequence[int], size: int = 1000) -> list[Sequence[int]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
 
 
 def ready_dependents(conn: Connection, finished: Sequence[int]) -> int:
     """Blocked dependents of `finished` whose blockers are all done become ready."""
-    total = 0
-    for start in range(0, len(finished), 1000):
-        dependents = select(job_dependency.c.job_id).where(
-            job_dependency.c.depends_on_job_id.in_(finished[start : start + 1000])
-        )
-        statement = (
-            update(job)
-            .where(
-                job.c.id.in_(dependents),
-                job.c.status == "blocked",
-                not_(_has_blocker(DONE, negate=True)),
-            )
-            .values(status="ready")
-        )
-        total += conn.execute(statement).rowcount or 0
-    return total
+    return sum(conn.execute(_READY, {"finished": part}).rowcount or 0 for part in _parts(finished))
 
 
 def settle_uninitialized(conn: Connection, workflow_id: int) -> list[int]:

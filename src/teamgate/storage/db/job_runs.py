@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from teamgate.storage.db.job_graph import (
     DONE,
@@ -35,28 +35,28 @@ class RunState:
     is_archived: bool
 
 
+_RUN = select(
+    workflow_status.c.run_id, workflow_status.c.is_canceled, workflow_status.c.is_archived
+).where(workflow_status.c.workflow_id == bindparam("workflow_id"))
+_RUN_LOCKED = {False: _RUN.with_for_update(), True: _RUN.with_for_update(read=True)}
+
+
 def lock_run(conn: Connection, workflow_id: int, *, shared: bool = False) -> RunState:
     """The workflow's run state, its row locked for this transaction (shared: FOR SHARE).
 
     A workflow made before its run state existed gets one here."""
-    query = select(
-        workflow_status.c.run_id, workflow_status.c.is_canceled, workflow_status.c.is_archived
-    ).where(workflow_status.c.workflow_id == workflow_id)
-    row = conn.execute(query.with_for_update(read=shared)).first()
+    row = conn.execute(_RUN_LOCKED[shared], {"workflow_id": workflow_id}).first()
     if row is None:
         conn.execute(
             insert(workflow_status).values(workflow_id=workflow_id, run_id=1, is_canceled=False)
         )
-        row = conn.execute(query.with_for_update(read=shared)).one()
+        row = conn.execute(_RUN_LOCKED[shared], {"workflow_id": workflow_id}).one()
     return RunState(workflow_id, int(row.run_id), bool(row.is_canceled), bool(row.is_archived))
 
 
 def run_state(conn: Connection, workflow_id: int) -> RunState:
     """The run state, unlocked (for reads)."""
-    query = select(
-        workflow_status.c.run_id, workflow_status.c.is_canceled, workflow_status.c.is_archived
-    ).where(workflow_status.c.workflow_id == workflow_id)
-    row = conn.execute(query).first()
+    row = conn.execute(_RUN, {"workflow_id": workflow_id}).first()
     if row is None:
         return RunState(workflow_id, 1, False, False)
     return RunState(workflow_id, int(row.run_id), bool(row.is_canceled), bool(row.is_archived))

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     Table,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -94,8 +95,11 @@ def job_columns() -> list[Any]:
     return list(_COLUMNS)
 
 
+_FIND = select(*_COLUMNS).where(job.c.id == bindparam("job_id"))  # built once: a hot path
+
+
 def find_job(conn: Connection, job_id: int) -> dict[str, Any] | None:
-    row = conn.execute(select(*_COLUMNS).where(job.c.id == job_id)).first()
+    row = conn.execute(_FIND, {"job_id": job_id}).first()
     return job_out(row) if row else None
 
 

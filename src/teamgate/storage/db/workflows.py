@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, insert, select
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select
 
 from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import NotFound
@@ -48,8 +48,12 @@ def _workflow(row: Any) -> Workflow:
     return Workflow(**data)
 
 
+# built once: every job call reads its workflow to decide access
+_FIND = select(workflow).where(workflow.c.id == bindparam("workflow_id"))
+
+
 def find_workflow(conn: Connection, workflow_id: int) -> Workflow | None:
-    row = conn.execute(select(workflow).where(workflow.c.id == workflow_id)).first()
+    row = conn.execute(_FIND, {"workflow_id": workflow_id}).first()
     return _workflow(row) if row else None
 
 
