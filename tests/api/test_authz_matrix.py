@@ -637,6 +637,204 @@ def record_rows() -> dict[str, Row]:
 TABLE.update(record_rows())
 
 
+# -- running a workflow (jobs, claims, results, the execution calls): decided on the job's or
+# result's own workflow; reads need workflow.read, the rest workflow.write. Each call that moves
+# a job gets a workflow of its own (alice's, shared with team) with the job where the call needs
+# it: ready to claim, pending to start, running to complete or retry.
+NODE = {"num_cpus": 4, "memory_gb": 8.0, "num_gpus": 0, "num_nodes": 1}
+
+
+def new_job(w: World, workflow: int | None = None) -> int:
+    """A fresh job (`true`) in `workflow`, by default alice's standing shared one."""
+    body = {"workflow_id": workflow or w.workflow, "name": w.name("job"), "command": "true"}
+    return int(ok(w.client("alice").post(f"{TORC}/jobs", json=body))["id"])
+
+
+def job_in_state(w: World, state: str) -> tuple[int, int, int]:
+    """(workflow, job, compute node) with the job `ready`, `pending` or `running`."""
+    alice = w.client("alice")
+    workflow = w.new_workflow(shared=True)
+    job = new_job(w, workflow)
+    ok(alice.post(f"{TORC}/workflows/{workflow}/initialize_jobs"))
+    node_body = {
+        **NODE,
+        "workflow_id": workflow,
+        "hostname": w.name("host"),
+        "pid": 1,
+        "start_time": "2026-01-01T00:00:00Z",
+        "compute_node_type": "local",
+    }
+    node = int(ok(alice.post(f"{TORC}/compute_nodes", json=node_body))["id"])
+    if state in ("pending", "running"):
+        url = f"{TORC}/workflows/{workflow}/claim_jobs_based_on_resources/1"
+        assert [j["id"] for j in ok(alice.post(url, json={**NODE, "id": node}))["jobs"]] == [job]
+    if state == "running":
+        ok(alice.put(f"{TORC}/jobs/{job}/start_job/1/{node}"))
+    return workflow, job, node
+
+
+def result_of(w: World, workflow: int, job: int, node: int) -> dict[str, Any]:
+    return {
+        "job_id": job,
+        "workflow_id": workflow,
+        "run_id": 1,
+        "compute_node_id": node,
+        "return_code": 0,
+        "exec_time_minutes": 0.1,
+        "completion_time": "2026-01-01T00:00:01.000Z",
+        "status": "completed",
+    }
+
+
+def new_result(w: World) -> int:
+    workflow, job, node = job_in_state(w, "running")
+    body = result_of(w, workflow, job, node)
+    ok(w.client("alice").post(f"{TORC}/jobs/{job}/complete_job/completed/1", json=body))
+    listed = ok(w.client("alice").get(f"{TORC}/results", params={"workflow_id": str(workflow)}))
+    return int(listed["items"][0]["id"])
+
+
+def fresh_workflow_with_a_job(w: World) -> int:
+    workflow = w.new_workflow(shared=True)
+    new_job(w, workflow)
+    return workflow
+
+
+def jobs_of(w: World, workflow: int) -> Any:
+    return w.look(OBSERVER, f"{TORC}/jobs", workflow_id=str(workflow))["items"]
+
+
+def jobs_named(w: World, call: Call) -> Any:
+    """The jobs of the workflow the body names (or its first job names)."""
+    body = call.json["jobs"][0] if "jobs" in call.json else call.json
+    return jobs_of(w, body["workflow_id"])
+
+
+def run_of(w: World, call: Call) -> Any:
+    """The jobs and run state of the workflow the path names."""
+    found = re.search(r"/workflows/(\d+)", call.path)
+    assert found is not None, call.path
+    workflow = int(found[1])
+    return jobs_of(w, workflow), w.look(OBSERVER, f"{TORC}/workflows/{workflow}/status")
+
+
+def job_at(w: World, call: Call) -> Any:
+    """The job the path names (/jobs/<id>/…), with its results."""
+    job = w.look(OBSERVER, "/".join(call.path.split("/")[:5]))
+    if job == MISSING:
+        return job
+    results = w.look(OBSERVER, f"{TORC}/results", workflow_id=str(job["workflow_id"]))
+    return job, results["items"]
+
+
+def start_job(w: World) -> Call:
+    _, job, node = job_in_state(w, "pending")
+    return Call(f"{TORC}/jobs/{job}/start_job/1/{node}")
+
+
+def complete_job(w: World) -> Call:
+    workflow, job, node = job_in_state(w, "running")
+    body = result_of(w, workflow, job, node)
+    return Call(f"{TORC}/jobs/{job}/complete_job/completed/1", json=body)
+
+
+def retry_job(w: World) -> Call:
+    _, job, _ = job_in_state(w, "running")
+    return Call(f"{TORC}/jobs/{job}/retry/1", params={"max_retries": "3"})
+
+
+def claim(w: World, how: str) -> Call:
+    workflow, _, _ = job_in_state(w, "ready")
+    if how == "next":
+        return Call(f"{TORC}/workflows/{workflow}/claim_next_jobs")
+    return Call(f"{TORC}/workflows/{workflow}/claim_jobs_based_on_resources/5", json=NODE)
+
+
+def on_fresh_workflow(call: str) -> Build:
+    return lambda w: Call(f"{TORC}/workflows/{fresh_workflow_with_a_job(w)}/{call}")
+
+
+def on_workflow(call: str) -> Build:
+    return lambda w: Call(f"{TORC}/workflows/{w.workflow}/{call}")
+
+
+def job_rows() -> dict[str, Row]:
+    job_body: Build = lambda w: Call(  # noqa: E731
+        f"{TORC}/jobs", json={"workflow_id": w.workflow, "name": w.name("job"), "command": "true"}
+    )
+
+    def change_job(w: World) -> Call:
+        job = new_job(w)
+        current = ok(w.client("alice").get(f"{TORC}/jobs/{job}"))
+        body = {"workflow_id": w.workflow, "name": current["name"], "command": "echo"}
+        return Call(f"{TORC}/jobs/{job}", json=body)
+
+    def bulk(w: World) -> Call:
+        job = {"workflow_id": w.workflow, "name": w.name("bulk"), "command": "true"}
+        return Call(f"{TORC}/bulk_jobs", json={"jobs": [job]})
+
+    return {
+        f"POST {TORC}/jobs": Row(OWNER_OR_SHARED, job_body, probe=jobs_named),
+        f"POST {TORC}/bulk_jobs": Row(OWNER_OR_SHARED, bulk, probe=jobs_named),
+        f"GET {TORC}/jobs": Row(
+            OWNER_OR_SHARED,
+            lambda w: Call(f"{TORC}/jobs", params={"workflow_id": str(w.workflow)}),
+        ),
+        f"GET {TORC}/jobs/{{id}}": Row(
+            OWNER_OR_SHARED, lambda w: Call(f"{TORC}/jobs/{new_job(w)}")
+        ),
+        f"PUT {TORC}/jobs/{{id}}": Row(OWNER_OR_SHARED, change_job, probe=job_at),
+        f"DELETE {TORC}/jobs/{{id}}": Row(
+            OWNER_OR_SHARED, lambda w: Call(f"{TORC}/jobs/{new_job(w)}"), probe=job_at
+        ),
+        f"GET {TORC}/workflows/{{id}}/job_dependencies": Row(
+            OWNER_OR_SHARED, on_workflow("job_dependencies")
+        ),
+        f"GET {TORC}/results": Row(
+            OWNER_OR_SHARED,
+            lambda w: Call(f"{TORC}/results", params={"workflow_id": str(w.workflow)}),
+        ),
+        f"GET {TORC}/results/{{id}}": Row(
+            OWNER_OR_SHARED, lambda w: Call(f"{TORC}/results/{new_result(w)}")
+        ),
+        f"POST {TORC}/workflows/{{id}}/initialize_jobs": Row(
+            OWNER_OR_SHARED, on_fresh_workflow("initialize_jobs"), probe=run_of
+        ),
+        f"POST {TORC}/workflows/{{id}}/claim_jobs_based_on_resources/{{limit}}": Row(
+            OWNER_OR_SHARED, lambda w: claim(w, "resources"), probe=run_of
+        ),
+        f"POST {TORC}/workflows/{{id}}/claim_next_jobs": Row(
+            OWNER_OR_SHARED, lambda w: claim(w, "next"), probe=run_of
+        ),
+        f"PUT {TORC}/jobs/{{id}}/start_job/{{run_id}}/{{compute_node_id}}": Row(
+            OWNER_OR_SHARED, start_job, probe=job_at
+        ),
+        f"POST {TORC}/jobs/{{id}}/complete_job/{{status}}/{{run_id}}": Row(
+            OWNER_OR_SHARED, complete_job, probe=job_at
+        ),
+        f"POST {TORC}/jobs/{{id}}/retry/{{run_id}}": Row(OWNER_OR_SHARED, retry_job, probe=job_at),
+        f"GET {TORC}/workflows/{{id}}/status": Row(OWNER_OR_SHARED, on_workflow("status")),
+        f"GET {TORC}/workflows/{{id}}/is_complete": Row(
+            OWNER_OR_SHARED, on_workflow("is_complete")
+        ),
+        f"GET {TORC}/workflows/{{id}}/is_uninitialized": Row(
+            OWNER_OR_SHARED, on_workflow("is_uninitialized")
+        ),
+        f"POST {TORC}/workflows/{{id}}/reset_status": Row(
+            OWNER_OR_SHARED, on_fresh_workflow("reset_status"), probe=run_of
+        ),
+        f"POST {TORC}/workflows/{{id}}/reset_job_status": Row(
+            OWNER_OR_SHARED, on_fresh_workflow("reset_job_status"), probe=run_of
+        ),
+        f"PUT {TORC}/workflows/{{id}}/cancel": Row(
+            OWNER_OR_SHARED, on_fresh_workflow("cancel"), probe=run_of
+        ),
+    }
+
+
+TABLE.update(job_rows())
+
+
 # -- the routes the application serves ----------------------------------------------------------
 
 
