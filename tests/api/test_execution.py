@@ -235,7 +235,11 @@ def test_cancel_stops_claims_and_reset_starts_a_new_run(owner: httpx.Client) -> 
     assert runner.claim() == []
     assert statuses(owner, wf)[first[0]["name"]] == "canceled"
     assert ok(owner.get(f"{V1}/workflows/{wf}/is_complete"))["is_canceled"] is True
+    workflow = ok(owner.get(f"{V1}/workflows/{wf}"))
+    assert (workflow["is_canceled"], workflow["run_id"]) == (True, 1)
     assert ok(owner.post(f"{V1}/workflows/{wf}/reset_status"))["run_id"] == 2
+    workflow = ok(owner.get(f"{V1}/workflows/{wf}"))
+    assert (workflow["is_canceled"], workflow["run_id"]) == (False, 2)
     ok(owner.post(f"{V1}/workflows/{wf}/reset_job_status"))
     initialize(owner, wf)
     assert len(Runner(owner, wf).drain(run_id=2)) == 3

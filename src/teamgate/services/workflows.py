@@ -25,6 +25,7 @@ from teamgate.services.context import (
 )
 from teamgate.storage.db import groups as group_store
 from teamgate.storage.db import workflows as store
+from teamgate.storage.db.job_runs import RunState, run_state, run_states
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
 
 READ, WRITE, DELETE = Action.WORKFLOW_READ, Action.WORKFLOW_WRITE, Action.WORKFLOW_DELETE
@@ -136,14 +137,18 @@ def owner_notice(requested: str | None, created: Workflow, caller: str | None) -
     )
 
 
-def shared_groups(ctx: ServiceContext, listed: Sequence[Workflow]) -> dict[int, list[str]]:
-    """The names of the groups each listed workflow is shared with (one query for a page).
+def page_details(
+    ctx: ServiceContext, listed: Sequence[Workflow]
+) -> tuple[dict[int, list[str]], dict[int, RunState]]:
+    """The names of the groups each listed workflow is shared with, and its run state (one
+    query each for a page).
 
     `listed` comes from list_workflows, so the caller may read every one of them, and a
-    reader sees a workflow's shares (as get_workflow shows them).
+    reader sees a workflow's shares and run state (as get_workflow shows them).
     """
+    ids = [w.id for w in listed]
     with ctx.db.read() as conn:
-        return group_store.workflow_group_names(conn, [w.id for w in listed])
+        return group_store.workflow_group_names(conn, ids), run_states(conn, ids)
 
 
 def _new_resource(principal: Principal, *, name: str | None = None) -> Resource:
@@ -180,14 +185,14 @@ def _resolve_groups(conn: Connection, names: Sequence[str]) -> list[tuple[int, s
 
 def get_workflow(
     ctx: ServiceContext, principal: Principal, workflow_id: int
-) -> tuple[Workflow, list[str]]:
-    """The workflow and the names of the groups it is shared with."""
+) -> tuple[Workflow, list[str], RunState]:
+    """The workflow, the names of the groups it is shared with, and its run state."""
     with ctx.db.read() as conn:
         found = store.get_workflow(conn, workflow_id)
         groups = group_store.list_workflow_groups(conn, workflow_id, offset=0, limit=10_000).items
         shares = frozenset(g.id for g in groups)
         require(explain_workflow(ctx, principal, conn, found, READ, shares=shares))
-        return found, [g.name for g in groups]
+        return found, [g.name for g in groups], run_state(conn, workflow_id)
 
 
 def delete_workflow(ctx: ServiceContext, principal: Principal, workflow_id: int) -> Workflow:

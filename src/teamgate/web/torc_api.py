@@ -16,6 +16,7 @@ from teamgate.errors import Conflict, Invalid
 from teamgate.services import groups, users, workflows
 from teamgate.services.context import MAX_LIMIT
 from teamgate.storage.db.groups import Group, Membership, Page, Share
+from teamgate.storage.db.job_runs import RunState
 from teamgate.storage.db.listing import MAX_CURSOR_CHARS
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
 from teamgate.web.deps import Caller, Context, api_router
@@ -52,7 +53,10 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=MAX_CURSOR_CHARS)]
 
 
-def _workflow_out(found: Workflow, *, access_groups: Sequence[str] = ()) -> dict[str, Any]:
+def _workflow_out(
+    found: Workflow, *, access_groups: Sequence[str] = (), run: RunState | None = None
+) -> dict[str, Any]:
+    run = run or RunState(found.id, 1, False, False)  # a new workflow: its first run
     return {
         **found.attributes,
         "id": found.id,
@@ -61,8 +65,9 @@ def _workflow_out(found: Workflow, *, access_groups: Sequence[str] = ()) -> dict
         "description": found.description,
         "timestamp": found.timestamp,
         "project": found.project,
-        "is_archived": False,
-        "is_canceled": False,
+        "is_archived": run.is_archived,
+        "is_canceled": run.is_canceled,
+        "run_id": run.run_id,
         "access_groups": list(access_groups),
     }
 
@@ -199,9 +204,11 @@ def list_workflows(
         page = workflows.list_workflows(
             ctx, caller, filters=filters, offset=offset, limit=limit, after=after
         )
-    shares = workflows.shared_groups(ctx, page.items)
+    shares, runs = workflows.page_details(ctx, page.items)
     return {
-        "items": [_workflow_out(w, access_groups=shares.get(w.id, ())) for w in page.items],
+        "items": [
+            _workflow_out(w, access_groups=shares.get(w.id, ()), run=runs[w.id]) for w in page.items
+        ],
         "offset": page.offset,
         "max_limit": MAX_LIMIT,
         "count": len(page.items),
@@ -213,8 +220,8 @@ def list_workflows(
 
 @router.get("/workflows/{id}", response_model=WorkflowOut)
 def get_workflow(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
-    found, shared_with = workflows.get_workflow(ctx, caller, id)
-    return _workflow_out(found, access_groups=shared_with)
+    found, shared_with, run = workflows.get_workflow(ctx, caller, id)
+    return _workflow_out(found, access_groups=shared_with, run=run)
 
 
 @router.delete("/workflows/{id}", response_model=WorkflowOut)

@@ -9,6 +9,7 @@ claims take it shared. SQLite's write transactions are serial already.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,23 @@ _RUN = select(
     workflow_status.c.run_id, workflow_status.c.is_canceled, workflow_status.c.is_archived
 ).where(workflow_status.c.workflow_id == bindparam("workflow_id"))
 _RUN_LOCKED = {False: _RUN.with_for_update(), True: _RUN.with_for_update(read=True)}
+
+
+def run_states(conn: Connection, workflow_ids: Sequence[int]) -> dict[int, RunState]:
+    """The run state of each workflow (one query for a page); a missing row is a first run."""
+    found = {i: RunState(i, 1, False, False) for i in workflow_ids}
+    if workflow_ids:
+        columns = workflow_status.c
+        rows = conn.execute(
+            select(
+                columns.workflow_id, columns.run_id, columns.is_canceled, columns.is_archived
+            ).where(columns.workflow_id.in_(list(workflow_ids)))
+        )
+        for row in rows:
+            found[row.workflow_id] = RunState(
+                row.workflow_id, int(row.run_id), bool(row.is_canceled), bool(row.is_archived)
+            )
+    return found
 
 
 def lock_run(conn: Connection, workflow_id: int, *, shared: bool = False) -> RunState:
