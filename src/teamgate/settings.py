@@ -103,6 +103,14 @@ class Settings:
         low=0,
         env="TORC_CREDENTIAL_CACHE_TTL_SECS",
     )
+    completion_check_interval_secs: float = setting(
+        30,
+        "Accepted for Torc compatibility and unused: completing a job readies or cancels its "
+        "dependents in the same transaction, so there is no background check to wait for.",
+        low=0.1,
+        high=_DAY,
+        flags=("-c", "--completion-check-interval-secs"),
+    )
     login_throttle: bool = setting(
         True,
         "Refuse sign-in attempts (429, Retry-After) after repeated failures for a user name "
