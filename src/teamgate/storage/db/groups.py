@@ -6,7 +6,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, FromClause, delete, func, insert, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 
 from teamgate.errors import AlreadyExists, NotFound
@@ -197,10 +206,14 @@ def unshare_workflow(conn: Connection, workflow_id: int, group_id: int) -> Share
     return Share(**row._mapping)
 
 
+# Built once: every decision on a workflow (each job call of a run) asks for its shares.
+_SHARE_GROUPS = select(workflow_share.c.group_id).where(
+    workflow_share.c.workflow_id == bindparam("workflow_id")
+)
+
+
 def workflow_group_ids(conn: Connection, workflow_id: int) -> frozenset[int]:
-    rows = conn.execute(
-        select(workflow_share.c.group_id).where(workflow_share.c.workflow_id == workflow_id)
-    )
+    rows = conn.execute(_SHARE_GROUPS, {"workflow_id": workflow_id})
     return frozenset(r.group_id for r in rows)
 
 
