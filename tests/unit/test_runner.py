@@ -121,7 +121,7 @@ def test_waiting_ends_when_the_wake_fd_is_written(tmp_path: Path) -> None:
     read_fd, write_fd = os.pipe()
     os.write(write_fd, b"x")
     began = time.monotonic()
-    processes.wait(60, wake_fd=read_fd)
+    processes.wait(60, wake_fds=[read_fd])
     assert time.monotonic() - began < 30
     processes.stop_all(grace=5)
     os.close(read_fd)

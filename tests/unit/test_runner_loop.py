@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from teamgate.client.http import ApiError
 from teamgate.runner.loop import JobRunner, Outcome, Settings
 
 DONE = ("completed", "failed", "canceled", "terminated")
+Job = dict[str, Any]
 
 
 class FakeServer:
@@ -137,13 +139,25 @@ def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-def logging_job(job_id: int, name: str, deps: list[int] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+def logging_job(job_id: int, name: str, deps: Sequence[int] = (), *, pair: bool = True) -> Job:
+    """A job that logs its start and end; with `pair`, it ends only once two jobs have
+    started, so that a run that never ran two at once would hang instead of passing."""
+    meet = "touch s.$TORC_JOB_ID; until [ $(ls s.* | wc -l) -ge 2 ]; do sleep 0.01; done; "
     return {
         "id": job_id,
         "name": name,
-        "command": f"echo start {name} >> log; echo end {name} >> log",
+        "command": f"echo start {name} >> log; {meet if pair else ''}echo end {name} >> log",
         "deps": list(deps),
     }
+
+
+def most_at_once(log: Path) -> int:
+    """The most jobs running at one time, from their start and end lines in the log."""
+    now = most = 0
+    for line in log.read_text().splitlines():
+        now += 1 if line.startswith("start") else -1
+        most = max(most, now)
+    return most
 
 
 def test_every_job_runs_once_after_its_dependencies(tmp_path: Path) -> None:
@@ -159,7 +173,7 @@ def test_every_job_runs_once_after_its_dependencies(tmp_path: Path) -> None:
         for dep in job["deps"]:
             assert order[f"end {server.jobs[dep]['name']}"] < order[f"start {job['name']}"]
     assert {j["status"] for j in server.jobs.values()} == {"completed"}
-    assert 1 < server.most_running <= 3
+    assert 1 < most_at_once(tmp_path / "log") <= 3
     assert server.nodes[0]["is_active"] is False
     assert (tmp_path / "output" / "job_stdio" / "job_wf1_j4_r1_a1.o").exists()
 
@@ -168,14 +182,14 @@ def test_resource_requirements_bound_how_many_run_at_once(tmp_path: Path) -> Non
     jobs = [{**logging_job(i, f"j{i}"), "resource_requirements_id": 9} for i in range(1, 9)]
     server = FakeServer(jobs, rrs={9: {"num_cpus": 2, "memory": "1g"}})
     run(server, tmp_path, num_cpus=4, memory_gb=64)
-    assert server.most_running == 2
+    assert most_at_once(tmp_path / "log") == 2
     assert {j["status"] for j in server.jobs.values()} == {"completed"}
 
 
 def test_max_parallel_jobs_bounds_a_queue_mode_run(tmp_path: Path) -> None:
-    server = FakeServer([logging_job(i, f"j{i}") for i in range(1, 10)])
+    server = FakeServer([logging_job(i, f"j{i}", pair=False) for i in range(1, 10)])
     run(server, tmp_path, max_parallel_jobs=1)
-    assert server.most_running == 1
+    assert most_at_once(tmp_path / "log") == 1
 
 
 def test_jobs_get_torcs_environment_but_never_the_password(
@@ -203,7 +217,7 @@ def test_jobs_get_torcs_environment_but_never_the_password(
 
 def test_a_failure_is_recorded_with_its_return_code(tmp_path: Path) -> None:
     server = FakeServer(
-        [{"id": 1, "name": "bad", "command": "exit 4"}, {**logging_job(2, "after"), "deps": [1]}]
+        [{"id": 1, "name": "bad", "command": "exit 4"}, logging_job(2, "after", [1], pair=False)]
     )
     run(server, tmp_path)
     by_job = {r["job_id"]: r for r in server.results}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +22,7 @@ from typing import IO, Any, Protocol
 from teamgate.client.http import ApiError
 from teamgate.client.torc import TorcClient
 from teamgate.errors import Conflict, TeamgateError
+from teamgate.runner.completions import Completer
 from teamgate.runner.processes import Exit, Process, Processes
 from teamgate.runner.resources import GIB, Need, Pool, cpu_count, total_memory_bytes
 from teamgate.runner.results import result_body, status_of
@@ -135,7 +137,9 @@ class JobRunner:
         self._env["TORC_API_URL"] = client.base_url
         self._stdio = settings.output_dir / "job_stdio"
         self._log: IO[str] | None = None
+        self._log_lock = threading.Lock()  # the completions thread logs too
         self._signals = _Signals()
+        self._completer: Completer | None = None
 
     # set-up and tear-down
 
@@ -174,12 +178,14 @@ class JobRunner:
         self._signals.install()
         try:
             with log_path.open("a", encoding="utf-8") as self._log:
+                self._completer = Completer(self._send_completion)
                 try:
                     return self._loop()
                 except BaseException:
                     self.processes.stop_all(grace=self.settings.grace)  # no orphans left behind
                     raise
                 finally:
+                    self._completer.close()  # what is queued is still sent
                     self._sign_off(time.monotonic() - started)
         finally:
             self._signals.restore()
@@ -217,23 +223,27 @@ class JobRunner:
     # the cycle
 
     def _loop(self) -> Outcome:
+        assert self._completer is not None
+        completer = self._completer
         next_check = 0.0
         idle_since: float | None = None
         while True:
             if self._signals.received is not None:
                 return self._interrupt(self._signals.received)
+            completer.check()
             changed = self._reap()
+            busy = bool(self.running or completer.pending)  # a job or its completion under way
             now = time.monotonic()
-            if now >= next_check or not (changed or self.running):
+            if now >= next_check or not (changed or busy):
                 summary = self.client.workflow_status(self.workflow_id)
                 self.listener.status(summary)
                 next_check = now + self.settings.poll_interval
                 if summary.get("is_canceled"):
                     return self._cancel(summary)
-                if summary.get("is_complete") and not self.running:
+                if summary.get("is_complete") and not busy:
                     return Outcome(summary, terminated=self.terminated)
             changed = self._claim() or changed
-            if changed or self.running:
+            if changed or busy:
                 idle_since = None
             else:
                 idle_since = idle_since or now
@@ -242,8 +252,10 @@ class JobRunner:
                     return Outcome(summary, stuck=stuck, terminated=self.terminated)
             if not changed:
                 timeout = max(min(next_check - time.monotonic(), self.settings.poll_interval), 0)
-                self.processes.wait(timeout, wake_fd=self._signals.read_fd)
+                wake = (self._signals.read_fd, completer.wake_fd)
+                self.processes.wait(timeout, wake_fds=wake)
                 self._signals.drain()
+                completer.drain()
 
     def _stuck(self, summary: dict[str, Any], *, idle_for: float) -> str | None:
         """Why nothing this runner can do will finish the workflow, or None to keep waiting
@@ -366,14 +378,22 @@ class JobRunner:
             return_code=return_code,
             exit=exit,
         )
+        assert self._completer is not None
+        self._completer.submit((job["id"], status, self.run_id, body))
+        self.listener.finished(job, status, return_code)
+
+    def _send_completion(self, item: tuple[int, str, int, dict[str, Any]]) -> None:
+        """Record one finished job (in the completions thread)."""
+        job_id, status, run_id, body = item
         try:
-            self.client.complete_job(job["id"], status, self.run_id, body)
+            self.client.complete_job(job_id, status, run_id, body)
         except ApiError as exc:
             if exc.status not in STALE:
                 raise
-            self._write(f"job {job['id']} was not completed: {exc}")
-        self._write(f"Job completed job_id={job['id']} status={status} return_code={return_code}")
-        self.listener.finished(job, status, return_code)
+            self._write(f"job {job_id} was not completed: {exc}")
+            return
+        code = body["return_code"]
+        self._write(f"Job completed job_id={job_id} status={status} return_code={code}")
 
     # stopping
 
@@ -392,7 +412,11 @@ class JobRunner:
             status, code = status_of(exit, signal_sent=process.signal_sent or signal.SIGTERM)
             self.terminated += 1
             self._finish(process.data, exit, status=status, return_code=code)
+        if self._completer is not None:
+            self._completer.flush()  # recorded before the run reports how it ended
 
     def _write(self, line: str) -> None:
-        if self._log is not None:
-            self._log.write(f"{datetime.now(UTC).isoformat(timespec='milliseconds')} {line}\n")
+        stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
+        with self._log_lock:
+            if self._log is not None and not self._log.closed:
+                self._log.write(f"{stamp} {line}\n")

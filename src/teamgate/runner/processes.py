@@ -14,7 +14,7 @@ import select
 import shutil
 import signal
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,12 +117,11 @@ class Processes:
         known = peak if peak > process.floor else None
         return Exit(os.waitstatus_to_exitcode(status), wall, cpu, known)
 
-    def wait(self, timeout: float, *, wake_fd: int | None = None) -> None:
-        """Block until a process exits, `wake_fd` becomes readable (a signal arrived) or
-        `timeout` seconds pass."""
+    def wait(self, timeout: float, *, wake_fds: Sequence[int] = ()) -> None:
+        """Block until a process exits, one of `wake_fds` becomes readable (a signal arrived,
+        a completion was recorded) or `timeout` seconds pass."""
         fds = [p.pidfd for p in self.running.values() if p.pidfd is not None]
-        if wake_fd is not None:
-            fds.append(wake_fd)
+        fds.extend(wake_fds)
         if self._pidfds or not self.running:
             if fds:
                 poller = select.poll()
@@ -134,15 +133,9 @@ class Processes:
             return
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any(
-                os.waitid(os.P_PID, p.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-                for p in self.running.values()
-            ):
+            if any(map(_exited, self.running.values())):
                 return
-            ready, _, _ = select.select(
-                [wake_fd] if wake_fd is not None else [], [], [], FALLBACK_TICK
-            )
-            if ready:
+            if select.select(list(wake_fds), [], [], FALLBACK_TICK)[0]:
                 return
 
     def signal_all(self, sig: int, processes: Iterable[Process] | None = None) -> None:

@@ -1,0 +1,82 @@
+"""Recording finished jobs from a thread of their own.
+
+Completing a job is one request the runner need not wait for: while the server records one
+result (and readies that job's dependents), the runner reaps, claims and starts the next
+jobs. Each completion that lands writes a byte to `wake_fd`, so a runner waiting for work
+claims the dependents at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+
+class Completer:
+    """A queue of completions and the one thread that sends them, in order."""
+
+    def __init__(self, send: Callable[[Any], None]) -> None:
+        self._send = send
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._idle = threading.Condition()
+        self._pending = 0
+        self._error: BaseException | None = None
+        self.wake_fd, self._write_fd = os.pipe()
+        os.set_blocking(self.wake_fd, False)
+        os.set_blocking(self._write_fd, False)
+        self._thread = threading.Thread(target=self._work, name="completions", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        """Completions submitted and not yet answered by the server."""
+        return self._pending
+
+    def submit(self, item: Any) -> None:
+        with self._idle:
+            self._pending += 1
+        self._queue.put(item)
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                if self._error is None:  # after a failure, the rest are not sent
+                    self._send(item)
+            except BaseException as exc:  # handed to the runner's thread by check()
+                self._error = exc
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+                with contextlib.suppress(BlockingIOError):  # full of wake-ups already
+                    os.write(self._write_fd, b".")
+
+    def check(self) -> None:
+        """Raise, in the caller's thread, what a completion raised."""
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def drain(self) -> None:
+        """Empty the wake-up pipe (after a wait it ended)."""
+        try:
+            while os.read(self.wake_fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def flush(self) -> None:
+        """Wait until every submitted completion is answered; raise what one raised."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._pending == 0)
+        self.check()
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        os.close(self.wake_fd)
+        os.close(self._write_fd)
