@@ -14,7 +14,7 @@ import signal
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -26,6 +26,7 @@ from teamgate.runner.completions import Completer
 from teamgate.runner.processes import Exit, Process, Processes
 from teamgate.runner.resources import GIB, Need, Pool, cpu_count, total_memory_bytes
 from teamgate.runner.results import result_body, status_of
+from teamgate.runner.signals import Signals
 
 STALE = (409, 422)  # the job changed under us (canceled, reset): nothing left to record
 HIDDEN_ENV = ("TORC_PASSWORD",)  # never handed to a job: its environment is not a secret store
@@ -74,43 +75,6 @@ class Running:
     process: Process | None = None
 
 
-@dataclass
-class _Signals:
-    """SIGINT/SIGTERM noted (not raised) and a pipe that wakes the runner's wait."""
-
-    received: int | None = None
-    read_fd: int = -1
-    _saved: dict[int, Any] = field(default_factory=dict)
-    _write_fd: int = -1
-    _saved_wakeup: int = -1
-
-    def install(self) -> None:
-        self.read_fd, self._write_fd = os.pipe()
-        os.set_blocking(self._write_fd, False)
-        os.set_blocking(self.read_fd, False)
-        self._saved_wakeup = signal.set_wakeup_fd(self._write_fd)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._saved[sig] = signal.signal(sig, self._note)
-
-    def _note(self, signum: int, _frame: object) -> None:
-        if self.received is None:
-            self.received = signum
-
-    def restore(self) -> None:
-        for sig, handler in self._saved.items():
-            signal.signal(sig, handler)
-        signal.set_wakeup_fd(self._saved_wakeup)
-        os.close(self.read_fd)
-        os.close(self._write_fd)
-
-    def drain(self) -> None:
-        try:
-            while os.read(self.read_fd, 512):
-                pass
-        except BlockingIOError:
-            pass
-
-
 class JobRunner:
     """Runs the ready jobs of one workflow on this machine until nothing is left to run."""
 
@@ -138,7 +102,7 @@ class JobRunner:
         self._stdio = settings.output_dir / "job_stdio"
         self._log: IO[str] | None = None
         self._log_lock = threading.Lock()  # the completions thread logs too
-        self._signals = _Signals()
+        self._signals = Signals()
         self._completer: Completer | None = None
 
     # set-up and tear-down
