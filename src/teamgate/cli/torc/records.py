@@ -69,7 +69,7 @@ def events_list(
         lambda e: (
             e["timestamp_formatted"],
             _event_field(e.get("data"), "severity", "level", default="info"),
-            _event_field(e.get("data"), "category", "event_type", "type", "action"),
+            _event_field(e.get("data"), "type", "event_type", "category", "action"),
             json.dumps(e.get("data"), separators=(",", ":")),
         ),
         title=f"Events for workflow ID {workflow_id}:",
