@@ -357,3 +357,12 @@ def test_canceling_a_workflow_stops_its_runner(server: Server, tmp_path: Path) -
     assert status["is_canceled"] is True and status["jobs_by_status"]["running"] == 0
     refused = torc(server, tmp_path, "run", wf)
     assert refused.returncode == 1 and "reset-status" in refused.stderr
+
+
+def test_json_output_is_one_document_a_script_can_read(server: Server, tmp_path: Path) -> None:
+    (tmp_path / "workflow.yaml").write_text(HELLO)
+    ran = torc(server, tmp_path, "-f", "json", "run", "workflow.yaml")
+    assert ran.returncode == 0, ran.stderr
+    summary = json.loads(ran.stdout)
+    assert ran.stderr.startswith(f"Created workflow {summary['workflow_id']}")
+    assert summary["jobs_by_status"]["completed"] == summary["total_jobs"] == 2

@@ -48,7 +48,8 @@ def workflow_id_of(opts: Options, argument: str) -> int:
     with opts.client() as client:
         created = client.create_workflow_from_spec(spec)
     warn(created)
-    click.echo(f"Created workflow {created['id']}")
+    # JSON output stays one document on stdout: the line goes to stderr then
+    click.echo(f"Created workflow {created['id']}", err=opts.json)
     return int(created["id"])
 
 
