@@ -366,3 +366,36 @@ def test_json_output_is_one_document_a_script_can_read(server: Server, tmp_path:
     summary = json.loads(ran.stdout)
     assert ran.stderr.startswith(f"Created workflow {summary['workflow_id']}")
     assert summary["jobs_by_status"]["completed"] == summary["total_jobs"] == 2
+
+
+def test_two_runners_share_a_workflow_and_run_each_job_once(server: Server, tmp_path: Path) -> None:
+    # a job ends only once each runner has started one: both take part, or the test hangs
+    meet = "touch s.$TORC_OUTPUT_DIR; until [ -e s.out0 ] && [ -e s.out1 ]; do sleep 0.01; done"
+    spec = {
+        "name": "shared-load",
+        "jobs": [
+            {"name": f"j{i:03d}", "command": f"{meet}; echo $TORC_JOB_NAME >> ran.log"}
+            for i in range(200)
+        ],
+    }
+    (tmp_path / "spec.json").write_text(json.dumps(spec))
+    created = as_json(torc(server, tmp_path, "-f", "json", "workflows", "create", "spec.json"))
+    wf = str(created["id"])
+    runners = [
+        subprocess.Popen(
+            [str(BIN / "torc"), "run", wf, "--num-cpus", "1", "--output-dir", f"out{n}"],
+            env=cli_env(server),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(2)
+    ]
+    for runner in runners:
+        _out, err = runner.communicate(timeout=120)
+        assert runner.returncode == 0, err
+    ran = (tmp_path / "ran.log").read_text().split()
+    assert sorted(ran) == sorted(job["name"] for job in spec["jobs"])  # each once, none lost
+    results = as_json(torc(server, tmp_path, "-f", "json", "results", "list", wf))["results"]
+    assert len({r["compute_node_id"] for r in results}) == 2
