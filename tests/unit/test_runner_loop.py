@@ -241,7 +241,8 @@ def test_a_job_too_big_for_this_machine_stops_the_run_with_the_reason(tmp_path: 
     assert server.jobs[1]["status"] == "ready"
 
 
-def test_ctrl_c_stops_running_jobs_and_records_them_terminated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_running_jobs_and_records_them_terminated(tmp_path: Path, signum: int) -> None:
     marker = tmp_path / "started"
     server = FakeServer(
         [
@@ -257,17 +258,18 @@ def test_ctrl_c_stops_running_jobs_and_records_them_terminated(tmp_path: Path) -
 
     def interrupt_once_started() -> None:
         if marker.exists():
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signum)
 
     server.on_status = interrupt_once_started
     outcome = run(server, tmp_path, num_cpus=2, grace=5)
-    assert outcome.signal == signal.SIGINT and outcome.terminated == 1
+    assert outcome.signal == signum and outcome.terminated == 1
     assert server.jobs[2]["status"] == "terminated"
     assert [r["return_code"] for r in server.results if r["job_id"] == 2] == [-15]
     assert server.jobs[3]["status"] == "blocked"
     assert server.nodes[0]["is_active"] is False
     # the handlers are restored: a later SIGINT is Python's KeyboardInterrupt again
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     server.on_status = None
     (tmp_path / "go").touch()
     again = run(server, tmp_path, num_cpus=2)
