@@ -100,6 +100,38 @@ def test_quick_start_runs_hello_world_and_lists_its_results(server: Server, tmp_
     assert len(as_json(torc(server, tmp_path, "-f", "json", "results", "list", wf))["results"]) == 2
 
 
+QUICK_START = """\
+name: hello_world
+description: Simple hello world workflow
+
+jobs:
+  - name: job 1
+    command: echo "Hello from torc!"
+  - name: job 2
+    command: echo "Hello again from torc!"
+"""
+
+
+def test_the_local_quick_start_as_written(secured_server: Server, tmp_path: Path) -> None:
+    """Torc's Quick Start (Local): `torc run workflow.yaml --poll-interval 1`, then `torc results
+    list` with no workflow id (the caller's only workflow; with several, say which to give)."""
+    (tmp_path / "workflow.yaml").write_text(QUICK_START)
+    ran = torc(secured_server, tmp_path, "run", "workflow.yaml", "--poll-interval", "1", user="bob")
+    assert ran.returncode == 0, ran.stderr
+    listed = torc(secured_server, tmp_path, "results", "list", user="bob")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("│ Completed │") == 2 and "Total: 2 results" in listed.stdout
+    assert "│ job 1 " in listed.stdout and "│ job 2 " in listed.stdout
+
+    second, _ = run_spec(secured_server, tmp_path, "workflow.yaml", user="bob")
+    again = torc(secured_server, tmp_path, "results", "list", user="bob")
+    assert again.returncode != 0
+    wanted = "2 workflows: give WORKFLOW_ID ('torc workflows list' shows them; the newest is"
+    assert f"{wanted} {second}, 'hello_world')" in again.stderr
+    nothing = torc(secured_server, tmp_path, "jobs", "list", user="carol")
+    assert nothing.returncode != 0 and "no workflow to act on: give WORKFLOW_ID" in nothing.stderr
+
+
 def test_files_order_the_jobs_that_write_and_read_them(server: Server, tmp_path: Path) -> None:
     spec = {
         "name": "files",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -12,6 +14,7 @@ if TYPE_CHECKING:
     from teamgate.client.http import ApiError
     from teamgate.client.torc import TorcClient
 
+F = TypeVar("F", bound=Callable[..., Any])
 API_PATH = "/torc-service/v1"
 USER_HELP = "set TORC_USERNAME or pass --username"
 
@@ -48,6 +51,33 @@ class Options:
     def json(self) -> bool:
         return self.format == "json"
 
+    def workflow(self, workflow_id: int | None) -> int:
+        """The workflow a command acts on: `workflow_id` when given; else, as in Torc, the
+        caller's only workflow, or one chosen at the terminal (the newest is the default)."""
+        if workflow_id is not None:
+            return workflow_id
+        from teamgate.errors import Invalid
+
+        with self.client() as client:
+            owned = client.list_workflows(**({"user": self.username} if self.username else {}))
+        if not owned:
+            raise Invalid(
+                "no workflow to act on: give WORKFLOW_ID, or create one with "
+                "'torc workflows create SPEC' or 'torc run SPEC'"
+            )
+        if len(owned) == 1:
+            return int(owned[0]["id"])
+        newest = max(owned, key=lambda w: int(w["id"]))
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            raise Invalid(
+                f"{len(owned)} workflows: give WORKFLOW_ID ('torc workflows list' shows them; "
+                f"the newest is {newest['id']}, '{newest['name']}')"
+            )
+        for w in sorted(owned, key=lambda w: int(w["id"])):
+            click.echo(f"  {w['id']:>6}  {w['name']}", err=True)
+        ids = click.Choice([str(w["id"]) for w in owned])
+        return int(click.prompt("Workflow ID", type=ids, default=str(newest["id"]), err=True))
+
     def sign_in_hint(self) -> str:
         """Who torc signed in as, and how to be someone else (for a 401)."""
         who = f"'{self.username}' ({self.username_from})" if self.username else "nobody"
@@ -83,6 +113,11 @@ def _hint(ctx: click.Context, exc: ApiError) -> str | None:
 
 def _store_format(ctx: click.Context, value: str) -> None:
     ctx.find_object(Options).format = value  # type: ignore[union-attr]
+
+
+def workflow_argument(f: F) -> F:
+    """`[WORKFLOW_ID]`, optional as in Torc: resolve it with `Options.workflow`."""
+    return click.argument("workflow_id", type=int, required=False)(f)
 
 
 command = leaf_command("-f", "--format", apply=_store_format, hint=_hint)

@@ -8,7 +8,7 @@ import click
 
 from teamgate.cli.common import examples
 from teamgate.cli.output import echo_json, render_table
-from teamgate.cli.torc.common import Options, command, pass_options
+from teamgate.cli.torc.common import Options, command, pass_options, workflow_argument
 from teamgate.cli.torc.runs import STATUSES, echo_list, list_items, paging
 
 # Torc's `jobs list -s` takes every status but pending_failed
@@ -28,13 +28,16 @@ def jobs() -> None:
         "torc -f json jobs list 1 | jq -r '.jobs[].name'",
     ),
 )
-@click.argument("workflow_id", type=int)
+@workflow_argument
 @click.option("-s", "--status", type=LIST_STATUSES, help="Only jobs with this status.")
 @paging
 @command
 @pass_options
-def jobs_list(opts: Options, workflow_id: int, status: str | None, limit: int, offset: int) -> None:
+def jobs_list(
+    opts: Options, workflow_id: int | None, status: str | None, limit: int, offset: int
+) -> None:
     """List a workflow's jobs: ID, name, status and command."""
+    workflow_id = opts.workflow(workflow_id)
     with opts.client() as client:
         items = list_items(
             client, "/jobs", offset=offset, limit=limit, workflow_id=workflow_id, status=status

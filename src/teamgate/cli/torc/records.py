@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from teamgate.cli.common import examples
-from teamgate.cli.torc.common import Options, command, pass_options
+from teamgate.cli.torc.common import Options, command, pass_options, workflow_argument
 from teamgate.cli.torc.runs import echo_list, list_items, paging
 
 
@@ -39,15 +39,16 @@ def _event_field(data: Any, *names: str, default: str = "") -> str:
     "list",
     epilog=examples("torc events list 1", "torc events list 1 --category job_completed"),
 )
-@click.argument("workflow_id", type=int)
+@workflow_argument
 @click.option("-t", "--category", "--type", "category", help="Only events of this category.")
 @paging
 @command
 @pass_options
 def events_list(
-    opts: Options, workflow_id: int, category: str | None, limit: int, offset: int
+    opts: Options, workflow_id: int | None, category: str | None, limit: int, offset: int
 ) -> None:
     """List a workflow's events, oldest first."""
+    workflow_id = opts.workflow(workflow_id)
     import json
 
     with opts.client() as client:
@@ -86,15 +87,16 @@ def files() -> None:
 @files.command(
     "list", epilog=examples("torc files list 1", "torc files list 1 --produced-by-job-id 4")
 )
-@click.argument("workflow_id", type=int)
+@workflow_argument
 @click.option("--produced-by-job-id", type=int, help="Only the files this job writes.")
 @paging
 @command
 @pass_options
 def files_list(
-    opts: Options, workflow_id: int, produced_by_job_id: int | None, limit: int, offset: int
+    opts: Options, workflow_id: int | None, produced_by_job_id: int | None, limit: int, offset: int
 ) -> None:
     """List a workflow's files: name, path and when they last changed."""
+    workflow_id = opts.workflow(workflow_id)
     with opts.client() as client:
         items = list_items(
             client,

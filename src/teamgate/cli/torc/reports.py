@@ -9,7 +9,7 @@ import click
 
 from teamgate.cli.common import examples
 from teamgate.cli.output import echo_json
-from teamgate.cli.torc.common import Options, command, pass_options
+from teamgate.cli.torc.common import Options, command, pass_options, workflow_argument
 from teamgate.cli.torc.runs import (
     BAD,
     Progress,
@@ -70,11 +70,12 @@ def reports() -> None:
 
 
 @reports.command("summary", epilog=examples("torc reports summary 1"))
-@click.argument("workflow_id", type=int)
+@workflow_argument
 @command
 @pass_options
-def reports_summary(opts: Options, workflow_id: int) -> None:
+def reports_summary(opts: Options, workflow_id: int | None) -> None:
     """Summarise a workflow: jobs by status, execution time and the verdict."""
+    workflow_id = opts.workflow(workflow_id)
     with opts.client() as client:
         summary = client.workflow_status(workflow_id)
     if opts.json:
@@ -91,7 +92,7 @@ def reports_summary(opts: Options, workflow_id: int) -> None:
     "watch",
     epilog=examples("torc watch 1", "torc watch 1 --poll-interval 10"),
 )
-@click.argument("workflow_id", type=int)
+@workflow_argument
 @click.option(
     "-p",
     "--poll-interval",
@@ -102,9 +103,10 @@ def reports_summary(opts: Options, workflow_id: int) -> None:
 )
 @command
 @pass_options
-def watch(opts: Options, workflow_id: int, poll_interval: float) -> None:
+def watch(opts: Options, workflow_id: int | None, poll_interval: float) -> None:
     """Follow a workflow until it completes: a progress bar on a terminal, a line per
     change when piped. Exits 0 when every job completed, 1 otherwise."""
+    workflow_id = opts.workflow(workflow_id)
     import time
 
     progress = Progress(enabled=progress_wanted(opts.json))

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from teamgate.cli.common import examples
-from teamgate.cli.torc.common import Options, command, pass_options
+from teamgate.cli.torc.common import Options, command, pass_options, workflow_argument
 from teamgate.cli.torc.runs import STATUSES, echo_list, list_items, paging
 
 
@@ -67,7 +67,7 @@ HEADERS = (
         "torc -f json results list 1 | jq '.results[].return_code'",
     ),
 )
-@click.argument("workflow_id", type=int)
+@workflow_argument
 @click.option("-j", "--job-id", type=int, help="Only this job's results.")
 @click.option("-r", "--run-id", type=int, help="Only this run's results.")
 @click.option("--return-code", type=int, help="Only results with this return code.")
@@ -79,7 +79,7 @@ HEADERS = (
 @pass_options
 def results_list(
     opts: Options,
-    workflow_id: int,
+    workflow_id: int | None,
     job_id: int | None,
     run_id: int | None,
     return_code: int | None,
@@ -90,6 +90,7 @@ def results_list(
     offset: int,
 ) -> None:
     """List a workflow's results: return code, time, peak memory and CPU of each attempt."""
+    workflow_id = opts.workflow(workflow_id)
     filters = {
         "workflow_id": workflow_id,
         "job_id": job_id,

@@ -9,7 +9,7 @@ import click
 
 from teamgate.cli.common import answer, examples, warn
 from teamgate.cli.output import echo_json, render_table
-from teamgate.cli.torc.common import Options, command, pass_options
+from teamgate.cli.torc.common import Options, command, pass_options, workflow_argument
 
 
 @click.group(
@@ -70,11 +70,12 @@ def workflows_list(opts: Options) -> None:
 
 
 @workflows.command("get", epilog=examples("torc workflows get 1", "torc workflows get 1 -f json"))
-@click.argument("workflow_id", type=int)
+@workflow_argument
 @command
 @pass_options
-def workflows_get(opts: Options, workflow_id: int) -> None:
+def workflows_get(opts: Options, workflow_id: int | None) -> None:
     """Show one workflow."""
+    workflow_id = opts.workflow(workflow_id)
     with opts.client() as client:
         found = client.get_workflow(workflow_id)
     if opts.json:
@@ -115,11 +116,12 @@ def workflows_delete(opts: Options, workflow_ids: tuple[int, ...], yes: bool) ->
 @workflows.command(
     "status", epilog=examples("torc workflows status 1", "torc workflows status 1 -f json")
 )
-@click.argument("workflow_id", type=int)
+@workflow_argument
 @command
 @pass_options
-def workflows_status(opts: Options, workflow_id: int) -> None:
+def workflows_status(opts: Options, workflow_id: int | None) -> None:
     """Show a workflow's run: jobs by status, run id and whether it was canceled."""
+    workflow_id = opts.workflow(workflow_id)
     from teamgate.cli.torc.runs import counts_of
 
     with opts.client() as client:
@@ -144,11 +146,12 @@ def workflows_status(opts: Options, workflow_id: int) -> None:
 @workflows.command(
     "cancel", epilog=examples("torc workflows cancel 1", "torc workflows cancel 1 -f json")
 )
-@click.argument("workflow_id", type=int)
+@workflow_argument
 @command
 @pass_options
-def workflows_cancel(opts: Options, workflow_id: int) -> None:
+def workflows_cancel(opts: Options, workflow_id: int | None) -> None:
     """Cancel a workflow: its running jobs are stopped by their runners, nothing new starts."""
+    workflow_id = opts.workflow(workflow_id)
     with opts.client() as client:
         client.cancel_workflow(workflow_id)
     if opts.json:
@@ -164,7 +167,7 @@ def workflows_cancel(opts: Options, workflow_id: int) -> None:
         "torc workflows reset-status 1 --yes",
     ),
 )
-@click.argument("workflow_id", type=int)
+@workflow_argument
 @click.option(
     "--failed-only",
     is_flag=True,
@@ -175,9 +178,10 @@ def workflows_cancel(opts: Options, workflow_id: int) -> None:
 @command
 @pass_options
 def workflows_reset_status(
-    opts: Options, workflow_id: int, failed_only: bool, force: bool, yes: bool
+    opts: Options, workflow_id: int | None, failed_only: bool, force: bool, yes: bool
 ) -> None:
     """Reset a workflow's jobs so that `torc run ID` runs them again (a new run)."""
+    workflow_id = opts.workflow(workflow_id)
     if not yes and not opts.json and sys.stdin.isatty():
         which = "failed jobs" if failed_only else "all jobs"
         click.confirm(f"Reset {which} of workflow {workflow_id}?", abort=True)
