@@ -196,6 +196,8 @@ def test_jobs_get_torcs_environment_but_never_the_password(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("TORC_PASSWORD", "s3cret")
+    monkeypatch.setenv("OPENTACO_PASSWORD", "s3cret-too")
+    monkeypatch.setenv("OPENTACO_TOKEN", "tg_s3cret")
     command = "env > env.txt"
     server = FakeServer(
         [{"id": 1, "name": "e", "command": command, "env": {"STAGE": "2", "TORC_PASSWORD": "x"}}]
@@ -206,7 +208,7 @@ def test_jobs_get_torcs_environment_but_never_the_password(
         for line in (tmp_path / "env.txt").read_text().splitlines()
         if "=" in line
     )
-    assert "TORC_PASSWORD" not in env
+    assert not {"TORC_PASSWORD", "OPENTACO_PASSWORD", "OPENTACO_TOKEN"} & set(env)
     assert "s3cret" not in (tmp_path / "env.txt").read_text()
     assert env["STAGE"] == "2"
     assert env["TORC_API_URL"] == FakeServer.base_url

@@ -29,7 +29,7 @@ from teamgate.runner.results import result_body, status_of
 from teamgate.runner.signals import Signals
 
 STALE = (409, 422)  # the job changed under us (canceled, reset): nothing left to record
-HIDDEN_ENV = ("TORC_PASSWORD",)  # never handed to a job: its environment is not a secret store
+HIDDEN_ENV = ("TORC_PASSWORD", "OPENTACO_PASSWORD", "OPENTACO_TOKEN")  # never handed to a job
 
 
 class Listener(Protocol):
