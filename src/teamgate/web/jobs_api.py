@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import Path, Query
 
+from teamgate.domain.jobs import JobStatus
 from teamgate.services import jobs
 from teamgate.services.context import MAX_LIMIT
 from teamgate.storage.db.jobs import JobFilter
 from teamgate.storage.db.results import ResultFilter
 from teamgate.web import runs_api
 from teamgate.web.deps import Caller, Context, api_router
-from teamgate.web.jobs_models import JobIn, JobsIn, JobStatus
+from teamgate.web.jobs_models import JobIn, JobsIn
 from teamgate.web.models import MAX_ROW_ID
 
 PREFIX = "/torc-service/v1"

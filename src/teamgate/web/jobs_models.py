@@ -7,10 +7,11 @@ on create, as Torc does.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from teamgate.domain.jobs import JobStatus
 from teamgate.web.models import MAX_ROW_ID, StrictIn
 
 MAX_BIGINT = 2**63 - 1
@@ -18,19 +19,6 @@ MAX_JOBS_PER_REQUEST = 10_000
 MAX_LINKS = 100_000  # ids in one job's list
 MAX_ENV = 1_000
 
-JobStatus = Literal[
-    "uninitialized",
-    "blocked",
-    "ready",
-    "pending",
-    "running",
-    "completed",
-    "failed",
-    "canceled",
-    "terminated",
-    "disabled",
-    "pending_failed",
-]
 RowId = Annotated[int, Field(ge=0, le=MAX_ROW_ID)]
 Ids = Annotated[list[RowId], Field(max_length=MAX_LINKS)]
 Number = Annotated[float, Field(ge=0, allow_inf_nan=False)]

@@ -7,12 +7,13 @@ from typing import Annotated, Any
 
 from fastapi import Path, Query
 
+from teamgate.domain.jobs import JobStatus
 from teamgate.services import runs
 from teamgate.services.context import MAX_LIMIT
 from teamgate.storage.db.job_claims import GIB, Resources
 from teamgate.storage.db.requirements import parse_runtime
 from teamgate.web.deps import Caller, Context, api_router
-from teamgate.web.jobs_models import JobStatus, ResourcesIn, ResultIn
+from teamgate.web.jobs_models import ResourcesIn, ResultIn
 from teamgate.web.models import MAX_ROW_ID
 
 # included by jobs_api.router, under its prefix

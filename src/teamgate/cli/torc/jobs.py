@@ -9,7 +9,8 @@ import click
 from teamgate.cli.common import examples
 from teamgate.cli.output import echo_json, render_table
 from teamgate.cli.torc.common import Options, command, pass_options, workflow_argument
-from teamgate.cli.torc.runs import STATUSES, echo_list, list_items, paging
+from teamgate.cli.torc.runs import echo_list, list_items, paging
+from teamgate.domain.jobs import STATUSES
 
 # Torc's `jobs list -s` takes every status but pending_failed
 LIST_STATUSES = click.Choice([s for s in STATUSES if s != "pending_failed"])

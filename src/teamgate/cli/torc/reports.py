@@ -11,13 +11,13 @@ from teamgate.cli.common import examples
 from teamgate.cli.output import echo_json
 from teamgate.cli.torc.common import Options, command, pass_options, workflow_argument
 from teamgate.cli.torc.runs import (
-    BAD,
     Progress,
     counts_of,
     exit_code,
     progress_wanted,
     summary_line,
 )
+from teamgate.domain.jobs import FAILED
 
 
 def duration(seconds: float) -> str:
@@ -32,7 +32,7 @@ def duration(seconds: float) -> str:
 
 def summary_text(s: dict[str, Any]) -> str:
     counts = counts_of(s)
-    marks = {"completed": "✓", **dict.fromkeys(BAD, "✗")}
+    marks = {"completed": "✓", **dict.fromkeys(FAILED, "✗")}
     lines = [
         "Workflow Summary",
         "================",
@@ -54,7 +54,7 @@ def summary_text(s: dict[str, Any]) -> str:
         lines.append(f"Walltime: {duration(float(s['walltime_seconds']))}")
     lines.append(f"Active compute nodes: {s.get('active_compute_nodes', 0)}")
     lines.append("")
-    bad = sum(counts[b] for b in BAD)
+    bad = sum(counts[b] for b in FAILED)
     if exit_code(s) == 0:
         lines.append("✓ All jobs completed successfully")
     elif bad:

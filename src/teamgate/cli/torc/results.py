@@ -8,7 +8,8 @@ import click
 
 from teamgate.cli.common import examples
 from teamgate.cli.torc.common import Options, command, pass_options, workflow_argument
-from teamgate.cli.torc.runs import STATUSES, echo_list, list_items, paging
+from teamgate.cli.torc.runs import echo_list, list_items, paging
+from teamgate.domain.jobs import STATUSES
 
 
 @click.group(epilog=examples("torc results list 1", "torc results list 1 --failed"))

@@ -13,26 +13,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from teamgate.cli.output import counted, dumps, render_table
+from teamgate.domain.jobs import DONE, STATUSES
 
 if TYPE_CHECKING:
     from teamgate.client.torc import TorcClient
 
 F = TypeVar("F", bound=Callable[..., Any])
-DONE = ("completed", "failed", "canceled", "terminated")
-BAD = ("failed", "canceled", "terminated")
-STATUSES = (
-    "uninitialized",
-    "blocked",
-    "ready",
-    "pending",
-    "running",
-    "completed",
-    "failed",
-    "canceled",
-    "terminated",
-    "disabled",
-    "pending_failed",
-)
 EXIT_INTERRUPTED = {2: 130, 15: 143}  # SIGINT, SIGTERM: the shell's 128 + signal
 
 

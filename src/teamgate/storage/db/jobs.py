@@ -25,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 
+from teamgate.domain.jobs import DONE, STATUSES
 from teamgate.errors import Conflict, Invalid, NotFound
 from teamgate.storage.db.spec_store import insert_default_requirements
 from teamgate.storage.db.tables import (
@@ -39,21 +40,6 @@ from teamgate.storage.db.tables import (
 
 T = TypeVar("T")
 
-STATUSES = (
-    "uninitialized",
-    "blocked",
-    "ready",
-    "pending",
-    "running",
-    "completed",
-    "failed",
-    "canceled",
-    "terminated",
-    "disabled",
-    "pending_failed",
-)
-DONE = ("completed", "failed", "canceled", "terminated")  # a blocker that no longer blocks
-FAILED = ("failed", "canceled", "terminated")  # a blocker whose dependents may be canceled
 FINAL = (*DONE, "pending_failed")  # what complete_job may set
 SORT_COLUMNS = ("id", "name", "status", "priority", "workflow_id")
 RELATIONS = (
