@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 from teamgate.client.http import ApiError
 from teamgate.client.torc import TorcClient
@@ -30,6 +31,15 @@ from teamgate.runner.signals import Signals
 
 STALE = (409, 422)  # the job changed under us (canceled, reset): nothing left to record
 HIDDEN_ENV = ("TORC_PASSWORD", "OPENTACO_PASSWORD", "OPENTACO_TOKEN")  # never handed to a job
+
+
+def without_credentials(url: str) -> str:
+    """`url` without a `user:password@` part: a job is told where the server is, never how
+    its runner signs in."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 class Listener(Protocol):
@@ -98,7 +108,7 @@ class JobRunner:
         self._needs: dict[int, Need] = {}  # by resource requirements id
         self._files: dict[int, dict[str, Any]] = {}
         self._env = {k: v for k, v in os.environ.items() if k not in HIDDEN_ENV}
-        self._env["TORC_API_URL"] = client.base_url
+        self._env["TORC_API_URL"] = without_credentials(client.base_url)
         self._stdio = settings.output_dir / "job_stdio"
         self._log: IO[str] | None = None
         self._log_lock = threading.Lock()  # the completions thread logs too
@@ -293,7 +303,7 @@ class JobRunner:
                 stderr=self._stdio / f"{stem}.e",
                 data=entry,
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: an env name or value bash cannot take
             self._write(f"job {job['id']} could not start: {exc}")
             self._finish(entry, None, status="failed", return_code=127)
             return

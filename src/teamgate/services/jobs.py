@@ -7,12 +7,15 @@ moves to another workflow, and every id a job names must belong to its workflow.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
-from teamgate.errors import Invalid
+from teamgate.errors import Conflict, Invalid
 from teamgate.services.context import ServiceContext, check_page
 from teamgate.services.workflows import authorize_workflow
 from teamgate.storage.db import jobs as store
@@ -22,6 +25,31 @@ from teamgate.storage.db.results import ResultFilter
 
 READ, WRITE = Action.WORKFLOW_READ, Action.WORKFLOW_WRITE
 Page = tuple[list[dict[str, Any]], int]
+T = TypeVar("T")
+
+
+def _check_env(bodies: Sequence[Mapping[str, Any]]) -> None:
+    """A job's environment variable names must be names a process can be given: a name with
+    `=` cannot be passed to `bash -c` (a runner claiming the job could not start it)."""
+    for body in bodies:
+        for name in body.get("env") or ():
+            if "=" in name:
+                raise Invalid(
+                    f"env: {name[:64]!r} is not an environment variable name (it contains '=')"
+                )
+
+
+def _stored(conn: Connection, write: Callable[[], T]) -> T:
+    """`write()` in a savepoint: a job name taken, or the workflow deleted, by a concurrent
+    request after this one's checks is a 409, not a server error."""
+    try:
+        with conn.begin_nested():
+            return write()
+    except IntegrityError:
+        raise Conflict(
+            "jobs: the workflow changed concurrently (a job of that name was just created, "
+            "or the workflow deleted): try again"
+        ) from None
 
 
 def create_jobs(
@@ -36,7 +64,8 @@ def create_jobs(
     workflow_id = workflow_ids.pop()
     with ctx.db.write() as conn:
         authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
-        return store.insert_jobs(conn, workflow_id, bodies)
+        _check_env(bodies)
+        return _stored(conn, lambda: store.insert_jobs(conn, workflow_id, bodies))
 
 
 def get_job(ctx: ServiceContext, principal: Principal, job_id: int) -> dict[str, Any]:
@@ -87,7 +116,8 @@ def update_job(
             if given is not None and sorted(set(given)) != sorted(linked[name]):
                 raise Invalid(f"{name}: a job's links cannot be changed by an update")
         store.check_links(conn, current["workflow_id"], body)
-        return store.update_job(conn, current, body)
+        _check_env([body])
+        return _stored(conn, lambda: store.update_job(conn, current, body))
 
 
 def delete_job(ctx: ServiceContext, principal: Principal, job_id: int) -> dict[str, Any]:
