@@ -383,3 +383,46 @@ def test_a_job_is_not_told_credentials_in_the_servers_url(
     assert without_credentials("https://h/x") == "https://h/x"
     assert without_credentials("https://u@h:1/x?q=1") == "https://h:1/x?q=1"
     assert without_credentials("http://a:b@c@h/") == "http://h/"
+
+
+def test_user_data_for_a_job_deleted_meanwhile_is_a_conflict(secured_app: App) -> None:
+    """Creating user data a job reads races the job's deletion: the link's insert then names
+    a job that is gone, a 409 (on PostgreSQL it answered 500), and no half-made record stays."""
+    owner = secured_app.client(OWNER)
+    workflow = create(owner, [{"name": "seed", "command": "true"}])
+    codes: list[int] = []
+    lock = threading.Lock()
+    for round_ in range(40):
+        body = {"workflow_id": workflow, "name": f"j{round_}", "command": "true"}
+        job = ok(owner.post(f"{V1}/jobs", json=body))
+        barrier = threading.Barrier(2)
+
+        def delete(job_id: int = job["id"], barrier: threading.Barrier = barrier) -> None:
+            client = secured_app.client(OWNER)
+            barrier.wait()
+            response = client.delete(f"{V1}/jobs/{job_id}")
+            with lock:
+                codes.append(response.status_code)
+
+        def link(
+            job_id: int = job["id"], name: str = f"u{round_}", barrier: threading.Barrier = barrier
+        ) -> None:
+            client = secured_app.client(OWNER)
+            barrier.wait()
+            response = client.post(
+                f"{V1}/user_data",
+                params={"consumer_job_id": job_id},
+                json={"workflow_id": workflow, "name": name},
+            )
+            with lock:
+                codes.append(response.status_code)
+
+        threads = [threading.Thread(target=delete), threading.Thread(target=link)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert 500 not in codes, codes
+    assert set(codes) <= {200, 400, 409}
+    stored = ok(owner.get(f"{V1}/user_data", params={"workflow_id": workflow}))["items"]
+    assert len(stored) == codes.count(200) - 40  # every delete succeeded; no orphan record

@@ -91,10 +91,14 @@ def create_record(
         authorize_workflow(ctx, principal, conn, values["workflow_id"], WRITE)
         if check is not None:
             values = check(conn, None, values)
-        created = _stored(conn, kind, lambda: store.insert_record(conn, kind, values))
-        if then is not None:
-            then(conn, created)
-        return created
+
+        def write() -> Record:
+            created = store.insert_record(conn, kind, values)
+            if then is not None:  # in the savepoint: a job deleted meanwhile is a 409 too
+                then(conn, created)
+            return created
+
+        return _stored(conn, kind, write)
 
 
 def update_record(
