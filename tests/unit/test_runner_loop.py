@@ -278,3 +278,29 @@ def test_ctrl_c_stops_running_jobs_and_records_them_terminated(tmp_path: Path, s
     assert again.signal is None
     assert {j["status"] for j in server.jobs.values()} == {"completed"}
     assert [r["job_id"] for r in server.results].count(1) == 1
+
+
+class DeletingServer(FakeServer):
+    """A server on which job 1 is deleted while it runs: completing it answers 404."""
+
+    def complete_job(self, job_id: int, status: str, run_id: int, result: dict[str, Any]) -> None:
+        if job_id == 1:
+            self.jobs[1]["status"] = "completed"  # gone from the workflow's point of view
+            self.running -= 1
+            raise ApiError(404, {"error": "NotFound", "message": "Job 1 not found"})
+        super().complete_job(job_id, status, run_id, result)
+
+
+def test_a_job_deleted_while_it_runs_does_not_stop_the_run(tmp_path: Path) -> None:
+    server = DeletingServer([logging_job(i, f"j{i}", pair=False) for i in (1, 2, 3)])
+    outcome = run(server, tmp_path, max_parallel_jobs=1)
+    assert [r["job_id"] for r in server.results] == [2, 3]
+    assert outcome is not None
+    log = next((tmp_path / "output").glob("job_runner_*.log")).read_text()
+    assert "job 1 was not completed: Job 1 not found" in log
+
+
+def test_job_output_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    run(FakeServer([logging_job(1, "j1", pair=False)]), tmp_path)
+    outputs = list((tmp_path / "output" / "job_stdio").iterdir())
+    assert outputs and all(p.stat().st_mode & 0o077 == 0 for p in outputs)

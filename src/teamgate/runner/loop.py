@@ -29,7 +29,7 @@ from teamgate.runner.resources import GIB, Need, Pool, cpu_count, total_memory_b
 from teamgate.runner.results import result_body, status_of
 from teamgate.runner.signals import Signals
 
-STALE = (409, 422)  # the job changed under us (canceled, reset): nothing left to record
+STALE = (404, 409, 422)  # the job changed under us (deleted, canceled, reset): nothing to record
 HIDDEN_ENV = ("TORC_PASSWORD", "OPENTACO_PASSWORD", "OPENTACO_TOKEN")  # never handed to a job
 
 

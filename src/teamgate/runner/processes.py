@@ -79,8 +79,8 @@ class Processes:
         stdout and stderr to the given files (truncated)."""
         actions = [
             (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-            (os.POSIX_SPAWN_OPEN, 1, str(stdout), _WRITE, 0o644),
-            (os.POSIX_SPAWN_OPEN, 2, str(stderr), _WRITE, 0o644),
+            (os.POSIX_SPAWN_OPEN, 1, str(stdout), _WRITE, 0o600),
+            (os.POSIX_SPAWN_OPEN, 2, str(stderr), _WRITE, 0o600),
         ]
         pid = os.posix_spawn(
             self._bash, ["bash", "-c", command], env, file_actions=actions, setsid=True
