@@ -132,6 +132,20 @@ def test_the_local_quick_start_as_written(secured_server: Server, tmp_path: Path
     assert nothing.returncode != 0 and "no workflow to act on: give WORKFLOW_ID" in nothing.stderr
 
 
+def test_the_quick_start_on_a_server_without_authentication(
+    server_factory: Any, tmp_path: Path
+) -> None:
+    """The quick start's server has no htpasswd file: nobody signs in, the workflow has no
+    owner to filter by, and `torc results list` still finds the only one."""
+    server = server_factory("--database", str(tmp_path / "open.db"))
+    (tmp_path / "workflow.yaml").write_text(QUICK_START)
+    ran = torc(server, tmp_path, "run", "workflow.yaml", "--poll-interval", "1")
+    assert ran.returncode == 0, ran.stderr
+    listed = torc(server, tmp_path, "results", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.count("│ Completed │") == 2
+
+
 def test_files_order_the_jobs_that_write_and_read_them(server: Server, tmp_path: Path) -> None:
     spec = {
         "name": "files",

@@ -58,8 +58,9 @@ class Options:
             return workflow_id
         from teamgate.errors import Invalid
 
-        with self.client() as client:
-            owned = client.list_workflows(**({"user": self.username} if self.username else {}))
+        signed_in = self.username and self.password is not None
+        with self.client() as client:  # anonymous callers' workflows have no owner to filter by
+            owned = client.list_workflows(**({"user": self.username} if signed_in else {}))
         if not owned:
             raise Invalid(
                 "no workflow to act on: give WORKFLOW_ID, or create one with "
