@@ -738,6 +738,21 @@ def complete_job(w: World) -> Call:
     return Call(f"{TORC}/jobs/{job}/complete_job/completed/1", json=body)
 
 
+def batch_complete(w: World) -> Call:
+    workflow, job, node = job_in_state(w, "running")
+    body = result_of(w, workflow, job, node)
+    entry = {"job_id": job, "status": "completed", "run_id": 1, "result": body}
+    return Call(f"{TORC}/workflows/{workflow}/batch_complete_jobs", json={"completions": [entry]})
+
+
+def batch_of(w: World, call: Call) -> Any:
+    """The jobs, run state and results of the workflow the path names."""
+    jobs, run = run_of(w, call)
+    workflow = call.json["completions"][0]["result"]["workflow_id"]
+    results = w.look(OBSERVER, f"{TORC}/results", workflow_id=str(workflow))
+    return jobs, run, results if results == MISSING else results["items"]
+
+
 def retry_job(w: World) -> Call:
     _, job, _ = job_in_state(w, "running")
     return Call(f"{TORC}/jobs/{job}/retry/1", params={"max_retries": "3"})
@@ -811,6 +826,9 @@ def job_rows() -> dict[str, Row]:
         ),
         f"POST {TORC}/jobs/{{id}}/complete_job/{{status}}/{{run_id}}": Row(
             OWNER_OR_SHARED, complete_job, probe=job_at
+        ),
+        f"POST {TORC}/workflows/{{id}}/batch_complete_jobs": Row(
+            OWNER_OR_SHARED, batch_complete, probe=batch_of
         ),
         f"POST {TORC}/jobs/{{id}}/retry/{{run_id}}": Row(OWNER_OR_SHARED, retry_job, probe=job_at),
         f"GET {TORC}/workflows/{{id}}/status": Row(OWNER_OR_SHARED, on_workflow("status")),

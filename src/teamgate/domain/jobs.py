@@ -21,3 +21,4 @@ JobStatus = Literal[
 STATUSES: tuple[str, ...] = get_args(JobStatus)
 DONE = ("completed", "failed", "canceled", "terminated")  # a blocker that no longer blocks
 FAILED = ("failed", "canceled", "terminated")  # a blocker whose dependents may be canceled
+MAX_BATCH = 1_000  # completions in one batch_complete_jobs call

@@ -8,19 +8,20 @@ to the workflow's event table, in the transaction that makes the change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
 
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
+from teamgate.domain.jobs import MAX_BATCH
 from teamgate.domain.policy import Decision
 from teamgate.errors import Conflict, Invalid
 from teamgate.services import audit
 from teamgate.services.context import ServiceContext, require
 from teamgate.services.workflows import authorize_workflow, explain_workflow
-from teamgate.storage.db import job_claims, job_runs
+from teamgate.storage.db import job_batch, job_claims, job_runs
 from teamgate.storage.db import jobs as job_store
 from teamgate.storage.db import workflows as workflow_store
 from teamgate.storage.db.events import record_event, record_events
@@ -153,6 +154,39 @@ def complete_job(
         ]
         record_events(conn, workflow_id, events)
         return done
+
+
+def batch_complete(
+    ctx: ServiceContext,
+    principal: Principal,
+    workflow_id: int,
+    entries: Sequence[job_batch.Completion],
+) -> job_batch.BatchOutcome:
+    """Complete several jobs of the workflow in one transaction (batch_complete_jobs): decided
+    like complete_job, on the workflow in the path; an entry for a job outside it, or one that
+    cannot be completed, is reported in the outcome's errors and changes nothing."""
+    if len(entries) > MAX_BATCH:
+        raise Invalid(f"completions: at most {MAX_BATCH} in one batch")
+    with ctx.db.write() as conn:
+        authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
+        outcome = job_batch.complete_batch(conn, workflow_id, entries)
+        entry_of = {e.job_id: e for e in entries}
+        events = [
+            _job_event(
+                f"job_{done['status']}",
+                done,
+                run_id=entry_of[done["id"]].run_id,
+                return_code=entry_of[done["id"]].result["return_code"],
+            )
+            for done in outcome.done
+        ]
+        blocked_by = outcome.failed[0] if len(outcome.failed) == 1 else None
+        events.extend(
+            {"category": "job", "type": "job_canceled", "job_id": i, "blocked_by": blocked_by}
+            for i in outcome.canceled
+        )
+        record_events(conn, workflow_id, events)
+        return outcome
 
 
 def _check_result_body(values: Mapping[str, Any], current: Mapping[str, Any], run_id: int) -> None:

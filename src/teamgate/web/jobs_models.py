@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from teamgate.domain.jobs import JobStatus
+from teamgate.domain.jobs import MAX_BATCH, JobStatus
 from teamgate.web.models import MAX_ROW_ID, StrictIn
 
 MAX_BIGINT = 2**63 - 1
@@ -80,6 +80,21 @@ class ResultIn(StrictIn):
     avg_cpu_percent: Number | None = None
     id: int | None = None
     job_name: str | None = Field(default=None, max_length=255)
+
+
+class CompletionIn(StrictIn):
+    """One entry of batch_complete_jobs (Torc's JobCompletionEntry)."""
+
+    job_id: RowId
+    status: JobStatus
+    run_id: RowId
+    result: ResultIn
+
+
+class BatchCompleteIn(StrictIn):
+    """Torc's BatchCompleteJobsRequest: at most MAX_BATCH completions of one workflow."""
+
+    completions: list[CompletionIn] = Field(max_length=MAX_BATCH)
 
 
 class ResourcesIn(StrictIn):

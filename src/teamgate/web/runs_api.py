@@ -1,5 +1,6 @@
 """Running a workflow under /torc-service/v1: torc-client 0.35.0's initialize_jobs, claims,
-start_job, complete_job, retry, status, resets and cancel (services.runs)."""
+start_job, complete_job, batch_complete_jobs, retry, status, resets and cancel
+(services.runs)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from fastapi import Path, Query
 from teamgate.domain.jobs import JobStatus
 from teamgate.services import runs
 from teamgate.services.context import MAX_LIMIT
+from teamgate.storage.db.job_batch import Completion
 from teamgate.storage.db.job_claims import GIB, Resources
 from teamgate.storage.db.requirements import parse_runtime
 from teamgate.web.deps import Caller, Context, api_router
-from teamgate.web.jobs_models import ResourcesIn, ResultIn
+from teamgate.web.jobs_models import BatchCompleteIn, ResourcesIn, ResultIn
 from teamgate.web.models import MAX_ROW_ID
 
 # included by jobs_api.router, under its prefix
@@ -85,6 +87,20 @@ def complete_job(
     id: Id, status: JobStatus, run_id: RunId, body: ResultIn, ctx: Context, caller: Caller
 ) -> dict[str, Any]:
     return runs.complete_job(ctx, caller, id, status, run_id, body.model_dump())
+
+
+@router.post("/workflows/{id}/batch_complete_jobs")
+def batch_complete_jobs(
+    id: Id, body: BatchCompleteIn, ctx: Context, caller: Caller
+) -> dict[str, Any]:
+    entries = [
+        Completion(e.job_id, e.status, e.run_id, e.result.model_dump()) for e in body.completions
+    ]
+    outcome = runs.batch_complete(ctx, caller, id, entries)
+    return {
+        "completed": [done["id"] for done in outcome.done],
+        "errors": [{"job_id": i, "message": why} for i, why in outcome.errors],
+    }
 
 
 @router.post("/jobs/{id}/retry/{run_id}")

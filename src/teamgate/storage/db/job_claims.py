@@ -144,7 +144,7 @@ _FINISH = (
     .returning(*job_columns())
 )
 _RESULT = insert(result)
-_RESULT_FIELDS = (
+RESULT_FIELDS = (
     "compute_node_id",
     "return_code",
     "exec_time_minutes",
@@ -204,7 +204,7 @@ def complete(
             "be completed"
         )
     done = job_out(row)
-    recorded = {name: values.get(name) for name in _RESULT_FIELDS}
+    recorded = {name: values.get(name) for name in RESULT_FIELDS}
     recorded.update(
         job_id=done["id"],
         workflow_id=workflow_id,
