@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from teamgate.client.http import ApiError
+from teamgate.runner.completions import Completer
 from teamgate.runner.loop import JobRunner, Outcome, Settings
 
 DONE = ("completed", "failed", "canceled", "terminated")
@@ -31,6 +33,7 @@ class FakeServer:
         }
         self.rrs = rrs or {}
         self.results: list[dict[str, Any]] = []
+        self.batches: list[int] = []  # entries per batch_complete_jobs call
         self.nodes: list[dict[str, Any]] = []
         self.running = 0
         self.most_running = 0
@@ -117,6 +120,19 @@ class FakeServer:
                 self.jobs[d]["status"] in DONE[:3] for d in job["deps"]
             ):
                 job["status"] = "ready"
+
+    def batch_complete_jobs(self, workflow_id: int, entries: list[dict[str, Any]]) -> Any:
+        """Each entry as complete_job; a refused one is reported, as teamgate and Torc do."""
+        self.batches.append(len(entries))
+        completed, errors = [], []
+        for e in entries:
+            try:
+                self.complete_job(e["job_id"], e["status"], e["run_id"], e["result"])
+            except ApiError as exc:
+                errors.append({"job_id": e["job_id"], "message": str(exc)})
+            else:
+                completed.append(e["job_id"])
+        return {"completed": completed, "errors": errors}
 
 
 class Quiet:
@@ -304,3 +320,25 @@ def test_job_output_files_are_readable_by_their_owner_only(tmp_path: Path) -> No
     run(FakeServer([logging_job(1, "j1", pair=False)]), tmp_path)
     outputs = list((tmp_path / "output" / "job_stdio").iterdir())
     assert outputs and all(p.stat().st_mode & 0o077 == 0 for p in outputs)
+
+
+def test_completions_queued_while_one_is_sent_go_in_one_batch() -> None:
+    sent: list[list[int]] = []
+    entered, release = threading.Event(), threading.Event()
+
+    def send(items: list[int]) -> None:
+        sent.append(items)
+        entered.set()
+        release.wait(5)
+
+    completer = Completer(send, batch_size=3)
+    try:
+        completer.submit(1)
+        assert entered.wait(5)
+        for item in (2, 3, 4, 5, 6):
+            completer.submit(item)
+        release.set()
+        completer.flush()
+    finally:
+        completer.close()
+    assert sent == [[1], [2, 3, 4], [5, 6]]

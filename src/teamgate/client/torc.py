@@ -129,6 +129,12 @@ class TorcClient(JsonClient):
     def complete_job(self, job_id: int, status: str, run_id: int, result: dict[str, Any]) -> Any:
         return self.post(f"/jobs/{job_id}/complete_job/{_q(status)}/{run_id}", result)
 
+    def batch_complete_jobs(self, workflow_id: int, completions: list[dict[str, Any]]) -> Any:
+        """Complete several jobs of the workflow (`{job_id, status, run_id, result}` each);
+        answers `{completed: [job ids], errors: [{job_id, message}]}`."""
+        body = {"completions": completions}
+        return self.post(f"/workflows/{workflow_id}/batch_complete_jobs", body)
+
     # jobs, results and the records around a run
     def list_jobs(self, workflow_id: int, **filters: Any) -> Any:
         """One page of a workflow's jobs (filters: status, offset, limit)."""

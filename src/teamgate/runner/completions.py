@@ -1,9 +1,9 @@
 """Recording finished jobs from a thread of their own.
 
-Completing a job is one request the runner need not wait for: while the server records one
-result (and readies that job's dependents), the runner reaps, claims and starts the next
-jobs. Each completion that lands writes a byte to `wake_fd`, so a runner waiting for work
-claims the dependents at once.
+Completing jobs is a request the runner need not wait for: while the server records a batch
+of results (and readies those jobs' dependents), the runner reaps, claims and starts the next
+jobs, and the jobs that finish meanwhile queue up for the next batch. Each batch that lands
+writes a byte to `wake_fd`, so a runner waiting for work claims the dependents at once.
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from typing import Any
 
 
 class Completer:
-    """A queue of completions and the one thread that sends them, in order."""
+    """A queue of completions and the one thread that sends them, in order: each call sends
+    every completion queued since the last one (at most `batch_size`)."""
 
-    def __init__(self, send: Callable[[Any], None]) -> None:
+    def __init__(self, send: Callable[[list[Any]], None], batch_size: int = 1000) -> None:
         self._send = send
+        self._batch_size = batch_size
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._idle = threading.Condition()
         self._pending = 0
@@ -42,15 +44,26 @@ class Completer:
         self._queue.put(item)
 
     def _work(self) -> None:
-        while (item := self._queue.get()) is not None:
+        stop = False
+        while not stop and (item := self._queue.get()) is not None:
+            items = [item]
+            while len(items) < self._batch_size:  # what queued meanwhile goes in the same call
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                items.append(more)
             try:
                 if self._error is None:  # after a failure, the rest are not sent
-                    self._send(item)
+                    self._send(items)
             except BaseException as exc:  # handed to the runner's thread by check()
                 self._error = exc
             finally:
                 with self._idle:
-                    self._pending -= 1
+                    self._pending -= len(items)
                     self._idle.notify_all()
                 with contextlib.suppress(BlockingIOError):  # full of wake-ups already
                     os.write(self._write_fd, b".")

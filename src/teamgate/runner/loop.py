@@ -152,7 +152,7 @@ class JobRunner:
         self._signals.install()
         try:
             with log_path.open("a", encoding="utf-8") as self._log:
-                self._completer = Completer(self._send_completion)
+                self._completer = Completer(self._send_completions)
                 try:
                     return self._loop()
                 except BaseException:
@@ -356,18 +356,27 @@ class JobRunner:
         self._completer.submit((job["id"], status, self.run_id, body))
         self.listener.finished(job, status, return_code)
 
-    def _send_completion(self, item: tuple[int, str, int, dict[str, Any]]) -> None:
-        """Record one finished job (in the completions thread)."""
-        job_id, status, run_id, body = item
+    def _send_completions(self, items: list[tuple[int, str, int, dict[str, Any]]]) -> None:
+        """Record finished jobs, all in one call (in the completions thread)."""
+        entries = [
+            {"job_id": job_id, "status": status, "run_id": run_id, "result": body}
+            for job_id, status, run_id, body in items
+        ]
         try:
-            self.client.complete_job(job_id, status, run_id, body)
+            answer = self.client.batch_complete_jobs(self.workflow_id, entries)
         except ApiError as exc:
             if exc.status not in STALE:
                 raise
-            self._write(f"job {job_id} was not completed: {exc}")
+            for job_id, *_ in items:
+                self._write(f"job {job_id} was not completed: {exc}")
             return
-        code = body["return_code"]
-        self._write(f"Job completed job_id={job_id} status={status} return_code={code}")
+        refused = {e["job_id"]: e["message"] for e in answer.get("errors") or ()}
+        for job_id, status, _, body in items:
+            if job_id in refused:  # the job changed under us (deleted, canceled, reset)
+                self._write(f"job {job_id} was not completed: {refused[job_id]}")
+            else:
+                code = body["return_code"]
+                self._write(f"Job completed job_id={job_id} status={status} return_code={code}")
 
     # stopping
 
