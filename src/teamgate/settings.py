@@ -178,11 +178,11 @@ class Settings:
         "cannot sign in; it holds counts, never user names or unit paths).",
     )
     db_pool_size: int = setting(
-        10, "PostgreSQL connections kept open per process (SQLite ignores it).", low=1, high=_POOL
+        10, "Database connections kept open per process.", low=1, high=_POOL
     )
     db_max_overflow: int = setting(
         10,
-        "Extra PostgreSQL connections a process may open under load (SQLite ignores it).",
+        "Extra connections a process may open under load (SQLite keeps them open too).",
         low=0,
         high=_POOL,
     )

@@ -11,8 +11,8 @@ import pytest
 
 from teamgate.auth.authenticator import Authenticator
 from teamgate.auth.passwords import hash_password
-from teamgate.auth.throttle import shorten
-from teamgate.errors import Unauthenticated
+from teamgate.auth.throttle import LoginThrottle, ThrottlePolicy, shorten
+from teamgate.errors import TooManyRequests, Unauthenticated
 from tests.conftest import password_of, write_htpasswd
 
 
@@ -98,3 +98,36 @@ def test_shorten_keeps_short_text_and_marks_what_it_cuts() -> None:
     assert shorten("x" * 100) == "x" * 100
     assert shorten("é" * 101) == "é" * 100 + "…(202 bytes)"
     assert shorten("abcdef", 3) == "abc…(6 bytes)"
+
+
+def test_the_cached_path_answers_only_what_authenticate_would_and_never_refuses(
+    tmp_path: Path,
+) -> None:
+    """`authenticate_cached` (used on the event loop) gives a Principal only for a password the
+    cache remembers; every other case, and every refusal, is left to `authenticate`."""
+    policy = ThrottlePolicy(user_failures=2, address_failures=50, base_delay_secs=600)
+    auth = Authenticator(
+        auth_file=write_htpasswd(tmp_path / "htpasswd", ("alice", "bob")),
+        require_auth=True,
+        cache_ttl_secs=60,
+        throttle=LoginThrottle(policy),
+    )
+    right = basic("alice", password_of("alice"))
+    assert auth.authenticate_cached(right) is None  # not yet proved: bcrypt, in the pool
+    full = auth.authenticate(right)
+    assert auth.authenticate_cached(right) == full
+    for header in (None, basic("alice", "wrong"), basic("carol", "x"), "Bearer tg_1_x"):
+        assert auth.authenticate_cached(header) is None
+    # bob proves his password, then his name is locked by failures: refused, not cached
+    bob = basic("bob", password_of("bob"))
+    auth.authenticate(bob)
+    for _ in range(2):
+        with pytest.raises(Unauthenticated):
+            auth.authenticate(basic("bob", "wrong"))
+    assert auth.authenticate_cached(bob) is None
+    with pytest.raises(TooManyRequests):
+        auth.authenticate(bob)
+    open_server = Authenticator(auth_file=None, require_auth=False, cache_ttl_secs=60)
+    cached = open_server.authenticate_cached(right)
+    assert cached == open_server.authenticate(right)
+    assert cached is not None and cached.name is None

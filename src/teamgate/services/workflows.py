@@ -189,7 +189,7 @@ def get_workflow(
     """The workflow, the names of the groups it is shared with, and its run state."""
     with ctx.db.read() as conn:
         found = store.get_workflow(conn, workflow_id)
-        groups = group_store.list_workflow_groups(conn, workflow_id, offset=0, limit=10_000).items
+        groups = group_store.workflow_groups(conn, workflow_id, limit=10_000)
         shares = frozenset(g.id for g in groups)
         require(explain_workflow(ctx, principal, conn, found, READ, shares=shares))
         return found, [g.name for g in groups], run_state(conn, workflow_id)

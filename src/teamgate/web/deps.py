@@ -16,18 +16,25 @@ from teamgate.services.context import ServiceContext
 from teamgate.web.models import ErrorBody
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
     """Authenticate the request (HTTP Basic or Bearer).
 
     Raises Unauthenticated (401), or TooManyRequests (429) after repeated failures for the
-    user name or from the client's address.
+    user name or from the client's address. A password the credential cache remembers is
+    accepted here on the event loop; everything else (bcrypt, tokens in the database, every
+    refusal) is decided by `Authenticator.authenticate` in the thread pool.
     """
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:  # already authenticated, before the body was read
         return known
     authenticator: Authenticator = request.app.state.authenticator
-    client = request.client.host if request.client is not None else None
-    principal = authenticator.authenticate(request.headers.get("authorization"), client=client)
+    authorization = request.headers.get("authorization")
+    principal = authenticator.authenticate_cached(authorization)
+    if principal is None:
+        client = request.client.host if request.client is not None else None
+        principal = await run_in_threadpool(
+            authenticator.authenticate, authorization, client=client
+        )
     request.state.principal = principal
     return principal
 
@@ -46,7 +53,7 @@ class AuthenticatedRoute(APIRoute):
 
         async def authenticate_first(request: Request) -> Response:
             if _has_body(request):
-                await run_in_threadpool(get_principal, request)
+                await get_principal(request)
             return await handler(request)
 
         return authenticate_first
@@ -76,7 +83,7 @@ def _has_body(request: Request) -> bool:
     return "transfer-encoding" in headers or headers.get("content-length", "0") not in ("", "0")
 
 
-def get_context(request: Request) -> ServiceContext:
+async def get_context(request: Request) -> ServiceContext:  # async: no thread pool hop
     context: ServiceContext = request.app.state.context
     return context
 

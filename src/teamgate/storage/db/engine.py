@@ -35,8 +35,10 @@ def database_url(database: str) -> str:
 class Database:
     """One engine plus helpers for read and write transactions.
 
-    `pool_size` and `max_overflow` size PostgreSQL's connection pool (per process); SQLite
-    ignores them.
+    `pool_size` and `max_overflow` size PostgreSQL's connection pool (per process). SQLite
+    keeps `pool_size + max_overflow` connections open and opens none beyond them on demand:
+    SQLAlchemy's default (5, the rest overflow closed on return) made a server under load
+    open connections, and run their PRAGMAs, during requests.
     """
 
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
@@ -48,6 +50,7 @@ class Database:
         kwargs: dict[str, Any] = {}
         if self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            kwargs.update(pool_size=pool_size + max_overflow, max_overflow=0)
         elif self.dialect == "postgresql":
             kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
         else:

@@ -225,6 +225,20 @@ def list_workflow_groups(
     return _group_page(conn, source=joined, where=where, offset=offset, limit=limit)
 
 
+def workflow_groups(conn: Connection, workflow_id: int, *, limit: int) -> list[Group]:
+    """The first `limit` groups (by id) that a workflow is shared with: the rows of
+    `list_workflow_groups` without its count, in one query."""
+    joined = access_group.join(workflow_share, workflow_share.c.group_id == access_group.c.id)
+    rows = conn.execute(
+        select(access_group)
+        .select_from(joined)
+        .where(workflow_share.c.workflow_id == workflow_id)
+        .order_by(access_group.c.id)
+        .limit(limit)
+    )
+    return [_group(r) for r in rows]
+
+
 def workflow_group_names(conn: Connection, workflow_ids: Sequence[int]) -> dict[int, list[str]]:
     """The names of the groups each of `workflow_ids` is shared with, in group id order (one
     query for a page of workflows); a workflow shared with none is left out."""

@@ -1,0 +1,200 @@
+"""The HTTP path measured with a real load generator (wrk): authenticated, access-controlled
+`GET /workflows/{id}` beside the same server with authentication and access control off, and
+beside a bare FastAPI app on the same uvicorn serving the same JSON from memory.
+
+    python bench/http_path.py [--seconds 5] [--rounds 3] [--connections 8] [--workers 1 2]
+                              [--before-src DIR]
+
+Needs `wrk` on PATH (Debian: `apt-get install wrk`). Every server is a separate process on a
+free port, each teamgate server with its own SQLite database in a temporary directory. The
+configurations take turns in `--rounds` rounds so that noise on the machine hits them all
+alike; each reports its median round. Issue 13's targets: auth+ACL ≥ 0.5× bare FastAPI, and
+≥ 0.75× the same server with auth and ACL off.
+
+(bench/http_get_workflow.py compares the credential cache on and off with Python clients;
+this one is about the whole path against a bare app, measured from outside.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.conftest import start_server
+
+from teamgate.auth.passwords import hash_password
+
+USER, PASSWORD = "alice", "alice_password"
+BARE = "bare FastAPI, same uvicorn, same JSON"
+
+BARE_APP = """
+import json, sys
+import uvicorn
+from fastapi import FastAPI
+
+body = json.loads(open(sys.argv[1]).read())
+app = FastAPI()
+
+@app.get("/torc-service/v1/workflows/{id}")
+def get_workflow(id: int) -> dict:
+    return body
+
+sock_port = int(sys.argv[2])
+uvicorn.run(app, host="127.0.0.1", port=sock_port, log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_bare(work: Path, body: dict[str, object]) -> tuple[subprocess.Popen[bytes], str]:
+    (work / "body.json").write_text(json.dumps(body))
+    (work / "bare_app.py").write_text(BARE_APP)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(work / "bare_app.py"), str(work / "body.json"), str(port)]
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"{base}/torc-service/v1/workflows/1").raise_for_status()
+            return process, base
+        except httpx.HTTPError:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.1)
+
+
+def wrk(url: str, auth: tuple[str, str] | None, *, seconds: float, connections: int) -> float:
+    """Requests per second; fails on any non-2xx answer or socket error."""
+    cmd = [
+        "wrk",
+        "-t",
+        "2",
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--latency",
+        url,
+    ]
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        cmd[1:1] = ["-H", f"Authorization: Basic {token}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    if bad or errors:
+        raise SystemExit(f"wrk saw failures against {url}:\n{out}")
+    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert found, out
+    return float(found.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of one wrk run")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--cost", type=int, default=12, help="bcrypt cost of the user's hash")
+    parser.add_argument(
+        "--before-src",
+        help="a `src` directory holding another version of teamgate (from `git archive`), "
+        "measured beside this one in the same run",
+    )
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed (apt-get install wrk)")
+
+    work = Path(tempfile.mkdtemp(prefix="teamgate-http-path-"))
+    auth_file = work / "htpasswd"
+    auth_file.write_text(f"{USER}:{hash_password(PASSWORD, cost=args.cost)}\n")
+    secured = ["--auth-file", str(auth_file), "--require-auth", "--enforce-access-control"]
+    alice = (USER, PASSWORD)
+    versions: list[tuple[str, dict[str, str]]] = [("", {})]
+    if args.before_src:  # the same configurations, running another copy of the code
+        versions.append((" [before]", {"PYTHONPATH": str(Path(args.before_src).resolve())}))
+    configs: list[tuple[str, list[str], tuple[str, str] | None, dict[str, str]]] = []
+    for suffix, env in versions:
+        for workers in args.workers:
+            w = ["--workers", str(workers)] if workers > 1 else []
+            configs.append((f"teamgate auth+ACL, {workers}w{suffix}", [*secured, *w], alice, env))
+            configs.append((f"teamgate auth/ACL off, {workers}w{suffix}", w, None, env))
+
+    stops = []
+    targets: list[tuple[str, str, tuple[str, str] | None]] = []
+    body: dict[str, object] | None = None
+    try:
+        for index, (label, flags, auth, env) in enumerate(configs):
+            db = work / f"db{index}.sqlite"
+            server = start_server(work / f"server{index}", "--database", str(db), *flags, env=env)
+            stops.append(server.stop)
+            with httpx.Client(auth=auth) as client:
+                created = client.post(
+                    f"{server.torc_url}/workflows", json={"name": "bench", "user": USER}
+                ).json()
+                url = f"{server.torc_url}/workflows/{created['id']}"
+                response = client.get(url)
+                response.raise_for_status()
+                body = body or response.json()
+            targets.append((label, url, auth))
+        assert body is not None
+        bare, bare_base = start_bare(work, body)
+        stops.append(bare.kill)
+        targets.append((BARE, f"{bare_base}/torc-service/v1/workflows/1", None))
+        for _label, url, auth in targets:  # warm up
+            wrk(url, auth, seconds=1, connections=args.connections)
+        rates: dict[str, list[float]] = {label: [] for label, _u, _a in targets}
+        for _round in range(args.rounds):
+            for label, url, auth in targets:
+                rates[label].append(
+                    wrk(url, auth, seconds=args.seconds, connections=args.connections)
+                )
+    finally:
+        for stop in stops:
+            stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    median = {label: statistics.median(r) for label, r in rates.items()}
+    bare_rate = median[BARE]
+    print(
+        f"GET /torc-service/v1/workflows/{{id}} with wrk: {args.connections} connections, "
+        f"{args.rounds} rounds x {args.seconds:.0f} s (median round), SQLite, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(f"{'configuration':<42} {'req/s':>9} {'x bare':>8}")
+    for label, rate in median.items():
+        print(f"{label:<42} {rate:>9.0f} {rate / bare_rate:>8.2f}")
+    for suffix, _env in versions:
+        for workers in args.workers:
+            on = median[f"teamgate auth+ACL, {workers}w{suffix}"]
+            off = median[f"teamgate auth/ACL off, {workers}w{suffix}"]
+            print(
+                f"{workers} worker(s){suffix}: auth+ACL / bare = {on / bare_rate:.2f} "
+                f"(target >= 0.5), auth+ACL / auth off = {on / off:.2f} (target >= 0.75)"
+            )
+
+
+if __name__ == "__main__":
+    main()
