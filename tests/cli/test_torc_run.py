@@ -130,6 +130,11 @@ def test_the_local_quick_start_as_written(secured_server: Server, tmp_path: Path
     assert f"{wanted} {second}, 'hello_world')" in again.stderr
     nothing = torc(secured_server, tmp_path, "jobs", "list", user="carol")
     assert nothing.returncode != 0 and "no workflow to act on: give WORKFLOW_ID" in nothing.stderr
+    assert "('torc workflows list' shows the ones shared with you too)" in nothing.stderr
+    status = torc(secured_server, tmp_path, "status", second, user="bob")  # Torc's short form
+    assert status.returncode == 0 and "Workflow Status for ID" in status.stdout
+    tui = torc(secured_server, tmp_path, "tui", user="bob")
+    assert tui.returncode == 2 and "'torc watch ID' follows a run" in tui.stderr
 
 
 def test_the_quick_start_on_a_server_without_authentication(

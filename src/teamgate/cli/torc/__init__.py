@@ -59,7 +59,29 @@ def _user_and_source(ctx: click.Context, username: str | None) -> tuple[str | No
     return None, "no user name"
 
 
-@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+# Torc's newer top-level forms of the workflow commands (its quick start and tutorials use them).
+WORKFLOW_ALIASES = ("status", "create", "cancel", "delete", "reset-status")
+NOT_HERE = {
+    "tui": "teamgate has no terminal UI: 'torc watch ID' follows a run, 'torc jobs list ID' "
+    "and 'torc results list ID' show its jobs and results",
+    "init-jobs": "'torc run ID' initializes a workflow's jobs and runs them",
+}
+
+
+class TorcGroup(click.Group):
+    """`torc status ID` and the like run `torc workflows status ID`; names of Torc commands
+    that teamgate does not have say what to use instead."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in WORKFLOW_ALIASES:
+            return workflows.get_command(ctx, cmd_name)
+        if found is None and cmd_name in NOT_HERE:
+            raise click.UsageError(f"No such command '{cmd_name}': {NOT_HERE[cmd_name]}.", ctx)
+        return found
+
+
+@click.group(cls=TorcGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--url",
     envvar="TORC_API_URL",

@@ -53,7 +53,8 @@ class Options:
 
     def workflow(self, workflow_id: int | None) -> int:
         """The workflow a command acts on: `workflow_id` when given; else, as in Torc, the
-        caller's only workflow, or one chosen at the terminal (the newest is the default)."""
+        caller's only workflow of their own, or one chosen at the terminal (the newest is the
+        default); workflows shared with the caller are named by id."""
         if workflow_id is not None:
             return workflow_id
         from teamgate.errors import Invalid
@@ -63,8 +64,9 @@ class Options:
             owned = client.list_workflows(**({"user": self.username} if signed_in else {}))
         if not owned:
             raise Invalid(
-                "no workflow to act on: give WORKFLOW_ID, or create one with "
-                "'torc workflows create SPEC' or 'torc run SPEC'"
+                "no workflow to act on: give WORKFLOW_ID ('torc workflows list' shows the ones "
+                "shared with you too), or create one with 'torc workflows create SPEC' or "
+                "'torc run SPEC'"
             )
         if len(owned) == 1:
             return int(owned[0]["id"])
