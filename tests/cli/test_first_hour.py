@@ -167,8 +167,9 @@ def error_of(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
         (
             {"USER": "alice", "TORC_PASSWORD": "carol_password"},
             "Invalid user name or password",
-            "torc signed in as 'alice' (from $USER): to sign in as another user, "
-            "set TORC_USERNAME or pass --username",
+            "torc signed in as 'alice' (from $USER) and the server refused that name and "
+            "password: check TORC_PASSWORD; to sign in as another user, set TORC_USERNAME or "
+            "pass --username",
         ),
         (
             {"USER": "alice", "TORC_USERNAME": "carol", "TORC_PASSWORD": "wrong"},

@@ -83,15 +83,16 @@ class Options:
 
     def sign_in_hint(self) -> str:
         """Who torc signed in as, and how to be someone else (for a 401)."""
-        who = f"'{self.username}' ({self.username_from})" if self.username else "nobody"
         if self.password is None:
+            who = f"for '{self.username}' ({self.username_from})" if self.username else "at all"
             return (
-                f"torc sent no password for {who}, so the server saw an anonymous caller: "
+                f"torc sent no password {who}, so the server saw an anonymous caller: "
                 "set TORC_PASSWORD or use --prompt-password"
             )
         return (
-            f"torc signed in as {who}: to sign in as another user, {USER_HELP} "
-            "(with TORC_PASSWORD set to that user's password)"
+            f"torc signed in as '{self.username}' ({self.username_from}) and the server refused "
+            f"that name and password: check TORC_PASSWORD; to sign in as another user, "
+            f"{USER_HELP} (with TORC_PASSWORD set to that user's password)"
         )
 
     def url_hint(self) -> str | None:
