@@ -8,7 +8,7 @@ beside a bare FastAPI app on the same uvicorn serving the same JSON from memory.
 Needs `wrk` on PATH (Debian: `apt-get install wrk`). Every server is a separate process on a
 free port, each teamgate server with its own SQLite database in a temporary directory. The
 configurations take turns in `--rounds` rounds so that noise on the machine hits them all
-alike; each reports its median round. Issue 13's targets: auth+ACL ≥ 0.5× bare FastAPI, and
+alike; each reports its median round. The targets: auth+ACL ≥ 0.5× bare FastAPI, and
 ≥ 0.75× the same server with auth and ACL off.
 
 (bench/http_get_workflow.py compares the credential cache on and off with Python clients;
