@@ -146,9 +146,9 @@ def list_dependencies(
 
 def get_result(ctx: ServiceContext, principal: Principal, result_id: int) -> dict[str, Any]:
     with ctx.db.read() as conn:
-        workflow_id = result_store.result_workflow_id(conn, result_id)
-        authorize_workflow(ctx, principal, conn, workflow_id, READ)
-        return result_store.get_result(conn, result_id)
+        found = result_store.get_result(conn, result_id)  # returned only once decided, as get_job
+        authorize_workflow(ctx, principal, conn, found["workflow_id"], READ)
+        return found
 
 
 def list_results(

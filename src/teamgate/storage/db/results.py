@@ -35,13 +35,6 @@ def get_result(conn: Connection, result_id: int) -> dict[str, Any]:
     return found
 
 
-def result_workflow_id(conn: Connection, result_id: int) -> int:
-    found = conn.execute(select(result.c.workflow_id).where(result.c.id == result_id)).scalar()
-    if found is None:
-        raise NotFound(f"Result not found with ID: {result_id}")
-    return int(found)
-
-
 @dataclass(frozen=True, slots=True)
 class ResultFilter:
     """Query filters of `GET /results` (all optional but the workflow). Without `run_id` or
