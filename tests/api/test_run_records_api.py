@@ -297,6 +297,7 @@ def test_bad_ids_and_pages_are_400(world: World, kind: str) -> None:
         ("user_data", "data", "x" * (1024 * 1024)),
         ("user_data", "is_ephemeral", "yes"),
         ("resource_requirements", "memory", "8 gigabytes"),
+        ("resource_requirements", "memory", "1.5g"),  # refused as a spec refuses it (Torc too)
         ("resource_requirements", "memory", "9" * 33),
         ("resource_requirements", "memory", "9" * 30 + "t"),
         ("resource_requirements", "runtime", "30 minutes"),

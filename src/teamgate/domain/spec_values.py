@@ -27,6 +27,37 @@ RUNTIME_RE = re.compile(
     r"(T(?=[0-9])([0-9]{1,9}H)?([0-9]{1,9}M)?([0-9]{1,9}(\.[0-9]{1,9})?S)?)?"
 )
 _MEMORY_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+# Torc's year and month lengths (its iso8601 crate): 365.25 days and a twelfth of that
+_DURATION_UNITS = {"Y": 31_557_600, "M": 2_629_800, "W": 604_800, "D": 86_400}
+_TIME_UNITS = {"H": 3_600, "M": 60, "S": 1}
+
+
+def memory_bytes(text: str) -> int:
+    """`8g` → 8 GiB in bytes: an integer with one k/m/g/t suffix (powers of 1024), or bytes;
+    the one reading of a memory amount, for specs, the API, claims and the runner."""
+    found = MEMORY_RE.fullmatch(text.strip())
+    if not found:
+        raise Invalid(
+            f"invalid memory amount {text[:40]!r}: use an integer with k, m, g or t, "
+            "e.g. '8g', '512m'"
+        )
+    value = int(found[1]) * _MEMORY_UNITS[found[2].lower()]
+    if value > MEMORY_MAX:
+        raise Invalid(f"invalid memory amount {text[:40]!r}: too large")
+    return value
+
+
+def runtime_seconds(text: str) -> int:
+    """`PT30M` → 1800: an ISO 8601 duration in whole seconds (fractions truncated)."""
+    upper = text.strip().upper()
+    if not RUNTIME_RE.fullmatch(upper):
+        raise Invalid(f"invalid runtime {text[:40]!r}: use an ISO 8601 duration such as 'PT30M'")
+    date, _, time = upper[1:].partition("T")
+    seconds = 0.0
+    for part, units in ((date, _DURATION_UNITS), (time, _TIME_UNITS)):
+        for amount, unit in re.findall(r"([0-9.]+)([A-Z])", part):
+            seconds += float(amount) * units[unit]
+    return int(seconds)
 
 
 class SpecError(Invalid):
@@ -133,14 +164,15 @@ def memory(value: Any, path: Path) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise SpecError(path, f"expected a size like '1g' or '512m', got {kind(value)}")
     text = str(value).strip()
-    found = MEMORY_RE.fullmatch(text)
-    if not found:
+    if not MEMORY_RE.fullmatch(text):
         raise SpecError(
             path,
             f"invalid size {str(value)[:40]!r} (an integer with k, m, g or t, e.g. '8g', '512m')",
         )
-    if int(found[1]) * _MEMORY_UNITS[found[2].lower()] > MEMORY_MAX:
-        raise SpecError(path, f"size {text!r} is too large")
+    try:
+        memory_bytes(text)
+    except Invalid:
+        raise SpecError(path, f"size {text!r} is too large") from None
     return text
 
 

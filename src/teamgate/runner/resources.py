@@ -7,20 +7,20 @@ each started job's resource requirements out of the pool until the job exits.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 
+from teamgate.domain.spec_values import memory_bytes
+from teamgate.errors import Invalid
+
 GIB = 1 << 30
-_MEMORY = re.compile(r"^\s*([0-9]+)\s*([kmgtKMGT]?)\s*$")
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 
 def parse_memory(text: str) -> int:
     """Bytes in a memory amount as Torc writes it: `512m`, `8g`, `1t`, or plain bytes."""
-    found = _MEMORY.match(text)
-    if found is None:
-        raise ValueError(f"invalid memory amount {text!r}: use an integer with k, m, g or t")
-    return int(found.group(1)) * _UNITS[found.group(2).lower()]
+    try:
+        return memory_bytes(text)
+    except Invalid as exc:
+        raise ValueError(str(exc)) from None
 
 
 def total_memory_bytes() -> int:

@@ -18,13 +18,13 @@ from sqlalchemy.exc import IntegrityError
 
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
+from teamgate.domain.spec_values import memory_bytes, runtime_seconds
 from teamgate.errors import AlreadyExists, Conflict, Invalid
 from teamgate.services.context import ServiceContext, check_page
 from teamgate.services.workflows import authorize_workflow
 from teamgate.storage.db import run_records as store
 from teamgate.storage.db.events import event_category
 from teamgate.storage.db.groups import Page
-from teamgate.storage.db.requirements import parse_memory, parse_runtime
 from teamgate.storage.db.run_records import (
     EVENTS,
     RESOURCE_REQUIREMENTS,
@@ -207,9 +207,9 @@ def _check_resource_requirements(conn: Connection, found: Record | None, new: Re
             )
     out = dict(new)
     if "memory" in new:
-        out["memory_bytes"] = parse_memory(new["memory"])
+        out["memory_bytes"] = memory_bytes(new["memory"])
     if "runtime" in new:
-        out["runtime_s"] = parse_runtime(new["runtime"])
+        out["runtime_s"] = runtime_seconds(new["runtime"])
     return out
 
 

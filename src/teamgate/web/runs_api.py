@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 
 from teamgate.domain.jobs import JobStatus
+from teamgate.domain.spec_values import runtime_seconds
 from teamgate.services import runs
 from teamgate.services.context import MAX_LIMIT
 from teamgate.storage.db.job_batch import Completion
 from teamgate.storage.db.job_claims import GIB, Resources
-from teamgate.storage.db.requirements import parse_runtime
 from teamgate.web.deps import Caller, Context, api_router
 from teamgate.web.jobs_models import BatchCompleteIn, ResourcesIn, ResultIn
 from teamgate.web.models import MAX_ROW_ID
@@ -54,7 +54,7 @@ def claim_jobs_based_on_resources(
         num_gpus=body.num_gpus,
         num_nodes=body.num_nodes,
         memory_bytes=int(body.memory_gb * GIB),
-        runtime_s=parse_runtime(body.time_limit) if body.time_limit else None,
+        runtime_s=runtime_seconds(body.time_limit) if body.time_limit else None,
         compute_node_id=body.id,
     )
     claimed, reason = runs.claim_by_resources(ctx, caller, id, limit, offer)
