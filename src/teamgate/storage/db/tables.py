@@ -227,6 +227,7 @@ compute_node = Table(
     Column("peak_cpu_percent", Float, nullable=True),
     Column("avg_cpu_percent", Float, nullable=True),
     Column("sample_count", Integer, nullable=True),
+    Column("last_heartbeat", String(64), nullable=True),  # migration 0010
     Index("ix_compute_node_workflow", "workflow_id", "id"),
     sqlite_autoincrement=True,
 )
@@ -338,6 +339,28 @@ rbac_user_role = Table(
     Index("ix_rbac_user_role_role", "role_id"),
 )
 
+slurm_allocation = Table(  # migration 0010: one row per sbatch of a workflow
+    "slurm_allocation",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
+    Column("slurm_job_id", String(64), nullable=True),
+    Column("resource_requirements_id", Integer, nullable=True),
+    Column("group_name", String(255), nullable=False),
+    Column("account", String(255), nullable=False),
+    Column("partition", String(255), nullable=True),
+    Column("num_cpus", Integer, nullable=False),
+    Column("memory_bytes", BigInteger, nullable=False),
+    Column("time_limit", String(64), nullable=True),
+    Column("state", String(32), nullable=False),  # submitted | running | done | canceled | failed
+    Column("submitted_by", String(255), nullable=False),
+    Column("submitted_at", String(64), nullable=False),
+    Column("ended_at", String(64), nullable=True),
+    Column("compute_node_id", Integer, nullable=True),
+    Index("ix_slurm_allocation_workflow", "workflow_id", "id"),
+    sqlite_autoincrement=True,
+)
+
 # -- API tokens --------------------------------------------------------------------
 
 api_token = Table(
@@ -353,7 +376,15 @@ api_token = Table(
     Column("revoked_at", String(32), nullable=True),
     # SHA-256 of the user's htpasswd hash at issue time (migration 0007); None: issued before
     Column("password_fingerprint", String(64), nullable=True),
+    # a runner token's one workflow (migration 0010); None: the user's own token
+    Column(
+        "workflow_id",
+        Integer,
+        ForeignKey("workflow.id", ondelete="CASCADE", name="fk_api_token_workflow"),
+        nullable=True,
+    ),
     Index("ix_api_token_user", "user_name"),
+    Index("ix_api_token_workflow", "workflow_id"),
     sqlite_autoincrement=True,
 )
 
