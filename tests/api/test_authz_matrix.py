@@ -853,6 +853,49 @@ def job_rows() -> dict[str, Row]:
 TABLE.update(job_rows())
 
 
+# -- Slurm allocations: decided on their workflow like the run routes (read to list, write to
+# record or change one). Each write gets a fresh workflow of alice's, shared with team.
+ALLOCATION = {"group_name": "default", "account": "acct", "num_cpus": 1, "memory_bytes": 1 << 20}
+
+
+def new_allocation(w: World) -> tuple[int, int]:
+    workflow = w.new_workflow(shared=True)
+    url = f"{TORC}/workflows/{workflow}/slurm_allocations"
+    return workflow, int(ok(w.client("alice").post(url, json=ALLOCATION))["id"])
+
+
+def allocations_of(w: World, call: Call) -> Any:
+    found = re.search(r"/workflows/(\d+)", call.path)
+    assert found is not None, call.path
+    return w.look(OBSERVER, f"{TORC}/workflows/{found[1]}/slurm_allocations")
+
+
+def change_allocation(w: World) -> Call:
+    workflow, allocation = new_allocation(w)
+    path = f"{TORC}/workflows/{workflow}/slurm_allocations/{allocation}"
+    return Call(path, json={"state": "running", "slurm_job_id": "42"})
+
+
+TABLE.update(
+    {
+        f"POST {TORC}/workflows/{{id}}/slurm_allocations": Row(
+            OWNER_OR_SHARED,
+            lambda w: Call(
+                f"{TORC}/workflows/{w.new_workflow(shared=True)}/slurm_allocations",
+                json={**ALLOCATION, "only_if_none_active": True},
+            ),
+            probe=allocations_of,
+        ),
+        f"GET {TORC}/workflows/{{id}}/slurm_allocations": Row(
+            OWNER_OR_SHARED, on_workflow("slurm_allocations")
+        ),
+        f"PATCH {TORC}/workflows/{{id}}/slurm_allocations/{{alloc_id}}": Row(
+            OWNER_OR_SHARED, change_allocation, probe=allocations_of
+        ),
+    }
+)
+
+
 # -- the routes the application serves ----------------------------------------------------------
 
 

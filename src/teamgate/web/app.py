@@ -20,7 +20,7 @@ from teamgate.services.context import ServiceContext
 from teamgate.settings import Settings
 from teamgate.storage.blobs import FilesystemBlobStore, open_blob_store
 from teamgate.storage.db.engine import Database, database_url
-from teamgate.web import audit_api, errors, metrics, taco_api, torc_api, units_api
+from teamgate.web import audit_api, errors, metrics, slurm_api, taco_api, torc_api, units_api
 from teamgate.web.jobs_api import router as jobs_router
 from teamgate.web.limits import BodySizeLimit
 from teamgate.web.observe import RequestObserver
@@ -114,6 +114,7 @@ def create_app(
     app.include_router(units_api.router)
     app.include_router(audit_api.router)
     app.include_router(run_records_router)
+    app.include_router(slurm_api.router)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
