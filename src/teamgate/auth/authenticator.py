@@ -8,7 +8,8 @@
 - auth file + require_auth: anything without valid credentials is 401.
 The file is re-read when it changes; a failed reload keeps the previous users. A token is
 accepted only while its user is in the file with the password it was issued against, so the
-same reload that refuses a removed user's or an old password ends their tokens too.
+same reload that refuses a removed user's or an old password ends their tokens too. A runner
+token's caller gets its workflow as `workflow_scope`, and is never a system administrator.
 The name `anonymous` is reserved (the htpasswd loader refuses it): it names the caller without
 credentials in listings, filters and explanations, so no user may sign in as it.
 With a LoginThrottle, repeated failures are refused (TooManyRequests) before bcrypt runs.
@@ -28,6 +29,7 @@ from teamgate.auth.htpasswd import HtpasswdError, load_htpasswd
 from teamgate.auth.passwords import DEFAULT_COST, dummy_verify, hash_cost, verify_password
 from teamgate.auth.throttle import LoginThrottle, printable, shorten
 from teamgate.auth.tokens import (
+    EndedToken,
     TokenService,
     looks_like_token,
     password_fingerprint,
@@ -45,6 +47,13 @@ BAD_TOKEN = (
     "their tokens): run 'taco login' for a new one"
 )
 MALFORMED_BASIC = "Malformed Basic credentials: expected base64 of 'user:password'"
+
+
+def ended_runner_token(workflow_id: int) -> str:
+    return (
+        f"This runner token of workflow {workflow_id} was revoked (the workflow completed, was "
+        "canceled or its runner tokens were revoked) or has expired"
+    )
 
 
 class Authenticator:
@@ -93,19 +102,25 @@ class Authenticator:
         method: str = "anonymous",
         token_id: int | None = None,
         credential: str | None = None,
+        workflow_scope: int | None = None,
     ) -> Principal:
         return Principal(
             name=name,
-            is_admin=name is not None and name in self.admin_users,
+            # a runner token never carries its user's administration, whatever its scope
+            is_admin=name is not None and name in self.admin_users and workflow_scope is None,
             method=method if name is not None else "anonymous",
             token_id=token_id,
             credential=credential if name is not None else None,
+            workflow_scope=workflow_scope if name is not None else None,
         )
 
     def _token_principal(self, token: str, user: str | None) -> Principal | None:
         """The token's user, while they are in the file with the password it was issued
-        against; None for any token that is unknown, expired, revoked or no longer stands."""
-        found = self.tokens.verify(token) if self.tokens is not None else None
+        against; None for any token that is unknown, expired, revoked or no longer stands
+        (Unauthenticated, saying why, for a runner token that was revoked or expired)."""
+        found = self.tokens.check(token) if self.tokens is not None else None
+        if isinstance(found, EndedToken):
+            raise Unauthenticated(ended_runner_token(found.workflow_id))
         if found is None or (user is not None and found.user != user):
             return None
         if not same_password(found, self._users.get(found.user)):
@@ -116,7 +131,11 @@ class Authenticator:
             )
             return None
         return self.principal(
-            found.user, method="token", token_id=found.id, credential=found.password_fingerprint
+            found.user,
+            method="token",
+            token_id=found.id,
+            credential=found.password_fingerprint,
+            workflow_scope=found.workflow_id,
         )
 
     def authenticate(self, authorization: str | None, *, client: str | None = None) -> Principal:

@@ -8,6 +8,10 @@ user's htpasswd hash at that time (`password_fingerprint`), and the authenticato
 token only while the user's current entry has the same one. Removing the user from the file or
 changing their password (a new hash, with a new salt, even for the same password) ends every
 token issued before, in every process reading that file, across restarts.
+
+A runner token (`issue_runner`) is bound the same way and also names one workflow: its caller
+gets that workflow as scope (see `domain.policy`). It lives hours, not days, and is revoked
+when its workflow completes, is canceled or deleted.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from teamgate.storage.db.util import now_text, utc_text
 PREFIX = "tg_"
 DEFAULT_TTL_DAYS = 30
 MAX_TTL_DAYS = 365
+RUNNER_DEFAULT_TTL_HOURS = 168.0  # a week: a queued Slurm job may wait days to start
+RUNNER_MAX_TTL_HOURS = 720.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +44,15 @@ class ValidToken:
     id: int
     user: str
     password_fingerprint: str | None  # None: issued before tokens were bound (never accepted)
+    workflow_id: int | None = None  # a runner token's one workflow
+
+
+@dataclass(frozen=True, slots=True)
+class EndedToken:
+    """A runner token that was issued but is revoked or expired: its workflow, so that the
+    refusal can tell a runner why (its secret was checked: the caller holds the token)."""
+
+    workflow_id: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +61,7 @@ class IssuedToken:
     id: int
     user: str
     expires_at: str
+    workflow_id: int | None = None
 
 
 def _digest(secret: str) -> str:
@@ -98,10 +114,47 @@ def issue(
     """
     if not 1 <= ttl_days <= MAX_TTL_DAYS:
         raise Invalid(f"ttl_days must be between 1 and {MAX_TTL_DAYS}")
+    now = datetime.now(UTC)
+    return _store(conn, user, fingerprint, description, now, now + timedelta(days=ttl_days))
+
+
+def issue_runner(
+    conn: Connection,
+    user: str,
+    workflow_id: int,
+    *,
+    fingerprint: str,
+    description: str | None,
+    ttl_hours: float,
+    not_after: datetime | None = None,
+) -> IssuedToken:
+    """Store a new runner token of `user` for `workflow_id` in the caller's transaction.
+
+    It expires after `ttl_hours`, or at `not_after` if sooner (the expiry of the token the
+    caller signed in with: a token must not mint one that outlives it).
+    """
+    if not 0 < ttl_hours <= RUNNER_MAX_TTL_HOURS:
+        raise Invalid(f"ttl_hours must be more than 0 and at most {RUNNER_MAX_TTL_HOURS:g}")
+    now = datetime.now(UTC)
+    expires = now + timedelta(hours=ttl_hours)
+    if not_after is not None:
+        expires = min(expires, not_after)
+    return _store(conn, user, fingerprint, description, now, expires, workflow_id=workflow_id)
+
+
+def _store(
+    conn: Connection,
+    user: str,
+    fingerprint: str,
+    description: str | None,
+    now: datetime,
+    expires: datetime,
+    *,
+    workflow_id: int | None = None,
+) -> IssuedToken:
     lookup = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
-    now = datetime.now(UTC)
-    expires = utc_text(now + timedelta(days=ttl_days))
+    expires_at = utc_text(expires)
     token_id = store.insert_token(
         conn,
         lookup=lookup,
@@ -109,10 +162,11 @@ def issue(
         user=user,
         description=description,
         created_at=utc_text(now),
-        expires_at=expires,
+        expires_at=expires_at,
         password_fingerprint=fingerprint,
+        workflow_id=workflow_id,
     )
-    return IssuedToken(f"{PREFIX}{lookup}_{secret}", token_id, user, expires)
+    return IssuedToken(f"{PREFIX}{lookup}_{secret}", token_id, user, expires_at, workflow_id)
 
 
 def revoke(conn: Connection, token_id: int) -> bool:
@@ -121,8 +175,24 @@ def revoke(conn: Connection, token_id: int) -> bool:
 
 
 def revoke_all(conn: Connection, user: str) -> int:
-    """Revoke every live token of `user` in the caller's transaction; how many there were."""
+    """Revoke every live token of `user` (runner tokens included) in the caller's
+    transaction; how many there were."""
     return store.revoke_user_tokens(conn, user, at=now_text())
+
+
+def revoke_workflow(conn: Connection, workflow_id: int) -> int:
+    """Revoke every live runner token of the workflow in the caller's transaction."""
+    return store.revoke_workflow_tokens(conn, workflow_id, at=now_text())
+
+
+def revoke_if_complete(conn: Connection, workflow_id: int) -> int:
+    """Revoke the workflow's live runner tokens when no job of it is left to finish."""
+    return store.revoke_if_complete(conn, workflow_id, at=now_text())
+
+
+def expiry_of(conn: Connection, token_id: int) -> datetime | None:
+    found = store.expires_at(conn, token_id)
+    return None if found is None else datetime.fromisoformat(found)
 
 
 class TokenService:
@@ -134,6 +204,12 @@ class TokenService:
 
     def verify(self, token: str) -> ValidToken | None:
         """The token's row when it is known, unexpired and unrevoked; otherwise None."""
+        found = self.check(token)
+        return found if isinstance(found, ValidToken) else None
+
+    def check(self, token: str) -> ValidToken | EndedToken | None:
+        """As `verify`, but a known runner token that is revoked or expired is an EndedToken
+        (its workflow), so a runner can be told why; anything else refused is None."""
         parts = _split(token)
         if parts is None:
             return None
@@ -145,5 +221,5 @@ class TokenService:
         # compared as times: tokens issued before milliseconds were stored read `…:SSZ`
         expired = datetime.fromisoformat(row.expires_at) <= datetime.now(UTC)
         if row.revoked_at is not None or expired:
-            return None
-        return ValidToken(row.id, row.user_name, row.password_fingerprint)
+            return None if row.workflow_id is None else EndedToken(row.workflow_id)
+        return ValidToken(row.id, row.user_name, row.password_fingerprint, row.workflow_id)

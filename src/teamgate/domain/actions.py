@@ -90,4 +90,5 @@ class DecidedBy(StrEnum):
     NOT_SELF = "not_self"
     FIRST_CALLER = "first_caller"  # rbac init with no administrator configured
     TOKEN = "token"  # refused: signed in with a token where a password is needed
+    SCOPE = "scope"  # refused: a runner token reaches its one workflow's runner calls only
     OTHER = "other"  # a decision made by hand (tests only)

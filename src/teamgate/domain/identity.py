@@ -13,6 +13,10 @@ class Principal:
 
     `name` is None for an anonymous caller. `is_admin` marks a system administrator
     (configured with --admin-user / admin_users).
+
+    `workflow_scope` is set for a runner token's caller: the one workflow the token was
+    minted for. It bounds what `decide()` may allow (reading that workflow and running its
+    jobs), whatever the user may do otherwise, and whether or not access control is on.
     """
 
     name: str | None
@@ -22,6 +26,7 @@ class Principal:
     # A fingerprint of the htpasswd hash the caller's password was checked against (or that
     # their token is bound to): a token issued now is bound to it. Never shown or compared.
     credential: str | None = field(default=None, repr=False, compare=False)
+    workflow_scope: int | None = None
 
     @property
     def display(self) -> str:

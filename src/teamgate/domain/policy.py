@@ -12,6 +12,11 @@ an RBAC allow for the share action on its name (for a unit, `unit.share` or, as 
 group's admin gets no right over what they do not control. Unsharing (`*.unshare`, decided
 under the same rules) is also open to the admins of the group losing access. Deny rules win
 in both. Administrative actions are decided in `domain.admin_decisions`.
+
+A runner token's caller (`Principal.workflow_scope`) is bounded before anything else: only
+`SCOPED_ACTIONS` (reading the workflow, and workflow.write, which claiming, starting and
+completing its jobs need) on that one workflow can be allowed, and then only if the user
+could do them. The scope belongs to the credential, so it holds with access control off too.
 """
 
 from __future__ import annotations
@@ -151,6 +156,10 @@ class Decision(NamedTuple):
         return self.allowed
 
 
+# What a runner token may be allowed, on its own workflow only: the runner's calls (claim,
+# start, complete, register a compute node) are decided as workflow.write.
+SCOPED_ACTIONS: frozenset[str] = frozenset({Action.WORKFLOW_READ, Action.WORKFLOW_WRITE})
+
 _SHARES: frozenset[str] = frozenset({Action.WORKFLOW_SHARE, Action.UNIT_SHARE})
 _UNSHARES: frozenset[str] = frozenset({Action.WORKFLOW_UNSHARE, Action.UNIT_UNSHARE})
 
@@ -185,7 +194,12 @@ def _decide(
     enforce: bool,
     group: int | None,
 ) -> Verdict:
-    # Whether or not access control is on: who administers RBAC, what a token is issued on.
+    # Whether or not access control is on: a runner token's scope, who administers RBAC,
+    # what a token is issued on.
+    if principal.workflow_scope is not None:
+        outside = _outside_scope(principal.workflow_scope, action, resource)
+        if outside is not None:
+            return outside
     if action == Action.RBAC_INIT:
         return admin.decide_rbac_init(principal, admins_configured=facts.admins_configured)
     if action == Action.TOKEN_CREATE:
@@ -202,6 +216,27 @@ def _decide(
         )
         return deny(DecidedBy.ANONYMOUS, "anonymous", message)
     return _decide_named(principal, action, resource, facts, group)
+
+
+def scope_message(scope: int) -> str:
+    return (
+        f"This token is scoped to workflow {scope}: it may only read that workflow and run "
+        "its jobs (sign in with your password or your own token for anything else)"
+    )
+
+
+def _outside_scope(scope: int, action: str, resource: Resource | None) -> Verdict | None:
+    """The refusal of what a token scoped to workflow `scope` may never do; None when the
+    call is within the scope (the normal decision still applies)."""
+    if (
+        action in SCOPED_ACTIONS
+        and resource is not None
+        and resource.kind == "workflow"
+        and resource.id == str(scope)
+        and not resource.new
+    ):
+        return None
+    return deny(DecidedBy.SCOPE, f"token scoped to workflow {scope}", scope_message(scope))
 
 
 def _decide_named(

@@ -1,4 +1,5 @@
-"""API tokens: only a hash of each secret is stored."""
+"""API tokens: only a hash of each secret is stored. A runner token names its one workflow
+(`workflow_id`); a user's own token names none."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, insert, select, update
 
-from teamgate.storage.db.tables import api_token
+from teamgate.domain.jobs import STATUSES
+from teamgate.storage.db.job_runs import COMPLETE_OR_DISABLED
+from teamgate.storage.db.tables import api_token, job
+
+# A job in one of these still has something to do: while one is left, the workflow is not
+# complete. Named positively so that the check is a few probes of the (workflow, status) index.
+_OPEN = tuple(status for status in STATUSES if status not in COMPLETE_OR_DISABLED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +27,7 @@ class TokenRow:
     expires_at: str
     revoked_at: str | None
     password_fingerprint: str | None
+    workflow_id: int | None = None  # a runner token's workflow
 
 
 def insert_token(
@@ -32,6 +40,7 @@ def insert_token(
     created_at: str,
     expires_at: str,
     password_fingerprint: str,
+    workflow_id: int | None = None,
 ) -> int:
     return int(
         conn.execute(
@@ -44,6 +53,7 @@ def insert_token(
                 created_at=created_at,
                 expires_at=expires_at,
                 password_fingerprint=password_fingerprint,
+                workflow_id=workflow_id,
             )
             .returning(api_token.c.id)
         ).scalar_one()
@@ -69,6 +79,42 @@ def revoke_user_tokens(conn: Connection, user: str, *, at: str) -> int:
     result = conn.execute(
         update(api_token)
         .where(api_token.c.user_name == user, api_token.c.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return int(result.rowcount)
+
+
+def expires_at(conn: Connection, token_id: int) -> str | None:
+    """When token `token_id` expires; None when there is no such token."""
+    found = conn.execute(select(api_token.c.expires_at).where(api_token.c.id == token_id))
+    value = found.scalar_one_or_none()
+    return None if value is None else str(value)
+
+
+def revoke_workflow_tokens(conn: Connection, workflow_id: int, *, at: str) -> int:
+    """Revoke every runner token of the workflow not revoked yet; how many were."""
+    result = conn.execute(
+        update(api_token)
+        .where(api_token.c.workflow_id == workflow_id, api_token.c.revoked_at.is_(None))
+        .values(revoked_at=at)
+    )
+    return int(result.rowcount)
+
+
+def revoke_if_complete(conn: Connection, workflow_id: int, *, at: str) -> int:
+    """Revoke the workflow's live runner tokens if none of its jobs is left to finish; how
+    many were. One statement; the job check does not depend on the token rows, so it is
+    made at most once."""
+    open_job = (
+        select(job.c.id).where(job.c.workflow_id == workflow_id, job.c.status.in_(_OPEN)).exists()
+    )
+    result = conn.execute(
+        update(api_token)
+        .where(
+            api_token.c.workflow_id == workflow_id,
+            api_token.c.revoked_at.is_(None),
+            ~open_job,
+        )
         .values(revoked_at=at)
     )
     return int(result.rowcount)
