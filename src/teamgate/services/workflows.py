@@ -25,7 +25,7 @@ from teamgate.services.context import (
 )
 from teamgate.storage.db import groups as group_store
 from teamgate.storage.db import workflows as store
-from teamgate.storage.db.job_runs import RunState, run_state, run_states
+from teamgate.storage.db.job_runs import RunState, run_states
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
 
 READ, WRITE, DELETE = Action.WORKFLOW_READ, Action.WORKFLOW_WRITE, Action.WORKFLOW_DELETE
@@ -187,12 +187,14 @@ def get_workflow(
     ctx: ServiceContext, principal: Principal, workflow_id: int
 ) -> tuple[Workflow, list[str], RunState]:
     """The workflow, the names of the groups it is shared with, and its run state."""
-    with ctx.db.read() as conn:
-        found = store.get_workflow(conn, workflow_id)
-        groups = group_store.workflow_groups(conn, workflow_id, limit=10_000)
-        shares = frozenset(g.id for g in groups)
-        require(explain_workflow(ctx, principal, conn, found, READ, shares=shares))
-        return found, [g.name for g in groups], run_state(conn, workflow_id)
+    with ctx.db.read_one() as conn:
+        shared = store.find_shared_workflow(conn, workflow_id, group_limit=10_000)
+        if shared is None:
+            raise NotFound(f"Workflow not found with ID: {workflow_id}")
+        found, groups = shared.workflow, shared.groups
+        require(explain_workflow(ctx, principal, conn, found, READ, shares=frozenset(groups)))
+    run = RunState(workflow_id, shared.run_id, shared.is_canceled, shared.is_archived)
+    return found, list(groups.values()), run
 
 
 def delete_workflow(ctx: ServiceContext, principal: Principal, workflow_id: int) -> Workflow:

@@ -71,6 +71,16 @@ class Database:
             yield conn
 
     @contextmanager
+    def read_one(self) -> Iterator[Connection]:
+        """A connection for reads that need no snapshot across statements (one statement sees
+        one consistent state on both databases): no BEGIN and COMMIT around it."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                yield conn.execution_options(sqlite_begin=None)
+            else:
+                yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction; on SQLite it takes the write lock up front (BEGIN IMMEDIATE)."""
         with self.engine.connect() as conn:
@@ -106,4 +116,6 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+        begin = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+        if begin is not None:  # None: Database.read_one, no transaction
+            conn.exec_driver_sql(begin)

@@ -13,7 +13,7 @@ from teamgate.errors import NotFound
 from teamgate.storage.db.counts import CountCache
 from teamgate.storage.db.listing import Visibility
 from teamgate.storage.db.spec_store import store_spec
-from teamgate.storage.db.tables import job, workflow, workflow_status
+from teamgate.storage.db.tables import access_group, job, workflow, workflow_share, workflow_status
 from teamgate.storage.db.util import now_text
 from teamgate.storage.db.workflow_queries import Order, WorkflowQuery, statements
 
@@ -43,7 +43,10 @@ class WorkflowFilter:
 
 
 def _workflow(row: Any) -> Workflow:
-    data = dict(row._mapping)
+    return _workflow_values(dict(row._mapping))
+
+
+def _workflow_values(data: dict[str, Any]) -> Workflow:
     data["attributes"] = json.loads(data["attributes"] or "{}")
     return Workflow(**data)
 
@@ -55,6 +58,61 @@ _FIND = select(workflow).where(workflow.c.id == bindparam("workflow_id"))
 def find_workflow(conn: Connection, workflow_id: int) -> Workflow | None:
     row = conn.execute(_FIND, {"workflow_id": workflow_id}).first()
     return _workflow(row) if row else None
+
+
+_SHARED = (
+    select(
+        workflow,
+        workflow_status.c.run_id.label("status_run_id"),
+        workflow_status.c.is_canceled.label("status_is_canceled"),
+        workflow_status.c.is_archived.label("status_is_archived"),
+        access_group.c.id.label("share_group_id"),
+        access_group.c.name.label("share_group_name"),
+    )
+    .select_from(
+        workflow.outerjoin(workflow_status, workflow_status.c.workflow_id == workflow.c.id)
+        .outerjoin(workflow_share, workflow_share.c.workflow_id == workflow.c.id)
+        .outerjoin(access_group, access_group.c.id == workflow_share.c.group_id)
+    )
+    .where(workflow.c.id == bindparam("workflow_id"))
+    .order_by(access_group.c.id)
+    .limit(bindparam("row_limit"))
+)
+_WORKFLOW_COLUMNS = tuple(c.name for c in workflow.c)
+
+
+@dataclass(frozen=True, slots=True)
+class SharedWorkflow:
+    """A workflow with the groups it is shared with (id → name, by id) and its run state."""
+
+    workflow: Workflow
+    groups: dict[int, str]
+    run_id: int
+    is_canceled: bool
+    is_archived: bool
+
+
+def find_shared_workflow(
+    conn: Connection, workflow_id: int, *, group_limit: int
+) -> SharedWorkflow | None:
+    """The workflow, its first `group_limit` share groups and its run state in one statement
+    (one row per group): what `GET /workflows/{id}` reads, without a transaction around
+    three queries."""
+    rows = conn.execute(
+        _SHARED, {"workflow_id": workflow_id, "row_limit": max(group_limit, 1)}
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]._mapping
+    found = _workflow_values({name: first[name] for name in _WORKFLOW_COLUMNS})
+    groups = {r.share_group_id: r.share_group_name for r in rows if r.share_group_id is not None}
+    return SharedWorkflow(
+        found,
+        groups,
+        int(first["status_run_id"] or 1),
+        bool(first["status_is_canceled"]),
+        bool(first["status_is_archived"]),
+    )
 
 
 def get_workflow(conn: Connection, workflow_id: int) -> Workflow:
