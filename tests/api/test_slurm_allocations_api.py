@@ -42,6 +42,7 @@ def test_record_list_and_move_an_allocation(app: App) -> None:
     assert done["ended_at"] is not None
     again = owner.patch(url(wf, made["id"]), json={"state": "running"})
     assert again.status_code == 409, again.text
+    assert owner.patch(url(wf, made["id"]), json={"state": "failed"}).status_code == 409
     assert [a["state"] for a in listed(owner, wf)] == ["done"]
 
 

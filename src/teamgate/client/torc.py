@@ -135,6 +135,24 @@ class TorcClient(JsonClient):
         body = {"completions": completions}
         return self.post(f"/workflows/{workflow_id}/batch_complete_jobs", body)
 
+    # Slurm allocations of a workflow
+    def create_slurm_allocation(
+        self, workflow_id: int, allocation: dict[str, Any], *, only_if_none_active: bool = False
+    ) -> Any:
+        """Record an allocation about to be submitted; with `only_if_none_active`, a 409
+        (ApiError) when the group already has one submitted or running."""
+        body = {**allocation, "only_if_none_active": only_if_none_active}
+        return self.post(f"/workflows/{workflow_id}/slurm_allocations", body)
+
+    def list_slurm_allocations(self, workflow_id: int) -> list[Any]:
+        return list(self.get(f"/workflows/{workflow_id}/slurm_allocations")["items"])
+
+    def update_slurm_allocation(
+        self, workflow_id: int, allocation_id: int, changes: dict[str, Any]
+    ) -> Any:
+        path = f"/workflows/{workflow_id}/slurm_allocations/{allocation_id}"
+        return self.request("PATCH", path, json=changes)
+
     # jobs, results and the records around a run
     def list_jobs(self, workflow_id: int, **filters: Any) -> Any:
         """One page of a workflow's jobs (filters: status, offset, limit)."""

@@ -81,16 +81,16 @@ def change(
     changes: Mapping[str, Any],
 ) -> dict[str, Any]:
     """Set the state, Slurm job id, compute node or end time. An ended allocation (done,
-    canceled, failed) does not become active again (409); ending one stamps `ended_at`."""
+    canceled, failed) keeps its state (409); ending one stamps `ended_at`."""
     with ctx.db.write() as conn:
         authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
         current = store.get_allocation(conn, workflow_id, allocation_id)
         updates = dict(changes)
         new_state = updates.get("state")
-        if current["state"] in store.ENDED and new_state in store.ACTIVE:
+        if current["state"] in store.ENDED and new_state not in (None, current["state"]):
             raise Conflict(
-                f"Slurm allocation {allocation_id} is {current['state']}: it cannot become "
-                f"{new_state} again"
+                f"Slurm allocation {allocation_id} is {current['state']} already: it cannot "
+                f"become {new_state}"
             )
         if new_state in store.ENDED and current["state"] not in store.ENDED:
             updates.setdefault("ended_at", now_text())

@@ -26,6 +26,7 @@ from teamgate.cli.torc.records import events, files
 from teamgate.cli.torc.reports import reports, watch
 from teamgate.cli.torc.results import results
 from teamgate.cli.torc.run import run
+from teamgate.cli.torc.slurm import slurm, submit_slurm
 from teamgate.cli.torc.workflows import workflows
 
 EPILOG = """
@@ -141,6 +142,8 @@ def cli(
 
 cli.add_command(workflows)
 cli.add_command(run)
+cli.add_command(submit_slurm)
+cli.add_command(slurm)
 cli.add_command(watch)
 cli.add_command(jobs)
 cli.add_command(results)

@@ -150,14 +150,24 @@ def workflows_status(opts: Options, workflow_id: int | None) -> None:
 @command
 @pass_options
 def workflows_cancel(opts: Options, workflow_id: int | None) -> None:
-    """Cancel a workflow: its running jobs are stopped by their runners, nothing new starts."""
+    """Cancel a workflow: its running jobs are stopped by their runners, nothing new starts,
+    and its Slurm allocations are canceled (scancel)."""
+    from teamgate.cli.torc.slurm import cancel_allocations
+
     workflow_id = opts.workflow(workflow_id)
     with opts.client() as client:
         client.cancel_workflow(workflow_id)
+        slurm_jobs, warning = cancel_allocations(client, workflow_id)
+    if warning:
+        click.echo(f"Warning: {warning}", err=True)
     if opts.json:
-        echo_json({"status": "success", "workflow_id": workflow_id})
+        echo_json(
+            {"status": "success", "workflow_id": workflow_id, "slurm_jobs_canceled": slurm_jobs}
+        )
     else:
         click.echo(f"Successfully canceled workflow {workflow_id}")
+        if slurm_jobs:
+            click.echo(f"Canceled Slurm jobs: {', '.join(slurm_jobs)}")
 
 
 @workflows.command(
