@@ -199,6 +199,22 @@ class Settings:
         low=0.1,
         high=3600,
     )
+    heartbeat_timeout_secs: float = setting(
+        120,
+        "A runner silent this long (no heartbeat) is lost: its compute node is marked "
+        "inactive and its jobs recovered by --lost-job-policy; 0 never declares one lost.",
+        low=0,
+        high=_DAY,
+        flags=("--heartbeat-timeout",),
+        env="TORC_HEARTBEAT_TIMEOUT",
+    )
+    lost_job_policy: str = setting(
+        "requeue",
+        "What happens to a job running on a lost runner: requeue (ready again, next "
+        "attempt) or fail (failed; dependents as after any failure).",
+        choices=("requeue", "fail"),
+        env="TORC_LOST_JOB_POLICY",
+    )
     forwarded_allow_ips: tuple[str, ...] = setting(
         (),
         "A proxy (IP address or network) whose X-Forwarded-For and X-Forwarded-Proto are "

@@ -753,6 +753,15 @@ def batch_of(w: World, call: Call) -> Any:
     return jobs, run, results if results == MISSING else results["items"]
 
 
+def batch_of_path(w: World, call: Call) -> Any:
+    """The jobs, run state and results of the workflow the path names."""
+    jobs, run = run_of(w, call)
+    workflow = re.search(r"/workflows/(\d+)", call.path)
+    assert workflow is not None
+    results = w.look(OBSERVER, f"{TORC}/results", workflow_id=workflow[1])
+    return jobs, run, results if results == MISSING else results["items"]
+
+
 def retry_job(w: World) -> Call:
     _, job, _ = job_in_state(w, "running")
     return Call(f"{TORC}/jobs/{job}/retry/1", params={"max_retries": "3"})
@@ -851,6 +860,36 @@ def job_rows() -> dict[str, Row]:
 
 
 TABLE.update(job_rows())
+
+
+# -- runners that went silent: a heartbeat is decided on its compute node's workflow, a repair
+# (sync_status) on the workflow in the path; both need workflow.write, as the run calls.
+def heartbeat(w: World) -> Call:
+    return Call(f"{TORC}/compute_nodes/{new_record(w, 'compute_nodes')}/heartbeat")
+
+
+def node_of(w: World, call: Call) -> Any:
+    """The compute node the path names, with its last heartbeat."""
+    return w.look(OBSERVER, call.path.removesuffix("/heartbeat"))
+
+
+def sync_left_behind(w: World) -> Call:
+    """A workflow whose running job's compute node is inactive: a forced sync recovers it."""
+    workflow, _, node = job_in_state(w, "running")
+    ok(w.client("alice").put(f"{TORC}/compute_nodes/{node}", json={"is_active": False}))
+    return Call(f"{TORC}/workflows/{workflow}/sync_status", params={"force": "true"})
+
+
+TABLE.update(
+    {
+        f"POST {TORC}/compute_nodes/{{id}}/heartbeat": Row(
+            OWNER_OR_SHARED, heartbeat, probe=node_of
+        ),
+        f"POST {TORC}/workflows/{{id}}/sync_status": Row(
+            OWNER_OR_SHARED, sync_left_behind, probe=batch_of_path
+        ),
+    }
+)
 
 
 # -- Slurm allocations: decided on their workflow like the run routes (read to list, write to

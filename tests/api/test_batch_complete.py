@@ -118,7 +118,7 @@ def test_stale_entries_are_reported_alone_and_the_rest_recorded(
     entries = [
         entry(j0, runner.node),
         entry(j0, runner.node),  # twice
-        entry(j1, runner.node),  # stale
+        entry(j1, runner.node, rc=1),  # stale: completed already, and not as this says
         wrong_run,
         mismatched,
         entry(x, runner.node),  # a job of another workflow

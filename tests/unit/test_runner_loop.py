@@ -57,6 +57,12 @@ class FakeServer:
     def get_workflow(self, _wf: int) -> dict[str, Any]:
         return {"id": 1, "run_id": 1}
 
+    def retry_on_failure(self, total_secs: float, *, log: Any) -> None:
+        self.retry_secs = total_secs
+
+    def heartbeat(self, node_id: int) -> dict[str, Any]:
+        return {"compute_node_id": node_id, "interval_secs": 10.0}
+
     def create_compute_node(self, node: dict[str, Any]) -> dict[str, Any]:
         self.nodes.append({**node, "id": len(self.nodes) + 1})
         return self.nodes[-1]

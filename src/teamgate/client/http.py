@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import random
 import stat
+import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, BinaryIO, Self
 
 import httpx
@@ -29,6 +32,54 @@ class ConnectionFailed(TeamgateError):
 # Told how a transfer goes: (bytes so far, total bytes when known), after every chunk.
 Progress = Callable[[int, int | None], None]
 
+RETRY_STATUSES = frozenset({502, 503, 504})  # a proxy or a server restarting: worth waiting for
+RETRY_ENV = "TORC_RETRY_SECONDS"
+DEFAULT_RETRY_SECS = 300.0
+
+
+def retry_seconds(environ: Mapping[str, str] = os.environ) -> float:
+    """How long a runner keeps retrying a call the server did not answer ($TORC_RETRY_SECONDS,
+    default 300; 0: never retry)."""
+    text = environ.get(RETRY_ENV, "").strip()
+    try:
+        value = float(text) if text else DEFAULT_RETRY_SECS
+    except ValueError:
+        raise TeamgateError(f"{RETRY_ENV}={text!r}: give a number of seconds") from None
+    if not value >= 0:
+        raise TeamgateError(f"{RETRY_ENV}={text!r}: give a number of seconds, 0 or more")
+    return value
+
+
+@dataclass
+class Retry:
+    """Repeat a call that got no answer, or 502/503/504, with exponential backoff (capped,
+    with jitter) for at most `total_secs`; `log` hears of each retry. Only for calls the
+    server makes safe to repeat (the runner's: see services/lost_jobs.py)."""
+
+    total_secs: float
+    log: Callable[[str], None] | None = None
+    first_delay: float = 0.2
+    max_delay: float = 5.0
+
+    def call(self, send: Callable[[], Any], what: str) -> Any:
+        deadline = time.monotonic() + self.total_secs
+        attempt = 0
+        while True:
+            try:
+                return send()
+            except (ConnectionFailed, ApiError) as exc:
+                if isinstance(exc, ApiError) and exc.status not in RETRY_STATUSES:
+                    raise
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                backoff = min(self.max_delay, self.first_delay * 2**attempt)
+                delay = min(backoff * random.uniform(0.5, 1.0), left)  # jitter: runners spread
+                attempt += 1
+                if self.log is not None:
+                    self.log(f"{what}: {exc}; retry {attempt} in {delay:.2f} s")
+                time.sleep(delay)
+
 
 class JsonClient:
     def __init__(
@@ -50,9 +101,14 @@ class JsonClient:
             timeout=timeout,
             verify=verify,
         )
+        self._retry: Retry | None = None
 
     def close(self) -> None:
         self._http.close()
+
+    def retry_on_failure(self, total_secs: float, *, log: Callable[[str], None] | None) -> None:
+        """From now on, repeat calls that get no answer or 502/503/504 (see `Retry`)."""
+        self._retry = Retry(total_secs, log) if total_secs > 0 else None
 
     def __enter__(self) -> Self:
         return self
@@ -61,6 +117,12 @@ class JsonClient:
         self.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        retry = self._retry
+        if retry is None or "content" in kwargs:  # a streamed body cannot be sent twice
+            return self.request_once(method, path, **kwargs)
+        return retry.call(lambda: self.request_once(method, path, **kwargs), f"{method} {path}")
+
+    def request_once(self, method: str, path: str, **kwargs: Any) -> Any:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:

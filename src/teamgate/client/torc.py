@@ -183,6 +183,16 @@ class TorcClient(JsonClient):
     def update_compute_node(self, node_id: int, node: dict[str, Any]) -> Any:
         return self.request("PUT", f"/compute_nodes/{node_id}", json=node)
 
+    def heartbeat(self, node_id: int) -> Any:
+        """Say the runner of this compute node is alive, once (never retried: the next beat
+        is the retry); answers `{last_heartbeat, interval_secs}`."""
+        return self.request_once("POST", f"/compute_nodes/{node_id}/heartbeat")
+
+    def sync_status(self, workflow_id: int, *, force: bool = False) -> Any:
+        """Recover the workflow's jobs left by runners that stopped sending heartbeats."""
+        params = {"force": _flag(force)}
+        return self.request("POST", f"/workflows/{workflow_id}/sync_status", params=params)
+
     def pages(self, path: str, *, offset: int = 0, limit: int = PAGE, **params: Any) -> list[Any]:
         """Up to `limit` items of a paginated list from `offset`, fetched page by page."""
         items: list[Any] = []

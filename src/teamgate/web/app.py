@@ -17,12 +17,14 @@ from teamgate.auth.throttle import throttle_from_settings
 from teamgate.auth.tokens import TokenService
 from teamgate.services import audit, orphans
 from teamgate.services.context import ServiceContext
+from teamgate.services.lost_jobs import LostJobSettings, LostJobSweeper
 from teamgate.settings import Settings
 from teamgate.storage.blobs import FilesystemBlobStore, open_blob_store
 from teamgate.storage.db.engine import Database, database_url
 from teamgate.web import audit_api, errors, metrics, slurm_api, taco_api, torc_api, units_api
 from teamgate.web.jobs_api import router as jobs_router
 from teamgate.web.limits import BodySizeLimit
+from teamgate.web.lost_jobs_api import router as lost_jobs_router
 from teamgate.web.observe import RequestObserver
 from teamgate.web.run_records_api import router as run_records_router
 from teamgate.web.text import check_parameters
@@ -72,15 +74,19 @@ def create_app(
     found = metrics.Metrics(multiprocess_dir=metrics_dir) if settings.metrics else None
     auth = build_authenticator(settings, db, on_lookup=found.credential_lookup if found else None)
     pruner = audit.Pruner(db, retention_days=settings.audit_retention_days)
+    lost_jobs = LostJobSettings(settings.heartbeat_timeout_secs, settings.lost_job_policy)
+    lost = LostJobSweeper(db, lost_jobs)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         auth.start_watching()
         pruner.start()  # prunes once before the first request, then every hour
         sweeper.start()  # the same for blobs a crash left unreferenced
+        lost.start()  # runners silent too long: their jobs recovered, then every interval
         try:
             yield
         finally:
+            lost.stop()
             sweeper.stop()
             pruner.stop()
             auth.stop_watching()
@@ -97,6 +103,7 @@ def create_app(
     app.state.settings = settings
     app.state.database = db
     app.state.authenticator = auth
+    app.state.lost_jobs = lost_jobs
     blobs = open_blob_store(settings.blob_store, default_dir=settings.blob_location)
     if isinstance(blobs, FilesystemBlobStore):  # a crash may have left temp files behind
         blobs.remove_abandoned_temp_files()
@@ -114,6 +121,7 @@ def create_app(
     app.include_router(units_api.router)
     app.include_router(audit_api.router)
     app.include_router(run_records_router)
+    app.include_router(lost_jobs_router)  # heartbeats, sync_status
     app.include_router(slurm_api.router)
 
     @app.get("/healthz", tags=["health"])

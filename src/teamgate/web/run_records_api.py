@@ -25,6 +25,7 @@ from teamgate.storage.db.run_records import (
     USER_DATA,
     Kind,
 )
+from teamgate.storage.db.util import now_text
 from teamgate.web.deps import Caller, Context, api_router
 from teamgate.web.models import MAX_ROW_ID
 from teamgate.web.run_records_models import (
@@ -278,7 +279,10 @@ def delete_resource_requirements(id: Id, ctx: Context, caller: Caller) -> dict[s
 
 @router.post("/compute_nodes", response_model=ComputeNodeOut)
 def create_compute_node(body: ComputeNodeIn, ctx: Context, caller: Caller) -> dict[str, Any]:
-    return records.create_record(ctx, caller, COMPUTE_NODES, _new(body))
+    # registering is the runner's first heartbeat (services/lost_jobs.py)
+    return records.create_record(
+        ctx, caller, COMPUTE_NODES, {**_new(body), "last_heartbeat": now_text()}
+    )
 
 
 @router.get("/compute_nodes", response_model=RecordPage[ComputeNodeOut])
@@ -307,7 +311,9 @@ def get_compute_node(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
 def update_compute_node(
     id: Id, body: ComputeNodeChange, ctx: Context, caller: Caller
 ) -> dict[str, Any]:
-    return records.update_record(ctx, caller, COMPUTE_NODES, id, _changes(body, COMPUTE_NODES))
+    changes = _changes(body, COMPUTE_NODES)
+    changes.pop("last_heartbeat", None)  # echoed from a read; only heartbeats set it
+    return records.update_record(ctx, caller, COMPUTE_NODES, id, changes)
 
 
 @router.delete("/compute_nodes/{id}", response_model=ComputeNodeOut)

@@ -162,6 +162,7 @@ class ComputeNodeChange(StrictIn):
     peak_cpu_percent: Number | None = None
     avg_cpu_percent: Number | None = None
     sample_count: Count | None = None
+    last_heartbeat: Short | None = None  # what a read gave back; heartbeats set it
     workflow_id: RowId | None = None
     id: int | None = None
 
@@ -205,6 +206,7 @@ class ComputeNodeOut(BaseModel):
     peak_cpu_percent: float | None = None
     avg_cpu_percent: float | None = None
     sample_count: int | None = None
+    last_heartbeat: str | None = None  # when its runner last said it is alive
 
 
 # -- events ---------------------------------------------------------------------------------

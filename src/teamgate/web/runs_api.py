@@ -98,7 +98,7 @@ def batch_complete_jobs(
     ]
     outcome = runs.batch_complete(ctx, caller, id, entries)
     return {
-        "completed": [done["id"] for done in outcome.done],
+        "completed": [done["id"] for done in outcome.done] + outcome.repeated,
         "errors": [{"job_id": i, "message": why} for i, why in outcome.errors],
     }
 

@@ -27,6 +27,7 @@ from teamgate.cli.torc.reports import reports, watch
 from teamgate.cli.torc.results import results
 from teamgate.cli.torc.run import run
 from teamgate.cli.torc.slurm import slurm, submit_slurm
+from teamgate.cli.torc.sync_status import sync_status
 from teamgate.cli.torc.workflows import workflows
 
 EPILOG = """
@@ -140,6 +141,7 @@ def cli(
     )
 
 
+workflows.add_command(sync_status)
 cli.add_command(workflows)
 cli.add_command(run)
 cli.add_command(submit_slurm)

@@ -20,6 +20,7 @@ from teamgate.storage.db.job_claims import RESULT_FIELDS
 from teamgate.storage.db.job_graph import FAILED, unblock
 from teamgate.storage.db.job_runs import lock_run
 from teamgate.storage.db.jobs import FINAL, job_columns, job_out
+from teamgate.storage.db.lost_jobs import repeated_completion, stale_attempt
 from teamgate.storage.db.tables import compute_node, job, result
 
 
@@ -39,6 +40,8 @@ class BatchOutcome:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (job id, why not)
     canceled: list[int] = field(default_factory=list)  # dependents the failures canceled
     failed: list[int] = field(default_factory=list)  # the jobs whose failure cancels dependents
+    unstarted: list[int] = field(default_factory=list)  # completed from pending: started unsaid
+    repeated: list[int] = field(default_factory=list)  # completed already by the same entry
 
 
 def _why_not(
@@ -74,7 +77,14 @@ def _why_not(
             f"job {entry.job_id} is {current['status']}: only a pending or running job can "
             "be completed"
         )
-    return None
+    return stale_attempt(current, body.get("attempt_id") or current["attempt_id"])
+
+
+def _repeated(conn: Connection, entry: Completion, current: Mapping[str, Any] | None) -> bool:
+    if current is None:
+        return False
+    attempt = entry.result.get("attempt_id") or current["attempt_id"]
+    return repeated_completion(conn, current, entry.run_id, attempt, entry.status)
 
 
 def complete_batch(
@@ -108,6 +118,9 @@ def complete_batch(
         if entry.job_id in accepted:
             outcome.errors.append((entry.job_id, f"job {entry.job_id} is twice in the batch"))
             continue
+        if _repeated(conn, entry, current.get(entry.job_id)):
+            outcome.repeated.append(entry.job_id)  # the runner's first answer was lost
+            continue
         why = _why_not(entry, workflow_id, state.run_id, current.get(entry.job_id), nodes)
         if why is not None:
             outcome.errors.append((entry.job_id, why))
@@ -134,6 +147,8 @@ def complete_batch(
             outcome.errors.append((job_id, f"job {job_id} changed while it was being completed"))
             continue
         outcome.done.append(done)
+        if current[job_id]["status"] == "pending":  # a runner reports a quick job's start with
+            outcome.unstarted.append(job_id)  # its end, in this one call
         recorded = {name: entry.result.get(name) for name in RESULT_FIELDS}
         recorded.update(
             job_id=job_id,

@@ -19,6 +19,7 @@ from teamgate.errors import Conflict, Invalid, NotFound
 from teamgate.storage.db.job_graph import FAILED, unblock
 from teamgate.storage.db.job_runs import RunState, lock_run
 from teamgate.storage.db.jobs import FINAL, job_columns, job_out
+from teamgate.storage.db.lost_jobs import check_attempt, repeated_completion, repeated_start
 from teamgate.storage.db.tables import compute_node, job, resource_requirements, result
 from teamgate.storage.db.util import now_text
 
@@ -175,6 +176,8 @@ def start(
     check_compute_node(conn, workflow_id, compute_node_id)
     values = {"job_id": current["id"], "node": compute_node_id, "now": now_text()}
     row = conn.execute(_START, values).first()
+    if row is None and repeated_start(current, compute_node_id):
+        return dict(current)  # the runner's first answer was lost: started already
     if row is None:
         raise Conflict(
             f"job {current['id']} is {current['status']}: only a pending (claimed) job can start"
@@ -197,6 +200,10 @@ def complete(
     workflow_id = int(current["workflow_id"])
     _check_run(lock_run(conn, workflow_id), run_id)
     check_compute_node(conn, workflow_id, int(values["compute_node_id"]))
+    attempt = values.get("attempt_id") or current["attempt_id"]
+    if repeated_completion(conn, current, run_id, attempt, status):
+        return dict(current), []  # the runner's first answer was lost: recorded already
+    check_attempt(current, attempt)
     row = conn.execute(_FINISH, {"job_id": current["id"], "new_status": status}).first()
     if row is None:
         raise Conflict(
