@@ -862,6 +862,43 @@ def job_rows() -> dict[str, Row]:
 TABLE.update(job_rows())
 
 
+# -- runner tokens: minting one for a workflow, or revoking its runner tokens, needs the right to
+# run it (workflow.write) and a signed-in caller; what a runner token itself may call is
+# tests/api/test_runner_tokens.py (every route, as one more column).
+RUNNER_TOKENS: dict[str, str] = {}  # workflow id → a runner token of alice's for it
+
+
+def standing_runner_token(w: World) -> Call:
+    workflow = w.new_workflow(shared=True)
+    path = f"{TORC}/workflows/{workflow}/runner_tokens"
+    response = w.client("alice").post(path, json={})
+    assert response.status_code == 201, response.text
+    RUNNER_TOKENS[str(workflow)] = response.json()["token"]
+    return Call(path)
+
+
+def runner_token_works(w: World, call: Call) -> Any:
+    """Whether the runner token made for the call's workflow still reads it."""
+    workflow = segment(call, 4)
+    bearer = {"Authorization": f"Bearer {RUNNER_TOKENS[workflow]}"}
+    response = w.client("alice").get(f"{TORC}/workflows/{workflow}", headers=bearer, auth=None)
+    return response.status_code
+
+
+TABLE.update(
+    {
+        f"POST {TORC}/workflows/{{id}}/runner_tokens": Row(
+            {**OWNER_OR_SHARED, "anonymous": 401},
+            lambda w: Call(f"{TORC}/workflows/{w.workflow}/runner_tokens", json={}),
+            probe=tokens_issued,
+        ),
+        f"DELETE {TORC}/workflows/{{id}}/runner_tokens": Row(
+            {**OWNER_OR_SHARED, "anonymous": 401}, standing_runner_token, probe=runner_token_works
+        ),
+    }
+)
+
+
 # -- runners that went silent: a heartbeat is decided on its compute node's workflow, a repair
 # (sync_status) on the workflow in the path; both need workflow.write, as the run calls.
 def heartbeat(w: World) -> Call:

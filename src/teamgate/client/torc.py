@@ -35,6 +35,21 @@ class TorcClient(JsonClient):
     def delete_workflow(self, workflow_id: int) -> Any:
         return self.delete(f"/workflows/{workflow_id}")
 
+    # runner tokens
+    def create_runner_token(
+        self, workflow_id: int, ttl_hours: float | None = None, description: str | None = None
+    ) -> Any:
+        """A token good only for this workflow's runner calls and reads:
+        `{token, id, workflow_id, expires_at}` (ttl_hours: the server's default when None)."""
+        body: dict[str, Any] = {"description": description}
+        if ttl_hours is not None:
+            body["ttl_hours"] = ttl_hours
+        return self.post(f"/workflows/{workflow_id}/runner_tokens", body)
+
+    def revoke_runner_tokens(self, workflow_id: int) -> Any:
+        """Revoke every runner token of the workflow: `{workflow_id, revoked}`."""
+        return self.delete(f"/workflows/{workflow_id}/runner_tokens")
+
     # access groups
     def create_group(self, name: str, description: str | None) -> Any:
         return self.post("/access_groups", {"name": name, "description": description})

@@ -3,7 +3,8 @@
 Reads need workflow.read on the workflow; everything else workflow.write, decided on the
 workflow of the job addressed. Starting a run (initialising), resets and cancellations are
 written to the audit log; run events (initialised, reset, canceled, job started/finished)
-to the workflow's event table, in the transaction that makes the change.
+to the workflow's event table, in the transaction that makes the change. The workflow's
+runner tokens are revoked in the transaction that cancels it, or completes its last job.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from teamgate.auth import tokens
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
 from teamgate.domain.jobs import MAX_BATCH
@@ -95,7 +97,8 @@ def cancel(ctx: ServiceContext, principal: Principal, workflow_id: int) -> int:
     with ctx.db.write() as conn:
         resource, decision = _decide(ctx, principal, conn, workflow_id)
         count = job_runs.cancel(conn, workflow_id)
-        detail = f"{count} pending or running jobs canceled"
+        ended = tokens.revoke_workflow(conn, workflow_id)  # its runners have nothing left to do
+        detail = f"{count} pending or running jobs canceled, {ended} runner tokens revoked"
         audit.record(conn, principal, "workflow.cancel", resource, decision, detail)
         record_event(conn, workflow_id, _event("canceled", jobs=count))
         return count
@@ -145,6 +148,7 @@ def complete_job(
         authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
         _check_result_body(values, current, run_id)
         done, canceled = job_claims.complete(conn, current, status, run_id, values)
+        tokens.revoke_if_complete(conn, workflow_id)
         events = [
             _job_event(f"job_{status}", done, run_id=run_id, return_code=values["return_code"]),
             *(
@@ -170,6 +174,8 @@ def batch_complete(
     with ctx.db.write() as conn:
         authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
         outcome = job_batch.complete_batch(conn, workflow_id, entries)
+        if outcome.done:
+            tokens.revoke_if_complete(conn, workflow_id)
         entry_of = {e.job_id: e for e in entries}
         events = [
             _job_event(

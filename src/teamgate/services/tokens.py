@@ -1,5 +1,6 @@
 """API tokens as use cases: a caller issues tokens for themselves and revokes the one in use;
-a system administrator revokes all of one user's tokens.
+a system administrator revokes all of one user's tokens. Whoever may run a workflow mints
+runner tokens scoped to it, and revokes them.
 
 Each token row is written in the same transaction as its audit record, so there is never a
 token without its `token.create` record, nor a revocation without its `token.revoke`.
@@ -11,10 +12,12 @@ from teamgate.auth import tokens
 from teamgate.auth.tokens import IssuedToken
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import Decision, decide, user_resource
-from teamgate.errors import Invalid, Unauthenticated
+from teamgate.domain.policy import Decision, decide, scope_message, user_resource
+from teamgate.errors import Forbidden, Invalid, Unauthenticated
 from teamgate.services import audit
 from teamgate.services.context import ServiceContext, require
+from teamgate.services.workflows import explain_workflow
+from teamgate.storage.db import workflows as workflow_store
 
 # A token is always the caller's own: no grant is needed, and the record says so.
 OWN_TOKEN = Decision(True, "own token")
@@ -70,4 +73,72 @@ def revoke_user_tokens(ctx: ServiceContext, principal: Principal, user: str) -> 
         count = tokens.revoke_all(conn, user)
         detail = f"{count} token{'' if count == 1 else 's'} revoked"
         audit.record(conn, principal, "token.revoke", f"user/{user}", decision, detail)
+    return count
+
+
+# Running a workflow (claiming, starting, completing its jobs) is decided as workflow.write:
+# minting a runner token for it, or revoking its runner tokens, needs the same.
+RUN = Action.WORKFLOW_WRITE
+
+
+def _runner_minter(principal: Principal) -> str:
+    """The caller's credential binding, for a caller who may mint runner tokens: signed in
+    with a password or their own (unscoped) token; refuses anyone else."""
+    if principal.workflow_scope is not None:
+        raise Forbidden(scope_message(principal.workflow_scope), reason="runner token")
+    if principal.name is None or principal.credential is None:
+        raise Unauthenticated(
+            "Sign in with a user name and password (or your own token) to get a runner token; "
+            "a server without an htpasswd file needs none"
+        )
+    return principal.credential
+
+
+def issue_runner_token(
+    ctx: ServiceContext,
+    principal: Principal,
+    workflow_id: int,
+    *,
+    ttl_hours: float,
+    description: str | None,
+) -> IssuedToken:
+    """A new token of the caller's scoped to `workflow_id`, for its runners.
+
+    Needs the right to run the workflow. Bound to the caller's password like their own
+    tokens, and never outlives the token the caller signed in with, if any. Recorded as
+    `token.create` on `workflow/<id>` (never the token itself).
+    """
+    fingerprint = _runner_minter(principal)
+    assert principal.name is not None  # _runner_minter refused anonymous callers
+    with ctx.db.write() as conn:
+        found = workflow_store.get_workflow(conn, workflow_id)
+        decision = require(explain_workflow(ctx, principal, conn, found, RUN))
+        not_after = None
+        if principal.token_id is not None:
+            not_after = tokens.expiry_of(conn, principal.token_id)
+        issued = tokens.issue_runner(
+            conn,
+            principal.name,
+            found.id,
+            fingerprint=fingerprint,
+            description=description,
+            ttl_hours=ttl_hours,
+            not_after=not_after,
+        )
+        detail = f"runner token {issued.id}, expires {issued.expires_at}"
+        audit.record(conn, principal, "token.create", f"workflow/{found.id}", decision, detail)
+    return issued
+
+
+def revoke_runner_tokens(ctx: ServiceContext, principal: Principal, workflow_id: int) -> int:
+    """Revoke every live runner token of the workflow (needs the right to run it); how many
+    there were. Recorded as `token.revoke` on `workflow/<id>` with the count."""
+    _runner_minter(principal)
+    with ctx.db.write() as conn:
+        found = workflow_store.get_workflow(conn, workflow_id)
+        decision = require(explain_workflow(ctx, principal, conn, found, RUN))
+        count = tokens.revoke_workflow(conn, workflow_id)
+        detail = f"{count} runner token{'' if count == 1 else 's'} revoked"
+        resource = f"workflow/{workflow_id}"
+        audit.record(conn, principal, "token.revoke", resource, decision, detail)
     return count

@@ -14,6 +14,7 @@ from teamgate.auth.authenticator import Authenticator
 from teamgate.domain.identity import Principal
 from teamgate.services.context import ServiceContext
 from teamgate.web.models import ErrorBody
+from teamgate.web.scoped import check_scope
 
 
 async def get_principal(request: Request) -> Principal:
@@ -22,10 +23,13 @@ async def get_principal(request: Request) -> Principal:
     Raises Unauthenticated (401), or TooManyRequests (429) after repeated failures for the
     user name or from the client's address. A password the credential cache remembers is
     accepted here on the event loop; everything else (bcrypt, tokens in the database, every
-    refusal) is decided by `Authenticator.authenticate` in the thread pool.
+    refusal) is decided by `Authenticator.authenticate` in the thread pool. A runner token's
+    caller is refused (Forbidden, 403) outside its runner calls (web.scoped).
     """
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:  # already authenticated, before the body was read
+        if known.workflow_scope is not None:
+            check_scope(request, known.workflow_scope)
         return known
     authenticator: Authenticator = request.app.state.authenticator
     authorization = request.headers.get("authorization")
@@ -35,7 +39,9 @@ async def get_principal(request: Request) -> Principal:
         principal = await run_in_threadpool(
             authenticator.authenticate, authorization, client=client
         )
-    request.state.principal = principal
+    request.state.principal = principal  # a refusal below is recorded as theirs
+    if principal.workflow_scope is not None:
+        check_scope(request, principal.workflow_scope)
     return principal
 
 

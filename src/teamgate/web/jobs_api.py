@@ -12,7 +12,7 @@ from teamgate.services import jobs
 from teamgate.services.context import MAX_LIMIT
 from teamgate.storage.db.jobs import JobFilter
 from teamgate.storage.db.results import ResultFilter
-from teamgate.web import runs_api
+from teamgate.web import runner_tokens_api, runs_api
 from teamgate.web.deps import Caller, Context, api_router
 from teamgate.web.jobs_models import JobIn, JobsIn
 from teamgate.web.models import MAX_ROW_ID
@@ -163,3 +163,4 @@ def get_result(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
 
 
 router.include_router(runs_api.router)
+router.include_router(runner_tokens_api.router)
