@@ -124,7 +124,7 @@ def recover(
     state = lock_run(conn, workflow_id)
     found = Recovery(workflow_id, state.run_id, policy, nodes=_mark_lost(conn, workflow_id, cutoff))
     lost_ids = [n.id for n in found.nodes]
-    on_node = job.c.compute_node_id.in_(lost_ids) if lost_ids else None
+    on_node: Any = job.c.compute_node_id.in_(lost_ids) if lost_ids else None
     if force:
         on_node = (
             _orphaned(workflow_id) if on_node is None else or_(on_node, _orphaned(workflow_id))
@@ -238,7 +238,7 @@ def node_workflow(conn: Connection, node_id: int) -> tuple[int, bool] | None:
 
 def repeated_start(current: Mapping[str, Any], compute_node_id: int) -> bool:
     """Whether a start that finds the job running is this node's own start, repeated."""
-    return current["status"] == "running" and current["compute_node_id"] == compute_node_id
+    return bool(current["status"] == "running" and current["compute_node_id"] == compute_node_id)
 
 
 def repeated_completion(
