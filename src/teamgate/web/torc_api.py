@@ -19,7 +19,7 @@ from teamgate.storage.db.groups import Group, Membership, Page, Share
 from teamgate.storage.db.job_runs import RunState
 from teamgate.storage.db.listing import MAX_CURSOR_CHARS
 from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
-from teamgate.web.deps import Caller, Context, api_router
+from teamgate.web.deps import Caller, Context, api_router, short_read
 from teamgate.web.models import (
     MAX_ROW_ID,
     AccessCheckResponse,
@@ -219,8 +219,8 @@ def list_workflows(
 
 
 @router.get("/workflows/{id}", response_model=WorkflowOut)
-def get_workflow(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
-    found, shared_with, run = workflows.get_workflow(ctx, caller, id)
+async def get_workflow(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
+    found, shared_with, run = await short_read(ctx, workflows.get_workflow, ctx, caller, id)
     return _workflow_out(found, access_groups=shared_with, run=run)
 
 
