@@ -310,9 +310,9 @@ def run_allocation(workflow_id: int, allocation_id: int, output_dir: Path) -> in
             if exc.status != 401:
                 raise
             # the token ended: the workflow completed or was canceled (or it expired)
+            state, status = "done", 0
             print(f"allocation {allocation_id}: stopped, {exc}", flush=True)
-            return 0
-            print(f"allocation {allocation_id}: {outcome.stuck or 'nothing left to run'}")
+            return status
         finally:
             end = {
                 "state": state,
@@ -326,6 +326,7 @@ def run_allocation(workflow_id: int, allocation_id: int, output_dir: Path) -> in
                 if exc.status not in (401, 409):
                     raise
                 print(f"allocation {allocation_id} not marked {state}: {exc}", flush=True)
+        print(f"allocation {allocation_id}: {outcome.stuck or 'nothing left to run'}", flush=True)
         if outcome.canceled or outcome.signal is not None or outcome.summary.get("is_complete"):
             return status
         submitted, _ = submit_ready(

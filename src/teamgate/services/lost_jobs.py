@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from teamgate.auth import tokens
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
 from teamgate.errors import Conflict, NotFound
@@ -139,6 +140,8 @@ def _recover(
         for i in recovery.canceled
     )
     record_events(conn, workflow_id, events)
+    if recovery.jobs:  # failing the last open jobs completes the workflow: its runners are done
+        tokens.revoke_if_complete(conn, workflow_id)
     return recovery
 
 
