@@ -215,6 +215,14 @@ class Settings:
         choices=("requeue", "fail"),
         env="TORC_LOST_JOB_POLICY",
     )
+    lost_job_max_attempts: int = setting(
+        3,
+        "Attempts a job may have under --lost-job-policy requeue: a job lost on its last "
+        "allowed attempt is failed instead of made ready again; 0 requeues without limit.",
+        low=0,
+        high=1000,
+        env="TORC_LOST_JOB_MAX_ATTEMPTS",
+    )
     forwarded_allow_ips: tuple[str, ...] = setting(
         (),
         "A proxy (IP address or network) whose X-Forwarded-For and X-Forwarded-Proto are "

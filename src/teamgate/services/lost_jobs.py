@@ -5,7 +5,8 @@ A runner says it is alive every few seconds (`heartbeat`). A compute node whose 
 is older than the server's heartbeat timeout is lost: the sweep, which every server process
 runs, marks it inactive and recovers its jobs by the lost-job policy (storage/db/lost_jobs.py
 says how, and why two sweeps at once recover each job once). Each recovered job gets an event
-saying which runner was lost; each lost node one too.
+saying which runner was lost (and, for a job failed because it was lost on its last allowed
+attempt, that it was); each lost node one too, and each Slurm allocation ended with its node.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ log = logging.getLogger("teamgate.server")
 
 @dataclass(frozen=True, slots=True)
 class LostJobSettings:
-    """How long a runner may stay silent (0: never lost) and what happens to its jobs."""
+    """How long a runner may stay silent (0: never lost) and what happens to its jobs:
+    `policy`, and under requeue at most `max_attempts` attempts (0: no limit)."""
 
     timeout_secs: float = 120.0
     policy: str = "requeue"
+    max_attempts: int = 3
 
     @property
     def interval_secs(self) -> float:
@@ -102,7 +105,12 @@ def _recover(
     conn: Connection, workflow_id: int, settings: LostJobSettings, *, force: bool
 ) -> Recovery:
     recovery = store.recover(
-        conn, workflow_id, cutoff=settings.cutoff(), policy=settings.policy, force=force
+        conn,
+        workflow_id,
+        cutoff=settings.cutoff(),
+        policy=settings.policy,
+        force=force,
+        max_attempts=settings.max_attempts,
     )
     names = {n.id: (n.hostname, n.pid) for n in recovery.nodes}
     names.update(
@@ -121,8 +129,24 @@ def _recover(
         }
         for n in recovery.nodes
     ]
+    events.extend(
+        {
+            "category": "slurm",
+            "type": "allocation_failed",
+            "allocation_id": a.id,
+            "group": a.group_name,
+            "message": f"its runner (compute node {a.compute_node_id}) stopped sending heartbeats",
+        }
+        for a in recovery.allocations
+    )
     for recovered in recovery.jobs:
         host, pid = names.get(recovered.compute_node_id, ("?", 0))
+        message = f"lost: runner on {host} pid {pid} stopped sending heartbeats"
+        if recovered.exhausted:
+            message += (
+                f"; failed, not requeued: attempt {recovered.attempt_id} was its last "
+                f"(--lost-job-max-attempts {settings.max_attempts})"
+            )
         events.append(
             {
                 "category": "job",
@@ -132,7 +156,8 @@ def _recover(
                 "attempt_id": recovered.attempt_id,
                 "was": recovered.was,
                 "status": recovered.now,
-                "message": f"lost: runner on {host} pid {pid} stopped sending heartbeats",
+                "exhausted": recovered.exhausted,
+                "message": message,
             }
         )
     events.extend(
@@ -162,10 +187,15 @@ def report(recovery: Recovery) -> dict[str, Any]:
                 "status": j.now,
                 "attempt_id": j.attempt_id,
                 "compute_node_id": j.compute_node_id,
+                "exhausted": j.exhausted,
             }
             for j in recovery.jobs
         ],
         "canceled_jobs": list(recovery.canceled),
+        "ended_slurm_allocations": [
+            {"id": a.id, "group_name": a.group_name, "compute_node_id": a.compute_node_id}
+            for a in recovery.allocations
+        ],
     }
 
 
@@ -180,7 +210,7 @@ def sweep(db: Database, settings: LostJobSettings) -> list[Recovery]:
     for workflow_id in workflow_ids:
         with db.write() as conn:
             recovery = _recover(conn, workflow_id, settings, force=False)
-        if recovery.nodes or recovery.jobs:
+        if recovery.nodes or recovery.jobs or recovery.allocations:
             done.append(recovery)
             log.warning(
                 "Workflow %d: runners stopped sending heartbeats (%s); %d jobs recovered (%s)",

@@ -74,7 +74,11 @@ def create_app(
     found = metrics.Metrics(multiprocess_dir=metrics_dir) if settings.metrics else None
     auth = build_authenticator(settings, db, on_lookup=found.credential_lookup if found else None)
     pruner = audit.Pruner(db, retention_days=settings.audit_retention_days)
-    lost_jobs = LostJobSettings(settings.heartbeat_timeout_secs, settings.lost_job_policy)
+    lost_jobs = LostJobSettings(
+        settings.heartbeat_timeout_secs,
+        settings.lost_job_policy,
+        max_attempts=settings.lost_job_max_attempts,
+    )
     lost = LostJobSweeper(db, lost_jobs)
 
     @asynccontextmanager

@@ -5,7 +5,10 @@ A compute node whose `last_heartbeat` is older than the cutoff is lost: it is ma
 and the jobs pending or running on it are recovered. A pending job never started, so it is
 made ready again as it was; a running one is recorded as lost (a result) and, by policy,
 made ready for its next attempt (`requeue`) or failed (`fail`, dependents settled as after
-any failure). Everything happens under the workflow's run lock (`lock_run`), which
+any failure). Under `requeue`, a job lost on its last allowed attempt (`max_attempts`) is
+failed instead: a job that brings its machine down does not take runner after runner with it.
+A Slurm allocation whose runner's node is lost is ended (`failed`), so its group may get a new
+one. Everything happens under the workflow's run lock (`lock_run`), which
 completions take too, and every update re-checks what it changes: two recoveries at once
 (two server processes) recover each job once, and a completion either lands first (the job
 is done and left alone) or finds the job recovered.
@@ -22,7 +25,7 @@ from sqlalchemy import Connection, and_, insert, or_, select, update
 from teamgate.errors import Conflict
 from teamgate.storage.db.job_graph import unblock
 from teamgate.storage.db.job_runs import lock_run
-from teamgate.storage.db.tables import compute_node, job, result
+from teamgate.storage.db.tables import compute_node, job, result, slurm_allocation
 from teamgate.storage.db.util import now_text
 
 POLICIES = ("requeue", "fail")
@@ -46,6 +49,14 @@ class RecoveredJob:
     now: str  # ready or failed
     attempt_id: int  # the attempt that was lost
     compute_node_id: int
+    exhausted: bool = False  # failed, not requeued: it was the last allowed attempt
+
+
+@dataclass(frozen=True, slots=True)
+class LostAllocation:
+    id: int
+    group_name: str
+    compute_node_id: int
 
 
 @dataclass(slots=True)
@@ -56,6 +67,7 @@ class Recovery:
     nodes: list[LostNode] = field(default_factory=list)
     jobs: list[RecoveredJob] = field(default_factory=list)
     canceled: list[int] = field(default_factory=list)  # dependents the failures canceled
+    allocations: list[LostAllocation] = field(default_factory=list)  # ended with their node
 
 
 def workflows_with_stale_nodes(conn: Connection, cutoff: str) -> list[int]:
@@ -115,15 +127,24 @@ def _orphaned(workflow_id: int) -> Any:
 
 
 def recover(
-    conn: Connection, workflow_id: int, *, cutoff: str | None, policy: str, force: bool = False
+    conn: Connection,
+    workflow_id: int,
+    *,
+    cutoff: str | None,
+    policy: str,
+    force: bool = False,
+    max_attempts: int = 0,
 ) -> Recovery:
-    """Mark the workflow's nodes silent since before `cutoff` lost and recover their jobs;
-    with `force`, also the jobs left pending or running on nodes already inactive or gone."""
+    """Mark the workflow's nodes silent since before `cutoff` lost, end their Slurm
+    allocations and recover their jobs; with `force`, also the jobs left pending or running on
+    nodes already inactive or gone. Under `requeue`, a running job on its attempt
+    `max_attempts` (or later) is failed instead (0: no limit)."""
     if policy not in POLICIES:
         raise ValueError(f"lost-job policy must be one of {POLICIES}, got {policy!r}")
     state = lock_run(conn, workflow_id)
     found = Recovery(workflow_id, state.run_id, policy, nodes=_mark_lost(conn, workflow_id, cutoff))
     lost_ids = [n.id for n in found.nodes]
+    found.allocations = _end_allocations(conn, workflow_id, lost_ids)
     on_node: Any = job.c.compute_node_id.in_(lost_ids) if lost_ids else None
     if force:
         on_node = (
@@ -143,19 +164,52 @@ def recover(
         RecoveredJob(r.id, r.name, "pending", "ready", int(r.attempt_id), int(r.compute_node_id))
         for r in _move(conn, again, status="ready", next_attempt=False)
     )
-    new_status = "ready" if policy == "requeue" else "failed"
-    moved = _move(conn, lost, status=new_status, next_attempt=policy == "requeue")
+    last = {r.id for r in lost if policy == "fail" or _last_attempt(r, max_attempts)}
+    retry = [r for r in lost if r.id not in last]
+    requeued = _move(conn, retry, status="ready", next_attempt=True)
+    failed = _move(conn, [r for r in lost if r.id in last], status="failed", next_attempt=False)
+    exhausted = policy == "requeue"  # failed for want of attempts, not by policy
     found.jobs.extend(
-        RecoveredJob(r.id, r.name, "running", new_status, int(r.attempt_id), int(r.compute_node_id))
+        RecoveredJob(r.id, r.name, "running", to, int(r.attempt_id), int(r.compute_node_id), ex)
+        for moved, to, ex in ((requeued, "ready", False), (failed, "failed", exhausted))
         for r in moved
     )
-    if moved:
-        result_status = "terminated" if policy == "requeue" else "failed"
-        records = [_lost_result(r, workflow_id, state.run_id, result_status, now) for r in moved]
+    records = [_lost_result(r, workflow_id, state.run_id, "terminated", now) for r in requeued]
+    records += [_lost_result(r, workflow_id, state.run_id, "failed", now) for r in failed]
+    if records:
         conn.execute(insert(result), records)
-    if policy == "fail" and moved:
-        found.canceled = unblock(conn, [], [r.id for r in moved])
+    if failed:
+        found.canceled = unblock(conn, [], [r.id for r in failed])
     return found
+
+
+def _last_attempt(row: Any, max_attempts: int) -> bool:
+    return bool(max_attempts) and int(row.attempt_id) >= max_attempts
+
+
+def _end_allocations(
+    conn: Connection, workflow_id: int, node_ids: list[int]
+) -> list[LostAllocation]:
+    """End (failed) the submitted or running Slurm allocations whose runner ran on one of
+    these lost nodes: the allocation is gone with it, and its group may get a new one."""
+    if not node_ids:
+        return []
+    c = slurm_allocation.c
+    statement = (
+        update(slurm_allocation)
+        .where(
+            c.workflow_id == workflow_id,
+            c.compute_node_id.in_(node_ids),
+            c.state.in_(("submitted", "running")),
+        )
+        .values(state="failed", ended_at=now_text())
+        .returning(c.id, c.group_name, c.compute_node_id)
+    )
+    found = [
+        LostAllocation(int(r.id), r.group_name, int(r.compute_node_id))
+        for r in conn.execute(statement)
+    ]
+    return sorted(found, key=lambda a: a.id)
 
 
 def _move(conn: Connection, rows: list[Any], *, status: str, next_attempt: bool) -> list[Any]:
