@@ -745,6 +745,18 @@ def batch_complete(w: World) -> Call:
     return Call(f"{TORC}/workflows/{workflow}/batch_complete_jobs", json={"completions": [entry]})
 
 
+def batch_start(w: World) -> Call:
+    workflow, job, node = job_in_state(w, "pending")
+    body = {"run_id": 1, "compute_node_id": node, "job_ids": [job]}
+    return Call(f"{TORC}/workflows/{workflow}/batch_start_jobs", json=body)
+
+
+def release(w: World) -> Call:
+    workflow, job, node = job_in_state(w, "pending")
+    body = {"compute_node_id": node, "job_ids": [job]}
+    return Call(f"{TORC}/workflows/{workflow}/release_jobs", json=body)
+
+
 def batch_of(w: World, call: Call) -> Any:
     """The jobs, run state and results of the workflow the path names."""
     jobs, run = run_of(w, call)
@@ -839,6 +851,10 @@ def job_rows() -> dict[str, Row]:
         f"POST {TORC}/workflows/{{id}}/batch_complete_jobs": Row(
             OWNER_OR_SHARED, batch_complete, probe=batch_of
         ),
+        f"POST {TORC}/workflows/{{id}}/batch_start_jobs": Row(
+            OWNER_OR_SHARED, batch_start, probe=run_of
+        ),
+        f"POST {TORC}/workflows/{{id}}/release_jobs": Row(OWNER_OR_SHARED, release, probe=run_of),
         f"POST {TORC}/jobs/{{id}}/retry/{{run_id}}": Row(OWNER_OR_SHARED, retry_job, probe=job_at),
         f"GET {TORC}/workflows/{{id}}/status": Row(OWNER_OR_SHARED, on_workflow("status")),
         f"GET {TORC}/workflows/{{id}}/is_complete": Row(

@@ -133,6 +133,27 @@ class TorcClient(JsonClient):
         path = f"/workflows/{workflow_id}/claim_jobs_based_on_resources/{limit}"
         return list(self.post(path, resources).get("jobs") or [])
 
+    def claim_jobs_for_queue(
+        self, workflow_id: int, limit: int, resources: dict[str, Any]
+    ) -> list[Any]:
+        """Claim for a runner's queue (`resources` names the node in `id`): the node's claimed,
+        unstarted jobs again, then new ones that each fit, `limit` in all. Safe to repeat."""
+        path = f"/workflows/{workflow_id}/claim_jobs_based_on_resources/{limit}"
+        answer = self.request("POST", path, json=resources, params={"queue": "true"})
+        return list(answer.get("jobs") or [])
+
+    def batch_start_jobs(
+        self, workflow_id: int, run_id: int, compute_node_id: int, job_ids: list[int]
+    ) -> Any:
+        """Start jobs claimed for the node; answers `{started: [ids], errors: [...]}`."""
+        body = {"run_id": run_id, "compute_node_id": compute_node_id, "job_ids": job_ids}
+        return self.post(f"/workflows/{workflow_id}/batch_start_jobs", body)
+
+    def release_jobs(self, workflow_id: int, compute_node_id: int, job_ids: list[int]) -> Any:
+        """Give back jobs claimed for the node and not started; answers `{released: [ids]}`."""
+        body = {"compute_node_id": compute_node_id, "job_ids": job_ids}
+        return self.post(f"/workflows/{workflow_id}/release_jobs", body)
+
     def claim_next_jobs(self, workflow_id: int, limit: int) -> list[Any]:
         path = f"/workflows/{workflow_id}/claim_next_jobs"
         answer = self.request("POST", path, params={"limit": limit})

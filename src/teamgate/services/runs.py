@@ -114,6 +114,61 @@ def claim_by_resources(
         return job_claims.claim_by_resources(conn, workflow_id, limit, offer)
 
 
+def claim_for_queue(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, limit: int, offer: Resources
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A claim safe to repeat, for a runner that queues what it claims (job_claims)."""
+    with ctx.db.write() as conn:
+        authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
+        if offer.compute_node_id is not None:
+            job_claims.check_compute_node(conn, workflow_id, offer.compute_node_id)
+        return job_claims.claim_for_queue(conn, workflow_id, limit, offer)
+
+
+def start_jobs(
+    ctx: ServiceContext,
+    principal: Principal,
+    workflow_id: int,
+    run_id: int,
+    compute_node_id: int,
+    job_ids: Sequence[int],
+) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+    """Start several jobs claimed for one compute node (batch_start_jobs): one statement, a
+    job_started event each; the jobs that cannot start are reported, not raised."""
+    if len(job_ids) > MAX_BATCH:
+        raise Invalid(f"job_ids: at most {MAX_BATCH} in one batch")
+    with ctx.db.write() as conn:
+        authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
+        started, errors = job_claims.start_batch(
+            conn, workflow_id, run_id, compute_node_id, list(job_ids)
+        )
+        events = [
+            _job_event("job_started", job, run_id=run_id, compute_node_id=compute_node_id)
+            for job in started
+        ]
+        record_events(conn, workflow_id, events)
+        return started, errors
+
+
+def release_jobs(
+    ctx: ServiceContext,
+    principal: Principal,
+    workflow_id: int,
+    compute_node_id: int,
+    job_ids: Sequence[int],
+) -> list[int]:
+    """Give back jobs a runner claimed and did not start (it is stopping): ready again."""
+    if len(job_ids) > MAX_BATCH:
+        raise Invalid(f"job_ids: at most {MAX_BATCH} in one batch")
+    with ctx.db.write() as conn:
+        authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
+        released = job_claims.release(conn, workflow_id, compute_node_id, list(job_ids))
+        if released:
+            event = _event("jobs_released", compute_node_id=compute_node_id, count=len(released))
+            record_event(conn, workflow_id, event)
+        return released
+
+
 def claim_next(
     ctx: ServiceContext, principal: Principal, workflow_id: int, limit: int
 ) -> list[dict[str, Any]]:
@@ -177,15 +232,23 @@ def batch_complete(
         if outcome.done:
             tokens.revoke_if_complete(conn, workflow_id)
         entry_of = {e.job_id: e for e in entries}
-        events = [
-            _job_event(
-                f"job_{done['status']}",
-                done,
-                run_id=entry_of[done["id"]].run_id,
-                return_code=entry_of[done["id"]].result["return_code"],
+        unstarted = set(outcome.unstarted)
+        events = []
+        for done in outcome.done:
+            entry = entry_of[done["id"]]
+            if done["id"] in unstarted:  # it ran: its start is recorded with its end
+                node = entry.result["compute_node_id"]
+                events.append(
+                    _job_event("job_started", done, run_id=entry.run_id, compute_node_id=node)
+                )
+            events.append(
+                _job_event(
+                    f"job_{done['status']}",
+                    done,
+                    run_id=entry.run_id,
+                    return_code=entry.result["return_code"],
+                )
             )
-            for done in outcome.done
-        ]
         blocked_by = outcome.failed[0] if len(outcome.failed) == 1 else None
         events.extend(
             {"category": "job", "type": "job_canceled", "job_id": i, "blocked_by": blocked_by}

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path, Query
+from pydantic import Field
 
-from teamgate.domain.jobs import JobStatus
+from teamgate.domain.jobs import MAX_BATCH, JobStatus
 from teamgate.domain.spec_values import runtime_seconds
 from teamgate.services import runs
 from teamgate.services.context import MAX_LIMIT
@@ -16,13 +17,14 @@ from teamgate.storage.db.job_batch import Completion
 from teamgate.storage.db.job_claims import GIB, Resources
 from teamgate.web.deps import Caller, Context, api_router
 from teamgate.web.jobs_models import BatchCompleteIn, ResourcesIn, ResultIn
-from teamgate.web.models import MAX_ROW_ID
+from teamgate.web.models import MAX_ROW_ID, StrictIn
 
 # included by jobs_api.router, under its prefix
 router = api_router()
 
 Id = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
 RunId = Annotated[int, Path(ge=0, le=MAX_ROW_ID)]
+RowId = Annotated[int, Field(ge=0, le=MAX_ROW_ID)]
 ClaimLimit = Annotated[int, Path(ge=1, le=MAX_LIMIT)]
 
 
@@ -48,7 +50,12 @@ def claim_jobs_based_on_resources(
     caller: Caller,
     strict_scheduler_match: bool = False,
     sort_method: Annotated[str | None, Query(max_length=64)] = None,
+    queue: bool = False,
 ) -> dict[str, Any]:
+    """Torc's claim: ready jobs packed into the offer. With `queue` (teamgate's runner), the
+    jobs already claimed for the compute node `id` and not started come back first, then new
+    ones that each fit the offer, up to `limit` in all: the runner queues them and starts each
+    when it fits, and a claim asked again (its answer lost) hands nothing out twice."""
     offer = Resources(
         num_cpus=body.num_cpus,
         num_gpus=body.num_gpus,
@@ -57,7 +64,10 @@ def claim_jobs_based_on_resources(
         runtime_s=runtime_seconds(body.time_limit) if body.time_limit else None,
         compute_node_id=body.id,
     )
-    claimed, reason = runs.claim_by_resources(ctx, caller, id, limit, offer)
+    if queue:
+        claimed, reason = runs.claim_for_queue(ctx, caller, id, limit, offer)
+    else:
+        claimed, reason = runs.claim_by_resources(ctx, caller, id, limit, offer)
     return {"jobs": claimed, "reason": reason} if reason else {"jobs": claimed}
 
 
@@ -69,6 +79,38 @@ def claim_next_jobs(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
 ) -> dict[str, Any]:
     return {"jobs": runs.claim_next(ctx, caller, id, limit)}
+
+
+class JobIdsIn(StrictIn):
+    """Jobs of one workflow claimed for one compute node, in one run."""
+
+    run_id: RowId
+    compute_node_id: RowId
+    job_ids: list[RowId] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ReleaseIn(StrictIn):
+    compute_node_id: RowId
+    job_ids: list[RowId] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+@router.post("/workflows/{id}/batch_start_jobs")
+def batch_start_jobs(id: Id, body: JobIdsIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+    """Start several jobs claimed for the node (pending → running) in one call; a job that
+    cannot start is reported in `errors` and changes nothing."""
+    started, errors = runs.start_jobs(
+        ctx, caller, id, body.run_id, body.compute_node_id, body.job_ids
+    )
+    return {
+        "started": [job["id"] for job in started],
+        "errors": [{"job_id": i, "message": why} for i, why in errors],
+    }
+
+
+@router.post("/workflows/{id}/release_jobs")
+def release_jobs(id: Id, body: ReleaseIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+    """Give back jobs claimed for the node and not started (pending → ready)."""
+    return {"released": runs.release_jobs(ctx, caller, id, body.compute_node_id, body.job_ids)}
 
 
 @router.put("/jobs/{id}/start_job/{run_id}/{compute_node_id}")

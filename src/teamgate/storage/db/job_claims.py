@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, update
 
 from teamgate.errors import Conflict, Invalid, NotFound
 from teamgate.storage.db.job_graph import FAILED, unblock
@@ -255,3 +255,132 @@ def retry(
             "retried (reset a finished one with reset_job_status)"
         )
     return job_out(row)
+
+
+def claim_for_queue(
+    conn: Connection, workflow_id: int, limit: int, offer: Resources
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Claim for a runner's local queue (`limit` jobs in all): first the jobs already claimed
+    for the offer's compute node and not started yet (so that a claim whose answer was lost
+    can be asked again: they come back, and the runner skips those it has), then new ready
+    jobs that each fit the offer on their own (the node's whole resources: the runner starts
+    each when what it holds is free), in Torc's order. Returns the jobs and, when none, why."""
+    node = offer.compute_node_id
+    if node is None:
+        raise Invalid("id: a claim for a runner's queue must name the claiming compute node")
+    state = lock_run(conn, workflow_id, shared=True)
+    if state.is_canceled:
+        return [], "Workflow is canceled"
+    already_query = (
+        select(*job_columns())
+        .where(
+            job.c.workflow_id == workflow_id,
+            job.c.status == "pending",
+            job.c.compute_node_id == node,
+        )
+        .order_by(job.c.priority.desc(), job.c.id)
+        .limit(limit)
+    )
+    already = [job_out(row) for row in conn.execute(already_query)]
+    room = limit - len(already)
+    fresh: list[dict[str, Any]] = []
+    if room > 0:
+        rr = resource_requirements
+        conditions = [
+            job.c.workflow_id == workflow_id,
+            job.c.status == "ready",
+            rr.c.num_cpus <= offer.num_cpus,
+            rr.c.num_gpus <= offer.num_gpus,
+            rr.c.num_nodes <= offer.num_nodes,
+            rr.c.memory_bytes <= offer.memory_bytes,
+        ]
+        if offer.runtime_s is not None:
+            conditions.append(rr.c.runtime_s <= offer.runtime_s)
+        query = (
+            select(job.c.id)
+            .join(rr, rr.c.id == job.c.resource_requirements_id)
+            .where(*conditions)
+            .order_by(
+                job.c.priority.desc(),
+                rr.c.num_gpus.desc(),
+                rr.c.runtime_s.desc(),
+                rr.c.memory_bytes.desc(),
+                job.c.id,
+            )
+            .limit(room)
+        )
+        ids = list(conn.execute(_lock_rows(conn, query)).scalars())
+        fresh = _mark_pending(conn, ids, node)
+    claimed = already + fresh
+    return claimed, None if claimed else "No ready job fits the offered resources"
+
+
+_START_MANY = (
+    update(job)
+    .where(
+        job.c.workflow_id == bindparam("workflow"),
+        job.c.id.in_(bindparam("ids", expanding=True)),
+        job.c.status == "pending",
+        or_(job.c.compute_node_id.is_(None), job.c.compute_node_id == bindparam("node")),
+    )
+    .values(status="running", compute_node_id=bindparam("node"), start_time=bindparam("now"))
+    .returning(*job_columns())
+)
+
+
+def start_batch(
+    conn: Connection, workflow_id: int, run_id: int, compute_node_id: int, job_ids: list[int]
+) -> tuple[list[dict[str, Any]], list[tuple[int, str]]]:
+    """pending → running, on `compute_node_id`, for each of `job_ids` claimed for that node
+    (or for no node): one statement. Returns the jobs started, in the order asked, and
+    (job id, why not) for the others (another node's, not pending, not of this workflow).
+    A job running on that node already (the call repeated) is neither: nothing changes."""
+    _check_run(lock_run(conn, workflow_id, shared=True), run_id)
+    check_compute_node(conn, workflow_id, compute_node_id)
+    wanted = list(dict.fromkeys(job_ids))
+    values = {"workflow": workflow_id, "ids": wanted, "node": compute_node_id, "now": now_text()}
+    started = {row.id: job_out(row) for row in conn.execute(_START_MANY, values)} if wanted else {}
+    missing = [i for i in wanted if i not in started]
+    if missing:  # asked again after a lost answer: running on this node already is started
+        again = select(*job_columns()).where(
+            job.c.workflow_id == workflow_id,
+            job.c.id.in_(missing),
+            job.c.status == "running",
+            job.c.compute_node_id == compute_node_id,
+        )
+        already = {row.id: job_out(row) for row in conn.execute(again)}
+    else:
+        already = {}
+    errors = [
+        (
+            i,
+            f"job {i} is not a pending job of workflow {workflow_id} claimed for compute node "
+            f"{compute_node_id}",
+        )
+        for i in missing
+        if i not in already
+    ]
+    return [started[i] for i in wanted if i in started], errors
+
+
+def release(
+    conn: Connection, workflow_id: int, compute_node_id: int, job_ids: list[int]
+) -> list[int]:
+    """Give back jobs claimed for `compute_node_id` and not started: pending → ready. Jobs
+    that are not (started, completed, another node's) are left as they are. The ids released."""
+    lock_run(conn, workflow_id, shared=True)
+    check_compute_node(conn, workflow_id, compute_node_id)
+    if not job_ids:
+        return []
+    statement = (
+        update(job)
+        .where(
+            job.c.workflow_id == workflow_id,
+            job.c.id.in_(sorted(set(job_ids))),
+            job.c.status == "pending",
+            job.c.compute_node_id == compute_node_id,
+        )
+        .values(status="ready", compute_node_id=None, start_time=None)
+        .returning(job.c.id)
+    )
+    return sorted(conn.execute(statement).scalars())
