@@ -38,6 +38,8 @@ class FakeServer:
         self.running = 0
         self.most_running = 0
         self.on_status: Any = None
+        self.claims: list[int] = []  # jobs each claim handed back again (claimed before)
+        self.released: list[int] = []
 
     def is_complete(self, _wf: int) -> dict[str, Any]:
         return {"is_complete": self._complete(), "is_canceled": False}
@@ -101,6 +103,41 @@ class FakeServer:
                 cpus -= need
                 claimed.append(dict(job))
         return claimed
+
+    def claim_jobs_for_queue(self, _wf: int, limit: int, body: dict[str, Any]) -> list[Any]:
+        """The node's claimed, unstarted jobs again, then ready ones that each fit the offer."""
+        node = body["id"]
+        claimed = [
+            dict(j)
+            for j in self.jobs.values()
+            if j["status"] == "pending" and j.get("node") == node
+        ][:limit]
+        self.claims.append(len(claimed))
+        for job in self.jobs.values():
+            need = self.rrs.get(job.get("resource_requirements_id") or 0, {}).get("num_cpus", 1)
+            if job["status"] == "ready" and len(claimed) < limit and need <= body["num_cpus"]:
+                job["status"], job["node"] = "pending", node
+                claimed.append(dict(job))
+        return claimed
+
+    def batch_start_jobs(self, _wf: int, run_id: int, node: int, job_ids: list[int]) -> Any:
+        errors = []
+        for job_id in job_ids:
+            try:
+                self.start_job(job_id, run_id, node)
+            except ApiError as exc:
+                errors.append({"job_id": job_id, "message": str(exc)})
+        return {"started": [], "errors": errors}
+
+    def release_jobs(self, _wf: int, node: int, job_ids: list[int]) -> Any:
+        released = []
+        for job_id in job_ids:
+            job = self.jobs[job_id]
+            if job["status"] == "pending" and job.get("node") == node:
+                job["status"], job["node"] = "ready", None
+                released.append(job_id)
+        self.released.extend(released)
+        return {"released": released}
 
     def claim_next_jobs(self, _wf: int, limit: int) -> list[Any]:
         ready = [j for j in self.jobs.values() if j["status"] == "ready"][:limit]
@@ -348,3 +385,49 @@ def test_completions_queued_while_one_is_sent_go_in_one_batch() -> None:
     finally:
         completer.close()
     assert sent == [[1], [2, 3, 4], [5, 6]]
+
+
+class LosingServer(FakeServer):
+    """A server whose first claim's answer is lost: the jobs are claimed for the node, the
+    runner hears nothing (as when the server restarts before answering)."""
+
+    lost = False
+
+    def claim_jobs_for_queue(self, wf: int, limit: int, body: dict[str, Any]) -> list[Any]:
+        claimed = super().claim_jobs_for_queue(wf, limit, body)
+        if not self.lost and claimed:
+            self.lost = True
+            return []
+        return claimed
+
+
+def test_jobs_of_a_claim_whose_answer_was_lost_run_once(tmp_path: Path) -> None:
+    server = LosingServer([logging_job(i, f"j{i}", pair=False) for i in (1, 2, 3, 4)])
+    outcome = run(server, tmp_path, num_cpus=2)
+    assert outcome.stuck is None and server.lost
+    assert sorted(r["job_id"] for r in server.results) == [1, 2, 3, 4]
+    assert {j["status"] for j in server.jobs.values()} == {"completed"}
+    assert any(server.claims)  # a later claim handed the lost ones back
+
+
+def test_ctrl_c_gives_back_claimed_jobs_not_started(tmp_path: Path) -> None:
+    marker = tmp_path / "started"
+    slow = f"touch {marker}; until [ -e go ]; do sleep 0.05; done"
+    server = FakeServer(
+        [
+            {"id": 1, "name": "first", "command": slow, "resource_requirements_id": 1},
+            {"id": 2, "name": "second", "command": "true", "resource_requirements_id": 1},
+        ],
+        rrs={1: {"num_cpus": 2, "memory": "1m"}},
+    )
+
+    def interrupt_once_started() -> None:
+        if marker.exists():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    server.on_status = interrupt_once_started
+    outcome = run(server, tmp_path, num_cpus=3, grace=5)
+    assert outcome.signal == signal.SIGINT and outcome.terminated == 1
+    # both fit 3 CPUs alone, not together: the second waited in the queue, and is given back
+    assert server.released == [2]
+    assert server.jobs[2]["status"] == "ready" and server.jobs[1]["status"] == "terminated"

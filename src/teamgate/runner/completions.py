@@ -12,17 +12,33 @@ import contextlib
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
+
+_NOTHING = object()  # a wait for more items timed out
 
 
 class Completer:
     """A queue of completions and the one thread that sends them, in order: each call sends
-    every completion queued since the last one (at most `batch_size`)."""
+    every completion queued since the last one (at most `batch_size`).
 
-    def __init__(self, send: Callable[[list[Any]], None], batch_size: int = 1000) -> None:
+    `send` may hand items back (return them): they are not due yet (a job's start, which can
+    wait to go with its end) and come again with the next call, which is at most `linger`
+    seconds later. Calls are at least `interval` seconds apart: what comes meanwhile waits
+    for the next call, so a busy runner sends fewer, larger batches."""
+
+    def __init__(
+        self,
+        send: Callable[[list[Any]], list[Any] | None],
+        batch_size: int = 1000,
+        linger: float = 0.05,
+        interval: float = 0.0,
+    ) -> None:
         self._send = send
         self._batch_size = batch_size
+        self._linger = linger
+        self._interval = interval
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._idle = threading.Condition()
         self._pending = 0
@@ -45,28 +61,53 @@ class Completer:
 
     def _work(self) -> None:
         stop = False
-        while not stop and (item := self._queue.get()) is not None:
-            items = [item]
-            while len(items) < self._batch_size:  # what queued meanwhile goes in the same call
+        held: list[Any] = []  # handed back by the last call: not due yet
+        last = -self._interval  # when the last call that sent something was made
+        while not stop or held:
+            items = held
+            if not stop:
                 try:
-                    more = self._queue.get_nowait()
+                    item = self._queue.get(timeout=self._linger if held else None)
+                except queue.Empty:
+                    item = _NOTHING
+                if item is None:
+                    stop = True
+                elif item is not _NOTHING:
+                    items = [*held, item]
+            while not stop and len(items) < self._batch_size:  # what queued meanwhile too,
+                wait = last + self._interval - time.monotonic()  # and until `interval` passed
+                try:
+                    more = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:
                     stop = True
                     break
                 items.append(more)
+            held = []
             try:
                 if self._error is None:  # after a failure, the rest are not sent
-                    self._send(items)
+                    held = list(self._send(items) or ()) if not stop else []
+                    if stop and items:
+                        self._send_all(items)
             except BaseException as exc:  # handed to the runner's thread by check()
                 self._error = exc
+                held = []
             finally:
                 with self._idle:
-                    self._pending -= len(items)
+                    self._pending -= len(items) - len(held)
                     self._idle.notify_all()
-                with contextlib.suppress(BlockingIOError):  # full of wake-ups already
-                    os.write(self._write_fd, b".")
+                if len(items) > len(held):
+                    last = time.monotonic()
+                    with contextlib.suppress(BlockingIOError):  # full of wake-ups already
+                        os.write(self._write_fd, b".")
+
+    def _send_all(self, items: list[Any]) -> None:
+        """Send until nothing is handed back (the run is over: nothing waits any more)."""
+        while items:
+            items = list(self._send(items) or ())
+            if items:
+                time.sleep(self._linger)
 
     def check(self) -> None:
         """Raise, in the caller's thread, what a completion raised."""

@@ -1,10 +1,16 @@
 """The claim/start/complete cycle of one `torc run` on this machine.
 
-One iteration reaps the jobs that exited and completes them (the server readies their
-dependents in the same call), claims as many ready jobs as the free resources (or the
-`max_parallel_jobs` slots) allow, starts and spawns them, and only when none of that happened
-waits: until a job exits, a signal comes, or the poll interval passes. The workflow's status is
-read once per poll interval (to see a cancel, and for progress) and whenever the runner is idle.
+The runner keeps a small local queue of jobs claimed for its compute node, so that a slot
+freed by a job's exit starts the next job at once, with no request on the way. One iteration
+takes in what the server answered (jobs claimed, completions recorded), reaps the jobs that
+exited, starts queued jobs while they fit the free resources (or `max_parallel_jobs`), and asks
+for more when the queue runs low; only when none of that happened does it wait: until a job
+exits, the server answers, a signal comes, or the poll interval passes. Starts, completions and
+claims go to the server in batches from the completions thread (runner.calls). The queue is
+bounded by time: about `AHEAD_SECONDS` of work at the rate jobs are finishing (none for jobs
+that take seconds), so runners sharing a workflow are not starved; jobs claimed and not started
+are given back when the run stops. The workflow's status is read once per poll interval (to
+see a cancel, and for progress) and whenever the runner is idle.
 """
 
 from __future__ import annotations
@@ -14,23 +20,40 @@ import signal
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
-from teamgate.client.http import ApiError
+from teamgate.client.http import retry_seconds
 from teamgate.client.torc import TorcClient
 from teamgate.errors import Conflict, TeamgateError
+from teamgate.runner.calls import (
+    Claim,
+    Claimed,
+    Completed,
+    Finish,
+    NewRun,
+    ServerCalls,
+    Start,
+    Started,
+)
 from teamgate.runner.completions import Completer
+from teamgate.runner.heartbeat import Heartbeat
 from teamgate.runner.processes import Exit, Process, Processes
 from teamgate.runner.resources import GIB, Need, Pool, cpu_count, total_memory_bytes
 from teamgate.runner.results import result_body, status_of
 from teamgate.runner.signals import Signals
 
-STALE = (404, 409, 422)  # the job changed under us (deleted, canceled, reset): nothing to record
 HIDDEN_ENV = ("TORC_PASSWORD", "OPENTACO_PASSWORD", "OPENTACO_TOKEN")  # never handed to a job
+AHEAD_SECONDS = 0.25  # work claimed ahead of free slots: this long at the rate jobs finish
+MAX_AHEAD = 250  # jobs claimed ahead, at most
+SEND_INTERVAL = 0.05  # seconds between two batches sent to the server, at least
+MAX_CLAIM = 1000  # jobs asked for in one claim
+# queue mode (max_parallel_jobs): every job fits; slots, not resources, bound the run
+UNBOUNDED = {"num_cpus": 1_000_000, "memory_gb": 1e9, "num_gpus": 1_000_000, "num_nodes": 1_000_000}
 
 
 def without_credentials(url: str) -> str:
@@ -102,6 +125,7 @@ class JobRunner:
         )
         self.processes = Processes()
         self.running: dict[int, Running] = {}  # by job id
+        self.queue: dict[int, dict[str, Any]] = {}  # claimed for this node, not started
         self.run_id = 1
         self.node_id = 0
         self.terminated = 0
@@ -113,7 +137,13 @@ class JobRunner:
         self._log: IO[str] | None = None
         self._log_lock = threading.Lock()  # the completions thread logs too
         self._signals = Signals()
+        self._calls = ServerCalls(client, self.workflow_id, self._write)
         self._completer: Completer | None = None
+        self._known: set[int] = set()  # queued, running, or finished and not yet answered
+        self._unstarted = 0  # starts sent or to send, not answered: still pending on the server
+        self._claiming = False  # a claim is queued or under way
+        self._dry_until = 0.0  # after a claim that brought nothing new: not again before this
+        self._finishes: deque[float] = deque(maxlen=MAX_AHEAD * 4)  # when recent jobs ended
 
     # set-up and tear-down
 
@@ -130,17 +160,11 @@ class JobRunner:
             self.client.initialize_jobs(self.workflow_id)
         else:
             self.client.initialize_jobs(self.workflow_id, only_uninitialized=True)
-        self.run_id = self._current_run()
-
-    def _current_run(self) -> int:
-        """The workflow's run id (the status summary carries it; Torc's WorkflowModel too)."""
-        run_id = self.client.workflow_status(self.workflow_id).get("run_id")
-        if run_id is None:
-            run_id = self.client.get_workflow(self.workflow_id).get("run_id")
-        return int(run_id or 1)
+        self.run_id = self._calls.run_id = self._calls.current_run()
 
     def run(self) -> Outcome:
         """Prepare, register this machine, run jobs until done or interrupted, sign off."""
+        self.client.retry_on_failure(retry_seconds(), log=self._write)  # server restarts
         self.prepare()
         self._stdio.mkdir(parents=True, exist_ok=True)
         host = socket.gethostname()
@@ -148,11 +172,14 @@ class JobRunner:
             self.settings.output_dir / f"job_runner_{host}_wf{self.workflow_id}_r{self.run_id}.log"
         )
         started = time.monotonic()
-        self.node_id = self._register(host)
+        self.node_id = self._calls.node_id = self._register(host)
         self._signals.install()
         try:
             with log_path.open("a", encoding="utf-8") as self._log:
-                self._completer = Completer(self._send_completions)
+                self._completer = Completer(
+                    self._calls.send, linger=self._calls.linger, interval=SEND_INTERVAL
+                )
+                beat = Heartbeat(self.client, self.node_id, log=self._write).start()
                 try:
                     return self._loop()
                 except BaseException:
@@ -160,6 +187,8 @@ class JobRunner:
                     raise
                 finally:
                     self._completer.close()  # what is queued is still sent
+                    beat.stop()
+                    self._give_back()
                     self._sign_off(time.monotonic() - started)
         finally:
             self._signals.restore()
@@ -184,6 +213,19 @@ class JobRunner:
         self._node = node
         return int(node["id"])
 
+    def _give_back(self) -> None:
+        """Jobs claimed for this node and not started become ready again for other runners
+        (best effort: a runner that cannot reach the server leaves them to be recovered)."""
+        self._take_answers()
+        ids = list(self.queue)
+        self.queue.clear()
+        for at in range(0, len(ids), MAX_CLAIM):
+            try:
+                self.client.release_jobs(self.workflow_id, self.node_id, ids[at : at + MAX_CLAIM])
+            except TeamgateError as exc:
+                self._write(f"could not give back {len(ids)} claimed jobs: {exc}")
+                return
+
     def _sign_off(self, seconds: float) -> None:
         """Mark this machine's compute node inactive (best effort: the run is over anyway)."""
         try:
@@ -205,8 +247,11 @@ class JobRunner:
             if self._signals.received is not None:
                 return self._interrupt(self._signals.received)
             completer.check()
-            changed = self._reap()
-            busy = bool(self.running or completer.pending)  # a job or its completion under way
+            changed = self._take_answers()
+            changed = self._reap() or changed
+            changed = self._start_queued() or changed
+            self._want_more()
+            busy = bool(self.running or self.queue or completer.pending)
             now = time.monotonic()
             if now >= next_check or not (changed or busy):
                 summary = self.client.workflow_status(self.workflow_id)
@@ -216,7 +261,6 @@ class JobRunner:
                     return self._cancel(summary)
                 if summary.get("is_complete") and not busy:
                     return Outcome(summary, terminated=self.terminated)
-            changed = self._claim() or changed
             if changed or busy:
                 idle_since = None
             else:
@@ -226,6 +270,8 @@ class JobRunner:
                     return Outcome(summary, stuck=stuck, terminated=self.terminated)
             if not changed:
                 timeout = max(min(next_check - time.monotonic(), self.settings.poll_interval), 0)
+                if not busy:
+                    timeout = min(timeout, max(self._dry_until - time.monotonic(), 0))
                 wake = (self._signals.read_fd, completer.wake_fd)
                 self.processes.wait(timeout, wake_fds=wake)
                 self._signals.drain()
@@ -251,22 +297,68 @@ class JobRunner:
         }
         return "jobs left: " + ", ".join(f"{n} {s}" for s, n in left.items()) if left else None
 
-    def _claim(self) -> bool:
-        """Claim and start as many ready jobs as fit; whether any was claimed."""
+    def _take_answers(self) -> bool:
+        """What the completions thread heard from the server, in order; whether a job came."""
+        came = False
+        outbox = self._calls.outbox
+        while not outbox.empty():
+            answer = outbox.get_nowait()
+            if isinstance(answer, Claimed):
+                self._claiming = False
+                new = [job for job in answer.jobs if job["id"] not in self._known]
+                for job in new:  # a job this runner has already (a repeated claim) is skipped
+                    self.queue[job["id"]] = job
+                    self._known.add(job["id"])
+                came = came or bool(new)
+                if not new:
+                    self._dry_until = time.monotonic() + self.settings.poll_interval
+            elif isinstance(answer, Completed):
+                self._known.difference_update(answer.job_ids)
+                self._dry_until = 0.0  # their dependents may be ready now
+            elif isinstance(answer, Started):
+                self._unstarted -= answer.count
+            elif isinstance(answer, NewRun):
+                self.run_id = answer.run_id
+        return came
+
+    def _slots(self) -> int:
+        """How many more jobs could start now (one CPU each, where resources bound the run)."""
         if self.settings.max_parallel_jobs:
-            room = self.settings.max_parallel_jobs - len(self.running)
-            if room <= 0:
-                return False
-            jobs = self.client.claim_next_jobs(self.workflow_id, room)
+            return max(self.settings.max_parallel_jobs - len(self.running), 0)
+        return self.pool.free.num_cpus if self.pool.can_claim() else 0
+
+    def _ahead(self) -> int:
+        """Jobs to hold beyond the free slots: AHEAD_SECONDS of work at the recent rate."""
+        now = time.monotonic()
+        finishes = self._finishes
+        while finishes and finishes[0] < now - 1.0:
+            finishes.popleft()
+        return min(int(len(finishes) * AHEAD_SECONDS), MAX_AHEAD)
+
+    def _want_more(self) -> None:
+        """Queue a claim when the local queue runs low (answered later, in `_take_answers`)."""
+        if self._claiming or time.monotonic() < self._dry_until:
+            return
+        target = self._slots() + self._ahead()
+        have = len(self.queue)
+        if have >= target or (have and have > target // 2):
+            return
+        if self.settings.max_parallel_jobs:
+            offer: dict[str, Any] = dict(UNBOUNDED)
         else:
-            if not self.pool.can_claim():
-                return False
-            limit = self.pool.free.num_cpus
-            body = {**self.pool.claim_body(), "id": self.node_id}  # claimed for this node
-            jobs = self.client.claim_jobs_by_resources(self.workflow_id, limit, body)
-        for job in jobs:
-            self._start(job)
-        return bool(jobs)
+            total = self.pool.total  # each job must fit this machine; it starts when it fits
+            offer = {
+                "num_cpus": total.num_cpus,
+                "memory_gb": total.memory_bytes / GIB,
+                "num_gpus": total.num_gpus,
+                "num_nodes": 1,
+            }
+        offer["id"] = self.node_id  # claimed for this node: asked again, they come back
+        # the node's claimed jobs come back first: the queue, and starts not yet answered
+        limit = min(target + max(self._unstarted, 0), MAX_CLAIM)
+        assert self._completer is not None
+        self._claiming = True
+        self._completer.submit(Claim(limit, offer))
 
     def _need(self, job: dict[str, Any]) -> Need:
         if self.settings.max_parallel_jobs:
@@ -278,19 +370,27 @@ class JobRunner:
             self._needs[rr_id] = Need.of(self.client.get_resource_requirements(rr_id))
         return self._needs[rr_id]
 
-    def _start(self, job: dict[str, Any]) -> None:
-        need = self._need(job)
-        try:
-            self.client.start_job(job["id"], self.run_id, self.node_id)
-        except ApiError as exc:
-            if exc.status not in STALE:
-                raise
-            run_id = self._current_run()
-            if run_id == self.run_id:  # not a new run: the job changed (canceled, reset)
-                self._write(f"job {job['id']} was not started: {exc}")
-                return
-            self.run_id = run_id  # the workflow was reset since: this is its new run
-            self.client.start_job(job["id"], self.run_id, self.node_id)
+    def _start_queued(self) -> bool:
+        """Start queued jobs, in claim order, while they fit; whether any started."""
+        started = False
+        limit = self.settings.max_parallel_jobs
+        for job in list(self.queue.values()):
+            if limit and len(self.running) >= limit:
+                break
+            if not limit and not self.pool.can_claim():
+                break
+            need = self._need(job)
+            if not self.pool.fits(need):
+                continue
+            del self.queue[job["id"]]
+            self._start(job, need)
+            started = True
+        return started
+
+    def _start(self, job: dict[str, Any], need: Need) -> None:
+        assert self._completer is not None
+        self._unstarted += 1
+        self._completer.submit(Start(job["id"]))  # reported with the next batch
         self.pool.take(need)
         entry = Running(job, need)
         self.running[job["id"]] = entry
@@ -344,6 +444,7 @@ class JobRunner:
         job = entry.job
         del self.running[job["id"]]
         self.pool.give(entry.need)
+        self._finishes.append(time.monotonic())
         body = result_body(
             job,
             run_id=self.run_id,
@@ -353,30 +454,8 @@ class JobRunner:
             exit=exit,
         )
         assert self._completer is not None
-        self._completer.submit((job["id"], status, self.run_id, body))
+        self._completer.submit(Finish(job["id"], status, self.run_id, body))
         self.listener.finished(job, status, return_code)
-
-    def _send_completions(self, items: list[tuple[int, str, int, dict[str, Any]]]) -> None:
-        """Record finished jobs, all in one call (in the completions thread)."""
-        entries = [
-            {"job_id": job_id, "status": status, "run_id": run_id, "result": body}
-            for job_id, status, run_id, body in items
-        ]
-        try:
-            answer = self.client.batch_complete_jobs(self.workflow_id, entries)
-        except ApiError as exc:
-            if exc.status not in STALE:
-                raise
-            for job_id, *_ in items:
-                self._write(f"job {job_id} was not completed: {exc}")
-            return
-        refused = {e["job_id"]: e["message"] for e in answer.get("errors") or ()}
-        for job_id, status, _, body in items:
-            if job_id in refused:  # the job changed under us (deleted, canceled, reset)
-                self._write(f"job {job_id} was not completed: {refused[job_id]}")
-            else:
-                code = body["return_code"]
-                self._write(f"Job completed job_id={job_id} status={status} return_code={code}")
 
     # stopping
 
@@ -397,6 +476,7 @@ class JobRunner:
             self._finish(process.data, exit, status=status, return_code=code)
         if self._completer is not None:
             self._completer.flush()  # recorded before the run reports how it ended
+        self._give_back()  # before the status read: the jobs it reports are settled
 
     def _write(self, line: str) -> None:
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds")
