@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from teamgate.services.lost_jobs import LostJobSettings, sweep
+from teamgate.services.lost_jobs import LostJobSettings, LostJobSweeper, sweep
 from teamgate.settings import Settings
 from tests.api.test_execution import OWNER, V1, create, node, offer, ok, statuses
 from tests.api.test_lost_jobs_api import results, running_jobs, silence
@@ -150,3 +150,23 @@ def test_sync_status_reports_the_ended_allocation(secured_app: App) -> None:
     ]
     [ended] = ok(bob.get(f"{V1}/workflows/{wf}/slurm_allocations"))["items"]
     assert (ended["id"], ended["state"]) == (made["id"], "failed")
+
+
+def test_a_new_server_waits_a_timeout_before_declaring_runners_lost(secured_app: App) -> None:
+    """After a restart, runners silent while no server was up get one timeout to beat again."""
+    bob = secured_app.client(OWNER)
+    wf = create(bob, [{"name": "a", "command": "sleep 60"}])
+    node_id = node(bob, wf)
+    running_jobs(bob, wf, node_id, 1)
+    silence(secured_app, node_id)  # its last beat: long before this server process started
+    now = [1000.0]
+    sweeper = LostJobSweeper(
+        secured_app.app.state.database, LostJobSettings(timeout_secs=60), clock=lambda: now[0]
+    )
+    assert sweeper.sweep_logged() == 0  # the sweep at start
+    now[0] += 59.9
+    assert sweeper.sweep_logged() == 0
+    assert statuses(bob, wf) == {"a": "running"}
+    now[0] += 0.2
+    assert sweeper.sweep_logged() == 1
+    assert statuses(bob, wf) == {"a": "ready"}

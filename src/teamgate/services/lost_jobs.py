@@ -12,7 +12,8 @@ attempt, that it was); each lost node one too, and each Slurm allocation ended w
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -223,17 +224,34 @@ def sweep(db: Database, settings: LostJobSettings) -> list[Recovery]:
 
 
 class LostJobSweeper:
-    """Runs `sweep` at start, then every `settings.interval_secs`, in a daemon thread."""
+    """Runs `sweep` every `settings.interval_secs`, in a daemon thread, once this process has
+    been up for the heartbeat timeout: a runner could not beat while no server was up (a
+    restart after a crash, an upgrade), and it must not be declared lost for that. Its
+    retries reach the new server within seconds; one that never comes back is lost a timeout
+    after the restart."""
 
-    def __init__(self, db: Database, settings: LostJobSettings) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: LostJobSettings,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.db = db
         self.settings = settings
+        self._clock = clock
+        self._since: float | None = None  # when this process began to listen for beats
         self._periodic = Periodic(
             self.sweep_logged, name="lost-job-sweep", interval_secs=settings.interval_secs
         )
 
     def sweep_logged(self) -> int:
-        """One sweep; a failure is logged (the next sweep tries again), never raised."""
+        """One sweep (none while the process is younger than the timeout); a failure is
+        logged (the next sweep tries again), never raised."""
+        if self._since is None:
+            self._since = self._clock()
+        if self._clock() - self._since < self.settings.timeout_secs:
+            return 0
         try:
             return sum(len(r.jobs) for r in sweep(self.db, self.settings))
         except Exception:
