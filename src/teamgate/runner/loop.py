@@ -1,16 +1,14 @@
 """The claim/start/complete cycle of one `torc run` on this machine.
 
-The runner keeps a small local queue of jobs claimed for its compute node, so that a slot
-freed by a job's exit starts the next job at once, with no request on the way. One iteration
-takes in what the server answered (jobs claimed, completions recorded), reaps the jobs that
-exited, starts queued jobs while they fit the free resources (or `max_parallel_jobs`), and asks
-for more when the queue runs low; only when none of that happened does it wait: until a job
-exits, the server answers, a signal comes, or the poll interval passes. Starts, completions and
-claims go to the server in batches from the completions thread (runner.calls). The queue is
-bounded by time: about `AHEAD_SECONDS` of work at the rate jobs are finishing (none for jobs
-that take seconds), so runners sharing a workflow are not starved; jobs claimed and not started
-are given back when the run stops. The workflow's status is read once per poll interval (to
-see a cancel, and for progress) and whenever the runner is idle.
+One iteration takes in what the server answered (jobs claimed, completions recorded), reaps
+the jobs that exited, starts queued jobs while they fit the free resources (or the
+`max_parallel_jobs` slots), and asks for more when the local queue runs low (runner.claims);
+only when none of that happened does it wait: until a job exits, the server answers, a signal
+comes, or the poll interval passes. Starts, completions and claims go to the server in batches
+from the completions thread (runner.calls), so no request stands between a job's exit and the
+next job's start. The workflow's status is read once per poll interval (to see a cancel, and
+for progress) and whenever the runner is idle; jobs claimed and not started are given back
+when the run stops.
 """
 
 from __future__ import annotations
@@ -20,7 +18,6 @@ import signal
 import socket
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,16 +27,8 @@ from urllib.parse import urlsplit, urlunsplit
 from teamgate.client.http import retry_seconds
 from teamgate.client.torc import TorcClient
 from teamgate.errors import Conflict, TeamgateError
-from teamgate.runner.calls import (
-    Claim,
-    Claimed,
-    Completed,
-    Finish,
-    NewRun,
-    ServerCalls,
-    Start,
-    Started,
-)
+from teamgate.runner.calls import Finish, NewRun, ServerCalls, Start
+from teamgate.runner.claims import MAX_CLAIM, LocalQueue
 from teamgate.runner.completions import Completer
 from teamgate.runner.heartbeat import Heartbeat
 from teamgate.runner.processes import Exit, Process, Processes
@@ -48,10 +37,7 @@ from teamgate.runner.results import result_body, status_of
 from teamgate.runner.signals import Signals
 
 HIDDEN_ENV = ("TORC_PASSWORD", "OPENTACO_PASSWORD", "OPENTACO_TOKEN")  # never handed to a job
-AHEAD_SECONDS = 0.25  # work claimed ahead of free slots: this long at the rate jobs finish
-MAX_AHEAD = 250  # jobs claimed ahead, at most
 SEND_INTERVAL = 0.05  # seconds between two batches sent to the server, at least
-MAX_CLAIM = 1000  # jobs asked for in one claim
 # queue mode (max_parallel_jobs): every job fits; slots, not resources, bound the run
 UNBOUNDED = {"num_cpus": 1_000_000, "memory_gb": 1e9, "num_gpus": 1_000_000, "num_nodes": 1_000_000}
 
@@ -125,7 +111,7 @@ class JobRunner:
         )
         self.processes = Processes()
         self.running: dict[int, Running] = {}  # by job id
-        self.queue: dict[int, dict[str, Any]] = {}  # claimed for this node, not started
+        self.queue = LocalQueue(settings.poll_interval)  # claimed for this node, not started
         self.run_id = 1
         self.node_id = 0
         self.terminated = 0
@@ -139,11 +125,6 @@ class JobRunner:
         self._signals = Signals()
         self._calls = ServerCalls(client, self.workflow_id, self._write)
         self._completer: Completer | None = None
-        self._known: set[int] = set()  # queued, running, or finished and not yet answered
-        self._unstarted = 0  # starts sent or to send, not answered: still pending on the server
-        self._claiming = False  # a claim is queued or under way
-        self._dry_until = 0.0  # after a claim that brought nothing new: not again before this
-        self._finishes: deque[float] = deque(maxlen=MAX_AHEAD * 4)  # when recent jobs ended
 
     # set-up and tear-down
 
@@ -217,8 +198,7 @@ class JobRunner:
         """Jobs claimed for this node and not started become ready again for other runners
         (best effort: a runner that cannot reach the server leaves them to be recovered)."""
         self._take_answers()
-        ids = list(self.queue)
-        self.queue.clear()
+        ids = self.queue.drop_all()
         for at in range(0, len(ids), MAX_CLAIM):
             try:
                 self.client.release_jobs(self.workflow_id, self.node_id, ids[at : at + MAX_CLAIM])
@@ -271,7 +251,7 @@ class JobRunner:
             if not changed:
                 timeout = max(min(next_check - time.monotonic(), self.settings.poll_interval), 0)
                 if not busy:
-                    timeout = min(timeout, max(self._dry_until - time.monotonic(), 0))
+                    timeout = min(timeout, max(self.queue.dry_until - time.monotonic(), 0))
                 wake = (self._signals.read_fd, completer.wake_fd)
                 self.processes.wait(timeout, wake_fds=wake)
                 self._signals.drain()
@@ -303,49 +283,19 @@ class JobRunner:
         outbox = self._calls.outbox
         while not outbox.empty():
             answer = outbox.get_nowait()
-            if isinstance(answer, Claimed):
-                self._claiming = False
-                new = [job for job in answer.jobs if job["id"] not in self._known]
-                for job in new:  # a job this runner has already (a repeated claim) is skipped
-                    self.queue[job["id"]] = job
-                    self._known.add(job["id"])
-                came = came or bool(new)
-                if not new:
-                    self._dry_until = time.monotonic() + self.settings.poll_interval
-            elif isinstance(answer, Completed):
-                self._known.difference_update(answer.job_ids)
-                self._dry_until = 0.0  # their dependents may be ready now
-            elif isinstance(answer, Started):
-                self._unstarted -= answer.count
-            elif isinstance(answer, NewRun):
+            if isinstance(answer, NewRun):
                 self.run_id = answer.run_id
+            else:
+                came = self.queue.take(answer) or came
         return came
 
-    def _slots(self) -> int:
-        """How many more jobs could start now (one CPU each, where resources bound the run)."""
-        if self.settings.max_parallel_jobs:
-            return max(self.settings.max_parallel_jobs - len(self.running), 0)
-        return self.pool.free.num_cpus if self.pool.can_claim() else 0
-
-    def _ahead(self) -> int:
-        """Jobs to hold beyond the free slots: AHEAD_SECONDS of work at the recent rate."""
-        now = time.monotonic()
-        finishes = self._finishes
-        while finishes and finishes[0] < now - 1.0:
-            finishes.popleft()
-        return min(int(len(finishes) * AHEAD_SECONDS), MAX_AHEAD)
-
     def _want_more(self) -> None:
-        """Queue a claim when the local queue runs low (answered later, in `_take_answers`)."""
-        if self._claiming or time.monotonic() < self._dry_until:
-            return
-        target = self._slots() + self._ahead()
-        have = len(self.queue)
-        if have >= target or (have and have > target // 2):
-            return
+        """Ask for a claim when the local queue runs low (answered later, in _take_answers)."""
         if self.settings.max_parallel_jobs:
+            slots = max(self.settings.max_parallel_jobs - len(self.running), 0)
             offer: dict[str, Any] = dict(UNBOUNDED)
         else:
+            slots = self.pool.free.num_cpus if self.pool.can_claim() else 0
             total = self.pool.total  # each job must fit this machine; it starts when it fits
             offer = {
                 "num_cpus": total.num_cpus,
@@ -354,11 +304,10 @@ class JobRunner:
                 "num_nodes": 1,
             }
         offer["id"] = self.node_id  # claimed for this node: asked again, they come back
-        # the node's claimed jobs come back first: the queue, and starts not yet answered
-        limit = min(target + max(self._unstarted, 0), MAX_CLAIM)
-        assert self._completer is not None
-        self._claiming = True
-        self._completer.submit(Claim(limit, offer))
+        claim = self.queue.want(slots, offer)
+        if claim is not None:
+            assert self._completer is not None
+            self._completer.submit(claim)
 
     def _need(self, job: dict[str, Any]) -> Need:
         if self.settings.max_parallel_jobs:
@@ -374,7 +323,7 @@ class JobRunner:
         """Start queued jobs, in claim order, while they fit; whether any started."""
         started = False
         limit = self.settings.max_parallel_jobs
-        for job in list(self.queue.values()):
+        for job in list(self.queue.jobs.values()):
             if limit and len(self.running) >= limit:
                 break
             if not limit and not self.pool.can_claim():
@@ -382,14 +331,13 @@ class JobRunner:
             need = self._need(job)
             if not self.pool.fits(need):
                 continue
-            del self.queue[job["id"]]
+            self.queue.started(job["id"])
             self._start(job, need)
             started = True
         return started
 
     def _start(self, job: dict[str, Any], need: Need) -> None:
         assert self._completer is not None
-        self._unstarted += 1
         self._completer.submit(Start(job["id"]))  # reported with the next batch
         self.pool.take(need)
         entry = Running(job, need)
@@ -444,7 +392,7 @@ class JobRunner:
         job = entry.job
         del self.running[job["id"]]
         self.pool.give(entry.need)
-        self._finishes.append(time.monotonic())
+        self.queue.finished()
         body = result_body(
             job,
             run_id=self.run_id,
