@@ -95,3 +95,39 @@ def test_racing_completions_unblock_the_fan_in_once(secured_app: App) -> None:
     assert len(ran) == width + 2 and len(set(ran)) == width + 2
     assert order[0] == "start" and order[-1] == "end"
     assert set(statuses(owner, wf).values()) == {"completed"}
+
+
+def test_queue_claims_by_many_nodes_hand_each_job_to_one_node(secured_app: App) -> None:
+    """Claims for runners' queues (asked twice each time, as after a lost answer), started in
+    batches: every job goes to one node, and a node's repeated claim hands back only its own."""
+    owner = secured_app.client("bob")
+    wf = create(owner, [{"name": f"j{i:03d}", "command": "true"} for i in range(240)])
+    initialize(owner, wf)
+    clients = [secured_app.client("bob") for _ in range(THREADS)]
+    nodes = [node(owner, wf) for _ in range(THREADS)]
+
+    def claim(i: int) -> list[int]:
+        client, me = clients[i], nodes[i]
+        url = f"{V1}/workflows/{wf}/claim_jobs_based_on_resources/6"
+        mine: set[int] = set()
+        while True:
+            first = [
+                j["id"]
+                for j in ok(client.post(url, json=offer(me), params={"queue": "true"}))["jobs"]
+            ]
+            again = [
+                j["id"]
+                for j in ok(client.post(url, json=offer(me), params={"queue": "true"}))["jobs"]
+            ]
+            assert again == first  # nothing new while its own fill the limit
+            if not first:
+                return sorted(mine)
+            mine.update(first)
+            body = {"run_id": 1, "compute_node_id": me, "job_ids": first}
+            started = ok(client.post(f"{V1}/workflows/{wf}/batch_start_jobs", json=body))
+            assert sorted(started["started"]) == sorted(first) and not started["errors"]
+
+    claimed = _together(claim)
+    assert len(claimed) == 240
+    assert Counter(claimed).most_common(1)[0][1] == 1
+    assert set(statuses(owner, wf).values()) == {"running"}
