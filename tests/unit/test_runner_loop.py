@@ -431,3 +431,33 @@ def test_ctrl_c_gives_back_claimed_jobs_not_started(tmp_path: Path) -> None:
     # both fit 3 CPUs alone, not together: the second waited in the queue, and is given back
     assert server.released == [2]
     assert server.jobs[2]["status"] == "ready" and server.jobs[1]["status"] == "terminated"
+
+
+class CancelingServer(FakeServer):
+    """The workflow is canceled as its first job starts: the start is refused."""
+
+    canceled = False
+
+    def batch_start_jobs(self, wf: int, run_id: int, node: int, job_ids: list[int]) -> Any:
+        self.canceled = True
+        for job in self.jobs.values():
+            if job["status"] in ("pending", "running"):
+                job["status"] = "canceled"
+        return super().batch_start_jobs(wf, run_id, node, job_ids)
+
+    def workflow_status(self, wf: int) -> dict[str, Any]:
+        return {**super().workflow_status(wf), "is_canceled": self.canceled}
+
+
+def test_a_refused_start_stops_the_run_before_queued_jobs_start(tmp_path: Path) -> None:
+    server = CancelingServer(
+        [
+            {"id": 1, "name": "first", "command": "sleep 1", "resource_requirements_id": 1},
+            {"id": 2, "name": "second", "command": "touch ran2", "resource_requirements_id": 1},
+        ],
+        rrs={1: {"num_cpus": 2, "memory": "1m"}},
+    )
+    # a poll interval longer than the run: only the refusal can show the cancel in time
+    outcome = run(server, tmp_path, num_cpus=3, poll_interval=30.0, grace=5)
+    assert outcome.canceled and outcome.terminated == 1
+    assert not (tmp_path / "ran2").exists()

@@ -66,6 +66,12 @@ class NewRun:
     run_id: int  # the workflow was reset since this runner started: its new run
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """The server refused a start or a completion: the job changed under the runner (the
+    workflow canceled, a job deleted or reset), so it reads the workflow's status at once."""
+
+
 class ServerCalls:
     """Sends one batch of Start, Finish and Claim items (Completer's `send`)."""
 
@@ -117,12 +123,15 @@ class ServerCalls:
             if run_id == self.run_id:  # not a new run: the whole call was refused
                 for job_id in job_ids:
                     self.write(f"job {job_id} was not started: {exc}")
+                self.outbox.put(Refused())
                 return
             self.run_id = run_id  # the workflow was reset since: this is its new run
             self.outbox.put(NewRun(run_id))
             answer = self.client.batch_start_jobs(self.workflow_id, run_id, self.node_id, job_ids)
         for error in answer.get("errors") or ():
             self.write(f"job {error['job_id']} was not started: {error['message']}")
+        if answer.get("errors"):
+            self.outbox.put(Refused())
 
     def _complete(self, finishes: list[Finish]) -> None:
         entries = [
@@ -136,8 +145,11 @@ class ServerCalls:
                 raise
             for f in finishes:
                 self.write(f"job {f.job_id} was not completed: {exc}")
+            self.outbox.put(Refused())
             return
         refused = {e["job_id"]: e["message"] for e in answer.get("errors") or ()}
+        if refused:
+            self.outbox.put(Refused())
         for f in finishes:
             if f.job_id in refused:  # the job changed under us (deleted, canceled, reset)
                 self.write(f"job {f.job_id} was not completed: {refused[f.job_id]}")

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 from teamgate.client.http import retry_seconds
 from teamgate.client.torc import TorcClient
 from teamgate.errors import Conflict, TeamgateError
-from teamgate.runner.calls import Finish, NewRun, ServerCalls, Start
+from teamgate.runner.calls import Finish, NewRun, Refused, ServerCalls, Start
 from teamgate.runner.claims import MAX_CLAIM, LocalQueue
 from teamgate.runner.completions import Completer
 from teamgate.runner.heartbeat import Heartbeat
@@ -125,6 +125,7 @@ class JobRunner:
         self._signals = Signals()
         self._calls = ServerCalls(client, self.workflow_id, self._write)
         self._completer: Completer | None = None
+        self._check_now = False  # read the workflow's status in this iteration
 
     # set-up and tear-down
 
@@ -233,7 +234,8 @@ class JobRunner:
             self._want_more()
             busy = bool(self.running or self.queue or completer.pending)
             now = time.monotonic()
-            if now >= next_check or not (changed or busy):
+            if now >= next_check or not (changed or busy) or self._check_now:
+                self._check_now = False
                 summary = self.client.workflow_status(self.workflow_id)
                 self.listener.status(summary)
                 next_check = now + self.settings.poll_interval
@@ -285,6 +287,8 @@ class JobRunner:
             answer = outbox.get_nowait()
             if isinstance(answer, NewRun):
                 self.run_id = answer.run_id
+            elif isinstance(answer, Refused):
+                self._check_now = True  # canceled? then stop before starting more
             else:
                 came = self.queue.take(answer) or came
         return came
@@ -320,7 +324,10 @@ class JobRunner:
         return self._needs[rr_id]
 
     def _start_queued(self) -> bool:
-        """Start queued jobs, in claim order, while they fit; whether any started."""
+        """Start queued jobs, in claim order, while they fit; whether any started. None while
+        the server's refusal waits to be looked into (a canceled workflow starts nothing)."""
+        if self._check_now:
+            return False
         started = False
         limit = self.settings.max_parallel_jobs
         for job in list(self.queue.jobs.values()):
