@@ -72,9 +72,12 @@ def start_server(root: Path, *args: str, port: int = 0) -> Server:
     process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, cwd=root)
     if port == 0:
         lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(
-            target=lambda: [lines.put(x) for x in process.stdout or ()], daemon=True
-        ).start()
+
+        def pump() -> None:
+            for line in process.stdout or ():
+                lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
         while not port:
             line = lines.get(timeout=60)
             if line.startswith("TORC_SERVER_PORT="):
