@@ -3,10 +3,11 @@
 beside a bare FastAPI app on the same uvicorn serving the same JSON from memory.
 
     python bench/http_path.py [--seconds 5] [--rounds 3] [--connections 8] [--workers 1 2]
-                              [--before-src DIR]
+                              [--backend sqlite|postgresql] [--before-src DIR]
 
 Needs `wrk` on PATH (Debian: `apt-get install wrk`). Every server is a separate process on a
-free port, each teamgate server with its own SQLite database in a temporary directory. The
+free port, each teamgate server with its own database: a SQLite file in a temporary directory,
+or with `--backend postgresql` a PostgreSQL database made for the run and dropped after. The
 configurations take turns in `--rounds` rounds so that noise on the machine hits them all
 alike; each reports its median round. The targets: auth+ACL ≥ 0.5× bare FastAPI, and
 ≥ 0.75× the same server with auth and ACL off.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import re
@@ -35,6 +37,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.run_overhead import database
 from tests.conftest import start_server
 
 from teamgate.auth.passwords import hash_password
@@ -118,6 +121,12 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--cost", type=int, default=12, help="bcrypt cost of the user's hash")
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--pg-admin",
+        default="postgresql://postgres@127.0.0.1:5432/postgres",
+        help="where to create (and drop) the PostgreSQL databases",
+    )
     parser.add_argument(
         "--before-src",
         help="a `src` directory holding another version of teamgate (from `git archive`), "
@@ -145,42 +154,46 @@ def main() -> None:
     stops = []
     targets: list[tuple[str, str, tuple[str, str] | None]] = []
     body: dict[str, object] | None = None
-    try:
-        for index, (label, flags, auth, env) in enumerate(configs):
-            db = work / f"db{index}.sqlite"
-            server = start_server(work / f"server{index}", "--database", str(db), *flags, env=env)
-            stops.append(server.stop)
-            with httpx.Client(auth=auth) as client:
-                created = client.post(
-                    f"{server.torc_url}/workflows", json={"name": "bench", "user": USER}
-                ).json()
-                url = f"{server.torc_url}/workflows/{created['id']}"
-                response = client.get(url)
-                response.raise_for_status()
-                body = body or response.json()
-            targets.append((label, url, auth))
-        assert body is not None
-        bare, bare_base = start_bare(work, body)
-        stops.append(bare.kill)
-        targets.append((BARE, f"{bare_base}/torc-service/v1/workflows/1", None))
-        for _label, url, auth in targets:  # warm up
-            wrk(url, auth, seconds=1, connections=args.connections)
-        rates: dict[str, list[float]] = {label: [] for label, _u, _a in targets}
-        for _round in range(args.rounds):
-            for label, url, auth in targets:
-                rates[label].append(
-                    wrk(url, auth, seconds=args.seconds, connections=args.connections)
+    with contextlib.ExitStack() as databases:
+        try:
+            for index, (label, flags, auth, env) in enumerate(configs):
+                (work / f"db{index}").mkdir()
+                db = databases.enter_context(
+                    database(args.backend, work / f"db{index}", args.pg_admin)
                 )
-    finally:
-        for stop in stops:
-            stop()
-        shutil.rmtree(work, ignore_errors=True)
+                server = start_server(work / f"server{index}", "--database", db, *flags, env=env)
+                stops.append(server.stop)
+                with httpx.Client(auth=auth) as client:
+                    created = client.post(
+                        f"{server.torc_url}/workflows", json={"name": "bench", "user": USER}
+                    ).json()
+                    url = f"{server.torc_url}/workflows/{created['id']}"
+                    response = client.get(url)
+                    response.raise_for_status()
+                    body = body or response.json()
+                targets.append((label, url, auth))
+            assert body is not None
+            bare, bare_base = start_bare(work, body)
+            stops.append(bare.kill)
+            targets.append((BARE, f"{bare_base}/torc-service/v1/workflows/1", None))
+            for _label, url, auth in targets:  # warm up
+                wrk(url, auth, seconds=1, connections=args.connections)
+            rates: dict[str, list[float]] = {label: [] for label, _u, _a in targets}
+            for _round in range(args.rounds):
+                for label, url, auth in targets:
+                    rates[label].append(
+                        wrk(url, auth, seconds=args.seconds, connections=args.connections)
+                    )
+        finally:
+            for stop in stops:
+                stop()
+            shutil.rmtree(work, ignore_errors=True)
 
     median = {label: statistics.median(r) for label, r in rates.items()}
     bare_rate = median[BARE]
     print(
         f"GET /torc-service/v1/workflows/{{id}} with wrk: {args.connections} connections, "
-        f"{args.rounds} rounds x {args.seconds:.0f} s (median round), SQLite, "
+        f"{args.rounds} rounds x {args.seconds:.0f} s (median round), {args.backend}, "
         f"{os.cpu_count()} CPUs"
     )
     print(f"{'configuration':<42} {'req/s':>9} {'x bare':>8}")

@@ -212,6 +212,15 @@ def install(app: FastAPI) -> None:
         # Handled here, not as any Exception: that handler answers and then closes the
         # connection; a full disk is an answer the client can act on, and it keeps it.
         full = storage_full(exc)
+        if full is None and exc.connection_invalidated:  # the database went away mid-request
+            log.warning(
+                "Database connection lost on %s %s: %s", request.method, request.url.path, exc.orig
+            )
+            response = error_response(
+                503, "ServiceUnavailable", "The database connection was lost; retry"
+            )
+            response.headers["Retry-After"] = "1"
+            return response
         if full is None:
             return await _unexpected(request, exc)
         log.error("Database out of space on %s %s: %s", request.method, request.url.path, exc.orig)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DisconnectionError
 
 from teamgate.errors import ConfigError
 
@@ -52,7 +53,7 @@ class Database:
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
             kwargs.update(pool_size=pool_size + max_overflow, max_overflow=0)
         elif self.dialect == "postgresql":
-            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow)
         else:
             raise ConfigError(
                 f"unsupported database {parsed.drivername!r}: use a SQLite path or postgresql://…"
@@ -60,6 +61,8 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if self.dialect == "sqlite":
             _configure_sqlite(self.engine)
+        else:
+            _ping_when_idle(self.engine)
 
     @property
     def url(self) -> str:
@@ -99,6 +102,40 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+PING_AFTER_IDLE_SECS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled PostgreSQL connection before use when it sat idle for a second or more
+    (the database may have restarted meanwhile); a dead one is replaced (DisconnectionError
+    makes the pool retry with a new connection).
+
+    SQLAlchemy's `pool_pre_ping` checks on every checkout: a round trip that doubled the cost
+    of a one-statement read. Under load connections are back in use within milliseconds and
+    are not pinged; a connection lost while in use fails that one request with 503 (see
+    web.errors), and the pool is renewed."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECS:
+            return
+        try:
+            cursor = dbapi_conn.cursor()
+            try:
+                cursor.execute("SELECT 1")
+            finally:
+                cursor.close()
+            if not dbapi_conn.autocommit:
+                dbapi_conn.rollback()  # the ping opened a transaction: end it
+        except Exception as exc:  # any failure: this connection is not to be used
+            raise DisconnectionError(f"stale connection: {exc}") from exc
 
 
 def _configure_sqlite(engine: Engine) -> None:
