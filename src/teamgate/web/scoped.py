@@ -57,7 +57,9 @@ RUNNER_ROUTES: dict[str, str | None] = {
     f"POST {TORC}/jobs/{{id:int}}/retry/{{run_id:int}}": None,
     f"POST {TORC}/compute_nodes": None,
     f"PUT {TORC}/compute_nodes/{{id:int}}": None,
-    # the runner's heartbeats
+    # the runner loop's batched starts, releases and heartbeats
+    f"POST {TORC}/workflows/{{id:int}}/batch_start_jobs": "id",
+    f"POST {TORC}/workflows/{{id:int}}/release_jobs": "id",
     f"POST {TORC}/compute_nodes/{{id:int}}/heartbeat": None,
     # a Slurm allocation's runner marks itself running and done, and submits the next ones
     f"GET {TORC}/workflows/{{id:int}}/slurm_allocations": "id",
