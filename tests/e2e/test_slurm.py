@@ -212,6 +212,8 @@ def test_a_member_runs_a_shared_workflow_in_slurm_allocations(
         "every allocation to be recorded done",
         30,
     )
+    # the runner that saw the workflow end removed its (revoked) token file
+    until(lambda: not token_file.exists(), "the runner token file to be removed", 30)
     table = torc(server, "bob", work, "slurm", "status", str(workflow))
     assert "large" in table.stdout and "COMPLETED" in table.stdout, table.stdout
 

@@ -312,6 +312,7 @@ def run_allocation(workflow_id: int, allocation_id: int, output_dir: Path) -> in
             # the token ended: the workflow completed or was canceled (or it expired)
             state, status = "done", 0
             print(f"allocation {allocation_id}: stopped, {exc}", flush=True)
+            token_file.unlink(missing_ok=True)  # revoked: of no use to anyone
             return status
         finally:
             end = {
@@ -327,7 +328,10 @@ def run_allocation(workflow_id: int, allocation_id: int, output_dir: Path) -> in
                     raise
                 print(f"allocation {allocation_id} not marked {state}: {exc}", flush=True)
         print(f"allocation {allocation_id}: {outcome.stuck or 'nothing left to run'}", flush=True)
-        if outcome.canceled or outcome.signal is not None or outcome.summary.get("is_complete"):
+        if outcome.canceled or outcome.summary.get("is_complete"):
+            token_file.unlink(missing_ok=True)  # the server revoked it with the workflow's end
+            return status
+        if outcome.signal is not None:
             return status
         submitted, _ = submit_ready(
             client,
