@@ -264,6 +264,11 @@ def test_cancel_takes_the_allocation_out_of_slurm(server: Server, tmp_path: Path
 
     until(nap_running, "the sleep job to run in its allocation")
     assert squeue(job_id) == {job_id: "RUNNING"}
+    # the allocation names its compute node while it runs (a lost node ends it)
+    running = json.loads(
+        torc(server, "alice", work, "-f", "json", "slurm", "status", str(workflow)).stdout
+    )
+    assert running[0]["state"] == "running" and running[0]["compute_node_id"], running
     # the allocation's runner: its argv holds no secret
     found = subprocess.run(
         ["pgrep", "-f", f"teamgate.runner.slurm --workflow-id {workflow} "],

@@ -51,6 +51,10 @@ class FakeServer:
         return all(j["status"] == "uninitialized" for j in self.jobs.values())
 
     def initialize_jobs(self, _wf: int, *, only_uninitialized: bool = False) -> None:
+        if not only_uninitialized:  # as the server: everything not done starts over
+            for job in self.jobs.values():
+                if job["status"] not in ("completed", "failed", "canceled", "disabled"):
+                    job["status"] = "uninitialized"
         for job in self.jobs.values():
             if job["status"] in ("uninitialized", "terminated"):
                 blocked = any(self.jobs[d]["status"] not in DONE[:3] for d in job["deps"])
@@ -461,3 +465,14 @@ def test_a_refused_start_stops_the_run_before_queued_jobs_start(tmp_path: Path) 
     outcome = run(server, tmp_path, num_cpus=3, poll_interval=30.0, grace=5)
     assert outcome.canceled and outcome.terminated == 1
     assert not (tmp_path / "ran2").exists()
+
+
+def test_a_runner_starting_beside_another_leaves_the_others_jobs_alone(tmp_path: Path) -> None:
+    """Runners started together (Slurm allocations) each saw a new workflow; one's full
+    initialisation took back a job another had started, and it ran twice."""
+    server = FakeServer([{"id": 1, "name": "a", "command": "true"}])
+    server.jobs[1]["status"] = "running"  # started by another runner a moment ago
+    server.is_uninitialized = lambda _wf: True  # type: ignore[method-assign]  # its stale view
+    settings = Settings(workflow_id=1, output_dir=tmp_path)
+    JobRunner(server, settings, Quiet()).prepare()  # type: ignore[arg-type]
+    assert server.jobs[1]["status"] == "running"

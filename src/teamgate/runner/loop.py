@@ -130,18 +130,19 @@ class JobRunner:
     # set-up and tear-down
 
     def prepare(self) -> None:
-        """Initialise a new workflow, or resume one: jobs left terminated or running by an
-        interrupted run become ready again; completed jobs stay completed."""
+        """Initialise a new workflow, or resume one: jobs left terminated, or pending or running
+        on runners that are gone, become ready again; completed jobs stay completed, and jobs
+        other runners hold stay theirs."""
         state = self.client.is_complete(self.workflow_id)
         if state.get("is_canceled"):
             raise Conflict(
                 f"workflow {self.workflow_id} is canceled: reset it first "
                 f"(torc workflows reset-status {self.workflow_id})"
             )
-        if self.client.is_uninitialized(self.workflow_id):
-            self.client.initialize_jobs(self.workflow_id)
-        else:
-            self.client.initialize_jobs(self.workflow_id, only_uninitialized=True)
+        # Never a full initialisation: runners that start together (Slurm allocations, several
+        # hosts) would each see a new workflow, and one's full initialisation would take back
+        # the jobs another had claimed or started. On a new workflow this one does the same.
+        self.client.initialize_jobs(self.workflow_id, only_uninitialized=True)
         self.run_id = self._calls.run_id = self._calls.current_run()
 
     def run(self) -> Outcome:

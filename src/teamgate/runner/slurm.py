@@ -24,6 +24,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -257,10 +258,16 @@ def slurm_states(job_ids: list[str]) -> dict[str, str]:
 
 
 class _Log:
-    """The allocation runner's lines on stdout (Slurm's output file)."""
+    """The allocation runner's lines on stdout (Slurm's output file); `registered` is called
+    once, at the first status (the runner has registered its compute node by then)."""
+
+    def __init__(self, registered: Callable[[], None]) -> None:
+        self._registered: Callable[[], None] | None = registered
 
     def status(self, summary: dict[str, Any]) -> None:
-        pass
+        if self._registered is not None:
+            registered, self._registered = self._registered, None
+            registered()
 
     def started(self, job: dict[str, Any]) -> None:
         print(f"started job {job['id']} {job['name']}", flush=True)
@@ -301,7 +308,17 @@ def run_allocation(workflow_id: int, allocation_id: int, output_dir: Path) -> in
             memory_gb=mem_mb / 1024,
             idle_timeout=IDLE_TIMEOUT,
         )
-        runner = JobRunner(client, settings, _Log())
+
+        def registered() -> None:
+            """Name the allocation's compute node at once: if its heartbeats stop, the
+            server's lost-runner sweep ends the allocation, and the group can get another."""
+            try:
+                change = {"compute_node_id": runner.node_id}
+                client.update_slurm_allocation(workflow_id, allocation_id, change)
+            except ApiError as exc:  # the run goes on; the end of the allocation names it
+                print(f"allocation {allocation_id}: compute node not recorded: {exc}", flush=True)
+
+        runner = JobRunner(client, settings, _Log(registered))
         state, status = "failed", 1
         try:
             outcome = runner.run()
