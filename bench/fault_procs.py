@@ -11,14 +11,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from run_overhead import database  # noqa: F401  (re-exported: one fresh-database helper)
 
 PG_ADMIN = os.environ.get("TEAMGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -99,25 +98,6 @@ def healthy(server: Server) -> bool:
         return httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-@contextmanager
-def database(backend: str, root: Path, pg_admin: str = PG_ADMIN) -> Iterator[str]:
-    """A fresh database for one run: a SQLite file under `root`, or a PostgreSQL database
-    created here and dropped afterwards."""
-    if backend == "sqlite":
-        yield str(root / "torc.db")
-        return
-    import psycopg
-
-    name = f"teamgate_bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield pg_admin.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(pg_admin, autocommit=True, connect_timeout=5) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def runner_env(url: str, **extra: str) -> dict[str, str]:

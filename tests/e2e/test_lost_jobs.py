@@ -17,20 +17,14 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import polling
 from tests.conftest import BIN, Server, cli_env, start_server
 
 DEADLINE = 60.0
 
 
 def until(what: str, check: Callable[[], Any], deadline: float = DEADLINE) -> Any:
-    """Poll `check` until it returns something true; fail naming `what` after `deadline` s."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)  # polling with a deadline, not a race
-    pytest.fail(f"timed out waiting for {what}")
+    return polling.until(what, check, deadline, step=0.05)
 
 
 def api(server: Server) -> httpx.Client:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
+from tests import polling
 from tests.conftest import BIN, PG, Server, _wait_healthy, backend_args, cli_env, start_server
 
 DEADLINE = 120.0
@@ -25,14 +24,7 @@ TWO_CPUS = ("--num-cpus", "2")
 
 
 def until(what: str, check: Callable[[], Any], deadline: float = DEADLINE) -> Any:
-    """Poll `check` until it returns something true; fail naming `what` after `deadline` s."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.02)  # polling with a deadline, not a race
-    pytest.fail(f"timed out waiting for {what}")
+    return polling.until(what, check, deadline, step=0.02)
 
 
 def workflow_jobs(ledger: Path) -> list[dict[str, Any]]:

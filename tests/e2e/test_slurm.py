@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests import polling
 from tests.conftest import BIN, Server, cli_env, password_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,15 +62,7 @@ jobs:
 
 
 def until(check: Callable[[], Any], what: str, timeout: float = 90.0) -> Any:
-    """Poll `check` until it returns something true (with a deadline)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.3)
+    return polling.until(what, check, timeout, step=0.3)
 
 
 @pytest.fixture(scope="module")
