@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, insert, or_, select, update
 
 from teamgate.errors import Conflict, Invalid, NotFound
 from teamgate.storage.db.job_graph import FAILED, unblock
@@ -59,15 +59,10 @@ def _mark_pending(
     return [claimed[i] for i in ids if i in claimed]  # in the order chosen
 
 
-def claim_by_resources(
-    conn: Connection, workflow_id: int, limit: int, offer: Resources
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Claim up to `limit` ready jobs that fit together in `offer`: highest priority first,
-    then most GPUs, longest runtime, most memory (Torc's order); packed greedily.
-    Returns the claimed jobs (now pending) and, when none could be, why."""
-    state = lock_run(conn, workflow_id, shared=True)
-    if state.is_canceled:
-        return [], "Workflow is canceled"
+def _ready_that_fit(query: Select[Any], workflow_id: int, offer: Resources) -> Select[Any]:
+    """`query` over the workflow's ready jobs whose requirements each fit in `offer`, in
+    claim order: highest priority first, then most GPUs, longest runtime, most memory (Torc's
+    order), then id."""
     rr = resource_requirements
     conditions = [
         job.c.workflow_id == workflow_id,
@@ -79,9 +74,8 @@ def claim_by_resources(
     ]
     if offer.runtime_s is not None:
         conditions.append(rr.c.runtime_s <= offer.runtime_s)
-    query = (
-        select(job.c.id, rr.c.num_cpus, rr.c.num_gpus, rr.c.num_nodes, rr.c.memory_bytes)
-        .join(rr, rr.c.id == job.c.resource_requirements_id)
+    return (
+        query.join(rr, rr.c.id == job.c.resource_requirements_id)
         .where(*conditions)
         .order_by(
             job.c.priority.desc(),
@@ -90,8 +84,24 @@ def claim_by_resources(
             rr.c.memory_bytes.desc(),
             job.c.id,
         )
-        .limit(limit)
     )
+
+
+def claim_by_resources(
+    conn: Connection, workflow_id: int, limit: int, offer: Resources
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Claim up to `limit` ready jobs that fit together in `offer`: highest priority first,
+    then most GPUs, longest runtime, most memory (Torc's order); packed greedily.
+    Returns the claimed jobs (now pending) and, when none could be, why."""
+    state = lock_run(conn, workflow_id, shared=True)
+    if state.is_canceled:
+        return [], "Workflow is canceled"
+    rr = resource_requirements
+    query = _ready_that_fit(
+        select(job.c.id, rr.c.num_cpus, rr.c.num_gpus, rr.c.num_nodes, rr.c.memory_bytes),
+        workflow_id,
+        offer,
+    ).limit(limit)
     cpus, gpus, nodes, memory = offer.num_cpus, offer.num_gpus, offer.num_nodes, offer.memory_bytes
     chosen: list[int] = []
     for row in conn.execute(_lock_rows(conn, query)):
@@ -285,30 +295,7 @@ def claim_for_queue(
     room = limit - len(already)
     fresh: list[dict[str, Any]] = []
     if room > 0:
-        rr = resource_requirements
-        conditions = [
-            job.c.workflow_id == workflow_id,
-            job.c.status == "ready",
-            rr.c.num_cpus <= offer.num_cpus,
-            rr.c.num_gpus <= offer.num_gpus,
-            rr.c.num_nodes <= offer.num_nodes,
-            rr.c.memory_bytes <= offer.memory_bytes,
-        ]
-        if offer.runtime_s is not None:
-            conditions.append(rr.c.runtime_s <= offer.runtime_s)
-        query = (
-            select(job.c.id)
-            .join(rr, rr.c.id == job.c.resource_requirements_id)
-            .where(*conditions)
-            .order_by(
-                job.c.priority.desc(),
-                rr.c.num_gpus.desc(),
-                rr.c.runtime_s.desc(),
-                rr.c.memory_bytes.desc(),
-                job.c.id,
-            )
-            .limit(room)
-        )
+        query = _ready_that_fit(select(job.c.id), workflow_id, offer).limit(room)
         ids = list(conn.execute(_lock_rows(conn, query)).scalars())
         fresh = _mark_pending(conn, ids, node)
     claimed = already + fresh
