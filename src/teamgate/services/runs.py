@@ -105,24 +105,22 @@ def cancel(ctx: ServiceContext, principal: Principal, workflow_id: int) -> int:
 
 
 def claim_by_resources(
-    ctx: ServiceContext, principal: Principal, workflow_id: int, limit: int, offer: Resources
+    ctx: ServiceContext,
+    principal: Principal,
+    workflow_id: int,
+    limit: int,
+    offer: Resources,
+    *,
+    queue: bool = False,
 ) -> tuple[list[dict[str, Any]], str | None]:
+    """Claim ready jobs that fit `offer`; with `queue`, the claim of a runner that queues
+    what it claims: safe to repeat (job_claims.claim_for_queue)."""
     with ctx.db.write() as conn:
         authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
         if offer.compute_node_id is not None:
             job_claims.check_compute_node(conn, workflow_id, offer.compute_node_id)
-        return job_claims.claim_by_resources(conn, workflow_id, limit, offer)
-
-
-def claim_for_queue(
-    ctx: ServiceContext, principal: Principal, workflow_id: int, limit: int, offer: Resources
-) -> tuple[list[dict[str, Any]], str | None]:
-    """A claim safe to repeat, for a runner that queues what it claims (job_claims)."""
-    with ctx.db.write() as conn:
-        authorize_workflow(ctx, principal, conn, workflow_id, WRITE)
-        if offer.compute_node_id is not None:
-            job_claims.check_compute_node(conn, workflow_id, offer.compute_node_id)
-        return job_claims.claim_for_queue(conn, workflow_id, limit, offer)
+        claim = job_claims.claim_for_queue if queue else job_claims.claim_by_resources
+        return claim(conn, workflow_id, limit, offer)
 
 
 def start_jobs(

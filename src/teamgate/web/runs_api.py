@@ -64,10 +64,7 @@ def claim_jobs_based_on_resources(
         runtime_s=runtime_seconds(body.time_limit) if body.time_limit else None,
         compute_node_id=body.id,
     )
-    if queue:
-        claimed, reason = runs.claim_for_queue(ctx, caller, id, limit, offer)
-    else:
-        claimed, reason = runs.claim_by_resources(ctx, caller, id, limit, offer)
+    claimed, reason = runs.claim_by_resources(ctx, caller, id, limit, offer, queue=queue)
     return {"jobs": claimed, "reason": reason} if reason else {"jobs": claimed}
 
 
