@@ -255,6 +255,9 @@ def test_only_the_flags_given_override_the_file_both_ways(tmp_path: Path) -> Non
         ("TORC_ADMIN_USERS", "alice, bob", {"admin_users": ("alice", "bob")}),
         ("TORC_CREDENTIAL_CACHE_TTL_SECS", "5", {"credential_cache_ttl_secs": 5.0}),
         ("TORC_FORWARDED_ALLOW_IPS", "10.0.0.5,::1", {"forwarded_allow_ips": ("10.0.0.5", "::1")}),
+        ("TORC_HEARTBEAT_TIMEOUT", "30", {"heartbeat_timeout_secs": 30.0}),
+        ("TORC_LOST_JOB_POLICY", "fail", {"lost_job_policy": "fail"}),
+        ("TORC_LOST_JOB_MAX_ATTEMPTS", "5", {"lost_job_max_attempts": 5}),
     ],
 )
 def test_environment_variables(
@@ -265,6 +268,9 @@ def test_environment_variables(
         "TORC_ADMIN_USERS",
         "TORC_CREDENTIAL_CACHE_TTL_SECS",
         "TORC_FORWARDED_ALLOW_IPS",
+        "TORC_HEARTBEAT_TIMEOUT",
+        "TORC_LOST_JOB_POLICY",
+        "TORC_LOST_JOB_MAX_ATTEMPTS",
     }
     monkeypatch.setenv(variable, value)
     assert parse() == expected
