@@ -155,7 +155,7 @@ def test_a_member_runs_a_shared_workflow_in_slurm_allocations(
     first = answer["allocations"]
     assert [a["group_name"] for a in first] == ["small"]  # only `prepare` is ready
     assert (first[0]["num_cpus"], first[0]["memory_bytes"]) == (1, 512 << 20)
-    assert first[0]["time_limit"] == "0-00:05:00" and first[0]["slurm_job_id"]
+    assert first[0]["time_limit"] == "0-00:06:00" and first[0]["slurm_job_id"]
 
     token_file = work / "output" / ".runner" / f"wf{workflow}.token"
     assert token_file.stat().st_mode & 0o777 == 0o600
@@ -192,7 +192,7 @@ def test_a_member_runs_a_shared_workflow_in_slurm_allocations(
     assert (large["num_cpus"], large["memory_bytes"], large["time_limit"]) == (
         2,
         1 << 30,
-        "0-00:10:00",
+        "0-00:11:00",
     )
     # ended in Slurm, so ended here too (the last runner's token ended with the workflow)
     until(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,20 @@ from typing import Any
 import pytest
 
 from teamgate.client.http import ApiError
+from teamgate.domain.spec_values import runtime_seconds
 from teamgate.runner.completions import Completer
 from teamgate.runner.loop import JobRunner, Outcome, Settings
 
 DONE = ("completed", "failed", "canceled", "terminated")
 Job = dict[str, Any]
+
+
+def _runtime(rr: dict[str, Any]) -> float:
+    return float(runtime_seconds(rr["runtime"])) if rr.get("runtime") else 0.0
+
+
+def _seconds(time_limit: str | None) -> float:
+    return float(runtime_seconds(time_limit)) if time_limit else float("inf")
 
 
 class FakeServer:
@@ -118,8 +128,10 @@ class FakeServer:
         ][:limit]
         self.claims.append(len(claimed))
         for job in self.jobs.values():
-            need = self.rrs.get(job.get("resource_requirements_id") or 0, {}).get("num_cpus", 1)
-            if job["status"] == "ready" and len(claimed) < limit and need <= body["num_cpus"]:
+            rr = self.rrs.get(job.get("resource_requirements_id") or 0, {})
+            need = rr.get("num_cpus", 1)
+            fits = need <= body["num_cpus"] and _runtime(rr) <= _seconds(body.get("time_limit"))
+            if job["status"] == "ready" and len(claimed) < limit and fits:
                 job["status"], job["node"] = "pending", node
                 claimed.append(dict(job))
         return claimed
@@ -476,3 +488,22 @@ def test_a_runner_starting_beside_another_leaves_the_others_jobs_alone(tmp_path:
     settings = Settings(workflow_id=1, output_dir=tmp_path)
     JobRunner(server, settings, Quiet()).prepare()  # type: ignore[arg-type]
     assert server.jobs[1]["status"] == "running"
+
+
+def test_a_runner_with_an_end_claims_only_jobs_that_finish_before_it(tmp_path: Path) -> None:
+    """A Slurm allocation's runner: a job whose runtime would pass the allocation's end is
+    left for another allocation, and the runner says why it stopped."""
+    rrs = {1: {"num_cpus": 1, "memory": "1m", "runtime": "PT1M"}}
+    rrs[2] = {**rrs[1], "runtime": "PT2H"}
+    jobs = [
+        {"id": 1, "name": "short", "command": "true", "resource_requirements_id": 1},
+        {"id": 2, "name": "long", "command": "true", "resource_requirements_id": 2},
+    ]
+    server = FakeServer(jobs, rrs)
+    outcome = run(server, tmp_path, num_cpus=2, ends_at=time.time() + 600, idle_timeout=0.2)
+    assert (server.jobs[1]["status"], server.jobs[2]["status"]) == ("completed", "ready")
+    assert outcome.stuck is not None and "or time" in outcome.stuck
+    # past its end, a runner claims nothing at all
+    late = FakeServer([{**jobs[0], "id": 3}], rrs)
+    outcome = run(late, tmp_path / "late", num_cpus=2, ends_at=time.time() - 1, idle_timeout=0.2)
+    assert late.jobs[3]["status"] == "ready" and outcome.stuck is not None

@@ -74,6 +74,9 @@ class Settings:
     num_gpus: int = 0
     grace: float = 5.0  # seconds between SIGTERM and SIGKILL when stopping jobs
     idle_timeout: float = 90.0  # Torc's default wait for new jobs with nothing to run
+    # When this runner must be done (time.time(); a Slurm allocation's end): a job whose
+    # runtime would pass it is not claimed. None: no end.
+    ends_at: float | None = None
 
 
 @dataclass
@@ -271,7 +274,8 @@ class JobRunner:
             return f"{elsewhere} jobs are pending or running elsewhere; nothing came to run here"
         if counts.get("ready"):
             return (
-                f"{counts['ready']} ready jobs need more CPUs, memory or GPUs than this runner has"
+                f"{counts['ready']} ready jobs need more CPUs, memory or GPUs"
+                f"{' or time' if self.settings.ends_at is not None else ''} than this runner has"
             )
         left = {
             s: n
@@ -309,6 +313,11 @@ class JobRunner:
                 "num_nodes": 1,
             }
         offer["id"] = self.node_id  # claimed for this node: asked again, they come back
+        if self.settings.ends_at is not None:  # only jobs that can finish in the time left
+            left = int(self.settings.ends_at - time.time())
+            if left <= 0:
+                return
+            offer["time_limit"] = f"PT{left}S"
         claim = self.queue.want(slots, offer)
         if claim is not None:
             assert self._completer is not None

@@ -24,6 +24,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,10 @@ MIB = 1 << 20
 SLURM_NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,255}$")
 TOKEN_FILE_ENV = "TORC_TOKEN_FILE"
 IDLE_TIMEOUT = 3.0  # seconds an allocation waits with nothing here to run
+# What an allocation asks beyond its group's runtime (the runner's start and sign-off), and
+# what its runner keeps back at the end: it claims no job that would run past that.
+START_MARGIN_SECS = 60
+END_MARGIN_SECS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,24 @@ def slurm_time(seconds: int) -> str:
     return f"{days}-{minutes // 60:02d}:{minutes % 60:02d}:00"
 
 
+def slurm_seconds(time_limit: str) -> int:
+    """Slurm's `D-HH:MM:SS` (as `slurm_time` writes it) in seconds."""
+    days, _, clock = time_limit.rpartition("-")
+    hours, minutes, seconds = (int(part) for part in clock.split(":"))
+    return ((int(days or 0) * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def allocation_end(time_limit: str | None, started: float) -> float | None:
+    """When the allocation's runner must be done (time.time()): Slurm's end of the job when
+    it says (SLURM_JOB_END_TIME), else its start plus the time asked for; less a margin."""
+    end = os.environ.get("SLURM_JOB_END_TIME", "")
+    if end.isdigit() and int(end) > 0:
+        return int(end) - END_MARGIN_SECS
+    if time_limit:
+        return started + slurm_seconds(time_limit) - END_MARGIN_SECS
+    return None
+
+
 def group_of(requirements: dict[str, Any] | None, ready: int) -> Group:
     if not requirements:
         return Group(DEFAULT_GROUP, None, 1, DEFAULT_MEMORY, None, ready)
@@ -89,7 +112,9 @@ def group_of(requirements: dict[str, Any] | None, ready: int) -> Group:
         resource_requirements_id=int(requirements["id"]),
         num_cpus=max(1, int(requirements.get("num_cpus") or 1)),
         memory_bytes=max(MIB, memory_bytes(str(requirements.get("memory") or "1g"))),
-        time_limit=slurm_time(runtime_seconds(str(runtime))) if runtime else None,
+        time_limit=slurm_time(runtime_seconds(str(runtime)) + START_MARGIN_SECS)
+        if runtime
+        else None,
         ready=ready,
     )
 
@@ -285,6 +310,7 @@ def read_token(path: Path) -> str:
 
 def run_allocation(workflow_id: int, allocation_id: int, output_dir: Path) -> int:
     """The allocation's runner (see the module's docstring); its exit status."""
+    started = time.time()  # the allocation's start, near enough (its runner starts at once)
     token_path = os.environ.pop(TOKEN_FILE_ENV, None)
     for name in HIDDEN_ENV:
         os.environ.pop(name, None)
@@ -307,6 +333,7 @@ def run_allocation(workflow_id: int, allocation_id: int, output_dir: Path) -> in
             num_cpus=cpus,
             memory_gb=mem_mb / 1024,
             idle_timeout=IDLE_TIMEOUT,
+            ends_at=allocation_end(allocation.get("time_limit"), started),
         )
 
         def registered() -> None:
