@@ -102,10 +102,8 @@ def submit_slurm(
         check_slurm_name(partition, "partition")
     workflow_id = workflow_id_of(opts, spec_file_or_id)
     with opts.client() as client:
-        if client.is_uninitialized(workflow_id):
-            client.initialize_jobs(workflow_id)
-        else:
-            client.initialize_jobs(workflow_id, only_uninitialized=True)
+        # never a full initialisation: it would take back jobs running elsewhere (see runner.loop)
+        client.initialize_jobs(workflow_id, only_uninitialized=True)
         minted = client.create_runner_token(workflow_id, ttl_hours=token_ttl_hours)
         token_file = write_token_file(output_dir, workflow_id, minted["token"])
         submitted, skipped = submit_ready(
