@@ -135,27 +135,25 @@ def test_under_the_fail_policy_a_killed_runners_job_fails(
     ]
 
 
+def torc(server: Server, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "torc"), *args],
+        env=cli_env(server),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_sync_status_repairs_a_dead_runners_jobs_at_once(
     quick: Callable[..., Server], tmp_path: Path
 ) -> None:
     server = quick("--heartbeat-timeout", "0")  # no sweep: only sync-status repairs
     workflow_id, first = kill_runner_mid_job(server, tmp_path)
-    listed = subprocess.run(
-        [str(BIN / "torc"), "-f", "json", "workflows", "sync-status", str(workflow_id)],
-        env=cli_env(server),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    listed = torc(server, "-f", "json", "workflows", "sync-status", str(workflow_id))
     assert listed.returncode == 0, listed.stderr
     assert json.loads(listed.stdout)["recovered_jobs"] == []  # no timeout: nobody is lost
-    forced = subprocess.run(
-        [str(BIN / "torc"), "workflows", "sync-status", str(workflow_id), "--force"],
-        env=cli_env(server),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    forced = torc(server, "workflows", "sync-status", str(workflow_id), "--force")
     assert forced.returncode == 0, forced.stderr
     assert job(server, workflow_id, "slow")["status"] == "running"  # its node is still active
     # the node is marked inactive (as an operator, or a Slurm epilog, would), then forced
@@ -163,13 +161,7 @@ def test_sync_status_repairs_a_dead_runners_jobs_at_once(
         nodes = client.get("/compute_nodes", params={"workflow_id": workflow_id}).json()["items"]
         [node] = [n for n in nodes if n["pid"] == first.pid]
         client.put(f"/compute_nodes/{node['id']}", json={"is_active": False}).raise_for_status()
-    forced = subprocess.run(
-        [str(BIN / "torc"), "workflows", "sync-status", str(workflow_id), "--force"],
-        env=cli_env(server),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    forced = torc(server, "workflows", "sync-status", str(workflow_id), "--force")
     assert forced.returncode == 0, forced.stderr
-    assert "1 jobs recovered" in forced.stdout and "slow" in forced.stdout, forced.stdout
+    assert "jobs recovered: 1 " in forced.stdout and "slow" in forced.stdout, forced.stdout
     assert job(server, workflow_id, "slow")["status"] == "ready"

@@ -209,6 +209,12 @@ def test_a_member_runs_a_shared_workflow_in_slurm_allocations(
     until(lambda: not token_file.exists(), "the runner token file to be removed", 30)
     table = torc(server, "bob", work, "slurm", "status", str(workflow))
     assert "large" in table.stdout and "COMPLETED" in table.stdout, table.stdout
+    # submitting the finished workflow again submits nothing and mints no token
+    again = torc(server, "bob", work, "submit-slurm", "--account", "acct", str(workflow))
+    assert again.returncode == 0 and "no ready jobs" in again.stdout, again.stderr
+    assert not token_file.exists()
+    after = torc(server, "bob", work, "-f", "json", "slurm", "status", str(workflow))
+    assert len(json.loads(after.stdout)) == len(allocations)
 
     envs = {p.stem: p.read_text() for p in (work / "envs").glob("*.env")}
     assert sorted(envs) == ["prepare", "report", "train_a", "train_b"]

@@ -229,10 +229,12 @@ def submit_ready(
     output_dir: Path,
     token_file: Path,
     workdir: Path,
+    groups: list[Group] | None = None,
 ) -> tuple[list[dict[str, Any]], list[Group]]:
-    """An allocation for every group with ready jobs and none active: (submitted, skipped)."""
+    """An allocation for every group with ready jobs (`groups`, else asked afresh) and none
+    active: (submitted, skipped)."""
     submitted, skipped = [], []
-    for group in ready_groups(client, workflow_id):
+    for group in ready_groups(client, workflow_id) if groups is None else groups:
         made = submit_group(
             client,
             workflow_id,

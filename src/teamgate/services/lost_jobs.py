@@ -95,7 +95,7 @@ def sync_status(
         found = workflow_store.get_workflow(conn, workflow_id)
         decision = require(explain_workflow(ctx, principal, conn, found, Action.WORKFLOW_WRITE))
         recovery = _recover(conn, workflow_id, settings, force=force)
-        detail = f"{len(recovery.nodes)} runners lost, {len(recovery.jobs)} jobs recovered"
+        detail = f"runners lost: {len(recovery.nodes)}, jobs recovered: {len(recovery.jobs)}"
         audit.record(
             conn, principal, "workflow.sync_status", f"workflow/{workflow_id}", decision, detail
         )
@@ -214,7 +214,7 @@ def sweep(db: Database, settings: LostJobSettings) -> list[Recovery]:
         if recovery.nodes or recovery.jobs or recovery.allocations:
             done.append(recovery)
             log.warning(
-                "Workflow %d: runners stopped sending heartbeats (%s); %d jobs recovered (%s)",
+                "Workflow %d: runners stopped sending heartbeats (%s); jobs recovered: %d (%s)",
                 workflow_id,
                 ", ".join(f"{n.hostname} pid {n.pid}" for n in recovery.nodes),
                 len(recovery.jobs),

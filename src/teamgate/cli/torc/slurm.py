@@ -95,7 +95,7 @@ def submit_slurm(
     Follow with `torc slurm status ID`; `torc workflows cancel ID` also cancels them.
     """
     from teamgate.cli.torc.run import workflow_id_of
-    from teamgate.runner.slurm import check_slurm_name, submit_ready
+    from teamgate.runner.slurm import check_slurm_name, ready_groups, submit_ready
 
     check_slurm_name(account, "account")
     if partition is not None:
@@ -104,6 +104,10 @@ def submit_slurm(
     with opts.client() as client:
         # never a full initialisation: it would take back jobs running elsewhere (see runner.loop)
         client.initialize_jobs(workflow_id, only_uninitialized=True)
+        groups = ready_groups(client, workflow_id)
+        if not groups:  # no allocation to give a token to: mint none
+            _nothing_ready(opts, workflow_id)
+            return
         minted = client.create_runner_token(workflow_id, ttl_hours=token_ttl_hours)
         token_file = write_token_file(output_dir, workflow_id, minted["token"])
         submitted, skipped = submit_ready(
@@ -114,6 +118,7 @@ def submit_slurm(
             output_dir=output_dir,
             token_file=token_file,
             workdir=Path.cwd(),
+            groups=groups,
         )
     if opts.json:
         echo_json(
@@ -133,9 +138,24 @@ def submit_slurm(
         )
     for group in skipped:
         click.echo(f"Group {group.name} already has an allocation submitted or running.")
-    if not submitted and not skipped:
-        click.echo(f"Workflow {workflow_id} has no ready jobs: nothing submitted.")
     click.echo(f"Follow with: torc slurm status {workflow_id}")
+
+
+def _nothing_ready(opts: Options, workflow_id: int) -> None:
+    if opts.json:
+        echo_json(
+            {
+                "workflow_id": workflow_id,
+                "token_expires_at": None,
+                "allocations": [],
+                "groups_with_active_allocation": [],
+            }
+        )
+        return
+    click.echo(
+        f"Workflow {workflow_id} has no ready jobs: nothing submitted, and no runner token "
+        f"minted. See `torc workflows status {workflow_id}`."
+    )
 
 
 @click.group("slurm")

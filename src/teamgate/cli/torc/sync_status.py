@@ -57,8 +57,8 @@ def _summary(found: dict[str, Any]) -> str:
     nodes = found["lost_compute_nodes"]
     lost = ", ".join(f"{n['hostname']} pid {n['pid']} (node {n['id']})" for n in nodes)
     head = f"Workflow {found['workflow_id']}: "
-    head += f"{len(nodes)} runners lost ({lost})" if nodes else "no runner newly lost"
-    head += f"; {len(found['recovered_jobs'])} jobs recovered (policy {found['policy']})"
+    head += f"runners lost: {len(nodes)} ({lost})" if nodes else "no runner newly lost"
+    head += f"; jobs recovered: {len(found['recovered_jobs'])} (policy {found['policy']})"
     if found.get("canceled_jobs"):
-        head += f"; {len(found['canceled_jobs'])} dependents canceled"
+        head += f"; dependents canceled: {len(found['canceled_jobs'])}"
     return head
