@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import ssl
 import subprocess
 import sys
@@ -43,6 +44,12 @@ BACKEND = BACKEND_CHOSEN or "sqlite"
 PG_ADMIN = os.environ.get("TEAMGATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 if BACKEND not in ("sqlite", "postgresql"):
     raise pytest.UsageError(f"TEAMGATE_TEST_BACKEND={BACKEND!r}: use sqlite or postgresql")
+
+# Started in the background by a non-interactive shell (`.ci/run &`), the tests inherit SIGINT
+# ignored, and so would every server they start: Ctrl-C is what some tests send. Python's own
+# handler here; the processes started from here get the default action.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def runs_on(backend: str) -> bool:
