@@ -37,7 +37,12 @@ def unit_with_history(db: Database, blobs: BlobStore, path: str, *names: str) ->
         for name in names:
             info = put(blobs, key(name), b'{"version": 4}')
             found = units.record_write(
-                conn, found, blob_key=info.key, size=info.size, sha256=info.sha256
+                conn,
+                found,
+                blob_key=info.key,
+                size=info.size,
+                sha256=info.sha256,
+                writer=units.Writer("ann"),
             )
 
 

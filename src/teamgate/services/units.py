@@ -8,7 +8,7 @@ between leaves the old state and an orphan blob, never a half-written unit.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +16,8 @@ from sqlalchemy import Connection
 
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import Decision, Resource, decide
+from teamgate.domain.levels import DEFAULT_LEVEL, Level
+from teamgate.domain.policy import NO_SHARES, Decision, Resource, decide
 from teamgate.domain.states import JsonError, check_json
 from teamgate.domain.units import normalize_path
 from teamgate.errors import Conflict, Invalid, NotFound
@@ -37,7 +38,7 @@ from teamgate.services.unit_locks import (
 from teamgate.storage.blobs import BlobInfo, BlobStore
 from teamgate.storage.db import groups as group_store
 from teamgate.storage.db import units as store
-from teamgate.storage.db.units import Unit, UnitPage, Version
+from teamgate.storage.db.units import Unit, UnitPage, Version, Writer
 from teamgate.storage.db.util import now_text
 
 READ, WRITE, LOCK, DELETE = (
@@ -49,7 +50,7 @@ READ, WRITE, LOCK, DELETE = (
 LIST_PAGE = 1000  # units per page when the caller gives no limit
 
 
-def _resource(found: Unit | None, path: str, shares: frozenset[int]) -> Resource:
+def _resource(found: Unit | None, path: str, shares: Mapping[int, str]) -> Resource:
     """The unit as the policy sees it; a missing one is `new` (nobody owns it yet)."""
     return Resource(
         kind="unit",
@@ -78,7 +79,7 @@ def unit_resource(ctx: ServiceContext, conn: Connection, path: str) -> tuple[Uni
     afterwards creating needs unit.write on its path, so nobody claims another team's.
     """
     found = store.find_unit(conn, path)
-    shares = store.share_ids(conn, found.id) if found and ctx.enforce else frozenset()
+    shares = store.share_ids(conn, found.id) if found and ctx.enforce else NO_SHARES
     return found, _resource(found, path, shares)
 
 
@@ -114,7 +115,10 @@ def create_unit(ctx: ServiceContext, principal: Principal, raw_path: str) -> Uni
         return store.insert_unit(conn, path, owner=principal.display)
 
 
-def get_unit(ctx: ServiceContext, principal: Principal, raw_path: str) -> tuple[Unit, list[str]]:
+def get_unit(
+    ctx: ServiceContext, principal: Principal, raw_path: str
+) -> tuple[Unit, list[tuple[str, str]]]:
+    """The unit and (group name, level) for each group it is shared with."""
     path = normalize_path(raw_path)
     with ctx.db.read() as conn:
         found = _authorized(ctx, principal, conn, path, READ)
@@ -130,11 +134,16 @@ def list_units(
     after: str | None = None,
 ) -> UnitPage:
     """One page of the units the caller may read, in path order, filtered in the query
-    (segment-aware prefix); `after` is the previous page's `next_cursor`."""
+    (segment-aware prefix, narrowed to the caller's token scope); `after` is the previous
+    page's `next_cursor`."""
     check_page(0, limit)
     clean = normalize_path(prefix) if prefix and prefix.strip("/") else None
     if ctx.enforce and principal.name is None:
         require(decide(principal, READ, Resource("unit", "*", "*"), enforce=True))
+    if principal.scope is not None:
+        reachable, clean = principal.scope.units_under(clean)
+        if not reachable:
+            return UnitPage([], None)
     with ctx.db.read() as conn:
         visible = visible_to(ctx, conn, principal, READ)
         return store.list_units(conn, visible=visible, prefix=clean, limit=limit, after=after)
@@ -220,8 +229,11 @@ def finish_write(
     info: BlobInfo,
     *,
     lock_id: str | None,
+    restored_from: int | None = None,
 ) -> Unit:
-    """Record the durable blob as the unit's state (creating the unit if needed).
+    """Record the durable blob as the unit's state (creating the unit if needed), written by
+    the caller (and their token), with one audit event for the version it makes:
+    `unit.write`, or `unit.restore` when it is version `restored_from` again.
 
     The blob is deleted when the transaction fails before its commit; a failed commit may
     still have committed (a connection lost while COMMIT was under way), so then the blob
@@ -238,9 +250,11 @@ def finish_write(
             if found is None:
                 found = store.lock_or_create(conn, pending.path, owner=principal.display)
                 check_lock(found, lock_id)
+            writer = Writer(principal.display, principal.token_id)
             written = store.record_write(
-                conn, found, blob_key=info.key, size=info.size, sha256=info.sha256
+                conn, found, blob_key=info.key, size=info.size, sha256=info.sha256, writer=writer
             )
+            _audit_write(conn, principal, written, decision, restored_from=restored_from)
             stale = store.prune_versions(conn, found.id, keep=ctx.max_versions)
             committing = True  # leaving the block commits
     except BaseException:
@@ -250,6 +264,30 @@ def finish_write(
     for key in stale:
         blobs(ctx).delete(key)
     return written
+
+
+def _audit_write(
+    conn: Connection,
+    principal: Principal,
+    written: Unit,
+    decision: Decision,
+    *,
+    restored_from: int | None,
+) -> None:
+    """The one audit event of a state write, in its transaction: which version it made."""
+    detail = f"version {written.generation}, {written.size} bytes, sha256 {written.sha256}"
+    if restored_from is not None:
+        detail = f"version {written.generation} from version {restored_from}, {written.size} bytes"
+    if principal.token_id is not None:
+        detail += f", token {principal.token_id}"
+    action = "unit.restore" if restored_from is not None else "unit.write"
+    audit.record(conn, principal, action, f"unit/{written.path}", decision, detail)
+
+
+def _lock_detail(lock_id: str, lock: dict[str, str]) -> str:
+    """A lock as its audit event shows it: the ID, and what its client said about it."""
+    said = [f"{name} {lock[name]!r}" for name in ("Who", "Operation") if lock.get(name)]
+    return ", ".join([f"lock {lock_id}", *said])
 
 
 def authorize_lock(ctx: ServiceContext, principal: Principal, raw_path: str, *, take: bool) -> None:
@@ -302,6 +340,9 @@ def lock_unit(
                 "is unlocked",
                 holder,
             )
+        audit.record(
+            conn, principal, "unit.lock", f"unit/{path}", decision, _lock_detail(lock_id, lock)
+        )
     return lock
 
 
@@ -324,6 +365,10 @@ def unlock_unit(
         if lock_id is None:
             held = f"lock held by {holder_of(found)}"
             audit.record(conn, principal, "unit.force_unlock", f"unit/{path}", decision, held)
+        else:
+            audit.record(
+                conn, principal, "unit.unlock", f"unit/{path}", decision, f"lock {lock_id}"
+            )
     return found
 
 
@@ -361,12 +406,18 @@ def restore(
     with ctx.db.read() as conn:
         old = _version(conn, store.get_unit(conn, pending.path), version)
     info = blobs(ctx).copy(old.blob_key, pending.key)
-    return finish_write(ctx, principal, pending, info, lock_id=lock_id)
+    return finish_write(ctx, principal, pending, info, lock_id=lock_id, restored_from=version)
 
 
 def _share(
-    ctx: ServiceContext, principal: Principal, raw_path: str, group_name: str, *, add: bool
-) -> None:
+    ctx: ServiceContext,
+    principal: Principal,
+    raw_path: str,
+    group_name: str,
+    *,
+    add: bool,
+    access: Level | None = None,
+) -> str | None:
     path = normalize_path(raw_path)
     with ctx.db.write() as conn:
         found = store.get_unit(conn, path)
@@ -382,16 +433,31 @@ def _share(
         )
         if group is None:
             raise NotFound(f"Access group '{group_name}' not found")
+        detail = f"group {group.id} '{group_name}'"
+        was = None
         if add:
-            store.add_share(conn, found.id, group.id, path=path, group=group_name)
+            level = access or DEFAULT_LEVEL
+            was = store.add_share(
+                conn, found.id, group.id, path=path, group=group_name, access=access
+            )
+            detail += f" ({level})" if was is None else f" ({was} -> {level})"
         else:
             store.remove_share(conn, found.id, group.id, path=path, group=group_name)
-        detail = f"group {group.id} '{group_name}'"
         audit.record(conn, principal, action, f"unit/{path}", decision, detail)
+        return was
 
 
-def share(ctx: ServiceContext, principal: Principal, raw_path: str, group: str) -> None:
-    _share(ctx, principal, raw_path, group, add=True)
+def share(
+    ctx: ServiceContext,
+    principal: Principal,
+    raw_path: str,
+    group: str,
+    *,
+    access: Level | None = None,
+) -> str | None:
+    """Share the unit with the group at `access` (None: the default, write); sharing again
+    with another level changes it, and the old level is returned."""
+    return _share(ctx, principal, raw_path, group, add=True, access=access)
 
 
 def unshare(ctx: ServiceContext, principal: Principal, raw_path: str, group: str) -> None:

@@ -13,9 +13,10 @@ from pydantic import Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from teamgate.domain.identity import Principal
+from teamgate.domain.levels import DEFAULT_LEVEL, Level
 from teamgate.domain.states import JsonError, check_json_bytes
 from teamgate.errors import Invalid
-from teamgate.services import unit_locks, units
+from teamgate.services import reach, unit_locks, units
 from teamgate.services.context import MAX_LIMIT, ServiceContext
 from teamgate.storage.blobs import BlobWriter
 from teamgate.storage.db.units import Unit
@@ -61,6 +62,8 @@ class RestoreIn(StrictIn):
 
 class ShareIn(StrictIn):
     group: str = Field(min_length=1, max_length=255)
+    # the share's level: read, write or admin; omitted: write (see domain.levels)
+    access: Level | None = None
 
 
 NO_STATE: dict[int | str, dict[str, Any]] = {204: {"description": "The unit has no state yet"}}
@@ -72,7 +75,9 @@ LOCKED: dict[int | str, dict[str, Any]] = {
 BACKEND_LOCKED = "Locked by another lock ID: the holder's lock, and its teamgate user"
 
 
-def unit_out(found: Unit, groups: list[str] | None = None) -> dict[str, Any]:
+def unit_out(found: Unit, shares: list[tuple[str, str]] | None = None) -> dict[str, Any]:
+    """A unit as the API shows it; with `shares` ((group, level) pairs), its groups too:
+    `groups` (names, as before levels) and `shares` (each group with its level)."""
     return {
         "path": found.path,
         "owner": found.owner,
@@ -81,10 +86,19 @@ def unit_out(found: Unit, groups: list[str] | None = None) -> dict[str, Any]:
         "version": found.generation,
         "created_at": found.created_at,
         "updated_at": found.updated_at,
+        "written_by": found.written_by,
+        "token_id": found.token_id,
         "locked": found.lock_id is not None,
         "lock": unit_locks.bounded_lock(found.lock) if found.lock else found.lock,
         "locked_by": found.locked_by if found.lock_id is not None else None,
-        **({"groups": groups} if groups is not None else {}),
+        **(
+            {
+                "groups": [group for group, _level in shares],
+                "shares": [{"group": group, "access": level} for group, level in shares],
+            }
+            if shares is not None
+            else {}
+        ),
     }
 
 
@@ -221,12 +235,17 @@ def unlock_unit(
 
 @router.get("/versions/{path:unitpath}")
 def list_versions(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
+    """The unit's earlier states, newest first: when each was written, by which teamgate user
+    and with which API token (`written_by`, `token_id`: null when written with a password, or
+    before the server recorded writers)."""
     versions = units.list_versions(ctx, caller, path)
     return {
         "versions": [
             {
                 "version": v.generation,
                 "created_at": v.created_at,
+                "written_by": v.written_by,
+                "token_id": v.token_id,
                 "size": v.size,
                 "sha256": v.sha256,
             }
@@ -242,15 +261,31 @@ def restore_version(path: str, body: RestoreIn, ctx: Context, caller: Caller) ->
 
 
 @router.post("/shares/{path:unitpath}")
-def share_unit(path: str, body: ShareIn, ctx: Context, caller: Caller) -> dict[str, str]:
-    units.share(ctx, caller, path, body.group)
-    return {"message": f"Unit '{path.strip('/')}' shared with group '{body.group}'"}
+def share_unit(path: str, body: ShareIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+    was = units.share(ctx, caller, path, body.group, access=body.access)
+    level = body.access or DEFAULT_LEVEL
+    shown = path.strip("/")
+    message = f"Unit '{shown}' shared with group '{body.group}' ({level})"
+    if was is not None:
+        message = f"Unit '{shown}': group '{body.group}' now has {level} access (was {was})"
+    return {"message": message, "group": body.group, "access": level, "previous_access": was}
 
 
 @router.delete("/shares/{path:unitpath}")
 def unshare_unit(path: str, group: str, ctx: Context, caller: Caller) -> dict[str, str]:
     units.unshare(ctx, caller, path, group)
     return {"message": f"Unit '{path.strip('/')}' no longer shared with group '{group}'"}
+
+
+@router.get("/access/{path:unitpath}")
+def who_can_reach_unit(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
+    """Every user and group that can reach the unit, with what allows each action, and the
+    deny rules that take actions away (services.reach.who_workflow has the JSON shape). For
+    its owner, its admin-level groups, RBAC managers and system administrators.
+
+    Under /v1/access/ rather than /v1/units/<path>/access, which would be the unit
+    `<path>/access` for every other /v1/units route."""
+    return reach.who_unit(ctx, caller, path).as_json()
 
 
 # -- Terraform HTTP backend ---------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from teamgate.cli.common import answer, examples
+from teamgate.cli.common import access_option, answer, examples
 from teamgate.cli.output import dumps, echo_json
 from teamgate.cli.progress import counting, transfer, wanted
 from teamgate.cli.taco.common import (
@@ -123,15 +123,26 @@ def unit_info(opts: Options, path: str) -> None:
 
 
 def _info_fields(found: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    """Every field of `unit info`; the lock's own fields as `lock.who` and so on."""
+    """Every field of `unit info`; the lock's own fields as `lock.Who` and so on, with the
+    teamgate user holding the lock (`locked_by`) right after what its client said (`Who`)."""
+    beside_who = isinstance(found.get("lock"), dict) and "Who" in found["lock"]
     for name, value in found.items():
-        if isinstance(value, dict):
-            yield from ((f"{name}.{key}", _shown(key, inner)) for key, inner in value.items())
+        if name == "shares" or (name == "locked_by" and beside_who):
+            continue
+        if name == "groups" and "shares" in found:  # each with its share's level
+            yield name, ", ".join(f"{s['group']} ({s['access']})" for s in found["shares"])
+        elif isinstance(value, dict):
+            for key, inner in value.items():
+                yield f"{name}.{key}", _shown(key, inner)
+                if name == "lock" and key == "Who" and beside_who:
+                    yield "locked_by", found.get("locked_by") or "-"
         else:
             yield name, _shown(name, value)
 
 
 def _shown(name: str, value: Any) -> Any:
+    if value is None and name in ("written_by", "token_id"):
+        return "-"  # a password, or a state written before writers were recorded
     if isinstance(value, bool):
         return "yes" if value else "no"
     return when(value) if name.endswith("_at") or name == "Created" else value
@@ -272,23 +283,31 @@ def unit_rm(opts: Options, path: str, yes: bool) -> None:
 
 
 @unit.command(
-    "versions", epilog=examples("taco unit versions dev/app", "taco unit restore dev/app 3")
+    "versions",
+    epilog=examples(
+        "taco unit versions dev/app",
+        "taco -o json unit versions dev/app | jq -r '.[] | [.version, .written_by] | @tsv'",
+        "taco unit restore dev/app 3",
+    ),
 )
 @click.argument("path")
 @command
 @pass_options
 def unit_versions(opts: Options, path: str) -> None:
-    """List a unit's earlier states, newest first."""
+    """List a unit's earlier states, newest first: when each was written, by which teamgate
+    user and with which API token ("-": a password, or written before writers were recorded)."""
 
     def row(v: dict[str, Any]) -> tuple[Any, ...]:
         return (
             v["version"],
             when(v.get("created_at")),
+            v.get("written_by") or "-",
+            "-" if v.get("token_id") is None else v["token_id"],
             v.get("size"),
             (v.get("sha256") or "")[:12],
         )
 
-    headers = ("VERSION", "CREATED", "SIZE", "HASH")
+    headers = ("VERSION", "CREATED", "WRITTEN BY", "TOKEN", "SIZE", "HASH")
     answer(opts, lambda client: client.list_versions(path), listing(headers, row, "version"))
 
 
@@ -314,19 +333,50 @@ def unit_restore(opts: Options, path: str, version: int, lock_id: str | None) ->
 
 @unit.command(
     "share",
-    epilog=examples("taco unit share dev/app data-team", "taco unit info dev/app"),
+    epilog=examples(
+        "taco unit share dev/app data-team                # write: read, write, lock",
+        "taco unit share dev/app auditors --access read",
+        "taco unit info dev/app",
+    ),
 )
 @click.argument("path")
 @click.argument("group")
+@access_option("unit")
 @command
 @pass_options
-def unit_share(opts: Options, path: str, group: str) -> None:
-    """Let the members of an access group use a unit."""
+def unit_share(opts: Options, path: str, group: str, access: str | None) -> None:
+    """Let the members of an access group use a unit, at a level: read, write (the default)
+    or admin. Sharing it again with another level changes the level."""
     answer(
         opts,
-        lambda client: client.share_unit(path, group),
-        lambda _: f"Unit {path} shared with group '{group}'",
+        lambda client: client.share_unit(path, group, access=access),
+        lambda out: out.get("message") or f"Unit {path} shared with group '{group}'",
     )
+
+
+@unit.command(
+    "access",
+    epilog=examples(
+        "taco unit access dev/app",
+        "taco -o json unit access dev/app | jq -r '.users[].user'",
+    ),
+)
+@click.argument("path")
+@command
+@pass_options
+def unit_access(opts: Options, path: str) -> None:
+    """Who can reach a unit, and how: every user and group.
+
+    Lists the groups the unit is shared with (and their levels), every user who may read,
+    write, lock, delete or share it with what allows each action (owner, a group and its
+    level, an RBAC rule and its role), the deny rules that take actions from someone, and
+    what system administrators may do as such. The server asks its own access decision
+    about each candidate, so this is what their requests would get. For the unit's owner,
+    its admin-level groups, RBAC managers and system administrators.
+    """
+    from teamgate.cli.reach import reach_text
+
+    answer(opts, lambda client: client.unit_access(path), reach_text)
 
 
 @unit.command("unshare")

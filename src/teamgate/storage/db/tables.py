@@ -78,6 +78,8 @@ workflow_share = Table(
     Column("workflow_id", Integer, ForeignKey("workflow.id", ondelete="CASCADE"), nullable=False),
     Column("group_id", Integer, ForeignKey("access_group.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", String(32), nullable=False),
+    # the share's level: read, write or admin (domain.levels; migration 0011)
+    Column("access", String(16), nullable=False, server_default="write"),
     PrimaryKeyConstraint("workflow_id", "group_id", name="pk_workflow_access_group"),
     Index("ix_workflow_access_group_group", "group_id", "workflow_id"),
 )
@@ -339,6 +341,18 @@ rbac_user_role = Table(
     Index("ix_rbac_user_role_role", "role_id"),
 )
 
+# migration 0011: a role held by every member of an access group while they are members
+rbac_group_role = Table(
+    "rbac_group_role",
+    metadata,
+    Column("group_id", Integer, ForeignKey("access_group.id", ondelete="CASCADE"), nullable=False),
+    Column("role_id", String(255), ForeignKey("rbac_role.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("created_by", String(255), nullable=True),
+    PrimaryKeyConstraint("group_id", "role_id", name="pk_rbac_group_role"),
+    Index("ix_rbac_group_role_role", "role_id"),
+)
+
 slurm_allocation = Table(  # migration 0010: one row per sbatch of a workflow
     "slurm_allocation",
     metadata,
@@ -383,6 +397,17 @@ api_token = Table(
         ForeignKey("workflow.id", ondelete="CASCADE", name="fk_api_token_workflow"),
         nullable=True,
     ),
+    # migration 0011: a name, the last use, and the scope its holder chose (an upper bound)
+    Column("name", String(255), nullable=True),
+    Column("last_used_at", String(32), nullable=True),
+    Column("read_only", Boolean, nullable=False, server_default=false()),
+    Column("unit_prefix", Text, nullable=True),
+    Column(
+        "scope_workflow_id",
+        Integer,
+        ForeignKey("workflow.id", ondelete="CASCADE", name="fk_api_token_scope_workflow"),
+        nullable=True,
+    ),
     Index("ix_api_token_user", "user_name"),
     Index("ix_api_token_workflow", "workflow_id"),
     sqlite_autoincrement=True,
@@ -405,6 +430,9 @@ unit = Table(
     Column("lock_id", String(255), nullable=True),
     Column("lock_info", Text, nullable=True),
     Column("locked_by", String(255), nullable=True),  # the teamgate user holding the lock
+    # migration 0012: who wrote the current state (kept with it when it becomes a version)
+    Column("written_by", String(255), nullable=True),
+    Column("token_id", Integer, nullable=True),
     Index("ix_unit_owner_path", "owner", "path", postgresql_include=["id"]),
     # index-only scans of (path, id) for `unit ls`; SQLite's indexes hold the rowid already
     Index("ix_unit_path_id", "path", postgresql_include=["id"]).ddl_if(dialect="postgresql"),
@@ -420,6 +448,9 @@ unit_version = Table(
     Column("size", BigInteger, nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("created_at", String(32), nullable=False),
+    # migration 0011: the teamgate user who wrote it, and their token if they used one
+    Column("written_by", String(255), nullable=True),
+    Column("token_id", Integer, nullable=True),
     PrimaryKeyConstraint("unit_id", "generation", name="pk_unit_version"),
 )
 
@@ -429,6 +460,8 @@ unit_share = Table(
     Column("unit_id", Integer, ForeignKey("unit.id", ondelete="CASCADE"), nullable=False),
     Column("group_id", Integer, ForeignKey("access_group.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", String(32), nullable=False),
+    # the share's level: read, write or admin (domain.levels; migration 0011)
+    Column("access", String(16), nullable=False, server_default="write"),
     PrimaryKeyConstraint("unit_id", "group_id", name="pk_unit_access_group"),
     Index("ix_unit_access_group_group", "group_id", "unit_id"),
 )

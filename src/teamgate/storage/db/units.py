@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from teamgate.domain.levels import DEFAULT_LEVEL, Level
 from teamgate.domain.text import has_control
 from teamgate.domain.units import MAX_PATH_BYTES
 from teamgate.errors import AlreadyExists, NotFound, invalid_cursor
@@ -32,6 +33,9 @@ class Unit:
     lock_id: str | None
     lock_info: str | None
     locked_by: str | None  # the teamgate user who took the lock (None: taken before 0008)
+    # who wrote the current state, and with which API token (None: before 0012, or a password)
+    written_by: str | None = None
+    token_id: int | None = None
 
     @property
     def lock(self) -> dict[str, Any] | None:
@@ -45,6 +49,16 @@ class Version:
     size: int
     sha256: str
     created_at: str
+    written_by: str | None = None  # the teamgate user (None: written before 0011/0012)
+    token_id: int | None = None  # the API token they used (None: a password, or unknown)
+
+
+@dataclass(frozen=True, slots=True)
+class Writer:
+    """Who writes a state: the teamgate user, and the id of the API token they used."""
+
+    user: str
+    token_id: int | None = None
 
 
 def find_unit(conn: Connection, path: str, *, for_update: bool = False) -> Unit | None:
@@ -96,29 +110,56 @@ def insert_unit(conn: Connection, path: str, *, owner: str) -> Unit:
     return get_unit(conn, path)
 
 
-def share_ids(conn: Connection, unit_id: int) -> frozenset[int]:
-    rows = conn.execute(select(unit_share.c.group_id).where(unit_share.c.unit_id == unit_id))
-    return frozenset(r.group_id for r in rows)
+def share_ids(conn: Connection, unit_id: int) -> dict[int, str]:
+    """The groups the unit is shared with: group id → the share's level."""
+    query = select(unit_share.c.group_id, unit_share.c.access).where(
+        unit_share.c.unit_id == unit_id
+    )
+    return {r.group_id: r.access for r in conn.execute(query)}
 
 
-def share_names(conn: Connection, unit_id: int) -> list[str]:
+def share_names(conn: Connection, unit_id: int) -> list[tuple[str, str]]:
+    """(group name, the share's level) for each group the unit is shared with, by name."""
     rows = conn.execute(
-        select(access_group.c.name)
+        select(access_group.c.name, unit_share.c.access)
         .join(unit_share, unit_share.c.group_id == access_group.c.id)
         .where(unit_share.c.unit_id == unit_id)
         .order_by(access_group.c.name)
     )
-    return [r.name for r in rows]
+    return [(r.name, r.access) for r in rows]
 
 
-def add_share(conn: Connection, unit_id: int, group_id: int, *, path: str, group: str) -> None:
+def add_share(
+    conn: Connection,
+    unit_id: int,
+    group_id: int,
+    *,
+    path: str,
+    group: str,
+    access: Level | None = None,
+) -> str | None:
+    """Share the unit with the group at `access` (None: the default level). Sharing it again
+    with another level changes the level and returns the old one; without a level, or with
+    the same, it is an AlreadyExists."""
+    level = access or DEFAULT_LEVEL
     try:
         with conn.begin_nested():
             conn.execute(
-                insert(unit_share).values(unit_id=unit_id, group_id=group_id, created_at=now_text())
+                insert(unit_share).values(
+                    unit_id=unit_id, group_id=group_id, created_at=now_text(), access=level
+                )
             )
     except IntegrityError:
-        raise AlreadyExists(f"Unit '{path}' is already shared with group '{group}'") from None
+        where = (unit_share.c.unit_id == unit_id, unit_share.c.group_id == group_id)
+        old = conn.execute(select(unit_share.c.access).where(*where)).scalar()
+        if old is None or access is None or old == access:
+            held = f" ({old})" if old is not None else ""
+            raise AlreadyExists(
+                f"Unit '{path}' is already shared with group '{group}'{held}"
+            ) from None
+        conn.execute(update(unit_share).where(*where).values(access=level))
+        return str(old)
+    return None
 
 
 def remove_share(conn: Connection, unit_id: int, group_id: int, *, path: str, group: str) -> None:
@@ -152,8 +193,11 @@ def clear_lock(conn: Connection, unit_id: int, lock_id: str | None) -> bool:
     return result.rowcount == 1
 
 
-def record_write(conn: Connection, current: Unit, *, blob_key: str, size: int, sha256: str) -> Unit:
-    """Point the unit at new content and keep the previous content as a version."""
+def record_write(
+    conn: Connection, current: Unit, *, blob_key: str, size: int, sha256: str, writer: Writer
+) -> Unit:
+    """Point the unit at new content written by `writer`, and keep the previous content as a
+    version (with its own writer, carried on the unit row until now)."""
     now = now_text()
     if current.blob_key is not None and current.sha256 is not None:
         conn.execute(
@@ -164,6 +208,8 @@ def record_write(conn: Connection, current: Unit, *, blob_key: str, size: int, s
                 size=current.size,
                 sha256=current.sha256,
                 created_at=current.updated_at,
+                written_by=current.written_by,
+                token_id=current.token_id,
             )
         )
     conn.execute(
@@ -175,6 +221,8 @@ def record_write(conn: Connection, current: Unit, *, blob_key: str, size: int, s
             sha256=sha256,
             generation=current.generation + 1,
             updated_at=now,
+            written_by=writer.user,
+            token_id=writer.token_id,
         )
     )
     return get_unit(conn, current.path)
@@ -186,7 +234,10 @@ def list_versions(conn: Connection, unit_id: int) -> list[Version]:
         .where(unit_version.c.unit_id == unit_id)
         .order_by(unit_version.c.generation.desc())
     )
-    return [Version(r.generation, r.blob_key, r.size, r.sha256, r.created_at) for r in rows]
+    return [
+        Version(r.generation, r.blob_key, r.size, r.sha256, r.created_at, r.written_by, r.token_id)
+        for r in rows
+    ]
 
 
 def prune_versions(conn: Connection, unit_id: int, *, keep: int) -> list[str]:
