@@ -500,6 +500,7 @@ def test_taco_rbac_tokens_and_units(server: Server, tmp_path: Path) -> None:
         ("alice", "unit.delete", "unit/dev/app"),
         ("alice", "rbac.role.permission.revoke", "rbac/role/developer"),
         ("alice", "unit.force_unlock", "unit/dev/app"),
+        ("bob", "unit.lock", "unit/dev/app"),
         ("alice", "unit.share", "unit/dev/app"),
         ("alice", "group.create", "group/1"),
         ("alice", "rbac.user.assign", "rbac/user/bob"),
@@ -511,6 +512,8 @@ def test_taco_rbac_tokens_and_units(server: Server, tmp_path: Path) -> None:
     by_action = {e["action"]: e for e in events}
     held = by_action["unit.force_unlock"]["detail"]
     assert held.startswith("lock held by user 'bob' (lock ") and ", taco@" in held
+    assert by_action["unit.lock"]["detail"].startswith("lock ")
+    assert ", Who 'taco@" in by_action["unit.lock"]["detail"]  # what bob's client said
     assert by_action["unit.share"]["detail"] == "group 1 'devs'"
     assert by_action["rbac.user.assign"]["detail"] == "role 'developer'"
     assert by_action["rbac.permission.create"]["detail"] == "allow:unit.read,unit.lock:dev/*"
