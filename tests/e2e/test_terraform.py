@@ -157,11 +157,11 @@ def test_init_and_apply_twice_keeps_state_and_versions(
     server: Server, tmp_path: Path, secret: str, in_config: bool
 ) -> None:
     with api(server, "alice") as alice:
-        password = password_of("alice")
+        password, token_id = password_of("alice"), None
         if secret == "token":
             issued = alice.post("/auth/token", json={"description": "terraform"})
             assert issued.status_code == 201, issued.text
-            password = issued.json()["token"]
+            password, token_id = issued.json()["token"], issued.json()["id"]
         project = Project(server, tmp_path / "tf", "apps/web/prod", "alice", password, in_config)
         project.init()
         first = project.apply("one")
@@ -179,7 +179,10 @@ def test_init_and_apply_twice_keeps_state_and_versions(
         versions = alice.get("/versions/apps/web/prod").json()["versions"]
         assert len(versions) >= 1
         assert first_sha in {v["sha256"] for v in versions}
-        assert alice.get("/units/apps/web/prod").json()["sha256"] == sha
+        # every version terraform wrote records alice, and the token it signed in with
+        assert {(v["written_by"], v["token_id"]) for v in versions} == {("alice", token_id)}
+        unit = alice.get("/units/apps/web/prod").json()
+        assert (unit["sha256"], unit["written_by"], unit["token_id"]) == (sha, "alice", token_id)
         # terraform reads back what it wrote
         output = project.run("output", "-raw", "greeting")
         assert output.stdout == "hello two"
