@@ -57,6 +57,18 @@ class TacoClient(JsonClient):
         """Revoke every token of `user` (a system administrator, or that user)."""
         return self.request("DELETE", "/v1/auth/tokens", params={"user": user})
 
+    def create_token(self, body: dict[str, Any]) -> Any:
+        """A new token of the caller's (signed in with a password): `body` as POST
+        /v1/auth/token takes it (name, ttl, read_only, unit_prefix, workflow_id, ...)."""
+        return self.post("/v1/auth/token", body)
+
+    def list_tokens(self, **params: Any) -> Any:
+        """One page of tokens: `{items, total_count, has_more, ...}` (user, all, offset, limit)."""
+        return self.get("/v1/auth/tokens", **params)
+
+    def revoke_token_id(self, token_id: int) -> Any:
+        return self.delete(f"/v1/auth/tokens/{token_id}")
+
     def whoami(self) -> Any:
         return self.get("/v1/auth/me")
 
@@ -110,6 +122,16 @@ class TacoClient(JsonClient):
 
     def revoke_role(self, email: str, role_id: str) -> Any:
         return self.post("/v1/rbac/users/revoke", {"email": email, "role_id": role_id})
+
+    def list_group_roles(self, *, offset: int = 0, limit: int | None = None) -> Any:
+        """One page of the roles given to access groups (`items`, `has_more`, …)."""
+        return self.get("/v1/rbac/groups", offset=offset, limit=limit)
+
+    def assign_group_role(self, group: str, role_id: str) -> Any:
+        return self.post("/v1/rbac/groups/assign", {"group": group, "role_id": role_id})
+
+    def revoke_group_role(self, group: str, role_id: str) -> Any:
+        return self.post("/v1/rbac/groups/revoke", {"group": group, "role_id": role_id})
 
     # -- units --------------------------------------------------------------------------
     def create_unit(self, path: str) -> Any:
@@ -175,11 +197,17 @@ class TacoClient(JsonClient):
             body["lock_id"] = lock_id
         return self.post(f"/v1/restore/{_unit(path)}", body)
 
-    def share_unit(self, path: str, group: str) -> Any:
-        return self.post(f"/v1/shares/{_unit(path)}", {"group": group})
+    def share_unit(self, path: str, group: str, *, access: str | None = None) -> Any:
+        """Share the unit with the group, at level `access` (None: the server's default)."""
+        body = {"group": group, **({"access": access} if access is not None else {})}
+        return self.post(f"/v1/shares/{_unit(path)}", body)
 
     def unshare_unit(self, path: str, group: str) -> Any:
         return self.request("DELETE", f"/v1/shares/{_unit(path)}", params={"group": group})
+
+    def unit_access(self, path: str) -> Any:
+        """Every user and group that can reach the unit, and how (services.reach)."""
+        return self.get(f"/v1/access/{_unit(path)}")
 
     def list_audit(self, *, limit: int = 100, **filters: Any) -> list[Any]:
         """Audit events, newest first (system administrators only); see client.audit."""

@@ -1,7 +1,8 @@
 """What the policy needs to know about each caller, kept until access data changes.
 
 For each user the cache holds their groups, the groups they administer and their compiled
-RBAC rules (`Facts`). Every change to RBAC data, group membership or group deletion bumps
+RBAC rules (`Facts`): those of their own roles and of the roles of the groups they are in.
+Every change to RBAC data (group roles included), group membership or group deletion bumps
 one version row (`rbac_state.version`) in its transaction. Changes made through this
 process drop the cache once they commit; changes made by another process sharing the
 database are noticed by comparing that version at most every `recheck_secs` (half a
@@ -27,9 +28,13 @@ def load_facts(conn: Connection, user: str) -> Facts:
     """Read a user's facts from the database (no caching). Whether RBAC is initialised is
     among them: `rbac init` bumps the access version too, so it drops cached facts."""
     memberships = group_store.user_memberships(conn, user)
+    # The user's own roles first, then those of their groups (`describe()` names the group).
+    rows = rbac_store.grants_of(conn, user)
+    if memberships:  # most users are in no group: spare them the query
+        rows += rbac_store.group_grants_of(conn, user)
     rules = RuleSet(
-        Grant(parse_rule(row.rule), permission=row.permission, role=row.role)
-        for row in rbac_store.grants_of(conn, user)
+        Grant(parse_rule(row.rule), permission=row.permission, role=row.role, group=row.group)
+        for row in rows
     )
     return Facts(
         groups={gid: name for gid, name, _role in memberships},

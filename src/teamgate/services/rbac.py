@@ -1,11 +1,12 @@
-"""RBAC administration: init, permissions, roles, assignments, me, test."""
+"""RBAC administration: init, permissions, roles, assignments to users and access groups,
+me, test."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Connection
 
@@ -18,9 +19,17 @@ from teamgate.domain.text import has_control
 from teamgate.domain.units import normalize_path
 from teamgate.errors import Conflict, Invalid
 from teamgate.services import audit, unit_access
-from teamgate.services.context import ServiceContext, access_change, facts_for, require
+from teamgate.services.context import (
+    ServiceContext,
+    access_change,
+    check_page,
+    facts_for,
+    require,
+)
+from teamgate.services.groups import NAME_MAX as GROUP_NAME_MAX
 from teamgate.storage.db import rbac as store
-from teamgate.storage.db.rbac import Permission, Role, UserRoles
+from teamgate.storage.db.groups import Page
+from teamgate.storage.db.rbac import GroupRole, Permission, Role, UserRoles
 
 RBAC_RESOURCE = Resource(kind="rbac", id="*", name="*")
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
@@ -189,6 +198,41 @@ def list_users(ctx: ServiceContext, principal: Principal) -> list[UserRoles]:
         return store.list_user_roles(conn)
 
 
+def assign_group_role(
+    ctx: ServiceContext, principal: Principal, group: str, role_id: str
+) -> GroupRole:
+    """Give every member of access group `group` (by name) the role, for as long as they are
+    members; decided and audited as assigning a role to a user is.
+
+    A group's roles never count as the way RBAC stays manageable (`_keep_a_manager`): a
+    group's admins change its members without rbac.manage."""
+    _check_group(group)
+    with _edit(ctx, principal, "group.assign", f"group/{group}", f"role '{role_id}'") as conn:
+        assigned = store.assign_group_role(conn, group, role_id, by=principal.name)
+    return assigned
+
+
+def revoke_group_role(ctx: ServiceContext, principal: Principal, group: str, role_id: str) -> None:
+    """Take the role away from group `group`: its members lose it within the access window."""
+    _check_group(group)
+    with _edit(ctx, principal, "group.revoke", f"group/{group}", f"role '{role_id}'") as conn:
+        store.revoke_group_role(conn, group, role_id)
+
+
+def list_group_roles(
+    ctx: ServiceContext, principal: Principal, *, offset: int, limit: int
+) -> Page[GroupRole]:
+    _manage(ctx, principal)
+    check_page(offset, limit)
+    with ctx.db.read() as conn:
+        return store.list_group_roles(conn, offset=offset, limit=limit)
+
+
+def _check_group(group: str) -> None:
+    if not group.strip() or len(group) > GROUP_NAME_MAX or has_control(group):
+        raise Invalid(f"group name must be 1-{GROUP_NAME_MAX} printable characters")
+
+
 def _check_user(user: str) -> None:
     if not user.strip() or len(user) > 255 or has_control(user):
         raise Invalid("user name (email) must be 1-255 printable characters")
@@ -230,6 +274,7 @@ class Me:
     roles: list[str]
     permissions: list[str]
     rules: list[str]
+    group_roles: list[tuple[str, str]] = field(default_factory=list)  # (group, role)
 
 
 def me(ctx: ServiceContext, principal: Principal) -> Me:
@@ -237,8 +282,9 @@ def me(ctx: ServiceContext, principal: Principal) -> Me:
         initialized, _ = store.state(conn)
         if principal.name is None:
             return Me(None, initialized, False, [], [], [])
-        grants = store.grants_of(conn, principal.name)
+        grants = store.grants_of(conn, principal.name) + store.group_grants_of(conn, principal.name)
         roles = store.roles_of(conn, principal.name)
+        group_roles = store.group_roles_of(conn, principal.name)
     return Me(
         user=principal.name,
         rbac_enabled=initialized,
@@ -246,6 +292,7 @@ def me(ctx: ServiceContext, principal: Principal) -> Me:
         roles=roles,
         permissions=sorted({g.permission for g in grants}),
         rules=list(dict.fromkeys(g.rule for g in grants)),
+        group_roles=group_roles,
     )
 
 
@@ -257,6 +304,7 @@ class TestResult:
     steps: tuple[Step, ...] = ()  # every check on the way to `decision` (explanations.explain)
     rbac_enabled: bool = True
     user_found: bool = True  # false: RBAC is initialised and the user has no role
+    group_roles: list[tuple[str, str]] = field(default_factory=list)  # (group, role) held
 
 
 UNIT_ACTIONS = frozenset(
@@ -289,6 +337,7 @@ def test(
     with ctx.db.read() as conn:
         initialized, _ = store.state(conn)
         roles = store.roles_of(conn, user)
+        group_roles = store.group_roles_of(conn, user)
         grants = facts_for(replace(ctx, enforce=True), conn, subject).rules.grants
     name = _rule_name(action, resource)
     applicable = sorted(
@@ -296,11 +345,11 @@ def test(
         if name is not None
         else {g.permission for g in grants if g.rule.covers_action(action)}
     )
-    found = bool(roles) or not initialized
+    found = bool(roles) or bool(group_roles) or not initialized
     decision = explained.decision
     if not found and not decision.allowed:  # no role, so no rule: a mistyped name shows here
         decision = decision._replace(reason=_not_found(user))
-    return TestResult(decision, roles, applicable, explained.steps, initialized, found)
+    return TestResult(decision, roles, applicable, explained.steps, initialized, found, group_roles)
 
 
 def _rule_name(action: str, resource: str | None) -> str | None:

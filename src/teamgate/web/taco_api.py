@@ -1,19 +1,19 @@
-"""The OpenTaco API under /v1: RBAC, the caller's identity and API tokens."""
+"""The OpenTaco API under /v1: RBAC and the caller's identity (API tokens: tokens_api)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import Body, Query, Request, status
+from fastapi import Query, Request, status
 from pydantic import Field
 
-from teamgate.auth.tokens import DEFAULT_TTL_DAYS, MAX_TTL_DAYS
 from teamgate.domain.actions import rule_actions_help
-from teamgate.services import rbac, tokens
-from teamgate.storage.db.rbac import Permission, Role
+from teamgate.services import rbac
+from teamgate.services.context import MAX_LIMIT
+from teamgate.storage.db.rbac import GroupRole, Permission, Role
 from teamgate.web.deps import Caller, Context, api_router
-from teamgate.web.models import StrictIn
+from teamgate.web.models import MAX_ROW_ID, StrictIn
 
 router = api_router(prefix="/v1")
 
@@ -40,6 +40,11 @@ class RolePermissionIn(StrictIn):
 
 class AssignmentIn(StrictIn):
     email: str = Field(min_length=1, max_length=255)
+    role_id: str = Field(min_length=1, max_length=128)
+
+
+class GroupAssignmentIn(StrictIn):
+    group: str = Field(min_length=1, max_length=255, description="the access group's name")
     role_id: str = Field(min_length=1, max_length=128)
 
 
@@ -79,45 +84,6 @@ def _role(r: Role) -> dict[str, Any]:
     }
 
 
-class TokenIn(StrictIn):
-    description: str | None = Field(default=None, max_length=1024)
-    ttl_days: int = Field(default=DEFAULT_TTL_DAYS, ge=1, le=MAX_TTL_DAYS)
-
-
-@router.post("/auth/token", status_code=status.HTTP_201_CREATED)
-def issue_token(
-    ctx: Context, caller: Caller, body: Annotated[TokenIn | None, Body()] = None
-) -> dict[str, Any]:
-    """Issue an API token for the caller (who signs in with user name and password)."""
-    body = body or TokenIn()
-    issued = tokens.issue_token(ctx, caller, description=body.description, ttl_days=body.ttl_days)
-    return {
-        "token": issued.token,
-        "id": issued.id,
-        "user": issued.user,
-        "expires_at": issued.expires_at,
-    }
-
-
-@router.delete("/auth/token")
-def revoke_token(ctx: Context, caller: Caller) -> dict[str, str]:
-    """Revoke the token this request was made with."""
-    tokens.revoke_token(ctx, caller)
-    return {"message": "Token revoked"}
-
-
-@router.delete("/auth/tokens")
-def revoke_user_tokens(
-    ctx: Context,
-    caller: Caller,
-    user: Annotated[str, Query(min_length=1, max_length=255, description="whose tokens")],
-) -> dict[str, Any]:
-    """Revoke every token of one user (a system administrator, or that user)."""
-    count = tokens.revoke_user_tokens(ctx, caller, user)
-    noun = "token" if count == 1 else "tokens"
-    return {"message": f"Revoked {count} {noun} of user '{user}'", "user": user, "revoked": count}
-
-
 @router.get("/auth/me")
 def auth_me(caller: Caller) -> dict[str, Any]:
     return {"user": caller.name, "system_admin": caller.is_admin, "auth": caller.method}
@@ -140,6 +106,7 @@ def rbac_me(ctx: Context, caller: Caller) -> dict[str, Any]:
         "roles": me.roles,
         "permissions": me.permissions,
         "rules": me.rules,
+        "group_roles": [{"group": g, "role": r} for g, r in me.group_roles],
     }
 
 
@@ -159,6 +126,7 @@ def rbac_test(body: TestIn, ctx: Context, caller: Caller) -> dict[str, Any]:
         "status": "allowed" if result.decision.allowed else "denied",
         "reason": result.decision.reason,
         "user_roles": result.roles,
+        "group_roles": [{"group": g, "role": r} for g, r in result.group_roles],
         "applicable_permissions": result.permissions,
         "rbac_enabled": result.rbac_enabled,
         "user_found": result.user_found,
@@ -246,3 +214,47 @@ def assign_role(
 def revoke_role(body: AssignmentIn, ctx: Context, caller: Caller) -> dict[str, str]:
     rbac.revoke_role(ctx, caller, body.email, body.role_id)
     return {"message": f"Role '{body.role_id}' revoked from {body.email}"}
+
+
+def _group_role(g: GroupRole) -> dict[str, Any]:
+    return {
+        "group": g.group,
+        "group_id": g.group_id,
+        "role_id": g.role,
+        "created_at": g.created_at,
+        "created_by": g.created_by,
+    }
+
+
+@router.get("/rbac/groups")
+def list_group_roles(
+    ctx: Context,
+    caller: Caller,
+    offset: Annotated[int, Query(ge=0, le=MAX_ROW_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
+) -> dict[str, Any]:
+    """One page of the roles given to access groups, by group id then role."""
+    page = rbac.list_group_roles(ctx, caller, offset=offset, limit=limit)
+    return {
+        "items": [_group_role(g) for g in page.items],
+        "offset": page.offset,
+        "limit": page.limit,
+        "total_count": page.total_count,
+        "has_more": page.has_more,
+    }
+
+
+@router.post("/rbac/groups/assign")
+def assign_group_role(body: GroupAssignmentIn, ctx: Context, caller: Caller) -> dict[str, Any]:
+    """Give every member of GROUP the role while they are members (409 if it has it)."""
+    assigned = rbac.assign_group_role(ctx, caller, body.group, body.role_id)
+    return {
+        "message": f"Role '{body.role_id}' assigned to group '{body.group}'",
+        **_group_role(assigned),
+    }
+
+
+@router.post("/rbac/groups/revoke")
+def revoke_group_role(body: GroupAssignmentIn, ctx: Context, caller: Caller) -> dict[str, str]:
+    rbac.revoke_group_role(ctx, caller, body.group, body.role_id)
+    return {"message": f"Role '{body.role_id}' revoked from group '{body.group}'"}

@@ -1,8 +1,9 @@
-"""`taco rbac`: permissions, roles and user assignments (`rbac test` is in rbac_test.py)."""
+"""`taco rbac`: permissions, roles, and their assignments to users and access groups (`rbac
+test` is in rbac_test.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,6 +21,9 @@ from teamgate.cli.taco.common import (
 from teamgate.cli.taco.rbac_test import rbac_test
 from teamgate.domain.actions import rule_actions_help
 
+if TYPE_CHECKING:
+    from teamgate.client.taco import TacoClient
+
 
 @click.group(
     cls=AliasGroup,
@@ -30,11 +34,12 @@ from teamgate.domain.actions import rule_actions_help
         "taco rbac role create developer Developer",
         "taco rbac role assign-permission developer dev-access",
         "taco rbac user assign bob@example.com developer",
+        "taco rbac group assign data-team developer",
         "taco rbac test bob@example.com push dev/app",
     ),
 )
 def rbac() -> None:
-    """Role-based access control: permissions, roles, user assignments."""
+    """Role-based access control: permissions, roles, user and group assignments."""
 
 
 rbac.add_command(rbac_test)
@@ -64,6 +69,11 @@ def rbac_me(opts: Options) -> None:
     answer(opts, lambda client: client.rbac_me(), _me_text)
 
 
+def _group_roles(held: list[dict[str, str]]) -> list[str]:
+    """`role (group g)` for each role held through an access group."""
+    return [f"{g['role']} (group {g['group']})" for g in held]
+
+
 def _me_text(me: dict[str, Any]) -> str:
     enabled = "yes" if me.get("rbac_enabled") else "no (taco rbac init)"
     return fields_table(
@@ -72,6 +82,7 @@ def _me_text(me: dict[str, Any]) -> str:
             ("RBAC enabled", enabled),
             ("System administrator", "yes" if me.get("system_admin") else "no"),
             ("Roles", me.get("roles") or []),
+            ("Group roles", _group_roles(me.get("group_roles") or [])),
             ("Permissions", me.get("permissions") or []),
             ("Rules", "; ".join(me.get("rules") or []) or "-"),
         ]
@@ -174,7 +185,7 @@ alias(rbac_permission, "list", "ls")
     ),
 )
 def rbac_role() -> None:
-    """Roles: sets of permissions given to users."""
+    """Roles: sets of permissions given to users and access groups."""
 
 
 @rbac_role.command(
@@ -326,3 +337,95 @@ def user_list(opts: Options) -> None:
 
 alias(rbac_user, "unassign", "revoke")
 alias(rbac_user, "list", "ls")
+
+
+@rbac.group(
+    "group",
+    cls=AliasGroup,
+    epilog=examples(
+        "taco rbac group assign data-team developer",
+        "taco rbac group list",
+        "taco rbac group revoke data-team developer",
+    ),
+)
+def rbac_group() -> None:
+    """Give access groups (by name) roles: every member holds them while a member.
+
+    Members are managed with `torc access-groups add-user/remove-user`; a member who
+    leaves the group, or a role revoked from it, stops counting within a second. Deny
+    rules still win, and `taco rbac test --explain` names the group a rule came through.
+    """
+
+
+@rbac_group.command(
+    "assign",
+    epilog=examples(
+        "taco rbac group assign data-team developer",
+        "taco rbac test bob@example.com push dev/app   # bob is in data-team",
+        "taco -o json rbac group assign data-team developer",
+    ),
+)
+@click.argument("group")
+@click.argument("role_id")
+@command
+@pass_options
+def group_assign(opts: Options, group: str, role_id: str) -> None:
+    """Give every member of GROUP the role ROLE_ID (an error if the group has it already)."""
+    answer(
+        opts,
+        lambda c: c.assign_group_role(group, role_id),
+        lambda _: f"Role {role_id} assigned to group {group}",
+    )
+
+
+@rbac_group.command(
+    "revoke",
+    epilog=examples(
+        "taco rbac group revoke data-team developer",
+        "taco rbac group list",
+    ),
+)
+@click.argument("group")
+@click.argument("role_id")
+@command
+@pass_options
+def group_revoke(opts: Options, group: str, role_id: str) -> None:
+    """Take the role ROLE_ID away from GROUP (and so from its members)."""
+    answer(
+        opts,
+        lambda c: c.revoke_group_role(group, role_id),
+        lambda _: f"Role {role_id} revoked from group {group}",
+    )
+
+
+@rbac_group.command(
+    "list",
+    epilog=examples(
+        "taco rbac group list",
+        "taco -o json rbac group list | jq -r '.[] | \"\\(.group) \\(.role_id)\"'",
+    ),
+)
+@command
+@pass_options
+def group_list(opts: Options) -> None:
+    """List the roles given to access groups, one row per group and role."""
+    headers = ("GROUP", "ROLE", "ASSIGNED BY", "ASSIGNED")
+
+    def row(g: dict[str, Any]) -> tuple[Any, ...]:
+        return (g["group"], g["role_id"], g.get("created_by") or "-", when(g["created_at"]))
+
+    answer(opts, _all_group_roles, listing(headers, row, "group role"))
+
+
+def _all_group_roles(client: TacoClient) -> list[Any]:
+    """Every page of `GET /v1/rbac/groups`, in order."""
+    items: list[Any] = []
+    while True:
+        page = client.list_group_roles(offset=len(items))
+        items.extend(page["items"])
+        if not page["has_more"] or not page["items"]:
+            return items
+
+
+alias(rbac_group, "revoke", "unassign")
+alias(rbac_group, "list", "ls")

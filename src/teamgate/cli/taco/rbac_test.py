@@ -104,6 +104,9 @@ def _test_text(result: dict[str, Any], *, email: str, asked: str, explain: bool)
     if result.get("reason"):
         lines.append(f"Reason: {result['reason']}")
     lines.append(f"User roles: {_roles(result)}")
+    held = result.get("group_roles") or []
+    if held:
+        lines.append("Group roles: " + ", ".join(f"{g['role']} (group {g['group']})" for g in held))
     permissions = result.get("applicable_permissions") or []
     lines.append(f"Applicable permissions: {', '.join(permissions) or 'none'}")
     steps = result.get("steps") or []

@@ -1,4 +1,5 @@
-"""RBAC permissions, roles and user assignments: SQL only, no decisions.
+"""RBAC permissions, roles and their assignments to users and access groups: SQL only, no
+decisions.
 
 Every change (and every group-membership change, see services/groups.py) bumps
 `rbac_state.version` in the same transaction: it serialises concurrent
@@ -10,11 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, insert, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from teamgate.errors import AlreadyExists, Conflict, NotFound
+from teamgate.storage.db.groups import Page
 from teamgate.storage.db.tables import (
+    access_group,
+    membership,
+    rbac_group_role,
     rbac_permission,
     rbac_permission_rule,
     rbac_role,
@@ -53,10 +58,22 @@ class UserRoles:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupRole:
+    """A role held by every member of an access group while they are members."""
+
+    group: str
+    group_id: int
+    role: str
+    created_at: str
+    created_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class GrantRow:
     rule: str
     permission: str
     role: str
+    group: str | None = None  # the access group the role comes through; None: the user's own
 
 
 def state(conn: Connection) -> tuple[bool, int]:
@@ -303,3 +320,99 @@ def all_grants(conn: Connection) -> list[tuple[str, GrantRow]]:
     """(user, grant) for every user: used to check who still holds rbac.manage."""
     rows = conn.execute(_grant_rows())
     return [(r.user_name, GrantRow(r.rule, r.permission_id, r.role_id)) for r in rows]
+
+
+def _group_id(conn: Connection, group: str) -> int:
+    """The id of the access group named `group` (NotFound when there is none)."""
+    found = conn.execute(select(access_group.c.id).where(access_group.c.name == group)).first()
+    if found is None:
+        raise NotFound(f"Group '{group}' not found (torc access-groups list shows the groups)")
+    return int(found.id)
+
+
+def assign_group_role(conn: Connection, group: str, role_id: str, *, by: str | None) -> GroupRole:
+    """Give every member of `group` the role; AlreadyExists when the group has it already."""
+    group_id = _group_id(conn, group)
+    _require_role(conn, role_id)
+    created = now_text()
+    _insert(
+        conn,
+        insert(rbac_group_role).values(
+            group_id=group_id, role_id=role_id, created_at=created, created_by=by
+        ),
+        f"Group '{group}' already has role '{role_id}'",
+    )
+    return GroupRole(group, group_id, role_id, created, by)
+
+
+def revoke_group_role(conn: Connection, group: str, role_id: str) -> None:
+    group_id = _group_id(conn, group)
+    result = conn.execute(
+        delete(rbac_group_role).where(
+            rbac_group_role.c.group_id == group_id, rbac_group_role.c.role_id == role_id
+        )
+    )
+    if result.rowcount != 1:
+        raise NotFound(f"Group '{group}' does not have role '{role_id}'")
+
+
+def list_group_roles(conn: Connection, *, offset: int, limit: int) -> Page[GroupRole]:
+    """One page of (group, role) assignments in the table's key order (group id, role)."""
+    total = conn.execute(select(func.count()).select_from(rbac_group_role)).scalar_one()
+    rows = conn.execute(
+        select(rbac_group_role, access_group.c.name)
+        .select_from(rbac_group_role.join(access_group))
+        .order_by(rbac_group_role.c.group_id, rbac_group_role.c.role_id)
+        .offset(offset)
+        .limit(limit)
+    )
+    items = [GroupRole(r.name, r.group_id, r.role_id, r.created_at, r.created_by) for r in rows]
+    return Page(items, offset, limit, total)
+
+
+def group_roles_of(conn: Connection, user: str) -> list[tuple[str, str]]:
+    """(group name, role) for every role `user` holds through the groups they are in."""
+    rows = conn.execute(
+        select(access_group.c.name, rbac_group_role.c.role_id)
+        .select_from(
+            membership.join(
+                rbac_group_role, rbac_group_role.c.group_id == membership.c.group_id
+            ).join(access_group, access_group.c.id == membership.c.group_id)
+        )
+        .where(membership.c.user_name == user)
+        .order_by(access_group.c.name, rbac_group_role.c.role_id)
+    )
+    return [(r.name, r.role_id) for r in rows]
+
+
+def group_grants_of(conn: Connection, user: str) -> list[GrantRow]:
+    """Every rule `user` holds through the roles of the groups they are members of, with the
+    group, role and permission it comes through. Each join follows a key or an index:
+    membership (user, group) → rbac_group_role (group, role) → rbac_role_permission (role,
+    permission) → rbac_permission_rule (permission, position), and access_group by id."""
+    source = (
+        membership.join(rbac_group_role, rbac_group_role.c.group_id == membership.c.group_id)
+        .join(access_group, access_group.c.id == membership.c.group_id)
+        .join(rbac_role_permission, rbac_role_permission.c.role_id == rbac_group_role.c.role_id)
+        .join(
+            rbac_permission_rule,
+            rbac_permission_rule.c.permission_id == rbac_role_permission.c.permission_id,
+        )
+    )
+    query = (
+        select(
+            access_group.c.name,
+            rbac_permission_rule.c.rule,
+            rbac_role_permission.c.permission_id,
+            rbac_group_role.c.role_id,
+        )
+        .select_from(source)
+        .where(membership.c.user_name == user)
+        .order_by(
+            access_group.c.name,
+            rbac_group_role.c.role_id,
+            rbac_role_permission.c.permission_id,
+            rbac_permission_rule.c.position,
+        )
+    )
+    return [GrantRow(r.rule, r.permission_id, r.role_id, r.name) for r in conn.execute(query)]
