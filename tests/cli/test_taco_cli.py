@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -470,7 +471,10 @@ def test_unit_lifecycle(server: Server, config: Path, tmp_path: Path) -> None:
     versions = json.loads(ok(versions_json))
     assert len(versions) == 1
     assert versions[0]["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
+    assert (versions[0]["written_by"], versions[0]["token_id"]) == ("carol", None)  # a password
     assert "│ VERSION │ CREATED" in ok(table) and table.stdout.endswith("\nTotal: 1 version\n")
+    assert "│ WRITTEN BY │ TOKEN │ SIZE" in table.stdout
+    assert "│ carol      │ -     │" in table.stdout
     assert error(refused)["error"] == "Forbidden"
     assert refused.stdout == ""
 
@@ -509,14 +513,22 @@ def test_unit_lock_is_saved_and_reused(server: Server, config: Path, tmp_path: P
     assert json.loads(saved.read_text())["lock_id"] == lock_id
 
     # elsewhere (no saved lock ID) the lock holds
-    listed, lock, push, restore, unlock = at_once(
+    listed, info, lock, push, restore, unlock = at_once(
         lambda: carol("unit", "ls", "locks"),
+        lambda: carol("unit", "info", "locks/app"),
         lambda: carol("unit", "lock", "locks/app", where=other),
         lambda: carol("unit", "push", "locks/app", "-", where=other, stdin="{}"),
         lambda: carol("unit", "restore", "locks/app", "1", where=other),
         lambda: carol("unit", "unlock", "locks/app", where=other),
     )
     assert "│ yes (carol) │" in ok(listed)  # locked, and by whom
+    # the teamgate user holding the lock, right after what its client said
+    rows = [line.split("│")[1:3] for line in ok(info).splitlines() if line.startswith("│")]
+    named = [(field.strip(), value.strip()) for field, value in rows]
+    who = named.index(("lock.Who", f"taco@{socket.gethostname()}"))
+    assert named[who + 1] == ("locked_by", "carol")
+    assert [field for field, _ in named].count("locked_by") == 1
+    assert ("written_by", "carol") in named and ("token_id", "-") in named
     assert error(lock)["error"] == error(push)["error"] == error(restore)["error"] == "Locked"
     assert error(lock)["locked_by"] == "carol" and "user 'carol'" in error(push)["message"]
     assert unlock.returncode == 1 and "none saved for locks/app" in unlock.stderr
