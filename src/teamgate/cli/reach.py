@@ -32,6 +32,11 @@ def _via(via: Sequence[Mapping[str, Any]]) -> str:
     return "; ".join(f"{_actions(acts)}: {reason}" for reason, acts in by_reason.items())
 
 
+def _rule(reason: str) -> str:
+    """`explicit deny by rule …` → `rule …`: the column says it is a deny."""
+    return reason.removeprefix("explicit deny by ")
+
+
 def reach_text(result: Mapping[str, Any]) -> str:
     resource = result["resource"]
     what = "Workflow" if resource["kind"] == "workflow" else "Unit"
@@ -62,14 +67,18 @@ def reach_text(result: Mapping[str, Any]) -> str:
     blocked = [(u["user"], b) for u in users for b in u.get("blocked") or []]
     if blocked:
         lines.append("Blocked by deny rules:")
-        denied = [(user, short(b["action"]), b["rule"], b["overrides"]) for user, b in blocked]
+        denied = [
+            (user, short(b["action"]), _rule(b["rule"]), b["overrides"]) for user, b in blocked
+        ]
         lines.append(render_table(("USER", "ACTION", "DENIED BY", "WOULD BE ALLOWED BY"), denied))
     administrators = result.get("administrators") or []
     if administrators:
         held = "; ".join(f"{a['user']}: {_actions(a['actions'])}" for a in administrators)
         lines.append(f"System administrators, as such: {held}")
     checked = counted(int(result.get("candidates", 0)), "user")
-    lines.append(f"{checked} checked (owner, group members, holders of RBAC roles).")
+    lines.append(
+        f"{checked} checked (owner, group members, holders of RBAC roles, administrators)."
+    )
     if result.get("truncated"):
         lines.append(
             "Warning: more users hold roles or share groups than the server checks at once; "

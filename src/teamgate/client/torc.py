@@ -50,6 +50,17 @@ class TorcClient(JsonClient):
         """Revoke every runner token of the workflow: `{workflow_id, revoked}`."""
         return self.delete(f"/workflows/{workflow_id}/runner_tokens")
 
+    # the caller's API tokens (and, for system administrators, anyone's)
+    def create_token(self, body: dict[str, Any]) -> Any:
+        return self.post("/tokens", body)
+
+    def list_tokens(self, **params: Any) -> Any:
+        """One page of tokens: `{items, total_count, has_more, ...}` (user, all, offset, limit)."""
+        return self.get("/tokens", **params)
+
+    def revoke_token_id(self, token_id: int) -> Any:
+        return self.delete(f"/tokens/{token_id}")
+
     # access groups
     def create_group(self, name: str, description: str | None) -> Any:
         return self.post("/access_groups", {"name": name, "description": description})
@@ -76,8 +87,10 @@ class TorcClient(JsonClient):
     def list_user_groups(self, user: str) -> list[Any]:
         return self._all(f"/users/{_q(user)}/groups")
 
-    def add_workflow(self, workflow_id: int, group_id: int) -> Any:
-        return self.post(f"/workflows/{workflow_id}/access_groups/{group_id}")
+    def add_workflow(self, workflow_id: int, group_id: int, *, access: str | None = None) -> Any:
+        """Share the workflow with the group, at level `access` (None: the server's default)."""
+        body = {"access": access} if access is not None else None
+        return self.post(f"/workflows/{workflow_id}/access_groups/{group_id}", body)
 
     def remove_workflow(self, workflow_id: int, group_id: int) -> Any:
         return self.delete(f"/workflows/{workflow_id}/access_groups/{group_id}")
@@ -91,6 +104,10 @@ class TorcClient(JsonClient):
     def explain_access(self, workflow_id: int, user: str, *, action: str | None = None) -> Any:
         """Every check on whether `user` may do `action` (default read) on the workflow."""
         return self.get(f"/access_explain/{workflow_id}/{_q(user)}", action=action)
+
+    def who_can_reach(self, workflow_id: int) -> Any:
+        """Every user and group that can reach the workflow, and how (services.reach)."""
+        return self.get(f"/workflows/{workflow_id}/access")
 
     def reload_auth(self) -> Any:
         return self.post("/admin/reload-auth")

@@ -13,7 +13,7 @@ from teamgate import __version__
 from teamgate.auth.htpasswd import HtpasswdError
 from teamgate.domain.workflows import parse_spec
 from teamgate.errors import Conflict, Invalid
-from teamgate.services import groups, users, workflows
+from teamgate.services import groups, reach, users, workflows
 from teamgate.services.context import MAX_LIMIT
 from teamgate.storage.db.groups import Group, Membership, Page, Share
 from teamgate.storage.db.job_runs import RunState
@@ -27,13 +27,16 @@ from teamgate.web.models import (
     AccessGroupOut,
     ListAccessGroupsResponse,
     ListMembershipsResponse,
+    ListWorkflowGroupsResponse,
     ListWorkflowsResponse,
     MembershipAdded,
     MembershipIn,
     MembershipOut,
     PingResponse,
     ReloadAuthResponse,
+    ShareLevelIn,
     VersionResponse,
+    WorkflowAccessGroupOut,
     WorkflowCreated,
     WorkflowGroupIn,
     WorkflowGroupOut,
@@ -105,7 +108,11 @@ def _member_out(member: Membership) -> MembershipOut:
 
 def _share_out(share: Share) -> WorkflowGroupOut:
     return WorkflowGroupOut(
-        workflow_id=share.workflow_id, group_id=share.group_id, created_at=share.created_at
+        workflow_id=share.workflow_id,
+        group_id=share.group_id,
+        created_at=share.created_at,
+        access=share.access,
+        previous_access=share.changed_from,
     )
 
 
@@ -308,25 +315,37 @@ def list_user_groups(
     return _groups_page(groups.list_user_groups(ctx, caller, user_name, offset=offset, limit=limit))
 
 
-@router.post("/workflows/{id}/access_groups/{group_id}", response_model=WorkflowGroupOut)
+@router.post(
+    "/workflows/{id}/access_groups/{group_id}",
+    response_model=WorkflowGroupOut,
+    response_model_exclude_none=True,
+)
 def add_workflow_to_group(
     id: Id,
     group_id: Id,
     ctx: Context,
     caller: Caller,
+    body: Annotated[ShareLevelIn | None, Body()] = None,
 ) -> WorkflowGroupOut:
-    return _share_out(groups.add_workflow(ctx, caller, id, group_id))
+    """Share the workflow with the group; the optional body's `access` sets the level (the
+    torc client sends no body: `write`). Sharing again with another level changes it."""
+    access = body.access if body is not None else None
+    return _share_out(groups.add_workflow(ctx, caller, id, group_id, access=access))
 
 
-@router.post("/workflows/{id}/access_groups", response_model=WorkflowGroupOut)
+@router.post(
+    "/workflows/{id}/access_groups",
+    response_model=WorkflowGroupOut,
+    response_model_exclude_none=True,
+)
 def add_workflow_to_group_body(
     id: Id,
     body: WorkflowGroupIn,
     ctx: Context,
     caller: Caller,
 ) -> WorkflowGroupOut:
-    """The form in Torc's OpenAPI file: the group in the body."""
-    return _share_out(groups.add_workflow(ctx, caller, id, body.group_id))
+    """The form in Torc's OpenAPI file: the group (and optionally the level) in the body."""
+    return _share_out(groups.add_workflow(ctx, caller, id, body.group_id, access=body.access))
 
 
 @router.delete("/workflows/{id}/access_groups/{group_id}", response_model=WorkflowGroupOut)
@@ -339,15 +358,34 @@ def remove_workflow_from_group(
     return _share_out(groups.remove_workflow(ctx, caller, id, group_id))
 
 
-@router.get("/workflows/{id}/access_groups", response_model=ListAccessGroupsResponse)
+@router.get("/workflows/{id}/access_groups", response_model=ListWorkflowGroupsResponse)
 def list_workflow_groups(
     id: Id,
     ctx: Context,
     caller: Caller,
     offset: Offset = 0,
     limit: Limit = MAX_LIMIT,
-) -> ListAccessGroupsResponse:
-    return _groups_page(groups.list_workflow_groups(ctx, caller, id, offset=offset, limit=limit))
+) -> ListWorkflowGroupsResponse:
+    """The groups the workflow is shared with, each with the share's level (`access`)."""
+    page = groups.list_workflow_groups(ctx, caller, id, offset=offset, limit=limit)
+    return ListWorkflowGroupsResponse(
+        items=[
+            WorkflowAccessGroupOut(**asdict(shared.group), access=shared.access)
+            for shared in page.items
+        ],
+        offset=page.offset,
+        limit=page.limit,
+        total_count=page.total_count,
+        has_more=page.has_more,
+    )
+
+
+@router.get("/workflows/{id}/access")
+def who_can_reach_workflow(id: Id, ctx: Context, caller: Caller) -> dict[str, Any]:
+    """Every user and group that can reach the workflow, with what allows each action, and
+    the deny rules that take actions away (services.reach.who_workflow has the JSON shape).
+    For its owner, its admin-level groups, RBAC managers and system administrators."""
+    return reach.who_workflow(ctx, caller, id).as_json()
 
 
 @router.get("/access_check/{workflow_id}/{user_name:path}", response_model=AccessCheckResponse)

@@ -1,4 +1,5 @@
-"""`torc access`: would a user be allowed to use a workflow, and why (`check`, `explain`)."""
+"""`torc access`: would a user be allowed to use a workflow, and why (`check`, `explain`);
+who can reach it (`who`)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ EXPLAIN_ACTIONS = {"read": "workflow.read", "write": "workflow.write", "delete":
         "torc access check 1 carol",
         "torc access explain 1 carol",
         "torc access explain 1 carol --action delete",
+        "torc access who 1",
     )
 )
 def access() -> None:
@@ -84,6 +86,31 @@ def access_explain(opts: Options, workflow_id: str, user_name: str, action: str)
     click.echo(f"User '{user_name}' → {result['action']} on workflow {number}:")
     click.echo("\n".join(step_lines(result["steps"])))
     click.echo(decision_line(result))
+
+
+@access.command(
+    "who",
+    epilog=examples(
+        "torc access who 1",
+        "torc access who 1 -f json | jq -r '.users[] | select(.actions != []) | .user'",
+    ),
+)
+@click.argument("workflow_id", type=int)
+@command
+@pass_options
+def access_who(opts: Options, workflow_id: int) -> None:
+    """Who can reach the workflow, and how: every user and group.
+
+    Lists the groups the workflow is shared with (and their levels), every user who may read,
+    change, delete or share it with what allows each action (owner, a group and its level,
+    an RBAC rule and its role), the deny rules that take actions from someone, and what
+    system administrators may do as such. The server asks its own access decision about each
+    candidate, so this is what their requests would get. For the workflow's owner, its
+    admin-level groups, RBAC managers and system administrators.
+    """
+    from teamgate.cli.reach import reach_text
+
+    answer(opts, lambda client: client.who_can_reach(workflow_id), reach_text)
 
 
 def _workflow_then_user(first: str, second: str) -> tuple[int, str]:
