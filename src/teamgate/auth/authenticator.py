@@ -9,7 +9,8 @@
 The file is re-read when it changes; a failed reload keeps the previous users. A token is
 accepted only while its user is in the file with the password it was issued against, so the
 same reload that refuses a removed user's or an old password ends their tokens too. A runner
-token's caller gets its workflow as `workflow_scope`, and is never a system administrator.
+token's caller gets its workflow as `workflow_scope`, and is never a system administrator; a
+user's scoped token gives its caller its `TokenScope` as `Principal.scope`.
 The name `anonymous` is reserved (the htpasswd loader refuses it): it names the caller without
 credentials in listings, filters and explanations, so no user may sign in as it.
 With a LoginThrottle, repeated failures are refused (TooManyRequests) before bcrypt runs.
@@ -35,7 +36,7 @@ from teamgate.auth.tokens import (
     password_fingerprint,
     same_password,
 )
-from teamgate.domain.identity import Principal
+from teamgate.domain.identity import Principal, TokenScope
 from teamgate.errors import TooManyRequests, Unauthenticated
 
 log = logging.getLogger("teamgate.auth")
@@ -103,6 +104,7 @@ class Authenticator:
         token_id: int | None = None,
         credential: str | None = None,
         workflow_scope: int | None = None,
+        scope: TokenScope | None = None,
     ) -> Principal:
         return Principal(
             name=name,
@@ -112,6 +114,7 @@ class Authenticator:
             token_id=token_id,
             credential=credential if name is not None else None,
             workflow_scope=workflow_scope if name is not None else None,
+            scope=scope if name is not None else None,
         )
 
     def _token_principal(self, token: str, user: str | None) -> Principal | None:
@@ -130,12 +133,15 @@ class Authenticator:
                 printable(shorten(found.user)),
             )
             return None
+        assert self.tokens is not None  # found came from it
+        self.tokens.touch(found.id)
         return self.principal(
             found.user,
             method="token",
             token_id=found.id,
             credential=found.password_fingerprint,
             workflow_scope=found.workflow_id,
+            scope=found.scope,
         )
 
     def authenticate(self, authorization: str | None, *, client: str | None = None) -> Principal:

@@ -12,28 +12,45 @@ token issued before, in every process reading that file, across restarts.
 A runner token (`issue_runner`) is bound the same way and also names one workflow: its caller
 gets that workflow as scope (see `domain.policy`). It lives hours, not days, and is revoked
 when its workflow completes, is canceled or deleted.
+
+A user's own token may carry a scope (`TokenScope`: read-only, a unit prefix, one workflow),
+an upper bound its caller gets as `Principal.scope`. When a token is used, its `last_used_at`
+is written at most once a minute per token and process (`TOKEN_TOUCH_SECS`), never per request.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import re
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
+from teamgate.domain.identity import TokenScope
 from teamgate.errors import Invalid
 from teamgate.storage.db import tokens as store
 from teamgate.storage.db.engine import Database
 from teamgate.storage.db.util import now_text, utc_text
+
+log = logging.getLogger("teamgate.auth")
 
 PREFIX = "tg_"
 DEFAULT_TTL_DAYS = 30
 MAX_TTL_DAYS = 365
 RUNNER_DEFAULT_TTL_HOURS = 168.0  # a week: a queued Slurm job may wait days to start
 RUNNER_MAX_TTL_HOURS = 720.0
+TOKEN_TOUCH_SECS = 60.0  # how often, at most, a token's last_used_at is written per process
+MAX_TOUCHED = 100_000  # tokens remembered as touched; forgotten all at once beyond
+_TTL = re.compile(r"([0-9]{1,6})([hdwy])")
+_TTL_UNIT = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+_TTL_UNIT["y"] = timedelta(days=365)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +62,7 @@ class ValidToken:
     user: str
     password_fingerprint: str | None  # None: issued before tokens were bound (never accepted)
     workflow_id: int | None = None  # a runner token's one workflow
+    scope: TokenScope | None = None  # the bound its user chose (None: unscoped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +80,30 @@ class IssuedToken:
     user: str
     expires_at: str
     workflow_id: int | None = None
+    name: str | None = None
+    scope: TokenScope | None = None
+
+
+def parse_ttl(text: str) -> timedelta:
+    """A token's lifetime written as a number and a unit: `12h`, `30d`, `2w`, `1y` (365 days);
+    at least an hour, at most MAX_TTL_DAYS days."""
+    found = _TTL.fullmatch(text.strip().lower())
+    if found is None:
+        raise Invalid(
+            f"ttl '{text[:32]}' is not a lifetime: write a number and a unit, h (hours), "
+            "d (days), w (weeks) or y (years), e.g. 12h, 30d, 1y"
+        )
+    ttl = int(found[1]) * _TTL_UNIT[found[2]]
+    if not timedelta(hours=1) <= ttl <= timedelta(days=MAX_TTL_DAYS):
+        raise Invalid(f"ttl must be between 1h and {MAX_TTL_DAYS}d, got '{text.strip()}'")
+    return ttl
+
+
+def scope_of(row: store.TokenRow) -> TokenScope | None:
+    """The scope a user's token row carries (None when it carries none)."""
+    if not row.read_only and row.unit_prefix is None and row.scope_workflow_id is None:
+        return None
+    return TokenScope(bool(row.read_only), row.unit_prefix, row.scope_workflow_id)
 
 
 def _digest(secret: str) -> str:
@@ -102,7 +144,9 @@ def issue(
     *,
     fingerprint: str,
     description: str | None,
-    ttl_days: int,
+    ttl: timedelta,
+    name: str | None = None,
+    scope: TokenScope | None = None,
 ) -> IssuedToken:
     """Store a new token for `user` in the caller's transaction (`conn`); only then is it valid.
 
@@ -110,12 +154,14 @@ def issue(
     was checked against in this request (not the file's entry now, which may have changed).
 
     The caller owns the transaction so that what goes with the token (its audit record)
-    commits or rolls back with it.
+    commits or rolls back with it. `scope` is stored as given (the caller checked it).
     """
-    if not 1 <= ttl_days <= MAX_TTL_DAYS:
-        raise Invalid(f"ttl_days must be between 1 and {MAX_TTL_DAYS}")
+    if not timedelta(0) < ttl <= timedelta(days=MAX_TTL_DAYS):
+        raise Invalid(f"a token lives at most {MAX_TTL_DAYS} days")
     now = datetime.now(UTC)
-    return _store(conn, user, fingerprint, description, now, now + timedelta(days=ttl_days))
+    return _store(
+        conn, user, fingerprint, description, now, now + ttl, name=name, scope=scope or None
+    )
 
 
 def issue_runner(
@@ -151,6 +197,8 @@ def _store(
     expires: datetime,
     *,
     workflow_id: int | None = None,
+    name: str | None = None,
+    scope: TokenScope | None = None,
 ) -> IssuedToken:
     lookup = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
@@ -165,8 +213,18 @@ def _store(
         expires_at=expires_at,
         password_fingerprint=fingerprint,
         workflow_id=workflow_id,
+        name=name,
+        read_only=scope.read_only if scope else False,
+        unit_prefix=scope.unit_prefix if scope else None,
+        scope_workflow_id=scope.workflow if scope else None,
     )
-    return IssuedToken(f"{PREFIX}{lookup}_{secret}", token_id, user, expires_at, workflow_id)
+    token = f"{PREFIX}{lookup}_{secret}"
+    return IssuedToken(token, token_id, user, expires_at, workflow_id, name, scope)
+
+
+def lookup_of(row: store.TokenRow) -> str:
+    """What identifies a token where it is listed: `tg_<lookup>`, never its secret."""
+    return f"{PREFIX}{row.lookup}"
 
 
 def revoke(conn: Connection, token_id: int) -> bool:
@@ -201,6 +259,8 @@ class TokenService:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._touched: dict[int, float] = {}  # token id -> monotonic time last_used_at was set
+        self._lock = threading.Lock()
 
     def verify(self, token: str) -> ValidToken | None:
         """The token's row when it is known, unexpired and unrevoked; otherwise None."""
@@ -222,4 +282,23 @@ class TokenService:
         expired = datetime.fromisoformat(row.expires_at) <= datetime.now(UTC)
         if row.revoked_at is not None or expired:
             return None if row.workflow_id is None else EndedToken(row.workflow_id)
-        return ValidToken(row.id, row.user_name, row.password_fingerprint, row.workflow_id)
+        return ValidToken(
+            row.id, row.user_name, row.password_fingerprint, row.workflow_id, scope_of(row)
+        )
+
+    def touch(self, token_id: int) -> None:
+        """Record that the token was just used: a write at most every TOKEN_TOUCH_SECS per
+        token in this process (so `last_used_at` is up to that much, times processes, old)."""
+        now = time.monotonic()
+        with self._lock:
+            last = self._touched.get(token_id)
+            if last is not None and now - last < TOKEN_TOUCH_SECS:
+                return
+            if len(self._touched) >= MAX_TOUCHED:
+                self._touched.clear()
+            self._touched[token_id] = now
+        try:
+            with self.db.write() as conn:
+                store.touch_token(conn, token_id, at=now_text())
+        except SQLAlchemyError as exc:  # a bookkeeping write: never the request's failure
+            log.warning("Recording the use of token %d failed: %s", token_id, exc)

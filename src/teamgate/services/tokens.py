@@ -1,6 +1,7 @@
-"""API tokens as use cases: a caller issues tokens for themselves and revokes the one in use;
-a system administrator revokes all of one user's tokens. Whoever may run a workflow mints
-runner tokens scoped to it, and revokes them.
+"""API tokens as use cases: a caller issues tokens for themselves (optionally scoped), lists
+theirs and revokes one, or the one in use; a system administrator lists and revokes anyone's,
+or all of one user's. Whoever may run a workflow mints runner tokens scoped to it, and revokes
+them.
 
 Each token row is written in the same transaction as its audit record, so there is never a
 token without its `token.create` record, nor a revocation without its `token.revoke`.
@@ -8,42 +9,133 @@ token without its `token.create` record, nor a revocation without its `token.rev
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from teamgate.auth import tokens
 from teamgate.auth.tokens import IssuedToken
 from teamgate.domain.actions import Action
-from teamgate.domain.identity import Principal
-from teamgate.domain.policy import Decision, decide, scope_message, user_resource
-from teamgate.errors import Forbidden, Invalid, Unauthenticated
+from teamgate.domain.identity import Principal, TokenScope
+from teamgate.domain.policy import Decision, Resource, decide, scope_message, user_resource
+from teamgate.domain.text import has_control
+from teamgate.domain.units import normalize_path
+from teamgate.errors import Forbidden, Invalid, NotFound, Unauthenticated
 from teamgate.services import audit
-from teamgate.services.context import ServiceContext, require
+from teamgate.services.context import ServiceContext, check_page, require
 from teamgate.services.workflows import explain_workflow
+from teamgate.storage.db import tokens as token_store
 from teamgate.storage.db import workflows as workflow_store
+from teamgate.storage.db.tokens import TokenPage, TokenRow
 
 # A token is always the caller's own: no grant is needed, and the record says so.
 OWN_TOKEN = Decision(True, "own token")
 BEARER_HINT = "as 'Authorization: Bearer <token>'"
+MAX_NAME = 255
+# Everyone's tokens (`--all`): no user owns this, so only a system administrator may list it.
+EVERYONE = Resource(kind="user", id="*", name="*")
+
+
+def unit_prefix(raw: str) -> str:
+    """A token's unit prefix as unit paths are stored (surrounding spaces and slashes gone,
+    NFC, `//` collapsed), so that `holds_unit` compares like with like; refuses an empty,
+    overlong or unprintable one."""
+    if "\0" in raw or has_control(raw):
+        raise Invalid("unit prefix must not contain control characters")
+    if not raw.strip().strip("/"):
+        raise Invalid("unit prefix must not be empty (e.g. 'dev' for 'dev' and 'dev/...')")
+    try:
+        return normalize_path(raw.strip())
+    except Invalid as exc:
+        raise Invalid(f"unit prefix: {exc}") from None
+
+
+def token_name(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    name = raw.strip()
+    if not name or len(name) > MAX_NAME or has_control(name):
+        raise Invalid(f"token name must be 1 to {MAX_NAME} printable characters")
+    return name
 
 
 def issue_token(
-    ctx: ServiceContext, principal: Principal, *, description: str | None, ttl_days: int
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    description: str | None,
+    ttl: timedelta,
+    name: str | None = None,
+    scope: TokenScope | None = None,
 ) -> IssuedToken:
-    """A new token for the caller, who must have signed in with a password (not a token)."""
+    """A new token for the caller, who must have signed in with a password (not a token).
+
+    `scope` bounds what the token may do (see TokenScope); its unit prefix must be as
+    `unit_prefix` returns it, and its workflow one the caller may read now.
+    """
     if principal.name is None:
         raise Unauthenticated("Sign in with a user name and password to get a token")
     decision = require(decide(principal, Action.TOKEN_CREATE, enforce=ctx.enforce))
     if principal.credential is None:  # for mypy: the decision refused a caller without one
         raise Unauthenticated("Sign in with a user name and password to get a token")
     with ctx.db.write() as conn:
+        if scope is not None and scope.workflow is not None:
+            found = workflow_store.get_workflow(conn, scope.workflow)
+            require(explain_workflow(ctx, principal, conn, found, Action.WORKFLOW_READ))
         issued = tokens.issue(
             conn,
             principal.name,
             fingerprint=principal.credential,
             description=description,
-            ttl_days=ttl_days,
+            ttl=ttl,
+            name=name,
+            scope=scope,
         )
         detail = f"expires {issued.expires_at}"
+        if scope is not None:
+            detail += f", scope: {scope.describe()}"
         audit.record(conn, principal, "token.create", f"token/{issued.id}", decision, detail)
     return issued
+
+
+def list_tokens(
+    ctx: ServiceContext,
+    principal: Principal,
+    *,
+    user: str | None = None,
+    everyone: bool = False,
+    offset: int = 0,
+    limit: int = 100,
+) -> TokenPage:
+    """One page of the tokens of `user` (the caller when None), or of `everyone`: a user
+    lists their own, a system administrator anyone's. Newest first; never a secret."""
+    check_page(offset, limit)
+    if everyone and user is not None:
+        raise Invalid("Ask for one user's tokens or for everyone's, not both")
+    if not everyone and user is None:
+        if principal.name is None:
+            raise Unauthenticated("Sign in to list your tokens")
+        user = principal.name
+    resource = EVERYONE if everyone else user_resource(user or "")
+    require(decide(principal, Action.TOKEN_LIST, resource, enforce=ctx.enforce))
+    with ctx.db.read() as conn:
+        return token_store.list_tokens(conn, user, offset=offset, limit=limit)
+
+
+def revoke_token_id(ctx: ServiceContext, principal: Principal, token_id: int) -> TokenRow:
+    """Revoke one token by id: the caller's own, or anyone's for a system administrator.
+
+    Returns the token as it was before; revoking it again changes nothing and records
+    nothing. Recorded as `token.revoke` on `token/<id>`.
+    """
+    with ctx.db.write() as conn:
+        found = token_store.get_token(conn, token_id)
+        if found is None:
+            raise NotFound(f"No token {token_id}: 'taco token list' shows yours")
+        resource = user_resource(found.user_name)
+        decision = require(decide(principal, Action.TOKEN_REVOKE, resource, enforce=ctx.enforce))
+        if tokens.revoke(conn, token_id):
+            detail = f"token of user '{found.user_name}'"
+            audit.record(conn, principal, "token.revoke", f"token/{token_id}", decision, detail)
+    return found
 
 
 def revoke_token(ctx: ServiceContext, principal: Principal) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 from teamgate.domain.actions import Action
 from teamgate.domain.explanations import Explanation, explain
 from teamgate.domain.identity import ANONYMOUS, Principal
-from teamgate.domain.policy import Decision, Facts, Resource, decide, user_resource
+from teamgate.domain.policy import NO_SHARES, Decision, Facts, Resource, decide, user_resource
 from teamgate.domain.workflows import WorkflowSpec
 from teamgate.errors import Invalid, NotFound
 from teamgate.services import audit
@@ -31,7 +31,8 @@ from teamgate.storage.db.workflows import Workflow, WorkflowFilter, WorkflowPage
 READ, WRITE, DELETE = Action.WORKFLOW_READ, Action.WORKFLOW_WRITE, Action.WORKFLOW_DELETE
 
 
-def workflow_resource(found: Workflow, shared_with: frozenset[int]) -> Resource:
+def workflow_resource(found: Workflow, shared_with: Mapping[int, str]) -> Resource:
+    """The workflow as the policy sees it; `shared_with`: group id → the share's level."""
     return Resource(
         kind="workflow",
         id=str(found.id),
@@ -58,10 +59,10 @@ def explain_workflow(
     found: Workflow,
     action: str,
     *,
-    shares: frozenset[int] | None = None,
+    shares: Mapping[int, str] | None = None,
 ) -> Decision:
     if shares is None:
-        shares = group_store.workflow_group_ids(conn, found.id) if ctx.enforce else frozenset()
+        shares = group_store.workflow_group_ids(conn, found.id) if ctx.enforce else NO_SHARES
     facts = facts_for(ctx, conn, principal)
     return decide(
         principal, action, workflow_resource(found, shares), facts=facts, enforce=ctx.enforce
@@ -90,10 +91,11 @@ def create_workflow(
     """Create a workflow (with the spec's jobs, if any) and its shares in one transaction."""
     owner = _owner(ctx, principal, user)
     with workflows_change(ctx) as conn:
-        if ctx.enforce:  # the creator owns it, but an RBAC deny on its name still applies
-            facts = facts_for(ctx, conn, principal)
-            new = _new_resource(principal, name=f"{owner}/{name}")
-            require(decide(principal, WRITE, new, facts=facts, enforce=True))
+        # The creator owns it, but an RBAC deny on its name still applies; and with access
+        # control off, a scoped token's bound still does.
+        new = _new_resource(principal, name=f"{owner}/{name}")
+        facts = facts_for(ctx, conn, principal)
+        require(decide(principal, WRITE, new, facts=facts, enforce=ctx.enforce))
         groups = _resolve_groups(conn, access_groups)
         created = store.insert_workflow(
             conn,
@@ -106,7 +108,7 @@ def create_workflow(
         jobs = store.insert_jobs(conn, created.id, spec) if spec is not None else 0
         if groups:
             facts = facts_for(ctx, conn, principal)
-            resource = workflow_resource(created, frozenset())
+            resource = workflow_resource(created, NO_SHARES)
             for group_id, group_name in groups:
                 decision = _require_share(ctx, principal, resource, facts, group_id)
                 group_store.share_workflow(conn, created.id, group_id)
@@ -192,7 +194,7 @@ def get_workflow(
         if shared is None:
             raise NotFound(f"Workflow not found with ID: {workflow_id}")
         found, groups = shared.workflow, shared.groups
-        require(explain_workflow(ctx, principal, conn, found, READ, shares=frozenset(groups)))
+        require(explain_workflow(ctx, principal, conn, found, READ, shares=shared.levels))
     run = RunState(workflow_id, shared.run_id, shared.is_canceled, shared.is_archived)
     return found, list(groups.values()), run
 
@@ -218,13 +220,18 @@ def list_workflows(
     after: str | None = None,
 ) -> WorkflowPage:
     """Workflows the caller may read (owner, shared groups, RBAC `workflow.read` patterns
-    minus deny patterns), filtered in the query itself; `after` is a page's `next_cursor`."""
+    minus deny patterns), filtered in the query itself; `after` is a page's `next_cursor`.
+    A token scoped to one workflow lists that one only; one scoped to units lists none."""
     check_page(offset, limit)
     if filters.sort_by is not None and filters.sort_by not in store.SORT_COLUMNS:
         known = ", ".join(sorted(store.SORT_COLUMNS))
         raise Invalid(f"cannot sort by '{filters.sort_by}': use one of {known}")
     if ctx.enforce and principal.name is None:
         require(decide(principal, READ, _new_resource(principal), enforce=True))
+    scope = principal.scope
+    if scope is not None and scope.bounds_workflows:
+        only = scope.workflow if scope.unit_prefix is None else None
+        return _scoped_list(ctx, principal, only, filters, offset=offset, limit=limit, after=after)
     with ctx.db.read() as conn:
         return store.list_workflows(
             conn,
@@ -235,6 +242,33 @@ def list_workflows(
             after=after,
             counts=ctx.counts,
         )
+
+
+def _scoped_list(
+    ctx: ServiceContext,
+    principal: Principal,
+    only: int | None,
+    filters: WorkflowFilter,
+    *,
+    offset: int,
+    limit: int,
+    after: str | None,
+) -> WorkflowPage:
+    """The workflow list of a token scoped to workflow `only` (None: to units, so none):
+    that one workflow, when the caller may read it and it matches `filters`."""
+    with ctx.db.read() as conn:
+        found = store.find_workflow(conn, only) if only is not None else None
+        if found is not None and not explain_workflow(ctx, principal, conn, found, READ).allowed:
+            found = None
+    wanted = filters.description
+    if found is None or (
+        (filters.name is not None and found.name != filters.name)
+        or (filters.user is not None and found.user != filters.user)
+        or (wanted is not None and wanted not in (found.description or ""))
+    ):
+        return WorkflowPage([], offset, limit, 0, False)
+    items = [found] if offset == 0 and after is None else []
+    return WorkflowPage(items, offset, limit, 1, False)
 
 
 def _require_self_or_admin(
@@ -291,7 +325,7 @@ def _explain(
     """
     with ctx.db.read() as conn:
         found = store.get_workflow(conn, workflow_id)
-        shares = group_store.workflow_group_ids(conn, found.id) if enforce else frozenset()
+        shares = group_store.workflow_group_ids(conn, found.id) if enforce else NO_SHARES
         resource = workflow_resource(found, shares)
         hidden = _hidden_from(ctx, principal, conn, resource)
         facts = facts_for(replace(ctx, enforce=enforce), conn, subject)

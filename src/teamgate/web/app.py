@@ -21,7 +21,16 @@ from teamgate.services.lost_jobs import LostJobSettings, LostJobSweeper
 from teamgate.settings import Settings
 from teamgate.storage.blobs import FilesystemBlobStore, open_blob_store
 from teamgate.storage.db.engine import Database, database_url
-from teamgate.web import audit_api, errors, metrics, slurm_api, taco_api, torc_api, units_api
+from teamgate.web import (
+    audit_api,
+    errors,
+    metrics,
+    slurm_api,
+    taco_api,
+    tokens_api,
+    torc_api,
+    units_api,
+)
 from teamgate.web.jobs_api import router as jobs_router
 from teamgate.web.limits import BodySizeLimit
 from teamgate.web.lost_jobs_api import router as lost_jobs_router
@@ -122,6 +131,7 @@ def create_app(
     app.include_router(torc_api.router)
     app.include_router(jobs_router)  # jobs, results and running workflows
     app.include_router(taco_api.router)
+    app.include_router(tokens_api.router)
     app.include_router(units_api.router)
     app.include_router(audit_api.router)
     app.include_router(run_records_router)

@@ -16,7 +16,7 @@ from teamgate.auth.authenticator import Authenticator
 from teamgate.domain.identity import Principal
 from teamgate.services.context import ServiceContext
 from teamgate.web.models import ErrorBody
-from teamgate.web.scoped import check_scope
+from teamgate.web.scoped import check_scope, check_token_scope
 
 T = TypeVar("T")
 
@@ -28,12 +28,12 @@ async def get_principal(request: Request) -> Principal:
     user name or from the client's address. A password the credential cache remembers is
     accepted here on the event loop; everything else (bcrypt, tokens in the database, every
     refusal) is decided by `Authenticator.authenticate` in the thread pool. A runner token's
-    caller is refused (Forbidden, 403) outside its runner calls (web.scoped).
+    caller is refused (Forbidden, 403) outside its runner calls, and a read-only token's
+    outside reads (web.scoped).
     """
     known: Principal | None = getattr(request.state, "principal", None)
     if known is not None:  # already authenticated, before the body was read
-        if known.workflow_scope is not None:
-            check_scope(request, known.workflow_scope)
+        _check_scopes(request, known)
         return known
     authenticator: Authenticator = request.app.state.authenticator
     authorization = request.headers.get("authorization")
@@ -44,9 +44,15 @@ async def get_principal(request: Request) -> Principal:
             authenticator.authenticate, authorization, client=client
         )
     request.state.principal = principal  # a refusal below is recorded as theirs
+    _check_scopes(request, principal)
+    return principal
+
+
+def _check_scopes(request: Request, principal: Principal) -> None:
     if principal.workflow_scope is not None:
         check_scope(request, principal.workflow_scope)
-    return principal
+    if principal.scope is not None:
+        check_token_scope(request, principal.scope)
 
 
 def _one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:

@@ -21,6 +21,7 @@ import re
 from fastapi import Request
 from starlette.routing import compile_path
 
+from teamgate.domain.identity import TokenScope
 from teamgate.domain.policy import scope_message
 from teamgate.errors import Forbidden
 
@@ -105,3 +106,35 @@ def check_scope(request: Request, scope: int) -> None:
             return
         break
     raise Forbidden(scope_message(scope), reason=f"token scoped to workflow {scope}")
+
+
+# What a read-only token may send besides GET and HEAD: ending tokens, and a question that
+# changes nothing. Every other method is refused before the route runs (Terraform's LOCK and
+# UNLOCK, state POSTs, torc job calls included), whatever decide() would say.
+READ_ONLY_WRITES: dict[str, str | None] = {
+    "DELETE /v1/auth/token": None,
+    "DELETE /v1/auth/tokens": None,
+    "DELETE /v1/auth/tokens/{id:int}": None,
+    f"DELETE {TORC}/tokens/{{id:int}}": None,
+    "POST /v1/rbac/test": None,
+}
+_READ_ONLY_WRITES = [
+    (method, compile_path(template)[0])
+    for method, template in (route.split(" ", 1) for route in READ_ONLY_WRITES)
+]
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def check_token_scope(request: Request, scope: TokenScope) -> None:
+    """Refuse (Forbidden) a request of a read-only token that is not a read (decide() bounds
+    everything else a scoped token asks, read-only included; this is the second lock)."""
+    if not scope.read_only or request.method in READ_METHODS:
+        return
+    path = route_path(request)
+    if any(m == request.method and p.match(path) for m, p in _READ_ONLY_WRITES):
+        return
+    message = (
+        f"This token is scoped ({scope.describe()}): it may only read; use a token with a "
+        "wider scope, or sign in with your password"
+    )
+    raise Forbidden(message, reason=f"token scope: {scope.describe()}")

@@ -28,6 +28,7 @@ from teamgate.cli.torc.results import results
 from teamgate.cli.torc.run import run
 from teamgate.cli.torc.slurm import slurm, submit_slurm
 from teamgate.cli.torc.sync_status import sync_status
+from teamgate.cli.torc.tokens import tokens
 from teamgate.cli.torc.workflows import workflows
 
 EPILOG = """
@@ -155,6 +156,7 @@ cli.add_command(reports)
 cli.add_command(access_groups)
 cli.add_command(access)
 cli.add_command(audit)
+cli.add_command(tokens)
 cli.add_command(completion_command("torc"))
 
 

@@ -1,11 +1,12 @@
 """API tokens: only a hash of each secret is stored. A runner token names its one workflow
-(`workflow_id`); a user's own token names none."""
+(`workflow_id`); a user's own token names none, and may carry a scope its user chose
+(`read_only`, `unit_prefix`, `scope_workflow_id`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from teamgate.domain.jobs import STATUSES
 from teamgate.storage.db.job_runs import COMPLETE_OR_DISABLED
@@ -28,6 +29,17 @@ class TokenRow:
     revoked_at: str | None
     password_fingerprint: str | None
     workflow_id: int | None = None  # a runner token's workflow
+    name: str | None = None
+    last_used_at: str | None = None
+    read_only: bool = False
+    unit_prefix: str | None = None
+    scope_workflow_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPage:
+    items: list[TokenRow]
+    total: int
 
 
 def insert_token(
@@ -41,6 +53,10 @@ def insert_token(
     expires_at: str,
     password_fingerprint: str,
     workflow_id: int | None = None,
+    name: str | None = None,
+    read_only: bool = False,
+    unit_prefix: str | None = None,
+    scope_workflow_id: int | None = None,
 ) -> int:
     return int(
         conn.execute(
@@ -54,6 +70,10 @@ def insert_token(
                 expires_at=expires_at,
                 password_fingerprint=password_fingerprint,
                 workflow_id=workflow_id,
+                name=name,
+                read_only=read_only,
+                unit_prefix=unit_prefix,
+                scope_workflow_id=scope_workflow_id,
             )
             .returning(api_token.c.id)
         ).scalar_one()
@@ -63,6 +83,30 @@ def insert_token(
 def find_token(conn: Connection, lookup: str) -> TokenRow | None:
     row = conn.execute(select(api_token).where(api_token.c.lookup == lookup)).first()
     return TokenRow(**row._mapping) if row else None
+
+
+def get_token(conn: Connection, token_id: int) -> TokenRow | None:
+    """The token with id `token_id`, or None."""
+    row = conn.execute(select(api_token).where(api_token.c.id == token_id)).first()
+    return TokenRow(**row._mapping) if row else None
+
+
+def list_tokens(conn: Connection, user: str | None, *, offset: int, limit: int) -> TokenPage:
+    """One page of the tokens of `user` (None: everyone's), newest first, runner tokens
+    included (they are the user's too)."""
+    query = select(api_token)
+    count = select(func.count()).select_from(api_token)
+    if user is not None:
+        query = query.where(api_token.c.user_name == user)
+        count = count.where(api_token.c.user_name == user)
+    rows = conn.execute(query.order_by(api_token.c.id.desc()).offset(offset).limit(limit)).all()
+    total = int(conn.execute(count).scalar_one())
+    return TokenPage([TokenRow(**r._mapping) for r in rows], total)
+
+
+def touch_token(conn: Connection, token_id: int, *, at: str) -> None:
+    """Record that the token was used at `at`."""
+    conn.execute(update(api_token).where(api_token.c.id == token_id).values(last_used_at=at))
 
 
 def revoke_token(conn: Connection, token_id: int, *, at: str) -> bool:
