@@ -39,6 +39,7 @@ WITH_EXAMPLES = [
     "torc access",
     "torc access check",
     "torc access explain",
+    "torc access who",
     "torc completion",
     "taco",
     "taco login",
@@ -57,6 +58,7 @@ WITH_EXAMPLES = [
     "taco unit push",
     "taco unit lock",
     "taco unit unlock",
+    "taco unit access",
     "taco completion",
 ]
 
