@@ -351,9 +351,10 @@ alias(rbac_user, "list", "ls")
 def rbac_group() -> None:
     """Give access groups (by name) roles: every member holds them while a member.
 
-    Members are managed with `torc access-groups add-user/remove-user`; a member who
-    leaves the group, or a role revoked from it, stops counting within a second. Deny
-    rules still win, and `taco rbac test --explain` names the group a rule came through.
+    Members are managed with `torc access-groups add-user` and `remove-user`; a member who
+    leaves the group, or a role revoked from it, stops counting within a second. Deny rules
+    still win, and `taco rbac test --explain` names the group a rule came through. Whoever
+    administers a group chooses who holds its roles.
     """
 
 
@@ -370,7 +371,11 @@ def rbac_group() -> None:
 @command
 @pass_options
 def group_assign(opts: Options, group: str, role_id: str) -> None:
-    """Give every member of GROUP the role ROLE_ID (an error if the group has it already)."""
+    """Give every member of GROUP a role.
+
+    Members hold ROLE_ID while they are members; an error if GROUP already has it.
+    GROUP is the access group's name (torc access-groups list).
+    """
     answer(
         opts,
         lambda c: c.assign_group_role(group, role_id),
@@ -390,7 +395,7 @@ def group_assign(opts: Options, group: str, role_id: str) -> None:
 @command
 @pass_options
 def group_revoke(opts: Options, group: str, role_id: str) -> None:
-    """Take the role ROLE_ID away from GROUP (and so from its members)."""
+    """Take a role away from GROUP (and so from its members)."""
     answer(
         opts,
         lambda c: c.revoke_group_role(group, role_id),
@@ -408,7 +413,10 @@ def group_revoke(opts: Options, group: str, role_id: str) -> None:
 @command
 @pass_options
 def group_list(opts: Options) -> None:
-    """List the roles given to access groups, one row per group and role."""
+    """List the roles given to access groups.
+
+    One row per group and role, with who assigned it and when.
+    """
     headers = ("GROUP", "ROLE", "ASSIGNED BY", "ASSIGNED")
 
     def row(g: dict[str, Any]) -> tuple[Any, ...]:
