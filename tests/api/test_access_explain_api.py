@@ -115,7 +115,7 @@ def test_the_answer_in_full(server: App) -> None:
             {
                 "check": "groups",
                 "matched": True,
-                "detail": "shared with group(s) 1; dave belongs to 'data-team' (1)",
+                "detail": "shared with group(s) 1 (write); dave belongs to 'data-team' (1, write)",
             },
             {"check": "allow rules", "matched": False, "detail": "none match"},
         ],
@@ -224,10 +224,11 @@ def test_a_caller_who_may_not_read_the_workflow_learns_only_the_decision(server:
             assert not any(secret in response.text for secret in SECRETS), response.text
 
 
-@pytest.mark.parametrize("action", ["workflow.write", "workflow.delete"])
+@pytest.mark.parametrize("action", ["workflow.write"])
 def test_other_actions_give_the_decision_but_not_what_made_it(server: App, action: str) -> None:
-    """dave's group lets him change workflow 1 although he may not read it: he is told he
-    may, not that the group (or whose workflow it is) is why; bob's stays a plain refusal."""
+    """dave's group (a write-level share) lets him change workflow 1 although he may not
+    read it: he is told he may, not that the group (or whose workflow it is) is why; bob's
+    stays a plain refusal."""
     with client(server, "dave") as dave:
         shared, private = (
             dave.get(f"/torc-service/v1/access_explain/{w}/dave", params={"action": action})
@@ -277,6 +278,6 @@ def test_a_caller_who_may_read_the_workflow_sees_every_fact(server: App) -> None
     """carol reads alice's workflow 1 through data-team, so she is told so in full."""
     with client(server, "carol") as carol:
         result = carol.get("/torc-service/v1/access_explain/1/carol").json()
-    assert result["reason"] == "group 'data-team'"
+    assert result["reason"] == "group 'data-team' (write)"
     assert [s["check"] for s in result["steps"]] == CHECKS
     assert {"check": "owner", "matched": False, "detail": "owned by alice"} in result["steps"]

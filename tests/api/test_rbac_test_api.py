@@ -98,8 +98,9 @@ def test_the_owner_of_a_unit_is_its_real_owner(server: App, asker: str) -> None:
 
 def test_a_share_with_the_users_group_is_seen(server: App) -> None:
     result = rbac_test(server, "dave", email="dave", action="unit.write", resource="prod/vault")
-    assert (result["status"], result["reason"]) == ("allowed", "group 'ops'")
-    assert step(result, "groups")["detail"] == "shared with group(s) 1; dave belongs to 'ops' (1)"
+    assert (result["status"], result["reason"]) == ("allowed", "group 'ops' (write)")
+    detail = "shared with group(s) 1 (write); dave belongs to 'ops' (1, write)"
+    assert step(result, "groups")["detail"] == detail
 
 
 @pytest.mark.parametrize(
@@ -150,7 +151,8 @@ def test_a_caller_who_may_not_read_the_unit_learns_no_owner_or_share(
 def test_a_system_administrator_sees_the_owner_and_shares(server: App) -> None:
     result = rbac_test(server, "alice", email="bob", action="unit.read", resource="prod/vault")
     assert step(result, "owner")["detail"] == "owned by carol"
-    assert step(result, "groups")["detail"] == "shared with group(s) 1; bob belongs to none of them"
+    detail = "shared with group(s) 1 (write); bob belongs to none of them"
+    assert step(result, "groups")["detail"] == detail
 
 
 # -- creating a unit: the same code path as the server -------------------------------------

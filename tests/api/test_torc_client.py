@@ -542,7 +542,7 @@ def test_create_workflow_with_access_groups(any_mode: Deployment) -> None:
     assert api.workflows.get_workflow(workflow_id).access_groups == [first.name, second.name]
     assert group_names(api.access.list_workflow_groups(workflow_id)) == [first.name, second.name]
     check = api.access.check_workflow_access(workflow_id, "carol")
-    assert (check.has_access, check.reason) == (True, f"group '{second.name}'")
+    assert (check.has_access, check.reason) == (True, f"group '{second.name}' (write)")
 
 
 @pytest.mark.parametrize("with_known_group", [False, True])

@@ -1,8 +1,8 @@
 """`torc access explain` and `taco rbac test --explain` against a real server (issue 5).
 
 One server for the module, set up as in the tutorial: ml-team (1: alice, bob) and data-team
-(2: carol, dave); alice's workflow 1 is shared with ml-team, her workflow 3 with data-team, and
-carol owns workflow 2. RBAC adds rules on workflows for dave and on units for bob.
+(2: carol, dave); alice's workflow 1 is shared with ml-team, her workflow 3 with data-team (at
+level admin), and carol owns workflow 2. RBAC adds rules on workflows for dave and on units for bob.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def _tutorial(server: Server, root: Path) -> None:
         spec.write_text(SPEC.format(name=name))
         ok(torc(server, owner, "workflows", "create", str(spec)))
     ok(torc(server, "alice", "access-groups", "add-workflow", "1", "1"))
-    ok(torc(server, "alice", "access-groups", "add-workflow", "3", "2"))
+    ok(torc(server, "alice", "access-groups", "add-workflow", "3", "2", "--access", "admin"))
 
 
 def _units(server: Server) -> None:
@@ -118,9 +118,9 @@ def test_carol_in_the_group_the_workflow_is_shared_with(server: Server) -> None:
         "  · caller: carol; action workflow.read on alice/report",
         "  · deny rules: none match",
         "  · owner: owned by alice",
-        "  ✓ groups: shared with group(s) 2; carol belongs to 'data-team' (2)",
+        "  ✓ groups: shared with group(s) 2 (admin); carol belongs to 'data-team' (2, admin)",
         "  · allow rules: none match",
-        "Decision: allowed (group 'data-team')",
+        "Decision: allowed (group 'data-team' (admin))",
     ]
 
 
@@ -141,7 +141,7 @@ def test_explain_takes_the_workflow_first_like_check(server: Server) -> None:
 
 def test_carol_not_in_the_group_the_workflow_is_shared_with(server: Server) -> None:
     out = ok(torc(server, "alice", "access", "explain", "1", "carol"))
-    assert "  · groups: shared with group(s) 1; carol belongs to none of them" in out
+    assert "  · groups: shared with group(s) 1 (write); carol belongs to none of them" in out
     assert out.splitlines()[-1] == (
         "Decision: denied (no matching grant): User 'carol' does not have access to workflow 1"
     )
@@ -152,7 +152,7 @@ def test_carol_not_in_the_group_the_workflow_is_shared_with(server: Server) -> N
     [
         # every grant is listed; the first in decide()'s order decides (alice: RBAC admin too)
         ("alice", "1", "read", {"owner", "groups", "allow rules"}, "owner"),
-        ("bob", "1", "write", {"groups"}, "group 'ml-team'"),
+        ("bob", "1", "write", {"groups"}, "group 'ml-team' (write)"),
         ("carol", "2", "delete", {"owner"}, "owner"),
         ("carol", "1", "read", set(), "no matching grant"),
         (
@@ -194,7 +194,8 @@ def test_deny_rules_name_their_permission_and_role(server: Server) -> None:
         "  ✗ deny rules: rule deny:workflow.delete:alice/* "
         "of permission 'keep-alice' via role 'auditor'"
     ) in out
-    assert "  ✓ groups: shared with group(s) 2; dave belongs to 'data-team' (2)" in out
+    groups = "  ✓ groups: shared with group(s) 2 (admin); dave belongs to 'data-team' (2, admin)"
+    assert groups in out
     assert "Decision: denied (explicit deny by rule" in out
 
 

@@ -514,7 +514,7 @@ def test_taco_rbac_tokens_and_units(server: Server, tmp_path: Path) -> None:
     assert held.startswith("lock held by user 'bob' (lock ") and ", taco@" in held
     assert by_action["unit.lock"]["detail"].startswith("lock ")
     assert ", Who 'taco@" in by_action["unit.lock"]["detail"]  # what bob's client said
-    assert by_action["unit.share"]["detail"] == "group 1 'devs'"
+    assert by_action["unit.share"]["detail"] == "group 1 'devs' (write)"
     assert by_action["rbac.user.assign"]["detail"] == "role 'developer'"
     assert by_action["rbac.permission.create"]["detail"] == "allow:unit.read,unit.lock:dev/*"
     assert by_action["rbac.init"]["reason"] == "system administrator"

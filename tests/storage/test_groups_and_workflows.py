@@ -52,12 +52,12 @@ def test_memberships_and_cascade_on_group_delete(database: Database) -> None:
         groups.add_member(conn, group.id, user="bob", role="member")
     with database.read() as conn:
         assert groups.user_memberships(conn, "bob") == [(group.id, "g", "admin")]
-        assert groups.workflow_group_ids(conn, wf.id) == {group.id}
+        assert groups.workflow_group_ids(conn, wf.id) == {group.id: "write"}
     with database.write() as conn:
         groups.delete_group(conn, group.id)
     with database.read() as conn:
         assert groups.user_memberships(conn, "bob") == []
-        assert groups.workflow_group_ids(conn, wf.id) == frozenset()
+        assert groups.workflow_group_ids(conn, wf.id) == {}
         with pytest.raises(NotFound, match="Group not found with ID"):
             groups.list_members(conn, group.id, offset=0, limit=10)
 

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Connection, text
 
 from teamgate.domain.identity import Principal
+from teamgate.domain.levels import LEVELS
 from teamgate.domain.policy import Facts, Grant, Resource, RuleSet, decide
 from teamgate.domain.rules import Effect, parse_rule
 from teamgate.errors import Invalid
@@ -98,18 +99,24 @@ def give_rules(world: World, action: str, names: list[str]) -> None:
         world.rules[user] = rule_set(allow, deny, action, rng)
 
 
-def add_workflows(conn: Connection, world: World, count: int) -> dict[int, frozenset[int]]:
-    """Random workflows and their shares: workflow id → group ids."""
+def random_shares(rng: random.Random, group_ids: list[int]) -> dict[int, str]:
+    """Up to two of `group_ids`, each with a random share level (any level may read)."""
+    chosen = rng.sample(group_ids, rng.randint(0, min(2, len(group_ids))))
+    return {g: rng.choice(LEVELS) for g in chosen}
+
+
+def add_workflows(conn: Connection, world: World, count: int) -> dict[int, dict[int, str]]:
+    """Random workflows and their shares: workflow id → group id → level."""
     rng, group_ids = world.rng, sorted({g for m in world.memberships.values() for g in m})
-    shares: dict[int, frozenset[int]] = {}
+    shares: dict[int, dict[int, str]] = {}
     for _ in range(count):
         description = rng.choice([None, "x", "a%", "b"])
         created = workflows.insert_workflow(
             conn, name=rng.choice(NAMES), user=rng.choice(USERS), description=description
         )
-        chosen = frozenset(rng.sample(group_ids, rng.randint(0, min(2, len(group_ids)))))
-        for group_id in chosen:
-            groups.share_workflow(conn, created.id, group_id)
+        chosen = random_shares(rng, group_ids)
+        for group_id, level in chosen.items():
+            groups.share_workflow(conn, created.id, group_id, access=level)
         shares[created.id] = chosen
     return shares
 
@@ -118,18 +125,20 @@ def random_path(rng: random.Random) -> str:
     return "/".join(rng.choice(SEGMENTS) for _ in range(rng.randint(1, 3)))
 
 
-def add_units(conn: Connection, world: World, count: int) -> dict[str, frozenset[int]]:
-    """Random units and their shares: path → group ids."""
+def add_units(conn: Connection, world: World, count: int) -> dict[str, dict[int, str]]:
+    """Random units and their shares: path → group id → level."""
     rng, group_ids = world.rng, sorted({g for m in world.memberships.values() for g in m})
-    shares: dict[str, frozenset[int]] = {}
+    shares: dict[str, dict[int, str]] = {}
     while len(shares) < count:
         path = random_path(rng)
         if path in shares:
             continue
         created = units.insert_unit(conn, path, owner=rng.choice(USERS))
-        chosen = frozenset(rng.sample(group_ids, rng.randint(0, min(2, len(group_ids)))))
-        for group_id in chosen:
-            units.add_share(conn, created.id, group_id, path=path, group=str(group_id))
+        chosen = random_shares(rng, group_ids)
+        for group_id, level in chosen.items():
+            units.add_share(
+                conn, created.id, group_id, path=path, group=str(group_id), access=level
+            )
         shares[path] = chosen
     return shares
 
@@ -231,7 +240,7 @@ def test_unit_list_equals_decide_for_every_item(database: Database, seed: int) -
             assert all(len(page.items) == limit for page in pages[:-1])
 
 
-def _unit_resource(found: Unit, shares: frozenset[int]) -> Resource:
+def _unit_resource(found: Unit, shares: dict[int, str]) -> Resource:
     return Resource("unit", found.path, found.path, owner=found.owner, shared_with=shares)
 
 

@@ -22,7 +22,7 @@ from teamgate.domain.policy import (
 from teamgate.domain.rules import ACTIONS, parse_rule
 
 WF = Resource(
-    kind="workflow", id="1", name="alice/train", owner="alice", shared_with=frozenset({2})
+    kind="workflow", id="1", name="alice/train", owner="alice", shared_with={2: "write"}
 )
 UNIT = Resource(kind="unit", id="dev/a", name="dev/a", owner="alice")
 carol = Principal("carol")
@@ -43,7 +43,7 @@ DATA_TEAM = Facts(groups={2: "data-team"})
     [
         (alice, "workflow.read", WF, Facts(), True, "owner"),
         (carol, "workflow.read", WF, Facts(), False, "no matching grant"),
-        (carol, "workflow.read", WF, DATA_TEAM, True, "group 'data-team'"),
+        (carol, "workflow.read", WF, DATA_TEAM, True, "group 'data-team' (write)"),
         (carol, "workflow.delete", WF, Facts(groups={3: "ml-team"}), False, "no matching grant"),
         (anon, "workflow.read", WF, Facts(), False, "anonymous"),
         # system administrators do not silently read other users' workflows
@@ -558,7 +558,7 @@ def test_explain_walks_every_check_and_agrees_with_decide() -> None:
     )
     found = explain(carol, "workflow.read", WF, facts=facts, enforce=True)
     assert found.decision == decide(carol, "workflow.read", WF, facts=facts, enforce=True)
-    assert found.decision.reason == "group 'data-team'"
+    assert found.decision.reason == "group 'data-team' (write)"
     steps = {s.check: s for s in found.steps}
     assert list(steps) == [
         "access control",
@@ -569,7 +569,7 @@ def test_explain_walks_every_check_and_agrees_with_decide() -> None:
         "allow rules",
     ]
     assert steps["owner"].detail == "owned by alice" and not steps["owner"].matched
-    assert steps["groups"].matched and "'data-team' (2)" in steps["groups"].detail
+    assert steps["groups"].matched and "'data-team' (2, write)" in steps["groups"].detail
     # every matching allow rule is listed, not only the first
     assert "read-alice" in steps["allow rules"].detail
     assert "train" in steps["allow rules"].detail

@@ -74,6 +74,22 @@ def warn(answer: Any) -> None:
         click.echo(f"Warning: {answer['warning']}", err=True)
 
 
+def access_option(kind: str) -> Callable[[F], F]:
+    """`--access read|write|admin`: the level of a share of a `kind` (workflow or unit)."""
+    what = {
+        "workflow": "read: see it, its jobs, results and events; write: also run, cancel, "
+        "reset and change it; admin: also delete and re-share it",
+        "unit": "read: read state and versions; write: also write, lock and restore; "
+        "admin: also delete and re-share it",
+    }[kind]
+    return click.option(
+        "--access",
+        type=click.Choice(["read", "write", "admin"]),
+        default=None,
+        help=f"The share's level [default: write]. {what}.",
+    )
+
+
 def examples(*lines: str) -> str:
     """A help epilog of example command lines, kept as written (click's \\b)."""
     return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)

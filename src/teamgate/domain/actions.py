@@ -41,6 +41,9 @@ class Action(StrEnum):
     RBAC_INIT = "rbac.init"
     TOKEN_CREATE = "token.create"  # only against a password, never another token
     TOKEN_REVOKE = "token.revoke"  # a user's tokens: that user
+    TOKEN_LIST = "token.list"  # a user's tokens: that user, or a system administrator
+    ACCESS_WHO = "access.who"  # who can reach a workflow or unit: its owner, admin-level
+    # groups, RBAC managers and system administrators
 
 
 RULE_ACTIONS: tuple[Action, ...] = (
@@ -90,5 +93,5 @@ class DecidedBy(StrEnum):
     NOT_SELF = "not_self"
     FIRST_CALLER = "first_caller"  # rbac init with no administrator configured
     TOKEN = "token"  # refused: signed in with a token where a password is needed
-    SCOPE = "scope"  # refused: a runner token reaches its one workflow's runner calls only
+    SCOPE = "scope"  # refused: outside the scope of the token signed in with
     OTHER = "other"  # a decision made by hand (tests only)

@@ -55,6 +55,7 @@ SELF_MESSAGES: dict[str, str] = {
     Action.USER_GROUPS: "may only list their own groups (system administrators may list anyone's)",
     Action.TOKEN_REVOKE: "may only revoke their own tokens (system administrators may revoke "
     "anyone's)",
+    Action.TOKEN_LIST: "may only list their own tokens (system administrators may list anyone's)",
 }
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from teamgate.domain.actions import DecidedBy
 from teamgate.domain.identity import Principal
+from teamgate.domain.levels import allows as level_allows
 from teamgate.domain.policy import NO_FACTS, Decision, Facts, Grant, Resource, decide
 from teamgate.domain.rules import Effect
 
@@ -136,22 +137,27 @@ def _resource_steps(
     denies = matching_grants(facts, Effect.DENY, action, resource.name)
     allows = matching_grants(facts, Effect.ALLOW, action, resource.name)
     owner = resource.owner or ("nobody: not created yet" if resource.new else "nobody")
-    shared = sorted(resource.shared_with)
+    levels = resource.shared_with
+    shared = sorted(levels)
     mine = [gid for gid in shared if gid in facts.groups]
+    enough = [gid for gid in mine if level_allows(levels[gid], resource.kind, action)]
     groups = (
         "not shared with any group"
         if not shared
-        else f"shared with group(s) {', '.join(map(str, shared))}; "
+        else "shared with group(s) " + ", ".join(f"{g} ({levels[g]})" for g in shared) + "; "
         + (
-            f"{principal.name} belongs to " + ", ".join(f"'{facts.groups[g]}' ({g})" for g in mine)
+            f"{principal.name} belongs to "
+            + ", ".join(f"'{facts.groups[g]}' ({g}, {levels[g]})" for g in mine)
             if mine
             else f"{principal.name} belongs to none of them"
         )
     )
+    if mine and not enough:
+        groups += f"; no level of theirs allows {action}"
     return [
         Step("deny rules", bool(denies), _grants_text(denies)),
         Step("owner", resource.owner == principal.name, f"owned by {owner}"),
-        Step("groups", bool(mine), groups),
+        Step("groups", bool(enough), groups),
         Step("allow rules", bool(allows), _grants_text(allows)),
     ]
 

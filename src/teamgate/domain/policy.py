@@ -6,29 +6,40 @@ anonymous → deny; RBAC deny → deny; owner → allow; shared group → allow;
 RBAC allow → allow; otherwise deny. A unit not created yet has no owner: before `rbac init`
 its creator may create it, afterwards creating needs an RBAC allow for unit.write.
 
+A share gives its group a level (`domain.levels`): `read`, `write` (the default) or `admin`;
+a member gets what the level allows, and the reason names the group and the level that did.
+RBAC rules come from the roles a user holds and the roles of the groups they are in (the
+reason then says "via role 'x' of group 'y'").
+
 Sharing (`workflow.share`, `unit.share`) needs the right to share that resource: its owner,
-an RBAC allow for the share action on its name (for a unit, `unit.share` or, as before
-`unit.share` existed, `workflow.share`), or a system administrator (audited as such). A
-group's admin gets no right over what they do not control. Unsharing (`*.unshare`, decided
-under the same rules) is also open to the admins of the group losing access. Deny rules win
-in both. Administrative actions are decided in `domain.admin_decisions`.
+a group it is shared with at level `admin`, an RBAC allow for the share action on its name
+(for a unit, `unit.share` or, as before `unit.share` existed, `workflow.share`), or a system
+administrator (audited as such). A group's admin gets no right over what they do not
+control. Unsharing (`*.unshare`, decided under the same rules) is also open to the admins of
+the group losing access. Deny rules win in both. Asking who can reach a resource
+(`access.who`) is for its owner, its `admin`-level groups, RBAC managers and system
+administrators. Administrative actions are decided in `domain.admin_decisions`.
 
 A runner token's caller (`Principal.workflow_scope`) is bounded before anything else: only
 `SCOPED_ACTIONS` (reading the workflow, and workflow.write, which claiming, starting and
 completing its jobs need) on that one workflow can be allowed, and then only if the user
-could do them. The scope belongs to the credential, so it holds with access control off too.
+could do them. A user's own token may carry a scope too (`TokenScope`: read-only, a unit
+prefix, one workflow), applied the same way. Scopes belong to the credential, so they hold
+with access control off too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 from teamgate.domain import admin_decisions as admin
 from teamgate.domain.actions import SHARE_RULES, Action, DecidedBy
 from teamgate.domain.admin_decisions import Verdict, allow, deny
-from teamgate.domain.identity import Principal
+from teamgate.domain.identity import Principal, TokenScope
+from teamgate.domain.levels import allows, weakest_allowing
 from teamgate.domain.rules import Effect, PatternIndex, Rule
 
 # Short names for the actions services ask about most (see domain.actions for all of them).
@@ -40,14 +51,19 @@ RBAC_RESOURCE_NAME = "*"
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """A rule as one user holds it: through which permission and role."""
+    """A rule as one user holds it: through which permission and role, and for a role of an
+    access group, through which group."""
 
     rule: Rule
     permission: str
     role: str
+    group: str | None = None
 
     def describe(self) -> str:
-        return f"rule {self.rule.text} of permission '{self.permission}' via role '{self.role}'"
+        via = f"role '{self.role}'"
+        if self.group is not None:
+            via += f" of group '{self.group}'"
+        return f"rule {self.rule.text} of permission '{self.permission}' via {via}"
 
 
 class RuleSet:
@@ -100,8 +116,12 @@ class RuleSet:
 EMPTY_RULES = RuleSet()
 
 
+NO_SHARES: Mapping[int, str] = MappingProxyType({})
+
+
 class Resource(NamedTuple):
-    """What is being accessed. `name` is the RBAC resource name (unit path, `owner/name`).
+    """What is being accessed. `name` is the RBAC resource name (unit path, `owner/name`);
+    `shared_with` maps each group it is shared with to the share's level.
 
     A NamedTuple rather than a frozen dataclass: one is built per request and per listed
     item, and tuple construction is several times cheaper. `new`: not created yet (a unit
@@ -112,7 +132,7 @@ class Resource(NamedTuple):
     id: str  # as shown in messages: workflow id, unit path
     name: str
     owner: str | None = None
-    shared_with: frozenset[int] = frozenset()
+    shared_with: Mapping[int, str] = NO_SHARES
     new: bool = False
 
 
@@ -159,6 +179,45 @@ class Decision(NamedTuple):
 # What a runner token may be allowed, on its own workflow only: the runner's calls (claim,
 # start, complete, register a compute node) are decided as workflow.write.
 SCOPED_ACTIONS: frozenset[str] = frozenset({Action.WORKFLOW_READ, Action.WORKFLOW_WRITE})
+# What a read-only token may be allowed: reading, questions about access, and its tokens.
+READ_ACTIONS: frozenset[str] = frozenset(
+    {
+        Action.WORKFLOW_READ,
+        Action.WORKFLOW_SHARES,
+        Action.UNIT_READ,
+        Action.GROUP_READ,
+        Action.USER_GROUPS,
+        Action.ACCESS_CHECK,
+        Action.ACCESS_EXPLAIN,
+        Action.ACCESS_WHO,
+        Action.AUDIT_READ,
+    }
+)
+# What a token scoped to units under a prefix, or to one workflow, may be allowed on them.
+UNIT_ACTIONS: frozenset[str] = frozenset(
+    {
+        Action.UNIT_READ,
+        Action.UNIT_WRITE,
+        Action.UNIT_LOCK,
+        Action.UNIT_DELETE,
+        Action.UNIT_SHARE,
+        Action.UNIT_UNSHARE,
+        Action.ACCESS_WHO,
+    }
+)
+WORKFLOW_ACTIONS: frozenset[str] = frozenset(
+    {
+        Action.WORKFLOW_READ,
+        Action.WORKFLOW_WRITE,
+        Action.WORKFLOW_DELETE,
+        Action.WORKFLOW_SHARE,
+        Action.WORKFLOW_SHARES,
+        Action.WORKFLOW_UNSHARE,
+        Action.ACCESS_WHO,
+    }
+)
+# Whatever its scope, a token may list and revoke its user's tokens (ending access is safe).
+_ALWAYS_IN_SCOPE: frozenset[str] = frozenset({Action.TOKEN_LIST, Action.TOKEN_REVOKE})
 
 _SHARES: frozenset[str] = frozenset({Action.WORKFLOW_SHARE, Action.UNIT_SHARE})
 _UNSHARES: frozenset[str] = frozenset({Action.WORKFLOW_UNSHARE, Action.UNIT_UNSHARE})
@@ -200,11 +259,15 @@ def _decide(
         outside = _outside_scope(principal.workflow_scope, action, resource)
         if outside is not None:
             return outside
+    if principal.scope is not None:
+        outside = outside_token_scope(principal.scope, action, resource)
+        if outside is not None:
+            return outside
     if action == Action.RBAC_INIT:
         return admin.decide_rbac_init(principal, admins_configured=facts.admins_configured)
     if action == Action.TOKEN_CREATE:
         return admin.decide_token(principal)
-    if action == Action.TOKEN_REVOKE:  # else anyone could end anyone's tokens
+    if action in (Action.TOKEN_REVOKE, Action.TOKEN_LIST):  # else anyone could see or end
         return admin.decide_self(principal, action, _needs(action, resource).owner)
     if not enforce:
         return allow(DecidedBy.DISABLED, "access control disabled")
@@ -239,6 +302,41 @@ def _outside_scope(scope: int, action: str, resource: Resource | None) -> Verdic
     return deny(DecidedBy.SCOPE, f"token scoped to workflow {scope}", scope_message(scope))
 
 
+def outside_token_scope(
+    scope: TokenScope, action: str, resource: Resource | None
+) -> Verdict | None:
+    """The refusal of what a token with `scope` may never do; None when the call is within
+    it (the normal decision still applies)."""
+    if action in _ALWAYS_IN_SCOPE:
+        return None
+    if scope.read_only and action not in READ_ACTIONS:
+        return _out_of_scope(scope, "it may only read")
+    if scope.unit_prefix is not None and not (
+        action in UNIT_ACTIONS
+        and resource is not None
+        and resource.kind == "unit"
+        and scope.holds_unit(resource.name)
+    ):
+        return _out_of_scope(scope, f"it reaches only units under '{scope.unit_prefix}'")
+    if scope.workflow is not None and not (
+        action in WORKFLOW_ACTIONS
+        and resource is not None
+        and resource.kind == "workflow"
+        and resource.id == str(scope.workflow)
+        and not resource.new
+    ):
+        return _out_of_scope(scope, f"it reaches only workflow {scope.workflow}")
+    return None
+
+
+def _out_of_scope(scope: TokenScope, why: str) -> Verdict:
+    message = (
+        f"This token is scoped ({scope.describe()}): {why}; use a token with a wider scope, "
+        "or sign in with your password"
+    )
+    return deny(DecidedBy.SCOPE, f"token scope: {scope.describe()}", message)
+
+
 def _decide_named(
     principal: Principal,
     action: str,
@@ -260,6 +358,8 @@ def _decide_named(
         return _decide_share(principal, resource, facts)
     if action in _UNSHARES:
         return _decide_unshare(principal, resource, group, facts)
+    if action == Action.ACCESS_WHO:
+        return _decide_who(principal, resource, facts)
     if action == Action.WORKFLOW_SHARES:
         # A system administrator manages sharing, so sees a workflow's shares (not its content).
         if principal.is_admin:
@@ -297,12 +397,53 @@ def _decide_share(principal: Principal, resource: Resource, facts: Facts) -> Ver
         return deny(DecidedBy.DENY_RULE, reason, _no_share(principal, resource))
     if resource.owner is not None and resource.owner == principal.name:
         return allow(DecidedBy.OWNER, "owner")
+    via_group = _group_allowing(resource, facts, _share_action(resource))
+    if via_group is not None:
+        return via_group
     allowed = _share_rule(facts, Effect.ALLOW, resource)
     if allowed is not None:
         return allow(DecidedBy.RULE, allowed.describe())
     if principal.is_admin:
         return allow(DecidedBy.ADMIN, "system administrator")
     return deny(DecidedBy.NO_GRANT, "no matching grant", _no_share(principal, resource))
+
+
+def _share_action(resource: Resource) -> str:
+    return Action.UNIT_SHARE if resource.kind == "unit" else Action.WORKFLOW_SHARE
+
+
+def _group_allowing(resource: Resource, facts: Facts, action: str) -> Verdict | None:
+    """The allow by the first group (by id) that the resource is shared with, that the
+    caller is in, and whose share level allows `action`; None when there is none."""
+    if not resource.shared_with or not facts.groups:
+        return None
+    for group_id in sorted(resource.shared_with):
+        name = facts.groups.get(group_id)
+        level = resource.shared_with[group_id]
+        if name is not None and allows(level, resource.kind, action):
+            return allow(DecidedBy.GROUP, f"group '{name}' ({level})")
+    return None
+
+
+def _decide_who(principal: Principal, resource: Resource, facts: Facts) -> Verdict:
+    """Who can reach a resource: its owner, its admin-level groups, RBAC managers and system
+    administrators may ask."""
+    if resource.owner is not None and resource.owner == principal.name:
+        return allow(DecidedBy.OWNER, "owner")
+    via_group = _group_allowing(resource, facts, Action.ACCESS_WHO)
+    if via_group is not None:
+        return via_group
+    if principal.is_admin:
+        return allow(DecidedBy.ADMIN, "system administrator")
+    rules = facts.rules
+    manager = rules.match(Effect.ALLOW, Action.RBAC_MANAGE, RBAC_RESOURCE_NAME)
+    if manager is not None and not rules.match(Effect.DENY, RBAC_MANAGE, RBAC_RESOURCE_NAME):
+        return allow(DecidedBy.RULE, manager.describe())
+    message = (
+        f"User '{principal.name}' may not ask who can reach {_what(resource)}: only its "
+        "owner, its admin-level groups, RBAC managers and system administrators may"
+    )
+    return deny(DecidedBy.NO_GRANT, "no matching grant", message)
 
 
 def _decide_unshare(
@@ -318,6 +459,10 @@ def _decide_unshare(
         return allow(DecidedBy.OWNER, "owner")
     if group is not None and group in facts.admin_of:
         return allow(DecidedBy.GROUP_ADMIN, f"admin of group {group}")
+    unshare = Action.UNIT_UNSHARE if resource.kind == "unit" else Action.WORKFLOW_UNSHARE
+    via_group = _group_allowing(resource, facts, unshare)
+    if via_group is not None:
+        return via_group
     allowed = _share_rule(facts, Effect.ALLOW, resource)
     if allowed is not None:
         return allow(DecidedBy.RULE, allowed.describe())
@@ -339,14 +484,25 @@ def _decide_resource(
     if resource.new and action == Action.UNIT_WRITE and not facts.rbac_initialized:
         # Before `rbac init` anyone may create a unit and owns it (SPEC §3.3).
         return allow(DecidedBy.CREATOR, "creator (RBAC not initialised)")
-    if resource.shared_with and facts.groups:
-        for group_id in sorted(resource.shared_with):
-            name = facts.groups.get(group_id)
-            if name is not None:
-                return allow(DecidedBy.GROUP, f"group '{name}'")
+    via_group = _group_allowing(resource, facts, action)
+    if via_group is not None:
+        return via_group
     allowed = facts.rules.match(Effect.ALLOW, action, resource.name)
     if allowed is not None:
         return allow(DecidedBy.RULE, allowed.describe())
+    held = [
+        f"group '{facts.groups[g]}' ({level})"
+        for g, level in sorted(resource.shared_with.items())
+        if g in facts.groups
+    ]
+    if held:  # shared with the caller, at a level too low for this action
+        needed = weakest_allowing(resource.kind, action)
+        message = (
+            f"User '{principal.name}' may not do {action} on {_what(resource)}: it is shared "
+            f"with {', '.join(held)}, and {action} needs "
+            f"{f'level {needed.value}' if needed else 'its owner or an RBAC grant'}"
+        )
+        return deny(DecidedBy.NO_GRANT, f"{', '.join(held)}: too low for {action}", message)
     return deny(DecidedBy.NO_GRANT, "no matching grant", _no_access(principal, action, resource))
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import Connection
 
 from teamgate.domain.actions import Action, DecidedBy
 from teamgate.domain.identity import Principal
+from teamgate.domain.levels import Level
 from teamgate.domain.policy import Decision, decide, user_resource
 from teamgate.domain.text import has_control, padded
 from teamgate.errors import Invalid
@@ -21,7 +22,7 @@ from teamgate.services.context import (
 from teamgate.services.workflows import authorize_workflow, workflow_resource
 from teamgate.storage.db import groups as store
 from teamgate.storage.db import workflows as workflow_store
-from teamgate.storage.db.groups import Group, Membership, Page, Share
+from teamgate.storage.db.groups import Group, Membership, Page, Share, SharedGroup
 
 ROLES = ("member", "admin")
 NAME_MAX = 255
@@ -185,37 +186,45 @@ def _record_share(
 ) -> None:
     group = store.get_group(conn, share.group_id)
     detail = f"group {group.id} '{group.name}'"
+    if action == Action.WORKFLOW_SHARE:
+        was = share.changed_from
+        detail += f" ({share.access})" if was is None else f" ({was} -> {share.access})"
     resource = f"workflow/{share.workflow_id}"
     audit.record(conn, principal, action, resource, decision, detail)
 
 
 def add_workflow(
-    ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
+    ctx: ServiceContext,
+    principal: Principal,
+    workflow_id: int,
+    group_id: int,
+    *,
+    access: Level | None = None,
 ) -> Share:
-    return _change_share(ctx, principal, workflow_id, group_id, Action.WORKFLOW_SHARE)
+    """Share the workflow with the group at `access` (None: the default, write); sharing
+    again with another level changes the level (`Share.changed_from` holds the old one)."""
+    with workflows_change(ctx) as conn:
+        action = Action.WORKFLOW_SHARE
+        decision = _share_decision(ctx, principal, workflow_id, group_id, conn, action=action)
+        share = store.share_workflow(conn, workflow_id, group_id, access=access)
+        _record_share(conn, principal, action, share, decision)
+        return share
 
 
 def remove_workflow(
     ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int
 ) -> Share:
-    return _change_share(ctx, principal, workflow_id, group_id, Action.WORKFLOW_UNSHARE)
-
-
-def _change_share(
-    ctx: ServiceContext, principal: Principal, workflow_id: int, group_id: int, action: Action
-) -> Share:
-    """Share a workflow with a group or take the share away, decided and audited as `action`."""
-    change = store.share_workflow if action is Action.WORKFLOW_SHARE else store.unshare_workflow
     with workflows_change(ctx) as conn:
+        action = Action.WORKFLOW_UNSHARE
         decision = _share_decision(ctx, principal, workflow_id, group_id, conn, action=action)
-        share = change(conn, workflow_id, group_id)
+        share = store.unshare_workflow(conn, workflow_id, group_id)
         _record_share(conn, principal, action, share, decision)
         return share
 
 
 def list_workflow_groups(
     ctx: ServiceContext, principal: Principal, workflow_id: int, *, offset: int, limit: int
-) -> Page[Group]:
+) -> Page[SharedGroup]:
     check_page(offset, limit)
     with ctx.db.read() as conn:
         # whoever may read the workflow, and system administrators, who manage sharing

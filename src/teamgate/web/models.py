@@ -5,10 +5,11 @@ Request models are strict: unknown fields and wrong types are 400 errors naming 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from teamgate.domain.levels import DEFAULT_LEVEL, Level
 from teamgate.web.text import check_text
 
 Strict = ConfigDict(extra="forbid", strict=True)
@@ -174,16 +175,54 @@ class ListMembershipsResponse(BaseModel):
     has_more: bool
 
 
+# A share's level in a request body (domain.levels.Level; a Literal, as strict models take
+# no enum from JSON text).
+AccessLevel = Literal["read", "write", "admin"]
+
+
 class WorkflowGroupIn(StrictIn):
     group_id: int = Field(ge=0, le=MAX_ROW_ID)
     workflow_id: int | None = Field(default=None, ge=0, le=MAX_ROW_ID)
     created_at: str | None = None
+    # the share's level: read, write or admin; omitted: write (see domain.levels)
+    access: AccessLevel | None = None
+
+    @property
+    def level(self) -> Level | None:
+        return None if self.access is None else Level(self.access)
+
+
+class ShareLevelIn(StrictIn):
+    """The optional body of `POST /workflows/{id}/access_groups/{group_id}` (the torc client
+    sends none: the default level)."""
+
+    access: AccessLevel | None = None
+
+    @property
+    def level(self) -> Level | None:
+        return None if self.access is None else Level(self.access)
 
 
 class WorkflowGroupOut(BaseModel):
     workflow_id: int
     group_id: int
     created_at: str
+    access: str = DEFAULT_LEVEL.value
+    previous_access: str | None = None  # set when sharing again changed the level
+
+
+class WorkflowAccessGroupOut(AccessGroupOut):
+    """A group a workflow is shared with, and the share's level."""
+
+    access: str
+
+
+class ListWorkflowGroupsResponse(BaseModel):
+    items: list[WorkflowAccessGroupOut]
+    offset: int
+    limit: int
+    total_count: int
+    has_more: bool
 
 
 class AccessCheckResponse(BaseModel):

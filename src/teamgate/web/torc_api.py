@@ -329,7 +329,7 @@ def add_workflow_to_group(
 ) -> WorkflowGroupOut:
     """Share the workflow with the group; the optional body's `access` sets the level (the
     torc client sends no body: `write`). Sharing again with another level changes it."""
-    access = body.access if body is not None else None
+    access = body.level if body is not None else None
     return _share_out(groups.add_workflow(ctx, caller, id, group_id, access=access))
 
 
@@ -345,7 +345,7 @@ def add_workflow_to_group_body(
     caller: Caller,
 ) -> WorkflowGroupOut:
     """The form in Torc's OpenAPI file: the group (and optionally the level) in the body."""
-    return _share_out(groups.add_workflow(ctx, caller, id, body.group_id, access=body.access))
+    return _share_out(groups.add_workflow(ctx, caller, id, body.group_id, access=body.level))
 
 
 @router.delete("/workflows/{id}/access_groups/{group_id}", response_model=WorkflowGroupOut)

@@ -23,7 +23,7 @@ from teamgate.storage.db.units import Unit
 from teamgate.web.deps import ERRORS, Caller, Context, api_router
 from teamgate.web.limits import read_body
 from teamgate.web.lock_conflicts import BackendLocked, LockedBody, LockInfo
-from teamgate.web.models import StrictIn
+from teamgate.web.models import AccessLevel, StrictIn
 from teamgate.web.text import check_text
 
 
@@ -63,7 +63,7 @@ class RestoreIn(StrictIn):
 class ShareIn(StrictIn):
     group: str = Field(min_length=1, max_length=255)
     # the share's level: read, write or admin; omitted: write (see domain.levels)
-    access: Level | None = None
+    access: AccessLevel | None = None
 
 
 NO_STATE: dict[int | str, dict[str, Any]] = {204: {"description": "The unit has no state yet"}}
@@ -262,8 +262,9 @@ def restore_version(path: str, body: RestoreIn, ctx: Context, caller: Caller) ->
 
 @router.post("/shares/{path:unitpath}")
 def share_unit(path: str, body: ShareIn, ctx: Context, caller: Caller) -> dict[str, Any]:
-    was = units.share(ctx, caller, path, body.group, access=body.access)
-    level = body.access or DEFAULT_LEVEL
+    access = None if body.access is None else Level(body.access)
+    was = units.share(ctx, caller, path, body.group, access=access)
+    level = access or DEFAULT_LEVEL
     shown = path.strip("/")
     message = f"Unit '{shown}' shared with group '{body.group}' ({level})"
     if was is not None:

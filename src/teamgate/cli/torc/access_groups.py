@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from teamgate.cli.common import answer, examples, warn
+from teamgate.cli.common import access_option, answer, examples, warn
 from teamgate.cli.output import echo_json, render_table
 from teamgate.cli.torc.common import Options, command, pass_options
 
@@ -183,24 +183,38 @@ def groups_list_user_groups(opts: Options, user_name: str) -> None:
 @access_groups.command(
     "add-workflow",
     epilog=examples(
-        "torc access-groups add-workflow 1 2   # share workflow 1 with group 2",
+        "torc access-groups add-workflow 1 2   # share workflow 1 with group 2 (write)",
+        "torc access-groups add-workflow 1 2 --access read",
         "torc access-groups list-workflow-groups 1",
     ),
 )
 @click.argument("workflow_id", type=int)
 @click.argument("group_id", type=int)
+@access_option("workflow")
 @command
 @pass_options
-def groups_add_workflow(opts: Options, workflow_id: int, group_id: int) -> None:
-    """Share a workflow with a group (owner, system admin or group admin)."""
+def groups_add_workflow(opts: Options, workflow_id: int, group_id: int, access: str | None) -> None:
+    """Share a workflow with a group, at a level: read, write (the default) or admin.
+
+    Sharing needs the right to share the workflow: its owner, a group it is shared with at
+    admin level, an RBAC grant of workflow.share, or a system administrator. Sharing it again
+    with another level changes the level.
+    """
     with opts.client() as client:
-        share = client.add_workflow(workflow_id, group_id)
+        share = client.add_workflow(workflow_id, group_id, access=access)
     if opts.json:
         echo_json(share)
+        return
+    if share.get("previous_access"):
+        click.echo(
+            f"Group {share['group_id']} now has {share['access']} access to workflow "
+            f"{share['workflow_id']} (was {share['previous_access']})"
+        )
         return
     click.echo("Successfully added workflow to group:")
     click.echo(f"  Workflow ID: {share['workflow_id']}")
     click.echo(f"  Group ID: {share['group_id']}")
+    click.echo(f"  Access: {share.get('access', 'write')}")
 
 
 @access_groups.command("remove-workflow")
@@ -222,7 +236,12 @@ def groups_remove_workflow(opts: Options, workflow_id: int, group_id: int) -> No
 @command
 @pass_options
 def groups_list_workflow_groups(opts: Options, workflow_id: int) -> None:
-    """List the groups a workflow is shared with."""
+    """List the groups a workflow is shared with, and each share's level."""
     with opts.client() as client:
         groups = client.list_workflow_groups(workflow_id)
-    _echo_groups(opts, groups, empty=f"Workflow {workflow_id} is not associated with any groups")
+    if opts.json or not groups:
+        empty = f"Workflow {workflow_id} is not associated with any groups"
+        _echo_groups(opts, groups, empty=empty)
+        return
+    rows = [(g["id"], g["name"], g.get("access"), g.get("description")) for g in groups]
+    click.echo(render_table(("ID", "Name", "Access", "Description"), rows))

@@ -15,9 +15,11 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError
 
+from teamgate.domain.levels import DEFAULT_LEVEL, Level
 from teamgate.errors import AlreadyExists, NotFound
 from teamgate.storage.db.tables import access_group, membership, workflow_share
 from teamgate.storage.db.util import now_text
@@ -45,6 +47,16 @@ class Share:
     workflow_id: int
     group_id: int
     created_at: str
+    access: str = DEFAULT_LEVEL.value  # the share's level (domain.levels)
+    changed_from: str | None = None  # set when sharing again changed the level: the old one
+
+
+@dataclass(frozen=True, slots=True)
+class SharedGroup:
+    """A group a resource is shared with, and the share's level."""
+
+    group: Group
+    access: str
 
 
 T = TypeVar("T")
@@ -179,20 +191,32 @@ def list_members(conn: Connection, group_id: int, *, offset: int, limit: int) ->
     return Page([Membership(**r._mapping) for r in rows], offset, limit, total)
 
 
-def share_workflow(conn: Connection, workflow_id: int, group_id: int) -> Share:
+def share_workflow(
+    conn: Connection, workflow_id: int, group_id: int, *, access: Level | None = None
+) -> Share:
+    """Share the workflow with the group at `access` (None: the default level). Sharing it
+    again with a level changes the share's level; without one, or with the same, it is an
+    AlreadyExists as before levels existed."""
     created = now_text()
+    level = access or DEFAULT_LEVEL
     try:
         with conn.begin_nested():
             conn.execute(
                 insert(workflow_share).values(
-                    workflow_id=workflow_id, group_id=group_id, created_at=created
+                    workflow_id=workflow_id, group_id=group_id, created_at=created, access=level
                 )
             )
     except IntegrityError:
-        raise AlreadyExists(
-            f"Workflow {workflow_id} is already associated with group {group_id}"
-        ) from None
-    return Share(workflow_id, group_id, created)
+        where = (workflow_share.c.workflow_id == workflow_id, workflow_share.c.group_id == group_id)
+        row = conn.execute(select(workflow_share).where(*where)).first()
+        if row is None or access is None or row.access == access:
+            raise AlreadyExists(
+                f"Workflow {workflow_id} is already associated with group {group_id}"
+                + (f" ({row.access})" if row is not None else "")
+            ) from None
+        conn.execute(update(workflow_share).where(*where).values(access=level))
+        return Share(workflow_id, group_id, row.created_at, level.value, changed_from=row.access)
+    return Share(workflow_id, group_id, created, level.value)
 
 
 def unshare_workflow(conn: Connection, workflow_id: int, group_id: int) -> Share:
@@ -207,22 +231,34 @@ def unshare_workflow(conn: Connection, workflow_id: int, group_id: int) -> Share
 
 
 # Built once: every decision on a workflow (each job call of a run) asks for its shares.
-_SHARE_GROUPS = select(workflow_share.c.group_id).where(
+_SHARE_GROUPS = select(workflow_share.c.group_id, workflow_share.c.access).where(
     workflow_share.c.workflow_id == bindparam("workflow_id")
 )
 
 
-def workflow_group_ids(conn: Connection, workflow_id: int) -> frozenset[int]:
+def workflow_group_ids(conn: Connection, workflow_id: int) -> dict[int, str]:
+    """The groups the workflow is shared with: group id → the share's level."""
     rows = conn.execute(_SHARE_GROUPS, {"workflow_id": workflow_id})
-    return frozenset(r.group_id for r in rows)
+    return {r.group_id: r.access for r in rows}
 
 
 def list_workflow_groups(
     conn: Connection, workflow_id: int, *, offset: int, limit: int
-) -> Page[Group]:
+) -> Page[SharedGroup]:
+    """One page of the groups the workflow is shared with (by id), each with its level."""
     joined = access_group.join(workflow_share, workflow_share.c.group_id == access_group.c.id)
     where = workflow_share.c.workflow_id == workflow_id
-    return _group_page(conn, source=joined, where=where, offset=offset, limit=limit)
+    total = conn.execute(select(func.count()).select_from(joined).where(where)).scalar_one()
+    rows = conn.execute(
+        select(access_group, workflow_share.c.access)
+        .select_from(joined)
+        .where(where)
+        .order_by(access_group.c.id)
+        .offset(offset)
+        .limit(limit)
+    )
+    items = [SharedGroup(Group(r.id, r.name, r.description, r.created_at), r.access) for r in rows]
+    return Page(items, offset, limit, total)
 
 
 def workflow_groups(conn: Connection, workflow_id: int, *, limit: int) -> list[Group]:

@@ -68,6 +68,7 @@ _SHARED = (
         workflow_status.c.is_archived.label("status_is_archived"),
         access_group.c.id.label("share_group_id"),
         access_group.c.name.label("share_group_name"),
+        workflow_share.c.access.label("share_access"),
     )
     .select_from(
         workflow.outerjoin(workflow_status, workflow_status.c.workflow_id == workflow.c.id)
@@ -83,10 +84,12 @@ _WORKFLOW_COLUMNS = tuple(c.name for c in workflow.c)
 
 @dataclass(frozen=True, slots=True)
 class SharedWorkflow:
-    """A workflow with the groups it is shared with (id → name, by id) and its run state."""
+    """A workflow with the groups it is shared with (id → name, by id), each share's level
+    (id → level) and its run state."""
 
     workflow: Workflow
     groups: dict[int, str]
+    levels: dict[int, str]
     run_id: int
     is_canceled: bool
     is_archived: bool
@@ -105,10 +108,11 @@ def find_shared_workflow(
         return None
     first = rows[0]._mapping
     found = _workflow_values({name: first[name] for name in _WORKFLOW_COLUMNS})
-    groups = {r.share_group_id: r.share_group_name for r in rows if r.share_group_id is not None}
+    shared = [r for r in rows if r.share_group_id is not None]
     return SharedWorkflow(
         found,
-        groups,
+        {r.share_group_id: r.share_group_name for r in shared},
+        {r.share_group_id: r.share_access for r in shared},
         int(first["status_run_id"] or 1),
         bool(first["status_is_canceled"]),
         bool(first["status_is_archived"]),
