@@ -22,10 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from teamgate.domain.identity import Principal
-from teamgate.domain.levels import Level
-from teamgate.services import groups, reach, units
-from teamgate.services.context import ServiceContext
+from teamgate.services import reach
 from tests.conftest import AppFactory, start_app
 from tests.inprocess import App
 
@@ -51,7 +48,6 @@ ROLES = {
 GROUP_ROLE = ("auditor", ["allow:workflow.read:alice/*", "allow:unit.read:team/*"], "auditors")
 WF_ACTIONS = ("workflow.read", "workflow.write", "workflow.delete", "workflow.share")
 UNIT_ACTIONS = ("unit.read", "unit.write", "unit.lock", "unit.delete", "unit.share")
-ALICE = Principal(name="alice", method="password")
 COPIES_PER_ACTION = len(USERS)  # a fresh copy per user for each destructive action
 
 
@@ -81,20 +77,16 @@ class World:
         return self.clients[user]
 
     def share_workflow(self, workflow_id: int) -> None:
-        """Shared by alice, through the service layer (the REST bodies' `access` is tested
-        with share levels)."""
+        """Shared by alice at each group's level (the REST body's `access`)."""
         for name, (level, _members) in GROUPS.items():
-            gid = self.groups[name]
-            groups.add_workflow(self.ctx, ALICE, workflow_id, gid, access=Level(level))
+            body = {"group_id": self.groups[name], "access": level}
+            path = f"{TORC}/workflows/{workflow_id}/access_groups"
+            assert ok(self.client("alice").post(path, json=body))["access"] == level
 
     def share_unit(self, path: str) -> None:
         for name, (level, _members) in GROUPS.items():
-            units.share(self.ctx, ALICE, path, name, access=Level(level))
-
-    @property
-    def ctx(self) -> ServiceContext:
-        context: ServiceContext = self.app.app.state.context
-        return context
+            body = {"group": name, "access": level}
+            ok(self.client("alice").post(f"/v1/shares/{path}", json=body))
 
 
 def _build(app: App) -> World:
