@@ -137,9 +137,7 @@ def kill_runner(backend: str, root: Path, args: argparse.Namespace) -> None:
                 lambda: sum(r[0] == "E" for r in ledger.rows()) >= len(names) // 4,
             )
             until("runner A to be running a job", lambda: running(ledger, a.pid))
-            os.killpg(a.pid, signal.SIGKILL)
-            for pid in running(ledger, a.pid).values():  # its jobs too: the machine is gone
-                kill_group(pid)
+            lose_machine(a.pid)
             killed_at = time.time()
             a.wait()
             killed = lost_jobs(ledger, server.url, workflow_id, a.pid)
@@ -197,6 +195,37 @@ def restarted(ledger: Ledger, killed: set[str], *, after_pid: int) -> list[float
         if kind == "S" and name in killed and runner != after_pid:
             again.setdefault(name, when)
     return list(again.values()) if len(again) == len(killed) else None
+
+
+def lose_machine(runner_pid: int) -> None:
+    """Kill the runner and every process under it at once, as when its machine is lost:
+    stopped first, so that it spawns nothing while its jobs are found; each job leads a
+    session of its own (a job just spawned, that has not written its first ledger line yet,
+    dies too: it never ran)."""
+    os.kill(runner_pid, signal.SIGSTOP)
+    for pid in descendants(runner_pid):
+        kill_group(pid)
+    os.killpg(runner_pid, signal.SIGKILL)
+
+
+def descendants(root: int) -> list[int]:
+    """Every live process under `root` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def kill_group(pid: int) -> None:
