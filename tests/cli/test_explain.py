@@ -369,3 +369,19 @@ def test_rbac_test_reports_a_mistyped_user(server: Server, tmp_path: Path) -> No
         f"Reason: {NOT_FOUND.format('bobb')}",
         "User roles: none (user not found: no roles assigned)",
     ]
+
+
+def test_list_workflow_groups_shows_each_share_level(server: Server) -> None:
+    table = ok(torc(server, "alice", "access-groups", "list-workflow-groups", "3"))
+    header = next(line for line in table.splitlines() if "Name" in line)
+    row = next(line for line in table.splitlines() if "data-team" in line)
+    assert "Access" in header and "admin" in row
+    lowered = ok(
+        torc(server, "alice", "access-groups", "add-workflow", "1", "1", "--access", "read")
+    )
+    assert "now has read access to workflow 1 (was write)" in lowered
+    try:
+        refused = torc(server, "bob", "workflows", "reset-status", "1")
+        assert refused.returncode != 0 and "needs level write" in refused.stderr
+    finally:
+        ok(torc(server, "alice", "access-groups", "add-workflow", "1", "1", "--access", "write"))

@@ -564,10 +564,19 @@ def test_unit_share_with_a_group(server: Server, config: Path) -> None:
     ok(taco(server, config, "carol", "unit", "create", "shared/app"))
     assert error(taco(server, config, "dave", "unit", "info", "shared/app"))["error"] == "Forbidden"
     assert ok(taco(server, config, "carol", "unit", "share", "shared/app", "platform")) == (
-        "Unit shared/app shared with group 'platform'\n"
+        "Unit 'shared/app' shared with group 'platform' (write)\n"
     )
     info = json.loads(ok(taco(server, config, "dave", "unit", "info", "shared/app", "-o", "json")))
     assert info["groups"] == ["platform"]
+    assert info["shares"] == [{"group": "platform", "access": "write"}]
+    # the level can be lowered: dave may still read it, no longer lock it
+    lowered = taco(
+        server, config, "carol", "unit", "share", "shared/app", "platform", "--access", "read"
+    )
+    assert ok(lowered) == "Unit 'shared/app': group 'platform' now has read access (was write)\n"
+    assert "platform (read)" in ok(taco(server, config, "dave", "unit", "info", "shared/app"))
+    refused = error(taco(server, config, "dave", "unit", "lock", "shared/app"))
+    assert refused["error"] == "Forbidden" and "needs level write" in refused["message"]
     assert "shared/app" in ok(taco(server, config, "dave", "unit", "ls", "shared"))
     assert ok(taco(server, config, "carol", "unit", "unshare", "shared/app", "platform")) == (
         "Unit shared/app no longer shared with group 'platform'\n"
