@@ -342,6 +342,23 @@ def test_candidates_beyond_the_bound_are_reported(
     assert all(by_user(full)[user] == actions for user, actions in by_user(cut).items())
 
 
+def test_answers_at_once_are_bounded(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While every turn is taken, another question waits, then gets a 429 with Retry-After
+    (one answer may load thousands of users' facts: callers cannot take every thread)."""
+    monkeypatch.setattr(reach, "WAIT_SECS", 0.05)
+    held = 0
+    try:
+        while reach._TURNS.acquire(blocking=False):
+            held += 1
+        assert held == reach.MAX_AT_ONCE
+        busy = world.client("root").get(f"{TORC}/workflows/{world.workflow}/access")
+        assert busy.status_code == 429 and busy.headers["Retry-After"]
+    finally:
+        for _ in range(held):
+            reach._TURNS.release()
+    assert who_workflow(world, world.workflow)["truncated"] is False
+
+
 def test_with_access_control_off(app_factory: AppFactory) -> None:
     """Everyone may do everything then; the answer says so and lists who could with it on."""
     app = app_factory(users=("alice", "bob"), enforce_access_control=False)

@@ -24,6 +24,7 @@ like `access explain` and `rbac test`, is not audited (a refusal is, by the web 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -35,7 +36,7 @@ from teamgate.domain.levels import allows
 from teamgate.domain.policy import Facts, Resource, RuleSet, decide
 from teamgate.domain.rules import Effect
 from teamgate.domain.units import normalize_path
-from teamgate.errors import NotFound
+from teamgate.errors import NotFound, TooManyRequests
 from teamgate.services import units
 from teamgate.services.context import ServiceContext, facts_for, require
 from teamgate.services.workflows import workflow_resource
@@ -44,6 +45,12 @@ from teamgate.storage.db import reach as store
 from teamgate.storage.db import workflows as workflow_store
 
 MAX_CANDIDATES = 10_000
+# Answers computed at once per process, and how long another waits for its turn: one answer
+# may load thousands of users' facts (seconds with a cold cache), so however many callers
+# ask, they use at most this many threads and never the whole pool.
+MAX_AT_ONCE = 2
+WAIT_SECS = 30
+_TURNS = threading.BoundedSemaphore(MAX_AT_ONCE)
 
 ACTIONS: dict[str, tuple[str, ...]] = {
     "workflow": (
@@ -160,6 +167,18 @@ def _reach(
 ) -> Reach:
     facts = facts_for(ctx, conn, principal)
     require(decide(principal, Action.ACCESS_WHO, resource, facts=facts, enforce=ctx.enforce))
+    if not _TURNS.acquire(timeout=WAIT_SECS):
+        raise TooManyRequests(
+            "Other questions of who can reach what are being answered: try again shortly",
+            retry_after=max(1, round(WAIT_SECS)),
+        )
+    try:
+        return _answer(ctx, conn, resource)
+    finally:
+        _TURNS.release()
+
+
+def _answer(ctx: ServiceContext, conn: Connection, resource: Resource) -> Reach:
     actions = ACTIONS[resource.kind]
     names, truncated = store.candidates(conn, resource.shared_with, limit=MAX_CANDIDATES)
     everyone = sorted({*names, *([resource.owner] if resource.owner else []), *ctx.admin_users})
