@@ -2,7 +2,7 @@
 
 `TABLE` maps each route (method and path template, as the application declares it) to the
 outcome expected for each kind of caller, written with a few named defaults (`PUBLIC`, `OPEN`,
-`ADMIN_ONLY`, `OWNER_OR_SHARED`, …) and, where a route needs one, how to build its request.
+`ADMIN_ONLY`, `WORKFLOW_READERS`, …) and, where a route needs one, how to build its request.
 A route that the application serves but the table does not name fails
 `test_every_route_is_in_the_table`, so a new endpoint cannot be forgotten.
 
@@ -12,12 +12,27 @@ administrator):
 - anonymous: no credentials (the server does not require them);
 - wrong-password: alice with a password that is not hers;
 - user: dave, who has nothing to do with anything below;
-- owner: alice, who created the workflow and the unit;
-- member: bob, a member of the group `team` both are shared with;
-- group-admin: carol, an admin of `team` and of `other`, with no rights on alice's things;
+- owner: alice, who created the workflows and the units;
+- read-member: rhea, a member of `viewers`, which every workflow and unit of alice's is shared
+  with at level `read`;
+- member: bob, a member of the group `team` most of them are shared with, at level `write`
+  (the default);
+- admin-member: adam, a member of `stewards`, which every workflow and unit of alice's is
+  shared with at level `admin`;
+- group-admin: carol, an admin of `team` (so a member of it) and of `other`, with no other
+  rights on alice's things;
 - rbac-allowed: erin, whose role allows every workflow and unit action (sharing included) and
   rbac.manage on `*`;
 - rbac-denied: frank, a member of `team` whose role denies everything (deny beats the share);
+- group-role: gwen, whose only rules come from the role of her group `operators` (reading and
+  writing every workflow and unit; no locking, deleting or sharing);
+- group-role-denied: gary, a member of `team` and of `blocked`, whose role denies everything:
+  a deny that comes through a group's role still beats the share;
+- read-only token, prefix token, other-prefix token, workflow token, other-workflow token: erin,
+  who may do nearly anything, signed in with a token of hers whose scope is then all that
+  limits her: read-only; units under `team` (every unit of the matrix); units under `tea` (none
+  of them: `tea` does not hold `team/app`); the workflow the call is about (a token made for
+  each call); alice's other workflow `elsewhere`;
 - admin: root, a system administrator (who does not silently read other users' data);
 - required-auth anonymous: no credentials, against a second server with `require_auth`.
 
@@ -30,11 +45,25 @@ succeed once per server and changes what every caller may do, so its row gets se
 the administrator comes last in each row. The `require_auth` server has the same standing data,
 and its caller's targets are made there.
 
+A share's level decides what its group's members may do (domain.levels): `read` reads a
+workflow (its jobs, results, events, status, shares) or a unit (state, versions); `write` adds
+changing, running, canceling, resetting, writing, locking and restoring; `admin` adds deleting,
+re-sharing and asking who can reach it. The rows name the callers that may by what the call
+needs (`WORKFLOW_READERS`, `UNIT_WRITERS`, `WORKFLOW_ADMINS`, …).
+
 Sharing gives a whole group access, so it needs the right to share that resource: its owner,
-an RBAC allow for the share action, or a system administrator. A group's admin gets no right
-over what they do not control, whether the resource is new to their group or already shared
-with it (`VARIANTS`: the same routes with other targets); removing a share is also open to the
-group's admins.
+an `admin`-level share, an RBAC allow for the share action, or a system administrator. A
+group's admin gets no right over what they do not control, whether the resource is new to
+their group or already shared with it (`VARIANTS`: the same routes with other targets);
+removing a share is also open to the group's admins.
+
+A token's scope is an upper bound on what its user may do. Besides the rows' outcomes, every
+call a scoped token makes that succeeds is checked against its scope, whatever the row says
+(`beyond_scope`): a read-only token sends nothing but reads, a question and the ending of
+tokens; a prefix token reaches nothing but units under its prefix, and a workflow token
+nothing but its workflow, except routes that reach no one's data (`HARMLESS`: health,
+documentation, who the caller is, their own tokens) and lists, which may show only what the
+scope holds. The matrix walks every route with each token, so no route exceeds a scope.
 
 A refusal must also change nothing. Every route that is not a GET names a `probe`: what an
 onlooker reads of the call's target (the unit, the workflow and its shares, the group and its
@@ -65,39 +94,66 @@ from tests.inprocess import App
 TORC = "/torc-service/v1"
 OK = 200  # any 2xx
 
+# erin's tokens, by the scope that bounds them (the body of POST /v1/auth/token).
+PREFIX = "team"  # holds every unit of the matrix: team/app and team/unit-<n>
+OTHER_PREFIX = "tea"  # holds none of them (a prefix is a whole path segment)
+READ_ONLY_TOKEN = "read-only token"
+PREFIX_TOKEN = "prefix token"
+OTHER_PREFIX_TOKEN = "other-prefix token"
+WORKFLOW_TOKEN = "workflow token"  # a token for each call, scoped to the call's workflow
+OTHER_WORKFLOW_TOKEN = "other-workflow token"
+TOKENS = (
+    READ_ONLY_TOKEN,
+    PREFIX_TOKEN,
+    OTHER_PREFIX_TOKEN,
+    WORKFLOW_TOKEN,
+    OTHER_WORKFLOW_TOKEN,
+)
+TOKEN_USER = "erin"
 KINDS = (
     "anonymous",
     "wrong-password",
     "user",
     "owner",
+    "read-member",
     "member",
+    "admin-member",
     "group-admin",
     "rbac-allowed",
     "rbac-denied",
+    "group-role",
+    "group-role-denied",
+    *TOKENS,
     "admin",  # after the others: it may change what they would see (rbac init)
     "required-auth anonymous",
 )
 USER_OF = {
     "user": "dave",
     "owner": "alice",
+    "read-member": "rhea",
     "member": "bob",
+    "admin-member": "adam",
     "group-admin": "carol",
     "rbac-allowed": "erin",
     "rbac-denied": "frank",
+    "group-role": "gwen",
+    "group-role-denied": "gary",
     "admin": "root",
 }
 NAMED = tuple(USER_OF)
 WRONG_PASSWORD = ("alice", "not-alices-password")
 OBSERVER = "observer"  # reads every workflow and unit, for the probes; calls nothing itself
-ALL_USERS = (*USERS, "erin", "frank", "root", OBSERVER)
+# The groups every workflow and unit of alice's is shared with at a level: name → (member, level).
+LEVEL_GROUPS = {"viewers": ("rhea", "read"), "stewards": ("adam", "admin")}
+ALL_USERS = (*USERS, "rhea", "adam", "erin", "frank", "gwen", "gary", "root", OBSERVER)
 
 Expect = dict[str, int]
 
 
 def allowed(*kinds: str, anonymous: int = 403) -> Expect:
-    """`kinds` are allowed; other named users get 403, `anonymous` as given, bad credentials
-    and anonymous callers of a server that requires authentication 401."""
-    row = {kind: OK if kind in kinds else 403 for kind in NAMED}
+    """`kinds` are allowed; other named users and tokens get 403, `anonymous` as given, bad
+    credentials and anonymous callers of a server that requires authentication 401."""
+    row = {kind: OK if kind in kinds else 403 for kind in (*NAMED, *TOKENS)}
     return {
         **row,
         "anonymous": anonymous,
@@ -106,17 +162,40 @@ def allowed(*kinds: str, anonymous: int = 403) -> Expect:
     }
 
 
+DENIED = ("rbac-denied", "group-role-denied")  # a deny rule on everything, theirs or a group's
 PUBLIC = dict.fromkeys(KINDS, OK)  # no authentication at all: bad credentials are not even read
-OPEN = allowed(*NAMED, anonymous=OK)  # anyone who passed authentication, anonymous included
-SIGNED_IN = allowed(*NAMED)  # any user with a name (lists are filtered to what they may see)
-OWN_NEW = allowed(*(k for k in NAMED if k != "rbac-denied"))  # creating one's own: deny rules apply
+OPEN = allowed(*NAMED, *TOKENS, anonymous=OK)  # anyone who passed authentication
+# Any user with a name, with any token: lists are filtered to what they may see, and to what
+# the token's scope holds.
+SIGNED_IN = allowed(*NAMED, *TOKENS)
+OWN_NEW = allowed(*(k for k in NAMED if k not in DENIED))  # one's own: deny rules apply
 ADMIN_ONLY = allowed("admin")
 RBAC_MANAGERS = allowed("admin", "rbac-allowed")
-OWNER_OR_SHARED = allowed("owner", "member", "group-admin", "rbac-allowed")
-GROUP_READERS = allowed("member", "group-admin", "rbac-denied", "admin")  # RBAC has no say
+# A workflow or unit of alice's, by what the call needs: each share level adds to the one
+# before it (domain.levels); carol is in `team`; gwen's group role reads and writes; the
+# tokens that reach it are erin's whose scope holds the call.
+WRITERS = ("owner", "member", "admin-member", "group-admin", "rbac-allowed", "group-role")
+READERS = ("read-member", *WRITERS)
+WORKFLOW_READERS = allowed(*READERS, READ_ONLY_TOKEN, WORKFLOW_TOKEN)
+WORKFLOW_WRITERS = allowed(*WRITERS, WORKFLOW_TOKEN)
+WORKFLOW_ADMINS = allowed("owner", "admin-member", "rbac-allowed", WORKFLOW_TOKEN)  # delete
+UNIT_READERS = allowed(*READERS, READ_ONLY_TOKEN, PREFIX_TOKEN)
+UNIT_WRITERS = allowed(*WRITERS, PREFIX_TOKEN)
+UNIT_LOCKERS = {**UNIT_WRITERS, "group-role": 403}  # gwen's role does not lock
+UNIT_ADMINS = allowed("owner", "admin-member", "rbac-allowed", PREFIX_TOKEN)  # delete
+GROUP_READERS = allowed("member", "group-admin", *DENIED, "admin")  # RBAC has no say
 GROUP_ADMINS = allowed("group-admin", "admin")
-SHARERS = allowed("owner", "rbac-allowed", "admin")  # not a group's admin (finding 1)
-UNSHARERS = allowed("owner", "group-admin", "rbac-allowed", "admin")  # removing access is safe
+# Sharing: not a group's admin (finding 1), but an `admin`-level group's members.
+SHARERS = allowed("owner", "admin-member", "rbac-allowed", "admin")
+UNSHARERS = allowed("owner", "admin-member", "group-admin", "rbac-allowed", "admin")  # safe
+WORKFLOW_SHARERS = {**SHARERS, WORKFLOW_TOKEN: OK}
+WORKFLOW_UNSHARERS = {**UNSHARERS, WORKFLOW_TOKEN: OK}
+UNIT_SHARERS = {**SHARERS, PREFIX_TOKEN: OK}
+UNIT_UNSHARERS = {**UNSHARERS, PREFIX_TOKEN: OK}
+# Who can reach it: its owner, its admin-level groups, RBAC managers, system administrators.
+WHO_ASKERS = ("owner", "admin-member", "rbac-allowed", "admin", READ_ONLY_TOKEN)
+WORKFLOW_WHO = allowed(*WHO_ASKERS, WORKFLOW_TOKEN)
+UNIT_WHO = allowed(*WHO_ASKERS, PREFIX_TOKEN)
 SELF_OR_ADMIN = allowed("member", "admin")  # the requests ask about bob, the member
 SELF_OR_RBAC_MANAGER = allowed("member", "admin", "rbac-allowed")
 
@@ -145,11 +224,15 @@ class World:
     callers: dict[str, httpx.Client]  # by kind of caller
     group: int  # "team"
     other: int  # "other", where carol is an admin too
+    levels: dict[int, str]  # the groups all of alice's things are shared with, and at what level
     workflow: int  # alice's, shared with team
+    elsewhere: int  # alice's other workflow, shared with team
     unit: str  # alice's, with state, shared with team
     token: str  # alice's
+    tokens: dict[str, str]  # erin's standing tokens, by kind of caller
     serial: Iterator[int] = field(default_factory=itertools.count)
     daves_token: str = ""  # made for the latest `DELETE /v1/auth/tokens?user=dave`
+    secrets: dict[str, str] = field(default_factory=dict)  # token id → secret, for the probes
 
     def client(self, user: str) -> httpx.Client:
         return self.users[user]
@@ -166,18 +249,44 @@ class World:
         return f"{prefix}-{next(self.serial)}"
 
     def new_workflow(self, *, shared: bool) -> int:
+        """A workflow of alice's, shared with viewers (read) and stewards (admin), and with
+        team (write) if `shared`."""
+        alice = self.client("alice")
         body = {"name": self.name("wf"), "access_groups": ["team"] if shared else []}
-        return int(ok(self.client("alice").post(f"{TORC}/workflows", json=body))["id"])
+        workflow = int(ok(alice.post(f"{TORC}/workflows", json=body))["id"])
+        for group, level in self.levels.items():
+            url = f"{TORC}/workflows/{workflow}/access_groups/{group}"
+            ok(alice.post(url, json={"access": level}))
+        return workflow
 
     def new_unit(self, *, shared: bool = True, writes: int = 0) -> str:
-        path = f"fresh/{self.name('unit')}"
+        """A unit of alice's under PREFIX, shared like `new_workflow`'s workflows."""
+        path = f"{PREFIX}/{self.name('unit')}"
         alice = self.client("alice")
         ok(alice.post("/v1/units", json={"path": path}))
         for serial in range(writes):
             ok(alice.put(f"/v1/state/{path}", content=state(serial)))
-        if shared:
-            ok(alice.post(f"/v1/shares/{path}", json={"group": "team"}))
+        self.share_unit(path, team=shared)
         return path
+
+    def share_unit(self, path: str, *, team: bool) -> None:
+        shares = {"team": "write"} if team else {}
+        shares.update((group, level) for group, (_, level) in LEVEL_GROUPS.items())
+        for group, level in shares.items():
+            body = {"group": group, "access": level}
+            ok(self.client("alice").post(f"/v1/shares/{path}", json=body))
+
+    def new_token(self, kind: str, workflow: int) -> str:
+        """A new token of erin's with the scope of `kind` (a workflow token's: `workflow`)."""
+        scope = {
+            READ_ONLY_TOKEN: {"read_only": True},
+            PREFIX_TOKEN: {"unit_prefix": PREFIX},
+            OTHER_PREFIX_TOKEN: {"unit_prefix": OTHER_PREFIX},
+            WORKFLOW_TOKEN: {"workflow_id": workflow},
+            OTHER_WORKFLOW_TOKEN: {"workflow_id": self.elsewhere},
+        }[kind]
+        issued = ok(self.client(TOKEN_USER).post("/v1/auth/token", json=scope))
+        return str(issued["token"])
 
     def new_locked_unit(self) -> tuple[str, str]:
         path = self.new_unit()
@@ -205,6 +314,21 @@ class World:
             ok(root.post(f"/v1/rbac/roles/{role}/permissions", json={"permission_id": permission}))
         return role
 
+    def new_group_role(self, *, assigned: bool) -> dict[str, str]:
+        """A fresh group and role, the role given to the group if `assigned`."""
+        root = self.client("root")
+        body = {"group": self.name("group"), "role_id": self.new_role()}
+        ok(root.post(f"{TORC}/access_groups", json={"name": body["group"]}))
+        if assigned:
+            ok(root.post("/v1/rbac/groups/assign", json=body))
+        return body
+
+    def new_token_of(self, user: str) -> str:
+        """The id of a new (unscoped) token of `user`'s; its secret is kept for `token_works`."""
+        issued = ok(self.client(user).post("/v1/auth/token"))
+        self.secrets[str(issued["id"])] = str(issued["token"])
+        return str(issued["id"])
+
     def new_assignment(self) -> dict[str, str]:
         body = {"email": self.name("someone"), "role_id": self.new_role()}
         ok(self.client("root").post("/v1/rbac/users/assign", json=body))
@@ -229,6 +353,9 @@ class Row:
     expect: Expect
     build: Build | None = None  # None: the path template is the path
     probe: Probe | None = None  # every route but GETs has one
+    # instead of `build`, for a call that depends on who makes it: given the caller's user
+    # (a token's: erin; None for callers without one)
+    for_caller: Callable[[World, str | None], Call] | None = None
 
 
 def unlock_backend(w: World) -> Call:
@@ -330,6 +457,17 @@ def daves_token(w: World, call: Call) -> Any:
     return w.client("dave").get("/v1/auth/me", headers=bearer, auth=None).status_code
 
 
+def token_works(w: World, call: Call) -> Any:
+    """Whether the token the path names (…/<token id>) still signs its user in."""
+    bearer = {"Authorization": f"Bearer {w.secrets[call.path.rsplit('/', 1)[1]]}"}
+    return w.client("alice").get("/v1/auth/me", headers=bearer, auth=None).status_code
+
+
+def roles_of_group(w: World, call: Call) -> Any:
+    roles = w.look("root", "/v1/rbac/groups", limit="10000")["items"]
+    return [item for item in roles if item["group"] == call.json["group"]]
+
+
 def tokens_issued(w: World, call: Call) -> Any:
     """The newest token issued (every issue is in the audit log)."""
     issued = {"action": "token.create", "decision": "allowed", "limit": "1"}
@@ -370,24 +508,24 @@ TABLE: dict[str, Row] = {
     ),
     f"GET {TORC}/workflows": Row(SIGNED_IN),
     f"GET {TORC}/workflows/{{id}}": Row(
-        OWNER_OR_SHARED, lambda w: Call(f"{TORC}/workflows/{w.workflow}")
+        WORKFLOW_READERS, lambda w: Call(f"{TORC}/workflows/{w.workflow}")
     ),
     f"DELETE {TORC}/workflows/{{id}}": Row(
-        OWNER_OR_SHARED,
+        WORKFLOW_ADMINS,
         lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=True)}"),
         probe=workflow_at,
     ),
     f"GET {TORC}/workflows/{{id}}/access_groups": Row(
-        allowed("owner", "member", "group-admin", "rbac-allowed", "admin"),  # who shares it
+        {**WORKFLOW_READERS, "admin": OK},  # and who manages sharing
         lambda w: Call(f"{TORC}/workflows/{w.workflow}/access_groups"),
     ),
     f"POST {TORC}/workflows/{{id}}/access_groups/{{group_id}}": Row(
-        SHARERS,
+        WORKFLOW_SHARERS,
         lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=False)}/access_groups/{w.group}"),
         probe=workflow_at,
     ),
     f"POST {TORC}/workflows/{{id}}/access_groups": Row(
-        SHARERS,
+        WORKFLOW_SHARERS,
         lambda w: Call(
             f"{TORC}/workflows/{w.new_workflow(shared=False)}/access_groups",
             json={"group_id": w.group},
@@ -395,7 +533,7 @@ TABLE: dict[str, Row] = {
         probe=workflow_at,
     ),
     f"DELETE {TORC}/workflows/{{id}}/access_groups/{{group_id}}": Row(
-        UNSHARERS,
+        WORKFLOW_UNSHARERS,
         lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=True)}/access_groups/{w.group}"),
         probe=workflow_at,
     ),
@@ -411,7 +549,8 @@ TABLE: dict[str, Row] = {
         lambda w: Call(f"{TORC}/access_groups", json={"name": w.name("group")}),
         probe=groups_named,
     ),
-    f"GET {TORC}/access_groups": Row(SIGNED_IN),
+    # groups are no workflow's or unit's: a token scoped to some does not list them
+    f"GET {TORC}/access_groups": Row(allowed(*NAMED, READ_ONLY_TOKEN)),
     f"GET {TORC}/access_groups/{{id}}": Row(
         GROUP_READERS, lambda w: Call(f"{TORC}/access_groups/{w.group}")
     ),
@@ -441,7 +580,7 @@ TABLE: dict[str, Row] = {
         allowed(*NAMED, anonymous=401), lambda w: Call("/v1/auth/token"), probe=tokens_issued
     ),
     "DELETE /v1/auth/token": Row(
-        allowed(*NAMED, anonymous=401),  # nothing to revoke: sign in with the token
+        allowed(*NAMED, *TOKENS, anonymous=401),  # nothing to revoke: sign in with the token
         lambda w: Call("/v1/auth/token", own_token=True),
         probe=standing_token,
     ),
@@ -506,57 +645,101 @@ TABLE: dict[str, Row] = {
         OWN_NEW, lambda w: Call("/v1/units", json={"path": w.name("new")}), probe=unit_named
     ),
     "GET /v1/units": Row(SIGNED_IN),
-    "GET /v1/units/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/units/{w.unit}")),
+    "GET /v1/units/{path}": Row(UNIT_READERS, lambda w: Call(f"/v1/units/{w.unit}")),
     "DELETE /v1/units/{path}": Row(
-        OWNER_OR_SHARED, lambda w: Call(f"/v1/units/{w.new_unit()}"), probe=unit_at
+        UNIT_ADMINS, lambda w: Call(f"/v1/units/{w.new_unit()}"), probe=unit_at
     ),
-    "GET /v1/state/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/state/{w.unit}")),
+    "GET /v1/state/{path}": Row(UNIT_READERS, lambda w: Call(f"/v1/state/{w.unit}")),
     "PUT /v1/state/{path}": Row(
-        OWNER_OR_SHARED,
+        UNIT_WRITERS,
         lambda w: Call(f"/v1/state/{w.unit}", content=state(next(w.serial))),
         probe=unit_at,
     ),
-    "GET /v1/versions/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/versions/{w.unit}")),
-    "POST /v1/restore/{path}": Row(OWNER_OR_SHARED, restore, probe=unit_at),
+    "GET /v1/versions/{path}": Row(UNIT_READERS, lambda w: Call(f"/v1/versions/{w.unit}")),
+    "POST /v1/restore/{path}": Row(UNIT_WRITERS, restore, probe=unit_at),
     "POST /v1/locks/{path}": Row(
-        OWNER_OR_SHARED,
+        UNIT_LOCKERS,
         lambda w: Call(f"/v1/locks/{w.new_unit()}", json={"who": "matrix"}),
         probe=unit_at,
     ),
     "DELETE /v1/locks/{path}": Row(
-        OWNER_OR_SHARED,
+        UNIT_LOCKERS,
         lambda w: Call(f"/v1/locks/{w.new_locked_unit()[0]}", params={"force": "true"}),
         probe=unit_at,
     ),
     "POST /v1/shares/{path}": Row(
-        SHARERS,
+        UNIT_SHARERS,
         lambda w: Call(f"/v1/shares/{w.new_unit(shared=False)}", json={"group": "team"}),
         probe=unit_at,
     ),
     "DELETE /v1/shares/{path}": Row(
-        UNSHARERS,
+        UNIT_UNSHARERS,
         lambda w: Call(f"/v1/shares/{w.new_unit()}", params={"group": "team"}),
         probe=unit_at,
     ),
     # -- Terraform HTTP backend
-    "GET /v1/backend/{path}": Row(OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.unit}")),
+    "GET /v1/backend/{path}": Row(UNIT_READERS, lambda w: Call(f"/v1/backend/{w.unit}")),
     "POST /v1/backend/{path}": Row(
-        OWNER_OR_SHARED,
+        UNIT_WRITERS,
         lambda w: Call(f"/v1/backend/{w.unit}", content=state(next(w.serial))),
         probe=unit_at,
     ),
     "LOCK /v1/backend/{path}": Row(
-        OWNER_OR_SHARED,
+        UNIT_LOCKERS,
         lambda w: Call(f"/v1/backend/{w.new_unit()}", json={"Who": "matrix"}),
         probe=unit_at,
     ),
-    "UNLOCK /v1/backend/{path}": Row(OWNER_OR_SHARED, unlock_backend, probe=unit_at),
+    "UNLOCK /v1/backend/{path}": Row(UNIT_LOCKERS, unlock_backend, probe=unit_at),
     "DELETE /v1/backend/{path}": Row(
-        OWNER_OR_SHARED, lambda w: Call(f"/v1/backend/{w.new_unit()}"), probe=unit_at
+        UNIT_ADMINS, lambda w: Call(f"/v1/backend/{w.new_unit()}"), probe=unit_at
     ),
     # -- succeeds once per server, for the administrator, who comes after everyone else
     "POST /v1/rbac/init": Row(ADMIN_ONLY, probe=rbac_state),
 }
+
+
+# -- tokens people manage: anyone signed in lists and revokes their own (a scoped token too:
+# ending access is safe in any scope) and, with a password, makes one; only a system
+# administrator lists or revokes another user's (`VARIANTS`).
+def token_rows() -> dict[str, Row]:
+    rows: dict[str, Row] = {
+        f"POST {TORC}/tokens": Row(
+            allowed(*NAMED, anonymous=401), lambda w: Call(f"{TORC}/tokens"), probe=tokens_issued
+        )
+    }
+    for base in ("/v1/auth/tokens", f"{TORC}/tokens"):
+        rows[f"GET {base}"] = Row(allowed(*NAMED, *TOKENS, anonymous=401))
+        rows[f"DELETE {base}/{{token_id}}"] = Row(
+            allowed(*NAMED, *TOKENS),  # like DELETE /v1/auth/tokens?user=
+            probe=token_works,
+            for_caller=lambda w, user, base=base: Call(f"{base}/{w.new_token_of(user or 'alice')}"),
+        )
+    return rows
+
+
+TABLE.update(token_rows())
+
+# -- who can reach a workflow or unit: its owner, its admin-level groups, RBAC managers and
+# system administrators may ask; roles for access groups: RBAC managers.
+TABLE.update(
+    {
+        f"GET {TORC}/workflows/{{id}}/access": Row(
+            WORKFLOW_WHO, lambda w: Call(f"{TORC}/workflows/{w.workflow}/access")
+        ),
+        "GET /v1/access/{path}": Row(UNIT_WHO, lambda w: Call(f"/v1/access/{w.unit}")),
+        "GET /v1/rbac/groups": Row(RBAC_MANAGERS),
+        "POST /v1/rbac/groups/assign": Row(
+            RBAC_MANAGERS,
+            lambda w: Call("/v1/rbac/groups/assign", json=w.new_group_role(assigned=False)),
+            probe=roles_of_group,
+        ),
+        "POST /v1/rbac/groups/revoke": Row(
+            RBAC_MANAGERS,
+            lambda w: Call("/v1/rbac/groups/revoke", json=w.new_group_role(assigned=True)),
+            probe=roles_of_group,
+        ),
+    }
+)
 
 
 # -- the records around a run (files, user data, resource requirements, compute nodes, events):
@@ -607,25 +790,25 @@ def record_rows() -> dict[str, Row]:
     for kind, body in RECORD_BODIES.items():
         base = f"{TORC}/{kind}"
         rows[f"POST {base}"] = Row(
-            OWNER_OR_SHARED,
+            WORKFLOW_WRITERS,
             lambda w, base=base, body=body: Call(base, json={**body(w), "workflow_id": w.workflow}),
             probe=records_of_workflow,
         )
         rows[f"GET {base}"] = Row(
-            OWNER_OR_SHARED,
+            WORKFLOW_READERS,
             lambda w, base=base: Call(base, params={"workflow_id": str(w.workflow)}),
         )
         rows[f"GET {base}/{{id}}"] = Row(
-            OWNER_OR_SHARED, lambda w, base=base, kind=kind: Call(f"{base}/{new_record(w, kind)}")
+            WORKFLOW_READERS, lambda w, base=base, kind=kind: Call(f"{base}/{new_record(w, kind)}")
         )
         rows[f"DELETE {base}/{{id}}"] = Row(
-            OWNER_OR_SHARED,
+            WORKFLOW_WRITERS,
             lambda w, base=base, kind=kind: Call(f"{base}/{new_record(w, kind)}"),
             probe=record_at,
         )
         if kind in RECORD_CHANGES:
             rows[f"PUT {base}/{{id}}"] = Row(
-                OWNER_OR_SHARED,
+                WORKFLOW_WRITERS,
                 lambda w, base=base, kind=kind: Call(
                     f"{base}/{new_record(w, kind)}", json=RECORD_CHANGES[kind]
                 ),
@@ -810,67 +993,67 @@ def job_rows() -> dict[str, Row]:
         return Call(f"{TORC}/bulk_jobs", json={"jobs": [job]})
 
     return {
-        f"POST {TORC}/jobs": Row(OWNER_OR_SHARED, job_body, probe=jobs_named),
-        f"POST {TORC}/bulk_jobs": Row(OWNER_OR_SHARED, bulk, probe=jobs_named),
+        f"POST {TORC}/jobs": Row(WORKFLOW_WRITERS, job_body, probe=jobs_named),
+        f"POST {TORC}/bulk_jobs": Row(WORKFLOW_WRITERS, bulk, probe=jobs_named),
         f"GET {TORC}/jobs": Row(
-            OWNER_OR_SHARED,
+            WORKFLOW_READERS,
             lambda w: Call(f"{TORC}/jobs", params={"workflow_id": str(w.workflow)}),
         ),
         f"GET {TORC}/jobs/{{id}}": Row(
-            OWNER_OR_SHARED, lambda w: Call(f"{TORC}/jobs/{new_job(w)}")
+            WORKFLOW_READERS, lambda w: Call(f"{TORC}/jobs/{new_job(w)}")
         ),
-        f"PUT {TORC}/jobs/{{id}}": Row(OWNER_OR_SHARED, change_job, probe=job_at),
+        f"PUT {TORC}/jobs/{{id}}": Row(WORKFLOW_WRITERS, change_job, probe=job_at),
         f"DELETE {TORC}/jobs/{{id}}": Row(
-            OWNER_OR_SHARED, lambda w: Call(f"{TORC}/jobs/{new_job(w)}"), probe=job_at
+            WORKFLOW_WRITERS, lambda w: Call(f"{TORC}/jobs/{new_job(w)}"), probe=job_at
         ),
         f"GET {TORC}/workflows/{{id}}/job_dependencies": Row(
-            OWNER_OR_SHARED, on_workflow("job_dependencies")
+            WORKFLOW_READERS, on_workflow("job_dependencies")
         ),
         f"GET {TORC}/results": Row(
-            OWNER_OR_SHARED,
+            WORKFLOW_READERS,
             lambda w: Call(f"{TORC}/results", params={"workflow_id": str(w.workflow)}),
         ),
         f"GET {TORC}/results/{{id}}": Row(
-            OWNER_OR_SHARED, lambda w: Call(f"{TORC}/results/{new_result(w)}")
+            WORKFLOW_READERS, lambda w: Call(f"{TORC}/results/{new_result(w)}")
         ),
         f"POST {TORC}/workflows/{{id}}/initialize_jobs": Row(
-            OWNER_OR_SHARED, on_fresh_workflow("initialize_jobs"), probe=run_of
+            WORKFLOW_WRITERS, on_fresh_workflow("initialize_jobs"), probe=run_of
         ),
         f"POST {TORC}/workflows/{{id}}/claim_jobs_based_on_resources/{{limit}}": Row(
-            OWNER_OR_SHARED, lambda w: claim(w, "resources"), probe=run_of
+            WORKFLOW_WRITERS, lambda w: claim(w, "resources"), probe=run_of
         ),
         f"POST {TORC}/workflows/{{id}}/claim_next_jobs": Row(
-            OWNER_OR_SHARED, lambda w: claim(w, "next"), probe=run_of
+            WORKFLOW_WRITERS, lambda w: claim(w, "next"), probe=run_of
         ),
         f"PUT {TORC}/jobs/{{id}}/start_job/{{run_id}}/{{compute_node_id}}": Row(
-            OWNER_OR_SHARED, start_job, probe=job_at
+            WORKFLOW_WRITERS, start_job, probe=job_at
         ),
         f"POST {TORC}/jobs/{{id}}/complete_job/{{status}}/{{run_id}}": Row(
-            OWNER_OR_SHARED, complete_job, probe=job_at
+            WORKFLOW_WRITERS, complete_job, probe=job_at
         ),
         f"POST {TORC}/workflows/{{id}}/batch_complete_jobs": Row(
-            OWNER_OR_SHARED, batch_complete, probe=batch_of
+            WORKFLOW_WRITERS, batch_complete, probe=batch_of
         ),
         f"POST {TORC}/workflows/{{id}}/batch_start_jobs": Row(
-            OWNER_OR_SHARED, batch_start, probe=run_of
+            WORKFLOW_WRITERS, batch_start, probe=run_of
         ),
-        f"POST {TORC}/workflows/{{id}}/release_jobs": Row(OWNER_OR_SHARED, release, probe=run_of),
-        f"POST {TORC}/jobs/{{id}}/retry/{{run_id}}": Row(OWNER_OR_SHARED, retry_job, probe=job_at),
-        f"GET {TORC}/workflows/{{id}}/status": Row(OWNER_OR_SHARED, on_workflow("status")),
+        f"POST {TORC}/workflows/{{id}}/release_jobs": Row(WORKFLOW_WRITERS, release, probe=run_of),
+        f"POST {TORC}/jobs/{{id}}/retry/{{run_id}}": Row(WORKFLOW_WRITERS, retry_job, probe=job_at),
+        f"GET {TORC}/workflows/{{id}}/status": Row(WORKFLOW_READERS, on_workflow("status")),
         f"GET {TORC}/workflows/{{id}}/is_complete": Row(
-            OWNER_OR_SHARED, on_workflow("is_complete")
+            WORKFLOW_READERS, on_workflow("is_complete")
         ),
         f"GET {TORC}/workflows/{{id}}/is_uninitialized": Row(
-            OWNER_OR_SHARED, on_workflow("is_uninitialized")
+            WORKFLOW_READERS, on_workflow("is_uninitialized")
         ),
         f"POST {TORC}/workflows/{{id}}/reset_status": Row(
-            OWNER_OR_SHARED, on_fresh_workflow("reset_status"), probe=run_of
+            WORKFLOW_WRITERS, on_fresh_workflow("reset_status"), probe=run_of
         ),
         f"POST {TORC}/workflows/{{id}}/reset_job_status": Row(
-            OWNER_OR_SHARED, on_fresh_workflow("reset_job_status"), probe=run_of
+            WORKFLOW_WRITERS, on_fresh_workflow("reset_job_status"), probe=run_of
         ),
         f"PUT {TORC}/workflows/{{id}}/cancel": Row(
-            OWNER_OR_SHARED, on_fresh_workflow("cancel"), probe=run_of
+            WORKFLOW_WRITERS, on_fresh_workflow("cancel"), probe=run_of
         ),
     }
 
@@ -904,12 +1087,12 @@ def runner_token_works(w: World, call: Call) -> Any:
 TABLE.update(
     {
         f"POST {TORC}/workflows/{{id}}/runner_tokens": Row(
-            {**OWNER_OR_SHARED, "anonymous": 401},
+            {**WORKFLOW_WRITERS, "anonymous": 401},
             lambda w: Call(f"{TORC}/workflows/{w.workflow}/runner_tokens", json={}),
             probe=tokens_issued,
         ),
         f"DELETE {TORC}/workflows/{{id}}/runner_tokens": Row(
-            {**OWNER_OR_SHARED, "anonymous": 401}, standing_runner_token, probe=runner_token_works
+            {**WORKFLOW_WRITERS, "anonymous": 401}, standing_runner_token, probe=runner_token_works
         ),
     }
 )
@@ -936,10 +1119,10 @@ def sync_left_behind(w: World) -> Call:
 TABLE.update(
     {
         f"POST {TORC}/compute_nodes/{{id}}/heartbeat": Row(
-            OWNER_OR_SHARED, heartbeat, probe=node_of
+            WORKFLOW_WRITERS, heartbeat, probe=node_of
         ),
         f"POST {TORC}/workflows/{{id}}/sync_status": Row(
-            OWNER_OR_SHARED, sync_left_behind, probe=batch_of_path
+            WORKFLOW_WRITERS, sync_left_behind, probe=batch_of_path
         ),
     }
 )
@@ -971,7 +1154,7 @@ def change_allocation(w: World) -> Call:
 TABLE.update(
     {
         f"POST {TORC}/workflows/{{id}}/slurm_allocations": Row(
-            OWNER_OR_SHARED,
+            WORKFLOW_WRITERS,
             lambda w: Call(
                 f"{TORC}/workflows/{w.new_workflow(shared=True)}/slurm_allocations",
                 json={**ALLOCATION, "only_if_none_active": True},
@@ -979,10 +1162,10 @@ TABLE.update(
             probe=allocations_of,
         ),
         f"GET {TORC}/workflows/{{id}}/slurm_allocations": Row(
-            OWNER_OR_SHARED, on_workflow("slurm_allocations")
+            WORKFLOW_READERS, on_workflow("slurm_allocations")
         ),
         f"PATCH {TORC}/workflows/{{id}}/slurm_allocations/{{alloc_id}}": Row(
-            OWNER_OR_SHARED, change_allocation, probe=allocations_of
+            WORKFLOW_WRITERS, change_allocation, probe=allocations_of
         ),
     }
 )
@@ -1023,7 +1206,8 @@ def test_every_route_is_in_the_table(tmp_path: Path) -> None:
 def test_the_table_names_an_outcome_for_every_caller() -> None:
     for endpoint, row in ROWS.items():
         assert set(row.expect) == set(KINDS), endpoint
-        assert row.build is not None or "{" not in endpoint, f"{endpoint}: how to fill the path?"
+        filled = row.build is not None or row.for_caller is not None
+        assert filled or "{" not in endpoint, f"{endpoint}: how to fill the path?"
 
 
 def test_every_write_says_how_to_see_its_target() -> None:
@@ -1080,48 +1264,88 @@ def populate(
     server: App, strangers: dict[str, tuple[str, str] | None], *, named_callers: bool
 ) -> World:
     """A client per user and per caller (`strangers`: kinds with no or wrong credentials;
-    `named_callers`: the kinds with a user of their own too); team (bob, carol as admin,
-    frank), alice's shared workflow and unit and a token of hers, erin's, frank's and the
-    observer's roles."""
+    `named_callers`: the kinds with a user of their own, and erin's tokens, too); the groups
+    (team: bob, carol as admin, frank, gary; viewers: rhea; stewards: adam; operators: gwen;
+    blocked: gary; other: carol as admin), alice's workflows and unit and a token of hers, the
+    roles of erin, frank and the observer, and of operators and blocked."""
     users = {user: server.client(user) for user in ALL_USERS}
     callers = {kind: users[user] for kind, user in USER_OF.items()} if named_callers else {}
     for kind, auth in strangers.items():
         callers[kind] = server.client(auth=auth)
     root, alice = users["root"], users["alice"]
-    group = int(ok(root.post(f"{TORC}/access_groups", json={"name": "team"}))["id"])
-    for user, role in (("bob", "member"), ("carol", "admin"), ("frank", "member")):
-        body = {"user_name": user, "role": role}
-        ok(root.post(f"{TORC}/access_groups/{group}/members", json=body))
-    body = {"name": "shared", "access_groups": ["team"]}
-    workflow = int(ok(alice.post(f"{TORC}/workflows", json=body))["id"])
-    ok(alice.post("/v1/units", json={"path": "team/app"}))
-    ok(alice.put("/v1/state/team/app", content=state(0)))
-    ok(alice.post("/v1/shares/team/app", json={"group": "team"}))
-    token = str(ok(alice.post("/v1/auth/token"))["token"])
+
+    def new_group(name: str, members: dict[str, str]) -> int:
+        group = int(ok(root.post(f"{TORC}/access_groups", json={"name": name}))["id"])
+        for user, role in members.items():
+            body = {"user_name": user, "role": role}
+            ok(root.post(f"{TORC}/access_groups/{group}/members", json=body))
+        return group
+
+    team = {"bob": "member", "carol": "admin", "frank": "member", "gary": "member"}
+    group = new_group("team", team)
+    levels = {
+        new_group(name, {member: "member"}): level for name, (member, level) in LEVEL_GROUPS.items()
+    }
+    other = new_group("other", {"carol": "admin"})
+    for name, member in (("operators", "gwen"), ("blocked", "gary")):
+        new_group(name, {member: "member"})
     operate = "workflow.read,workflow.write,workflow.delete,unit.read,unit.write,unit.lock"
     grants = {
         "erin": f"allow:{operate},unit.delete,workflow.share,unit.share,rbac.manage:*",
         "frank": "deny:*:*",
         OBSERVER: "allow:workflow.read,unit.read:*",
+        "operators": "allow:workflow.read,workflow.write,unit.read,unit.write:*",
+        "blocked": "deny:*:*",
     }
-    for user, rule in grants.items():
-        ok(root.post("/v1/rbac/permissions", json={"id": f"{user}-rule", "rules": [rule]}))
-        ok(root.post("/v1/rbac/roles", json={"id": f"{user}-role"}))
-        body = {"permission_id": f"{user}-rule"}
-        ok(root.post(f"/v1/rbac/roles/{user}-role/permissions", json=body))
-        ok(root.post("/v1/rbac/users/assign", json={"email": user, "role_id": f"{user}-role"}))
-    other = int(ok(root.post(f"{TORC}/access_groups", json={"name": "other"}))["id"])
-    body = {"user_name": "carol", "role": "admin"}
-    ok(root.post(f"{TORC}/access_groups/{other}/members", json=body))
-    return World(server, users, callers, group, other, workflow, "team/app", token)
+    for holder, rule in grants.items():
+        ok(root.post("/v1/rbac/permissions", json={"id": f"{holder}-rule", "rules": [rule]}))
+        ok(root.post("/v1/rbac/roles", json={"id": f"{holder}-role"}))
+        body = {"permission_id": f"{holder}-rule"}
+        ok(root.post(f"/v1/rbac/roles/{holder}-role/permissions", json=body))
+        if holder in ("operators", "blocked"):  # a group's role
+            body = {"group": holder, "role_id": f"{holder}-role"}
+            ok(root.post("/v1/rbac/groups/assign", json=body))
+        else:
+            body = {"email": holder, "role_id": f"{holder}-role"}
+            ok(root.post("/v1/rbac/users/assign", json=body))
+    world = World(
+        server,
+        users,
+        callers,
+        group=group,
+        other=other,
+        levels=levels,
+        workflow=0,
+        elsewhere=0,
+        unit="team/app",
+        token=str(ok(alice.post("/v1/auth/token"))["token"]),
+        tokens={},
+    )
+    world.workflow = world.new_workflow(shared=True)
+    world.elsewhere = world.new_workflow(shared=True)
+    ok(alice.post("/v1/units", json={"path": world.unit}))
+    ok(alice.put(f"/v1/state/{world.unit}", content=state(0)))
+    world.share_unit(world.unit, team=True)
+    if named_callers:
+        for kind in TOKENS:
+            secret = world.new_token(kind, world.workflow)
+            callers[kind] = server.client(headers={"Authorization": f"Bearer {secret}"})
+            world.tokens[kind] = secret
+    return world
 
 
-def send(world: World, kind: str, method: str, call: Call) -> httpx.Response:
+def send(world: World, kind: str, method: str, call: Call, workflow: int | None) -> httpx.Response:
+    """Make `call` as `kind`; a token kind's token is scoped to `workflow` (the call's) where
+    its scope is the call's workflow."""
     client = world.callers[kind]
     headers = {}
     if call.own_token and kind in USER_OF:
         token = ok(client.post("/v1/auth/token"))["token"]
         headers["Authorization"] = f"Bearer {token}"
+    elif kind in TOKENS:
+        target = world.workflow if workflow is None else workflow
+        if call.own_token or (kind == WORKFLOW_TOKEN and target != world.workflow):
+            headers["Authorization"] = f"Bearer {world.new_token(kind, target)}"
     return client.request(
         method,
         call.path,
@@ -1155,15 +1379,42 @@ VARIANTS: dict[str, Row] = {
     # carol administers `other` and can read alice's resources through `team`: neither lets
     # her pass them on (finding 1)
     f"POST {TORC}/workflows/{{id}}/access_groups/{{group_id}} [shared with team, to other]": Row(
-        SHARERS,
+        WORKFLOW_SHARERS,
         lambda w: Call(f"{TORC}/workflows/{w.new_workflow(shared=True)}/access_groups/{w.other}"),
         probe=workflow_at,
     ),
     "POST /v1/shares/{path} [shared with team, to other]": Row(
-        SHARERS,
+        UNIT_SHARERS,
         lambda w: Call(f"/v1/shares/{w.new_unit()}", json={"group": "other"}),
         probe=unit_at,
     ),
+    # a question about oneself (a unit outside every token's scope): no one's data but the
+    # caller's own rules; a unit the caller may not read is explained without its owner
+    "POST /v1/rbac/test [about oneself]": Row(
+        allowed(*NAMED, *TOKENS),
+        lambda w: Call("/v1/rbac/test", json={"action": "unit.read", "resource": "outside/x"}),
+        probe=nothing_kept,
+    ),
+    # a unit under the prefix token's prefix (the table's new unit is outside it)
+    "POST /v1/units [under the prefix]": Row(
+        {**OWN_NEW, PREFIX_TOKEN: OK},
+        lambda w: Call("/v1/units", json={"path": f"{PREFIX}/{w.name('new')}"}),
+        probe=unit_named,
+    ),
+    # another user's tokens: a system administrator's business only
+    **{
+        f"GET {base} [{query}]": Row(ADMIN_ONLY, lambda w, base=base, q=q: Call(base, params=q))
+        for base in ("/v1/auth/tokens", f"{TORC}/tokens")
+        for query, q in (("another user's", {"user": OBSERVER}), ("everyone's", {"all": "true"}))
+    },
+    **{
+        f"DELETE {base}/{{token_id}} [another user's]": Row(
+            ADMIN_ONLY,
+            lambda w, base=base: Call(f"{base}/{w.new_token_of(OBSERVER)}"),
+            probe=token_works,
+        )
+        for base in ("/v1/auth/tokens", f"{TORC}/tokens")
+    },
 }
 ROWS = {**TABLE, **VARIANTS}
 INIT = "POST /v1/rbac/init"  # once per server: its row has servers of its own
@@ -1183,6 +1434,105 @@ def test_who_may_initialise_rbac(fresh_worlds: dict[str, World]) -> None:
     check_row(fresh_worlds, INIT)
 
 
+# -- what a scoped token may reach, whatever the rows say ------------------------------------------
+# Routes that reach no one's workflow or unit: health and documentation, who the caller is, and
+# the user's own tokens (listing them, or ending access, is safe in any scope).
+HARMLESS = frozenset(
+    {
+        "GET /healthz",
+        "GET /metrics",
+        "GET /openapi.json",
+        "GET /docs",
+        "GET /docs/oauth2-redirect",
+        "GET /redoc",
+        f"GET {TORC}/ping",
+        f"GET {TORC}/version",
+        "GET /v1/auth/me",
+        "GET /v1/rbac/me",
+        "GET /v1/auth/tokens",
+        f"GET {TORC}/tokens",
+        "DELETE /v1/auth/token",
+        "DELETE /v1/auth/tokens",
+        "DELETE /v1/auth/tokens/{token_id}",
+        f"DELETE {TORC}/tokens/{{token_id}}",
+    }
+)
+# What a read-only token may send besides GET: ending tokens, and a question.
+READ_ONLY_WRITES = frozenset({route for route in HARMLESS if not route.startswith("GET ")}) | {
+    "POST /v1/rbac/test"
+}
+UNIT_PATH = re.compile(r"/v1/(?:units|state|versions|restore|locks|shares|backend|access)/(.+)")
+RECORD_PATH = re.compile(
+    rf"{TORC}/(?:jobs|results|files|user_data|resource_requirements|compute_nodes|events)/\d+"
+)
+
+
+def call_workflow(w: World, call: Call) -> int | None:
+    """The workflow a call is about: named by its path, its body or its query, or the one of
+    the job, record or result its path names; None when it is about no workflow."""
+    found = re.search(r"/workflows/(\d+)", call.path)
+    if found is not None:
+        return int(found[1])
+    body = call.json if isinstance(call.json, dict) else {}
+    body = body["jobs"][0] if "jobs" in body else body
+    named = body.get("workflow_id", call.params.get("workflow_id"))
+    if named is not None:
+        return int(named)
+    record = RECORD_PATH.match(call.path)
+    if record is not None:
+        return int(w.look(OBSERVER, record[0])["workflow_id"])
+    return None
+
+
+def call_unit(method: str, call: Call) -> str | None:
+    """The unit a call is about (its path), or None."""
+    if method == "POST" and call.path == "/v1/units":
+        return str(call.json["path"])
+    found = UNIT_PATH.fullmatch(call.path)
+    return None if found is None else found[1]
+
+
+def beyond_scope(
+    w: World, kind: str, endpoint: str, call: Call, workflow: int | None, response: httpx.Response
+) -> str | None:
+    """How a call that succeeded with the token of `kind` went beyond its scope, if it did:
+    a read-only token sent anything but a read (or a question, or ending tokens); a prefix
+    token reached anything but a unit under its prefix; a workflow token anything but its
+    workflow. Lists may answer, showing only what is in the scope."""
+    method, route = endpoint.partition(" [")[0].split(" ", 1)
+    route = f"{method} {route}"
+    if kind == READ_ONLY_TOKEN:
+        if method == "GET" or route in READ_ONLY_WRITES:
+            return None
+        return "a read-only token's call changed something"
+    if route in HARMLESS:
+        return None
+    if route == "POST /v1/rbac/test" and call.json.get("email") in (None, TOKEN_USER):
+        return None  # a question about the token's own user's rules, as GET /v1/rbac/me
+    prefix = {PREFIX_TOKEN: PREFIX, OTHER_PREFIX_TOKEN: OTHER_PREFIX}.get(kind)
+    scope = {WORKFLOW_TOKEN: workflow or w.workflow, OTHER_WORKFLOW_TOKEN: w.elsewhere}.get(kind)
+    if route == f"GET {TORC}/workflows":
+        shown = {item["id"] for item in response.json()["items"]}
+        return None if shown <= {scope} else f"listed workflows {sorted(shown)}"
+    if route == "GET /v1/units":
+        paths = [unit["path"] for unit in response.json()["units"]]
+        outside = [p for p in paths if prefix is None or not under(p, prefix)]
+        return f"listed units {outside}" if outside else None
+    if prefix is not None:
+        unit = call_unit(method, call)
+        if unit is not None and under(unit, prefix):
+            return None
+        return f"reached {unit or 'what is not a unit'}, outside the units under '{prefix}'"
+    assert scope is not None, kind
+    if route.startswith(f"{method} {TORC}/") and workflow == scope:
+        return None
+    return f"reached {call.path}, outside workflow {scope}"
+
+
+def under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
 def check_row(worlds: dict[str, World], endpoint: str) -> None:
     """Call the row's route as every kind of caller; compare outcomes, refusals' form and,
     for refusals, the target before and after."""
@@ -1192,11 +1542,19 @@ def check_row(worlds: dict[str, World], endpoint: str) -> None:
     problems: list[str] = []
     for kind in KINDS:
         world = worlds[kind]
-        call = row.build(world) if row.build is not None else Call(template)
+        if row.for_caller is not None:
+            call = row.for_caller(world, USER_OF.get(kind, TOKEN_USER if kind in TOKENS else None))
+        else:
+            call = row.build(world) if row.build is not None else Call(template)
+        workflow = call_workflow(world, call) if kind in TOKENS else None
         refused = row.expect[kind] != OK
         before = row.probe(world, call) if row.probe is not None and refused else None
-        response = send(world, kind, method, call)
+        response = send(world, kind, method, call, workflow)
         got[kind] = outcome(response)
+        if kind in TOKENS and got[kind] == OK:
+            beyond = beyond_scope(world, kind, endpoint, call, workflow, response)
+            if beyond is not None:
+                problems.append(f"{kind}: {beyond}")
         if got[kind] != OK:
             problem = refusal_problem(response)
             if problem is not None:
