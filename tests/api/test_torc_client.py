@@ -492,7 +492,7 @@ def test_check_workflow_access_without_auth(anon: TorcClient) -> None:
     assert check("random-user") == (False, NO_GRANT)
     anon.access.add_workflow_to_group(workflow_id, group_id)
     group_name = anon.access.get_access_group(group_id).name
-    assert check("group-member") == (True, f"group '{group_name}'")
+    assert check("group-member") == (True, f"group '{group_name}' (write)")
     assert check("random-user") == (False, NO_GRANT)
 
 
@@ -780,7 +780,7 @@ CONFLICTS: dict[str, tuple[Callable[[TorcClient, Scratch], object], str]] = {
     ),
     "duplicate share": (
         lambda api, s: api.access.add_workflow_to_group(s.workflow, s.shared_group),
-        "Workflow {workflow} is already associated with group {shared}",
+        "Workflow {workflow} is already associated with group {shared} (write)",
     ),
 }
 
@@ -1179,7 +1179,7 @@ def share(deployment: Deployment, workflow_id: int, *groups: AccessGroupModel) -
 
 
 def via(group: AccessGroupModel) -> str:
-    return f"group '{group.name}'"
+    return f"group '{group.name}' (write)"
 
 
 def test_enforcement_owner_can_access_own_workflow(enforcing: Deployment) -> None:

@@ -201,7 +201,8 @@ def run_tutorial(tmp: Path, server: Server) -> None:
     out = sh('torc access-groups add-workflow 1 2\necho "Shared workflow 1 with data-team"', alice)
     assert out.returncode == 0 and "Shared workflow 1 with data-team" in out.stdout, out.stderr
     shared = sh("torc access-groups list-workflow-groups 1", alice).stdout.splitlines()
-    assert shared[3] == "│ 2  │ data-team │ Data Processing Team │"
+    assert shared[1] == "│ ID │ Name      │ Access │ Description          │"
+    assert shared[3] == "│ 2  │ data-team │ write  │ Data Processing Team │"
     assert len(shared) == 5
     out = sh("torc workflows get 1", carol)
     assert out.returncode == 0, out.stderr
