@@ -49,7 +49,7 @@ MAX_CANDIDATES = 10_000
 # may load thousands of users' facts (seconds with a cold cache), so however many callers
 # ask, they use at most this many threads and never the whole pool.
 MAX_AT_ONCE = 2
-WAIT_SECS = 30
+WAIT_SECS: float = 30
 _TURNS = threading.BoundedSemaphore(MAX_AT_ONCE)
 
 ACTIONS: dict[str, tuple[str, ...]] = {
