@@ -14,7 +14,12 @@ from teamgate.cli.output import echo_json, render_table
 F = TypeVar("F", bound=Callable[..., Any])
 
 HEADERS = ("ID", "Name", "Lookup", "Created", "Last used", "Expires", "Scope", "State")
-CREATE_HELP = """Create an API token of yours (sign in with your password, not a token).
+CREATE_HELP = """Create an API token of yours (sign in with your password, or through the
+identity provider with 'login' first; not with a token).
+
+After an identity-provider sign-in, the token carries the IdP groups you have now and lives at
+most 7 days: Terraform's http backend takes it as TF_HTTP_PASSWORD (with TF_HTTP_USERNAME your
+user name).
 
 The token is printed once: the server keeps only a hash of it. A scope bounds what the token
 may do, whatever you may: --read-only (reads only), --unit-prefix P (units at P or under

@@ -86,7 +86,7 @@ class JsonClient:
         self,
         base_url: str,
         *,
-        auth: tuple[str, str] | None = None,
+        auth: httpx.Auth | tuple[str, str] | None = None,
         headers: dict[str, str] | None = None,
         transport: httpx.BaseTransport | None = None,
         timeout: float = 30.0,

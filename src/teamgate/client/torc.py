@@ -22,6 +22,10 @@ class TorcClient(JsonClient):
     def version(self) -> Any:
         return self.get("/version")
 
+    def whoami(self) -> Any:
+        """Who the server sees: `GET /v1/auth/me`, beside the Torc API on the same server."""
+        return self.get(self.base_url.removesuffix("/torc-service/v1") + "/v1/auth/me")
+
     # workflows
     def create_workflow_from_spec(self, spec: dict[str, Any]) -> Any:
         return self.post("/workflow_specs", spec)

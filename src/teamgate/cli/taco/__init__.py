@@ -9,15 +9,17 @@ tests/cli/test_cli_imports.py keeps it so.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import click
 
 from teamgate import __version__
+from teamgate.cli import oidc_login
 from teamgate.cli.common import FORMAT, examples, read_password, skip_httpx_cli
 from teamgate.cli.completion import completion_command
 from teamgate.cli.output import echo_json
 from teamgate.cli.taco.audit import audit
-from teamgate.cli.taco.common import AliasGroup, Options, command, pass_options
+from teamgate.cli.taco.common import AliasGroup, Options, command, oidc_store, pass_options
 from teamgate.cli.taco.rbac import rbac
 from teamgate.cli.taco.tokens import token
 from teamgate.cli.taco.units import unit
@@ -79,12 +81,19 @@ cli.add_command(token)
 
 
 @cli.command(
+    help=f"""Sign in to the server and save the sign-in for it.
+
+{oidc_login.LOGIN_HELP}
+
+With --username (or OPENTACO_USERNAME), or on a server without an identity provider: user name
+and password (htpasswd), saving an API token for this server.""",
     epilog=examples(
-        "taco login",
+        "taco login                      # the server's identity provider, in a browser",
+        "taco login --device             # a code to enter on any device (SSH sessions)",
         "taco login --username alice --ttl-days 7",
         "taco --server https://taco.example.com login -u alice",
         "OPENTACO_USERNAME=alice OPENTACO_PASSWORD=secret taco login   # no prompts",
-    )
+    ),
 )
 @click.option("--username", "-u", envvar="OPENTACO_USERNAME", help="[env: OPENTACO_USERNAME]")
 @click.option(
@@ -93,18 +102,34 @@ cli.add_command(token)
     help="[env: OPENTACO_PASSWORD] Visible to other local users; prefer the env var or the prompt.",
 )
 @click.option("--ttl-days", type=click.IntRange(1, 365), help="Token lifetime (server default 30).")
+@oidc_login.login_options
 @command
 @click.pass_context
 def login(
-    ctx: click.Context, username: str | None, password: str | None, ttl_days: int | None
+    ctx: click.Context,
+    username: str | None,
+    password: str | None,
+    ttl_days: int | None,
+    device: bool,
+    no_browser: bool,
+    timeout: int,
 ) -> None:
-    """Sign in with user name and password; saves an API token for this server."""
     import socket
 
     from teamgate.client.taco import CredentialStore, SavedToken
 
     opts = ctx.find_object(Options)
     assert opts is not None
+    if not username and password is None and ttl_days is None:
+        config = oidc_login.server_config(opts.server)
+        if config is not None:
+            _oidc_login(opts, device=device, no_browser=no_browser, timeout=timeout, config=config)
+            return
+    if device or no_browser:
+        raise click.UsageError(
+            "--device and --no-browser sign in through the server's identity provider: "
+            + ("not with a user name or password" if username or password else "it has none")
+        )
     if password is not None and (
         ctx.get_parameter_source("password") is click.core.ParameterSource.COMMANDLINE
     ):
@@ -124,24 +149,74 @@ def login(
         )
     saved = SavedToken(issued["token"], issued["user"], issued.get("expires_at"), issued.get("id"))
     CredentialStore().save(opts.server, saved)
+    oidc_login.forget(oidc_store(), opts.server)  # one sign-in per server: this one
     if opts.json:
         echo_json({k: v for k, v in issued.items() if k != "token"} | {"server": opts.server})
     else:
         click.echo(f"Logged in to {opts.server} as {saved.user} (token expires {saved.expires_at})")
 
 
-@cli.command()
-@command
-@pass_options
-def logout(opts: Options) -> None:
-    """Revoke the saved token on the server and forget it."""
+def _oidc_login(opts: Options, **how: Any) -> None:
+    """Sign in through the server's identity provider; replaces a password sign-in's token."""
+    session, me = oidc_login.sign_in("taco", opts.server, oidc_store(), **how)
+    _revoke_saved_token(opts.server)
+    if opts.json:
+        echo_json(
+            {
+                "server": opts.server,
+                "user": session.user,
+                "auth": "oidc",
+                "issuer": session.issuer,
+                "idp_groups": me.get("idp_groups", []),
+                "expires_at": me.get("expires_at") or session.expires_at,
+            }
+        )
+        return
+    click.echo(
+        f"Logged in to {opts.server} as {session.user} through {session.issuer} "
+        f"(ID token expires {oidc_login.expiry_text(session.expires_at)}; renewed with the "
+        "refresh token)"
+        if session.refresh_token
+        else f"Logged in to {opts.server} as {session.user} through {session.issuer} (expires "
+        f"{oidc_login.expiry_text(session.expires_at)}; the identity provider gave no refresh "
+        "token: run 'taco login' again then)"
+    )
+
+
+def _revoke_saved_token(server: str) -> bool:
+    """Revoke on the server the API token a password `taco login` saved, and forget it;
+    whether there was one."""
     from teamgate.client.http import ApiError
     from teamgate.client.taco import CredentialStore, TacoClient
 
     store = CredentialStore()
+    saved = store.find(server)
+    if saved is None:
+        return False
+    with TacoClient(server, headers={"Authorization": f"Bearer {saved.token}"}) as client:
+        try:
+            client.revoke_token()
+        except ApiError as exc:
+            if exc.status != 401:  # 401: already expired or revoked; forgetting it is enough
+                raise
+    store.remove(server)
+    return True
+
+
+@cli.command()
+@command
+@pass_options
+def logout(opts: Options) -> None:
+    """Forget this server's sign-in: revoke the saved API token on the server, or the
+    identity provider's refresh token at the IdP (where it can), and delete them here."""
+    from teamgate.client.http import ApiError
+    from teamgate.client.taco import CredentialStore, TacoClient
+
+    signed_out = oidc_login.forget(oidc_store(), opts.server) is not None
+    store = CredentialStore()
     saved = store.find(opts.server)
     if saved is None:
-        click.echo(f"Not logged in to {opts.server}")
+        click.echo(f"{'Logged out of' if signed_out else 'Not logged in to'} {opts.server}")
         return
     with TacoClient(opts.server, headers={"Authorization": f"Bearer {saved.token}"}) as client:
         try:
@@ -157,7 +232,8 @@ def logout(opts: Options) -> None:
 @command
 @pass_options
 def whoami(opts: Options) -> None:
-    """Show the identity the server sees for your credentials."""
+    """Show the identity the server sees for your credentials: the user, how they signed in,
+    their identity provider groups and when the sign-in expires."""
     with opts.client() as client:
         me = client.whoami()
     if opts.json:
@@ -167,9 +243,9 @@ def whoami(opts: Options) -> None:
     if not me.get("user"):
         click.echo("User: anonymous (no credentials; run 'taco login')")
         return
-    click.echo(f"User: {me['user']}")
-    click.echo(f"Authenticated with: {me.get('auth')}")
-    click.echo(f"System administrator: {'yes' if me.get('system_admin') else 'no'}")
+    session = oidc_store().find(opts.server) if me.get("auth") == "oidc" else None
+    for line in oidc_login.whoami_lines(me, session):
+        click.echo(line)
 
 
 def main() -> None:

@@ -15,6 +15,7 @@ from teamgate.cli.output import counted, render_table
 
 if TYPE_CHECKING:
     from teamgate.client.http import ApiError
+    from teamgate.client.oidc_sessions import SessionStore
     from teamgate.client.taco import LockStore, TacoClient
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,7 +27,7 @@ class Options:
     def __init__(self, *, server: str, output: str = "table") -> None:
         self.server = server
         self.output = output
-        # How client() signed in ("none", "saved", "OPENTACO_TOKEN" or "basic") and as whom:
+        # How client() signed in ("none", "saved", "OPENTACO_TOKEN", "oidc" or "basic") and as whom:
         # a 401's hint names them.
         self.signed_in: tuple[str, str | None] = ("none", None)
 
@@ -37,7 +38,8 @@ class Options:
     def client(self, *, basic: tuple[str, str] | None = None) -> TacoClient:
         """A client with the first credentials found.
 
-        In order: `basic`, OPENTACO_TOKEN, the token saved for this server, then
+        In order: `basic`, OPENTACO_TOKEN, the token saved for this server, the identity
+        provider sign-in saved for it (its ID token, renewed when it expires), then
         OPENTACO_USERNAME with OPENTACO_PASSWORD; none means anonymous.
         """
         from teamgate.client.taco import CredentialStore, TacoClient
@@ -59,6 +61,12 @@ class Options:
                     err=True,
                 )
             return TacoClient(self.server, headers={"Authorization": f"Bearer {token}"})
+        session = None if basic else oidc_store().find(self.server)
+        if session is not None:
+            from teamgate.client.oidc_sessions import OidcAuth
+
+            self.signed_in = ("oidc", session.user)
+            return TacoClient(self.server, auth=OidcAuth(oidc_store(), self.server, session))
         if basic is None:
             user = os.environ.get("OPENTACO_USERNAME")
             password = os.environ.get("OPENTACO_PASSWORD")
@@ -71,6 +79,14 @@ class Options:
         from teamgate.client.taco import LockStore
 
         return LockStore(self.server)
+
+
+def oidc_store() -> SessionStore:
+    """The identity-provider sign-ins `taco login` saved (next to its API tokens)."""
+    from teamgate.client.oidc_sessions import SessionStore
+    from teamgate.client.taco import state_dir
+
+    return SessionStore(state_dir(), "taco")
 
 
 def _store_format(ctx: click.Context, value: str) -> None:
@@ -107,6 +123,11 @@ def _sign_in_hint(how: str, user: str | None) -> str:
         return (
             f"taco signed in with the token 'taco login' saved for '{user}' on this server; "
             "it has expired or was revoked: run 'taco login' again"
+        )
+    if how == "oidc":
+        return (
+            f"taco signed in as '{user}' through the identity provider and the server refused "
+            "the ID token: sign in again with `taco login`"
         )
     if how == "OPENTACO_TOKEN":
         return (

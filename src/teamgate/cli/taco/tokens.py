@@ -45,7 +45,17 @@ def token() -> None:
 )
 @command
 @pass_options
-def token_create(opts: Options, /, username: str | None, **values: Any) -> None:
+@click.pass_context
+def token_create(ctx: click.Context, opts: Options, /, username: str | None, **values: Any) -> None:
+    explicit = ctx.get_parameter_source("username") is not click.core.ParameterSource.DEFAULT
+    if not explicit and "OPENTACO_PASSWORD" not in os.environ:
+        from teamgate.cli.taco.common import oidc_store
+
+        if oidc_store().find(opts.server) is not None:  # signed in through the IdP
+            with opts.client() as client:
+                issued = client.create_token(tokens.create_body(values))
+            tokens.show_created(issued, json=opts.json)
+            return
     username = username or os.environ.get("USER")
     if not username:
         raise click.UsageError("no user name: set OPENTACO_USERNAME or pass --username")

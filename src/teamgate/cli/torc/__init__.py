@@ -22,6 +22,7 @@ from teamgate.cli.torc.access_groups import access_groups
 from teamgate.cli.torc.audit import audit
 from teamgate.cli.torc.common import Options, command, pass_options
 from teamgate.cli.torc.jobs import jobs
+from teamgate.cli.torc.login import login, logout, whoami
 from teamgate.cli.torc.records import events, files
 from teamgate.cli.torc.reports import reports, watch
 from teamgate.cli.torc.results import results
@@ -36,7 +37,8 @@ EPILOG = """
 Environment:
   TORC_API_URL    server URL (default http://localhost:8080/torc-service/v1)
   TORC_USERNAME   user name (default: $USER, then $USERNAME)
-  TORC_PASSWORD   password (sent only when set; prefer this or --prompt-password)
+  TORC_PASSWORD   password (sent only when set; prefer this or --prompt-password);
+                  without it, the identity-provider sign-in 'torc login' saved, if any
 \b
 Examples:
   torc ping
@@ -157,6 +159,9 @@ cli.add_command(access_groups)
 cli.add_command(access)
 cli.add_command(audit)
 cli.add_command(tokens)
+cli.add_command(login)
+cli.add_command(logout)
+cli.add_command(whoami)
 cli.add_command(completion_command("torc"))
 
 

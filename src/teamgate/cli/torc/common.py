@@ -12,6 +12,7 @@ from teamgate.cli.common import leaf_command
 
 if TYPE_CHECKING:
     from teamgate.client.http import ApiError
+    from teamgate.client.oidc_sessions import Session, SessionStore
     from teamgate.client.torc import TorcClient
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,16 +37,36 @@ class Options:
         self.password = password
         self.format = format
         self.username_from = username_from  # where the user name came from, for error hints
+        self._session: Session | None = None
+        self._looked_up = False
 
     def client(self) -> TorcClient:
+        """A client signed in with the password when one is given, else with the identity
+        provider sign-in `torc login` saved for this server (renewed when it expires), else
+        anonymous."""
         from teamgate.client.torc import TorcClient
         from teamgate.errors import Invalid
 
+        if self.password is None and self.session() is not None:
+            from teamgate.client.oidc_sessions import OidcAuth
+
+            session = self.session()
+            assert session is not None
+            return TorcClient(self.url, auth=OidcAuth(oidc_store(), self.url, session))
         if self.password is not None and not self.username:
             # Sent as is, an empty name reads "Malformed Basic credentials" on the server.
             raise Invalid(f"no user name to sign in with ($USER is unset or empty): {USER_HELP}")
         auth = (self.username or "", self.password) if self.password is not None else None
         return TorcClient(self.url, auth=auth)
+
+    def session(self) -> Session | None:
+        """The identity-provider sign-in saved for this server (read once)."""
+        if not self._looked_up:
+            self._looked_up = True
+            self._session = oidc_store().find(self.url)
+            if self._session is not None and self.password is None:
+                self.username, self.username_from = self._session.user, "from 'torc login'"
+        return self._session
 
     @property
     def json(self) -> bool:
@@ -59,7 +80,7 @@ class Options:
             return workflow_id
         from teamgate.errors import Invalid
 
-        signed_in = self.username and self.password is not None
+        signed_in = (self.password is not None or self.session() is not None) and self.username
         with self.client() as client:  # anonymous callers' workflows have no owner to filter by
             owned = client.list_workflows(**({"user": self.username} if signed_in else {}))
         if not owned:
@@ -83,6 +104,11 @@ class Options:
 
     def sign_in_hint(self) -> str:
         """Who torc signed in as, and how to be someone else (for a 401)."""
+        if self.password is None and self.session() is not None:
+            return (
+                f"torc signed in as '{self.username}' through the identity provider and the "
+                "server refused the ID token: sign in again with `torc login`"
+            )
         if self.password is None:
             who = f"for '{self.username}' ({self.username_from})" if self.username else "at all"
             return (
@@ -102,6 +128,17 @@ class Options:
             return None
         base = url.removesuffix("/v1")
         return f"the Torc API is under {API_PATH}: set TORC_API_URL (or --url) to {base}{API_PATH}"
+
+
+def oidc_store() -> SessionStore:
+    """The identity-provider sign-ins `torc login` saved: `<user config dir>/teamgate/torc`."""
+    from pathlib import Path
+
+    import platformdirs
+
+    from teamgate.client.oidc_sessions import SessionStore
+
+    return SessionStore(Path(platformdirs.user_config_dir("teamgate")) / "torc", "torc")
 
 
 def _hint(ctx: click.Context, exc: ApiError) -> str | None:
