@@ -35,6 +35,7 @@ from sqlalchemy import text
 from teamgate.auth.passwords import hash_password
 from teamgate.storage.db.engine import Database, database_url
 from tests import pg_reuse
+from tests.idp import idp, idp_factory  # noqa: F401  (fixtures: the real test IdP)
 from tests.inprocess import App, running, settings_for
 
 BIN = Path(sys.executable).parent
