@@ -49,6 +49,9 @@ What an IdP offers (`idp.issuer` is http://127.0.0.1:<port>; `idp.discovery()`, 
     idp.retire_old_keys()  # restart publishing only the newest keys
     idp.signing_kid("RS256") -> the kid new RS256 tokens carry
 
+By hand: `.venv/bin/python -m tests.idp [--port N]` runs one until Ctrl-C (prints the issuer).
+A test process that dies takes its IdPs with it (they exit when their parent goes).
+
 Asking for `offline_access` in the authorization-code flow: oidc-provider follows OIDC Core 11
 and drops it (no refresh token) unless the request also says `prompt=consent`; the device flow
 needs nothing more. Refresh tokens rotate on use, and reusing a spent one fails.
@@ -325,11 +328,12 @@ class IdP:
         device_code_ttl: int = 600,
         device_interval: int = 1,
         host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.host = host
-        self.port = 0
+        self.port = port  # 0 until started: any free port
         self.keys: list[dict[str, Any]] = [new_signing_key("RS256"), new_signing_key("ES256")]
         self._accounts = [dict(a) for a in accounts]
         self._ttl = {
@@ -723,3 +727,29 @@ def idp_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
 def idp(idp_factory: Callable[..., IdP]) -> IdP:
     """A started IdP with the default accounts, clients and TTLs, for a whole test module."""
     return idp_factory()
+
+
+def main() -> None:
+    """`python -m tests.idp [--port N] [--dir D]`: the test IdP for a person to try things with
+    (the README's walk-through, a CLI by hand); runs until Ctrl-C."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(prog="python -m tests.idp", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=0, help="default: any free port")
+    parser.add_argument("--dir", type=Path, help="its files (default: a new temporary folder)")
+    parser.add_argument("--id-token-ttl", type=int, default=300, help="seconds (default 300)")
+    args = parser.parse_args()
+    directory = args.dir or Path(tempfile.mkdtemp(prefix="teamgate-idp-"))
+    with IdP(directory, port=args.port, id_token_ttl=args.id_token_ttl) as running:
+        print(f"issuer {running.issuer}  clients {CLIENT_ID}, {OTHER_CLIENT_ID}, {ES256_CLIENT_ID}")
+        for a in ACCOUNTS:
+            print(f"  {a['email']:<20} groups {','.join(a['groups']) or '-':<28}", end="")
+            print("" if a["email_verified"] else " (email not verified)")
+        print(f"sign in as any of them with any password; files in {directory}; Ctrl-C stops it")
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
+
+
+if __name__ == "__main__":
+    main()

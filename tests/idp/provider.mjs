@@ -194,6 +194,11 @@ for (const signal of ['SIGTERM', 'SIGINT']) {
     process.exit(0);
   });
 }
+// Gone with the test that started it, even one killed without a chance to stop it.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(0);
+}, 1000).unref();
 console.log(`IDP READY ${issuer}`);
 // for a person reading the test's output: where the state is
 console.error(`IDP ${issuer} state ${path.resolve(config.state_file)}`);
