@@ -17,7 +17,10 @@ Accounts (ACCOUNTS; the dev login page signs in with an account's id or e-mail, 
     dave   dave@example.com   no group
     erin   erin@example.com   groups ["ml-team", "data-team", "admins"]
 The ID token's `sub` is the id; `email`/`email_verified` come with the `email` scope, `name`,
-`preferred_username` with `profile`, `groups` (a list) only with the `groups` scope.
+`preferred_username` with `profile`, `groups` (a list) only with the `groups` scope: DEFAULT_SCOPE
+("openid email profile groups offline_access") asks for it, so a server under test should be given
+`--oidc-scopes` with `groups` for its CLIs to ask for it too. A test that changes an account of
+the shared `idp` (set_groups, set_account) puts it back (try/finally).
 
 Clients (all public native clients: no secret, PKCE S256 required, redirect
 http://127.0.0.1/callback or http://localhost/callback on any port, grants authorization_code,
@@ -48,13 +51,16 @@ What an IdP offers (`idp.issuer` is http://127.0.0.1:<port>; `idp.discovery()`, 
     idp.rotate_keys()      # restart publishing a new key (signing) + the old one; returns new kids
     idp.retire_old_keys()  # restart publishing only the newest keys
     idp.signing_kid("RS256") -> the kid new RS256 tokens carry
+    idp.public_jwks() / idp.keys   # the published keys / the private JWKs (for forgeries such as
+        # HS256 keyed with the public key; never to sign a "valid" token)
+    idp.userinfo(access_token), idp.token_request({...}), idp.poll_device_token(device_code)
 
 By hand: `.venv/bin/python -m tests.idp [--port N]` runs one until Ctrl-C (prints the issuer).
 A test process that dies takes its IdPs with it (they exit when their parent goes).
 
 Asking for `offline_access` in the authorization-code flow: oidc-provider follows OIDC Core 11
 and drops it (no refresh token) unless the request also says `prompt=consent`; the device flow
-needs nothing more. Refresh tokens rotate on use, and reusing a spent one fails.
+needs nothing more. Refresh tokens rotate on use; reusing a spent one fails and revokes the grant.
 """
 
 from __future__ import annotations
