@@ -144,7 +144,9 @@ def _resource_steps(
     groups = (
         "not shared with any group"
         if not shared
-        else "shared with group(s) " + ", ".join(f"{g} ({levels[g]})" for g in shared) + "; "
+        else "shared with group(s) "
+        + ", ".join(f"{g} ({levels[g]})" for g in shared)
+        + "; "
         + (
             f"{principal.name} belongs to "
             + ", ".join(f"'{facts.groups[g]}' ({g}, {levels[g]})" for g in mine)
