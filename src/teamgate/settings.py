@@ -230,6 +230,82 @@ class Settings:
         "the client address used by the sign-in throttle and the audit log is always the peer's.",
         env="TORC_FORWARDED_ALLOW_IPS",
     )
+    oidc_issuer: str | None = setting(
+        None,
+        "OpenID Connect issuer URL (https; http only on a loopback address): callers may sign "
+        "in with its ID tokens (Bearer). Turns OIDC on; needs --oidc-client-id.",
+        env="TORC_OIDC_ISSUER",
+    )
+    oidc_client_id: str | None = setting(
+        None,
+        "The client id registered at the issuer for the CLIs; an ID token's aud must hold it "
+        "(or an --oidc-audience).",
+        env="TORC_OIDC_CLIENT_ID",
+    )
+    oidc_audiences: tuple[str, ...] = setting(
+        (),
+        "Another accepted audience besides the client id (repeatable; the env var takes a "
+        "comma-separated list).",
+        flags=("--oidc-audience",),
+        env="TORC_OIDC_AUDIENCES",
+    )
+    oidc_username_claim: str = setting(
+        "email",
+        "The claim naming the user (what RBAC and shares name); with email, email_verified "
+        "must be true.",
+        env="TORC_OIDC_USERNAME_CLAIM",
+    )
+    oidc_groups_claim: str = setting(
+        "groups",
+        "The claim listing the user's groups: each names an access group the caller is a "
+        "member of for that request.",
+        env="TORC_OIDC_GROUPS_CLAIM",
+    )
+    oidc_groups_prefix: str = setting(
+        "",
+        "Only groups starting with this count, as their names without it (others are ignored).",
+        env="TORC_OIDC_GROUPS_PREFIX",
+    )
+    oidc_scopes: tuple[str, ...] = setting(
+        ("openid", "email", "profile", "offline_access"),
+        "Scopes the CLIs ask for (repeatable, or one value separated by spaces or commas).",
+        env="TORC_OIDC_SCOPES",
+    )
+    oidc_ca_file: str | None = setting(
+        None,
+        "CA bundle (PEM) to trust for the issuer instead of the system's.",
+        file=True,
+        env="TORC_OIDC_CA_FILE",
+    )
+    oidc_signing_algs: tuple[str, ...] = setting(
+        ("RS256", "ES256"),
+        "Accepted ID token signature algorithms (repeatable; asymmetric only: RS*, PS*, ES*, "
+        "EdDSA).",
+        env="TORC_OIDC_SIGNING_ALGS",
+    )
+    oidc_admin_groups: tuple[str, ...] = setting(
+        (),
+        "An IdP group (named as access groups are: after --oidc-groups-prefix is removed) "
+        "whose members are system administrators (repeatable).",
+        flags=("--oidc-admin-group",),
+        env="TORC_OIDC_ADMIN_GROUPS",
+    )
+    oidc_jwks_refresh_secs: float = setting(
+        300,
+        "How often the issuer's signing keys are fetched again (a retired key is refused "
+        "from then on); a token with an unknown key id fetches them sooner.",
+        low=1,
+        high=_DAY,
+        cli=False,
+    )
+    oidc_jwks_min_interval_secs: float = setting(
+        10,
+        "Least time between two fetches of the signing keys (unknown key ids cannot make the "
+        "server hammer the issuer).",
+        low=0.1,
+        high=3600,
+        cli=False,
+    )
 
     @property
     def blob_location(self) -> Path:
@@ -246,8 +322,11 @@ class Settings:
         """Check each value against its record, then combinations no single record expresses."""
         for record in SETTINGS:
             record.check(getattr(self, record.name))
-        if self.require_auth and not self.auth_file:
-            raise ConfigError("--require-auth specified but no --auth-file provided")
+        if self.require_auth and not self.auth_file and not self.oidc_issuer:
+            raise ConfigError(
+                "--require-auth specified but no --auth-file (nor --oidc-issuer) provided"
+            )
+        check_oidc(self)
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ConfigError("--tls-cert and --tls-key must be given together")
         for entry in self.forwarded_allow_ips:
@@ -257,6 +336,67 @@ class Settings:
                     "(e.g. 10.0.0.5, 10.0.0.0/24, ::1) nor '*' (trust every client)"
                 )
         return self
+
+
+# Asymmetric JWS algorithms an ID token may be signed with; never `none` nor HMAC (HS*), whose
+# "key" would be the issuer's public key, known to anyone.
+SIGNING_ALGS = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)  # fmt: skip
+MAX_CLAIM_NAME = 255
+
+
+def check_oidc(settings: Settings) -> None:
+    """The OIDC settings make sense together (ConfigError saying which does not): an https
+    issuer (http on a loopback address only), a client id, asymmetric algorithms."""
+    from urllib.parse import urlsplit
+
+    issuer = settings.oidc_issuer
+    if issuer is None:
+        given = [
+            name
+            for name in ("oidc_client_id", "oidc_ca_file")
+            if getattr(settings, name) is not None
+        ] + (["oidc_audiences"] if settings.oidc_audiences else [])
+        given += ["oidc_admin_groups"] if settings.oidc_admin_groups else []
+        if given:
+            raise ConfigError(f"{given[0]} is set but oidc_issuer is not: set --oidc-issuer too")
+        return
+    parts = urlsplit(issuer)
+    host = parts.hostname or ""
+    if parts.scheme not in ("https", "http") or not host or parts.query or parts.fragment:
+        raise ConfigError(
+            f"oidc_issuer must be an https:// URL without query or fragment, got {issuer!r}"
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise ConfigError(
+            f"oidc_issuer must use https (http only on a loopback address), got {issuer!r}"
+        )
+    if not settings.oidc_client_id or not settings.oidc_client_id.strip():
+        raise ConfigError("oidc_issuer is set but oidc_client_id is not: set --oidc-client-id")
+    if not settings.oidc_signing_algs:
+        raise ConfigError("oidc_signing_algs must name at least one algorithm")
+    for alg in settings.oidc_signing_algs:
+        if alg not in SIGNING_ALGS:
+            raise ConfigError(
+                f"oidc_signing_algs: {alg!r} is not allowed: use asymmetric algorithms "
+                f"({', '.join(SIGNING_ALGS)}); never none or HMAC (HS256, …)"
+            )
+    for name in ("oidc_username_claim", "oidc_groups_claim"):
+        value = getattr(settings, name)
+        if not value.strip() or len(value) > MAX_CLAIM_NAME:
+            raise ConfigError(f"{name} must be a claim name of 1 to {MAX_CLAIM_NAME} characters")
+    if settings.oidc_ca_file is not None and not Path(settings.oidc_ca_file).is_file():
+        raise ConfigError(f"oidc_ca_file {settings.oidc_ca_file} is not a readable file")
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 # a field's annotation → the type of its value (tuple: a list of strings)

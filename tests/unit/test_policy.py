@@ -21,9 +21,7 @@ from teamgate.domain.policy import (
 )
 from teamgate.domain.rules import ACTIONS, parse_rule
 
-WF = Resource(
-    kind="workflow", id="1", name="alice/train", owner="alice", shared_with={2: "write"}
-)
+WF = Resource(kind="workflow", id="1", name="alice/train", owner="alice", shared_with={2: "write"})
 UNIT = Resource(kind="unit", id="dev/a", name="dev/a", owner="alice")
 carol = Principal("carol")
 alice = Principal("alice")
@@ -529,12 +527,14 @@ def test_tokens_are_issued_against_a_password_only(enforce: bool) -> None:
         DecidedBy.SELF,
         "own token",
     )
+    oidc = Principal("bob@example.com", method="oidc", credential="fp", idp="https://idp")
+    assert decide(oidc, Action.TOKEN_CREATE, enforce=enforce).allowed  # an IdP sign-in too
     refused = decide(token, Action.TOKEN_CREATE, enforce=enforce)
     assert (refused.allowed, refused.decided_by, refused.reason, refused.message) == (
         False,
         DecidedBy.TOKEN,
         "signed in with a token",
-        "Tokens are issued against a password, not another token",
+        "Tokens are issued against a password or an identity provider's sign-in, not another token",
     )
 
 

@@ -171,7 +171,11 @@ def test_each_flag_is_made_from_its_setting(record: Setting) -> None:
 
 def test_run_has_an_option_for_every_setting_but_the_config_only_ones() -> None:
     assert set(OPTIONS) == {record.name for record in FLAGGED} | {"config_file"}
-    assert [record.name for record in SETTINGS if not record.cli] == ["htpasswd_reload_secs"]
+    assert [record.name for record in SETTINGS if not record.cli] == [
+        "htpasswd_reload_secs",
+        "oidc_jwks_refresh_secs",
+        "oidc_jwks_min_interval_secs",
+    ]
 
 
 def test_every_setting_is_a_config_key_that_keeps_its_default(tmp_path: Path) -> None:
@@ -258,6 +262,8 @@ def test_only_the_flags_given_override_the_file_both_ways(tmp_path: Path) -> Non
         ("TORC_HEARTBEAT_TIMEOUT", "30", {"heartbeat_timeout_secs": 30.0}),
         ("TORC_LOST_JOB_POLICY", "fail", {"lost_job_policy": "fail"}),
         ("TORC_LOST_JOB_MAX_ATTEMPTS", "5", {"lost_job_max_attempts": 5}),
+        ("TORC_OIDC_ISSUER", "https://idp.example", {"oidc_issuer": "https://idp.example"}),
+        ("TORC_OIDC_ADMIN_GROUPS", "ops,sre", {"oidc_admin_groups": ("ops", "sre")}),
     ],
 )
 def test_environment_variables(
@@ -271,6 +277,21 @@ def test_environment_variables(
         "TORC_HEARTBEAT_TIMEOUT",
         "TORC_LOST_JOB_POLICY",
         "TORC_LOST_JOB_MAX_ATTEMPTS",
+        *(
+            f"TORC_OIDC_{name}"
+            for name in (
+                "ISSUER",
+                "CLIENT_ID",
+                "AUDIENCES",
+                "USERNAME_CLAIM",
+                "GROUPS_CLAIM",
+                "GROUPS_PREFIX",
+                "SCOPES",
+                "CA_FILE",
+                "SIGNING_ALGS",
+                "ADMIN_GROUPS",
+            )
+        ),
     }
     monkeypatch.setenv(variable, value)
     assert parse() == expected

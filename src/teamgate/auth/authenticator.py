@@ -14,10 +14,18 @@ user's scoped token gives its caller its `TokenScope` as `Principal.scope`.
 The name `anonymous` is reserved (the htpasswd loader refuses it): it names the caller without
 credentials in listings, filters and explanations, so no user may sign in as it.
 With a LoginThrottle, repeated failures are refused (TooManyRequests) before bcrypt runs.
+
+With an OidcVerifier (`--oidc-issuer`), a Bearer that is a JWT is an ID token of the
+organisation's identity provider (auth.oidc), with or without an htpasswd file; it is refused
+(OidcRefused, logged with its reason) unless it verifies. An API token minted after such a
+sign-in is bound to the issuer and the user instead of a password, and keeps the IdP groups
+it was minted with; it stands while OIDC is on with that issuer and the user is not also in
+the htpasswd file (whose password binding would then be theirs).
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import threading
@@ -27,11 +35,13 @@ from pathlib import Path
 from teamgate.auth.cache import CredentialCache
 from teamgate.auth.headers import BASIC, BEARER, read_authorization
 from teamgate.auth.htpasswd import HtpasswdError, load_htpasswd
+from teamgate.auth.oidc import OidcRefused, OidcVerifier, binding, looks_like_jwt
 from teamgate.auth.passwords import DEFAULT_COST, dummy_verify, hash_cost, verify_password
 from teamgate.auth.throttle import LoginThrottle, printable, shorten
 from teamgate.auth.tokens import (
     EndedToken,
     TokenService,
+    ValidToken,
     looks_like_token,
     password_fingerprint,
     same_password,
@@ -69,9 +79,10 @@ class Authenticator:
         throttle: LoginThrottle | None = None,
         tokens: TokenService | None = None,
         on_lookup: Callable[[bool], None] | None = None,
+        oidc: OidcVerifier | None = None,
     ) -> None:
         """`tokens` checks API tokens (None: none are accepted); `on_lookup` is told of each
-        credential cache hit (True) or miss."""
+        credential cache hit (True) or miss; `oidc` checks ID tokens (None: OIDC is off)."""
         self.auth_file = auth_file
         self.require_auth = require_auth
         self.admin_users = frozenset(admin_users)
@@ -83,10 +94,16 @@ class Authenticator:
         self._watcher: threading.Thread | None = None
         self.tokens = tokens
         self.throttle = throttle
+        self.oidc = oidc
         self._dummy_cost = DEFAULT_COST
         if auth_file is not None:
             self._set_users(load_htpasswd(auth_file))
             self._stamp = self._file_stamp()
+
+    @property
+    def signs_in(self) -> bool:
+        """Whether any caller can sign in (an htpasswd file, or OIDC); else all are anonymous."""
+        return self.auth_file is not None or self.oidc is not None
 
     @property
     def user_count(self) -> int:
@@ -105,16 +122,29 @@ class Authenticator:
         credential: str | None = None,
         workflow_scope: int | None = None,
         scope: TokenScope | None = None,
+        idp_groups: frozenset[str] | None = None,
+        expires_at: str | None = None,
     ) -> Principal:
+        """`idp_groups` (not None) for a token minted after an OIDC sign-in: its groups, and
+        administration through --oidc-admin-group as for the sign-in itself."""
+        admin_groups = self.oidc.config.admin_groups if self.oidc is not None else frozenset()
+        groups = idp_groups or frozenset()
+        is_admin = name is not None and (
+            name in self.admin_users or not admin_groups.isdisjoint(groups)
+        )
+        oidc = idp_groups is not None and self.oidc is not None and name is not None
         return Principal(
             name=name,
             # a runner token never carries its user's administration, whatever its scope
-            is_admin=name is not None and name in self.admin_users and workflow_scope is None,
+            is_admin=is_admin and workflow_scope is None,
             method=method if name is not None else "anonymous",
             token_id=token_id,
             credential=credential if name is not None else None,
             workflow_scope=workflow_scope if name is not None else None,
             scope=scope if name is not None else None,
+            idp=self.oidc.config.issuer if oidc and self.oidc is not None else None,
+            idp_groups=groups if oidc else frozenset(),
+            expires_at=expires_at if name is not None else None,
         )
 
     def _token_principal(self, token: str, user: str | None) -> Principal | None:
@@ -126,7 +156,17 @@ class Authenticator:
             raise Unauthenticated(ended_runner_token(found.workflow_id))
         if found is None or (user is not None and found.user != user):
             return None
-        if not same_password(found, self._users.get(found.user)):
+        if found.idp_groups is not None:
+            refusal = self._oidc_token_refusal(found)
+            if refusal is not None:
+                log.info(
+                    "Token %d of user '%s' refused: %s",
+                    found.id,
+                    printable(shorten(found.user)),
+                    refusal,
+                )
+                return None
+        elif not same_password(found, self._users.get(found.user)):
             log.info(
                 "Token %d of user '%s' refused: the user was removed or changed password",
                 found.id,
@@ -142,7 +182,37 @@ class Authenticator:
             credential=found.password_fingerprint,
             workflow_scope=found.workflow_id,
             scope=found.scope,
+            idp_groups=found.idp_groups,
+            expires_at=found.expires_at,
         )
+
+    def _oidc_token_refusal(self, found: ValidToken) -> str | None:
+        """Why a token minted after an OIDC sign-in no longer stands (None: it does)."""
+        if self.oidc is None:
+            return "it was minted after an OIDC sign-in, and OIDC is off"
+        if found.user in self._users:
+            return "it was minted after an OIDC sign-in, and the user is now in the htpasswd file"
+        expected = binding(self.oidc.config.issuer, found.user)
+        if found.password_fingerprint is None or not hmac.compare_digest(
+            found.password_fingerprint, expected
+        ):
+            return "it was minted after a sign-in at another identity provider"
+        return None
+
+    def _oidc_principal(self, token: str, client: str | None) -> Principal:
+        """The caller of an ID token, or OidcRefused (logged here, with its reason)."""
+        assert self.oidc is not None
+        try:
+            return self.oidc.verify(token)
+        except OidcRefused as exc:
+            log.warning(
+                "OIDC sign-in refused (%s) for user '%s' from %s: %s",
+                exc.code,
+                printable(shorten(exc.claimed or "?")),
+                client or "?",
+                exc.reason,
+            )
+            raise
 
     def authenticate(self, authorization: str | None, *, client: str | None = None) -> Principal:
         """Turn an Authorization header into a Principal, or raise Unauthenticated.
@@ -151,7 +221,7 @@ class Authenticator:
         Credentials that are offered are checked, whatever the mode: a header this server
         cannot use (another scheme, malformed Basic) is a 401, never a fall-back to anonymous.
         """
-        if self.auth_file is None:
+        if not self.signs_in:
             return self.principal(None)
         offered = read_authorization(authorization)
         if not offered.kind:
@@ -159,6 +229,8 @@ class Authenticator:
                 raise Unauthenticated(ANONYMOUS_NOT_ALLOWED)
             return self.principal(None)
         if offered.kind == BEARER:
+            if self.oidc is not None and looks_like_jwt(offered.secret):
+                return self._oidc_principal(offered.secret, client)
             principal = self._token_principal(offered.secret, None)
             if principal is None:
                 raise Unauthenticated(BAD_TOKEN)
@@ -180,13 +252,16 @@ class Authenticator:
     def authenticate_cached(self, authorization: str | None) -> Principal | None:
         """What `authenticate` returns, when finding it takes neither bcrypt nor the database
         and it is not a refusal: no htpasswd file, or a Basic password the credential cache
-        remembers for the user's current hash, the user not locked out. None in every other
-        case, where the caller must ask `authenticate` (which may block, and raises the
-        refusals); so this never decides differently from it, only sooner (on the event loop).
+        remembers for the user's current hash, the user not locked out, or an ID token
+        verified before (auth.oidc). None in every other case, where the caller must ask
+        `authenticate` (which may block, and raises the refusals); so this never decides
+        differently from it, only sooner (on the event loop).
         """
-        if self.auth_file is None:
+        if not self.signs_in:
             return self.principal(None)
         offered = read_authorization(authorization)
+        if offered.kind == BEARER and self.oidc is not None and looks_like_jwt(offered.secret):
+            return self.oidc.cached(offered.secret)
         if offered.kind != BASIC or offered.user is None or looks_like_token(offered.secret):
             return None
         user, password = offered.user, offered.secret
@@ -307,6 +382,9 @@ class Authenticator:
                 )
 
     def start_watching(self) -> None:
+        """Watch the htpasswd file for changes, and keep the issuer's signing keys fresh."""
+        if self.oidc is not None:
+            self.oidc.provider.start()
         if self.auth_file is None or self._watcher is not None:
             return
         self._watcher = threading.Thread(target=self._poll, name="htpasswd-watch", daemon=True)
@@ -317,6 +395,8 @@ class Authenticator:
         if self._watcher is not None:
             self._watcher.join(timeout=5)
             self._watcher = None
+        if self.oidc is not None:
+            self.oidc.provider.stop()
 
 
 def _unsupported(scheme: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import re
 import secrets
@@ -46,6 +47,7 @@ DEFAULT_TTL_DAYS = 30
 MAX_TTL_DAYS = 365
 RUNNER_DEFAULT_TTL_HOURS = 168.0  # a week: a queued Slurm job may wait days to start
 RUNNER_MAX_TTL_HOURS = 720.0
+OIDC_MAX_TTL_DAYS = 7  # a token minted after an OIDC sign-in: the IdP may drop the user sooner
 TOKEN_TOUCH_SECS = 60.0  # how often, at most, a token's last_used_at is written per process
 MAX_TOUCHED = 100_000  # tokens remembered as touched; forgotten all at once beyond
 _TTL = re.compile(r"([0-9]{1,6})([hdwy])")
@@ -63,6 +65,9 @@ class ValidToken:
     password_fingerprint: str | None  # None: issued before tokens were bound (never accepted)
     workflow_id: int | None = None  # a runner token's one workflow
     scope: TokenScope | None = None  # the bound its user chose (None: unscoped)
+    # minted after an OIDC sign-in: the caller's IdP groups then (None: bound to a password)
+    idp_groups: frozenset[str] | None = None
+    expires_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +111,26 @@ def scope_of(row: store.TokenRow) -> TokenScope | None:
     return TokenScope(bool(row.read_only), row.unit_prefix, row.scope_workflow_id)
 
 
+def idp_groups_of(row: store.TokenRow) -> frozenset[str] | None:
+    """The IdP groups a token row was minted with (None: a password-bound token; an unreadable
+    value counts as no group)."""
+    if row.idp_groups is None:
+        return None
+    try:
+        found = json.loads(row.idp_groups)
+    except ValueError:
+        return frozenset()
+    if not isinstance(found, list):
+        return frozenset()
+    return frozenset(g for g in found if isinstance(g, str))
+
+
+def oidc_lifetime(ttl: timedelta) -> timedelta:
+    """A lifetime for a token minted after an OIDC sign-in: at most OIDC_MAX_TTL_DAYS (the
+    identity provider may end the user's access sooner; the token cannot know)."""
+    return min(ttl, timedelta(days=OIDC_MAX_TTL_DAYS))
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -147,6 +172,7 @@ def issue(
     ttl: timedelta,
     name: str | None = None,
     scope: TokenScope | None = None,
+    idp_groups: frozenset[str] | None = None,
 ) -> IssuedToken:
     """Store a new token for `user` in the caller's transaction (`conn`); only then is it valid.
 
@@ -155,12 +181,24 @@ def issue(
 
     The caller owns the transaction so that what goes with the token (its audit record)
     commits or rolls back with it. `scope` is stored as given (the caller checked it).
+    `idp_groups` (not None) marks a token minted after an OIDC sign-in, with the caller's
+    IdP groups: its lifetime is capped at OIDC_MAX_TTL_DAYS.
     """
     if not timedelta(0) < ttl <= timedelta(days=MAX_TTL_DAYS):
         raise Invalid(f"a token lives at most {MAX_TTL_DAYS} days")
+    if idp_groups is not None:
+        ttl = oidc_lifetime(ttl)
     now = datetime.now(UTC)
     return _store(
-        conn, user, fingerprint, description, now, now + ttl, name=name, scope=scope or None
+        conn,
+        user,
+        fingerprint,
+        description,
+        now,
+        now + ttl,
+        name=name,
+        scope=scope or None,
+        idp_groups=idp_groups,
     )
 
 
@@ -173,19 +211,31 @@ def issue_runner(
     description: str | None,
     ttl_hours: float,
     not_after: datetime | None = None,
+    idp_groups: frozenset[str] | None = None,
 ) -> IssuedToken:
     """Store a new runner token of `user` for `workflow_id` in the caller's transaction.
 
     It expires after `ttl_hours`, or at `not_after` if sooner (the expiry of the token the
-    caller signed in with: a token must not mint one that outlives it).
+    caller signed in with: a token must not mint one that outlives it). `idp_groups` as
+    for `issue`.
     """
     if not 0 < ttl_hours <= RUNNER_MAX_TTL_HOURS:
         raise Invalid(f"ttl_hours must be more than 0 and at most {RUNNER_MAX_TTL_HOURS:g}")
     now = datetime.now(UTC)
-    expires = now + timedelta(hours=ttl_hours)
+    ttl = timedelta(hours=ttl_hours)
+    expires = now + (ttl if idp_groups is None else oidc_lifetime(ttl))
     if not_after is not None:
         expires = min(expires, not_after)
-    return _store(conn, user, fingerprint, description, now, expires, workflow_id=workflow_id)
+    return _store(
+        conn,
+        user,
+        fingerprint,
+        description,
+        now,
+        expires,
+        workflow_id=workflow_id,
+        idp_groups=idp_groups,
+    )
 
 
 def _store(
@@ -199,6 +249,7 @@ def _store(
     workflow_id: int | None = None,
     name: str | None = None,
     scope: TokenScope | None = None,
+    idp_groups: frozenset[str] | None = None,
 ) -> IssuedToken:
     lookup = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
@@ -217,6 +268,7 @@ def _store(
         read_only=scope.read_only if scope else False,
         unit_prefix=scope.unit_prefix if scope else None,
         scope_workflow_id=scope.workflow if scope else None,
+        idp_groups=None if idp_groups is None else json.dumps(sorted(idp_groups)),
     )
     token = f"{PREFIX}{lookup}_{secret}"
     return IssuedToken(token, token_id, user, expires_at, workflow_id, name, scope)
@@ -283,7 +335,13 @@ class TokenService:
         if row.revoked_at is not None or expired:
             return None if row.workflow_id is None else EndedToken(row.workflow_id)
         return ValidToken(
-            row.id, row.user_name, row.password_fingerprint, row.workflow_id, scope_of(row)
+            row.id,
+            row.user_name,
+            row.password_fingerprint,
+            row.workflow_id,
+            scope_of(row),
+            idp_groups_of(row),
+            row.expires_at,
         )
 
     def touch(self, token_id: int) -> None:

@@ -123,12 +123,15 @@ def decide_rbac_init(principal: Principal, *, admins_configured: bool) -> Verdic
 
 
 def decide_token(principal: Principal) -> Verdict:
-    """A token is always the caller's own, issued against their password: a stolen token
-    must not mint tokens that outlive it."""
+    """A token is always the caller's own, issued against their password or their identity
+    provider's sign-in (OIDC): a stolen token must not mint tokens that outlive it."""
     if principal.name is None:
-        message = "Sign in with a user name and password to get a token"
+        message = "Sign in with a user name and password (or 'taco login') to get a token"
         return deny(DecidedBy.ANONYMOUS, "anonymous", message)
-    if principal.method != "password" or principal.credential is None:
-        message = "Tokens are issued against a password, not another token"
+    if principal.method not in ("password", "oidc") or principal.credential is None:
+        message = (
+            "Tokens are issued against a password or an identity provider's sign-in, "
+            "not another token"
+        )
         return deny(DecidedBy.TOKEN, "signed in with a token", message)
     return allow(DecidedBy.SELF, "own token")

@@ -68,7 +68,7 @@ class Principal:
 
     name: str | None
     is_admin: bool = False
-    method: str = "anonymous"  # how the caller proved who they are: password, token
+    method: str = "anonymous"  # how the caller proved who they are: password, token, oidc
     token_id: int | None = None
     # A fingerprint of the htpasswd hash the caller's password was checked against (or that
     # their token is bound to): a token issued now is bound to it. Never shown or compared.
@@ -76,6 +76,13 @@ class Principal:
     workflow_scope: int | None = None
     # The scope of the user's own token signed in with (None: a password, or no scope).
     scope: TokenScope | None = None
+    # Signed in through the identity provider (OIDC), or with a token minted after such a
+    # sign-in: the issuer, and the IdP groups (prefix removed) that make the caller a member
+    # of the access groups of those names for this request only.
+    idp: str | None = None
+    idp_groups: frozenset[str] = frozenset()
+    # When the credential stops being accepted (ISO 8601 UTC; None: a password, no end).
+    expires_at: str | None = field(default=None, compare=False)
 
     @property
     def display(self) -> str:

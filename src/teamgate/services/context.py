@@ -43,22 +43,24 @@ def facts_for(ctx: ServiceContext, conn: Connection, principal: Principal) -> Fa
     """What the policy needs to know about the caller (cached until access data changes)."""
     if not ctx.enforce or principal.name is None:
         return NO_FACTS
-    return ctx.access.facts_for(conn, principal.name)
+    return ctx.access.facts_for(conn, principal.name, principal.idp_groups)
 
 
 def visible_to(
     ctx: ServiceContext, conn: Connection, principal: Principal, action: Action
 ) -> Visibility | None:
     """The list filter for what the caller may `action` (a `*.read`): owned, shared with their
-    groups or allowed by their RBAC rules, and not denied; None (no filter) when access
-    control is off."""
+    groups (the access groups named by their IdP groups included) or allowed by their RBAC
+    rules, and not denied; None (no filter) when access control is off."""
     if not ctx.enforce or principal.name is None:
         return None
-    rules = facts_for(ctx, conn, principal).rules
+    facts = facts_for(ctx, conn, principal)
+    rules = facts.rules
     return readable_by(
         principal.name,
         allow=rules.patterns(Effect.ALLOW, action),
         deny=rules.patterns(Effect.DENY, action),
+        groups=[gid for gid, name in facts.groups.items() if name in principal.idp_groups],
     )
 
 

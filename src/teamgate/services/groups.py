@@ -46,7 +46,8 @@ def create_group(
     ctx: ServiceContext, principal: Principal, *, name: str, description: str | None
 ) -> Group:
     decision = _admin(ctx, principal, Action.GROUP_CREATE)
-    with ctx.db.write() as conn:
+    # an access change: callers whose IdP groups name it are its members from now on
+    with access_change(ctx) as conn:
         group = store.create_group(conn, name=_validate_name(name), description=description)
         detail = f"name '{group.name}'"
         audit.record(conn, principal, "group.create", f"group/{group.id}", decision, detail)

@@ -27,6 +27,7 @@ from teamgate.services.context import (
     require,
 )
 from teamgate.services.groups import NAME_MAX as GROUP_NAME_MAX
+from teamgate.storage.db import groups as group_store
 from teamgate.storage.db import rbac as store
 from teamgate.storage.db.groups import Page
 from teamgate.storage.db.rbac import GroupRole, Permission, Role, UserRoles
@@ -285,6 +286,12 @@ def me(ctx: ServiceContext, principal: Principal) -> Me:
         grants = store.grants_of(conn, principal.name) + store.group_grants_of(conn, principal.name)
         roles = store.roles_of(conn, principal.name)
         group_roles = store.group_roles_of(conn, principal.name)
+        if principal.idp_groups:  # the access groups of their IdP groups (no membership rows)
+            member_of = {g for g, _role in group_roles}
+            named = group_store.groups_named(conn, sorted(principal.idp_groups))
+            ids = [gid for gid, name in named if name not in member_of]
+            grants += store.grants_of_groups(conn, ids)
+            group_roles = sorted({*group_roles, *store.group_roles_of_groups(conn, ids)})
     return Me(
         user=principal.name,
         rbac_enabled=initialized,

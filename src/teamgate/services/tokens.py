@@ -34,6 +34,12 @@ MAX_NAME = 255
 EVERYONE = Resource(kind="user", id="*", name="*")
 
 
+def idp_groups_of(principal: Principal) -> frozenset[str] | None:
+    """What a token minted by the caller keeps of their IdP groups: None for a caller who
+    signed in with a password (or a token bound to one)."""
+    return principal.idp_groups if principal.idp is not None else None
+
+
 def unit_prefix(raw: str) -> str:
     """A token's unit prefix as unit paths are stored (surrounding spaces and slashes gone,
     NFC, `//` collapsed), so that `holds_unit` compares like with like; refuses an empty,
@@ -66,10 +72,12 @@ def issue_token(
     name: str | None = None,
     scope: TokenScope | None = None,
 ) -> IssuedToken:
-    """A new token for the caller, who must have signed in with a password (not a token).
+    """A new token for the caller, who must have signed in with a password or through the
+    identity provider (not with a token).
 
     `scope` bounds what the token may do (see TokenScope); its unit prefix must be as
-    `unit_prefix` returns it, and its workflow one the caller may read now.
+    `unit_prefix` returns it, and its workflow one the caller may read now. After an OIDC
+    sign-in the token keeps the caller's IdP groups and lives at most 7 days.
     """
     if principal.name is None:
         raise Unauthenticated("Sign in with a user name and password to get a token")
@@ -88,6 +96,7 @@ def issue_token(
             ttl=ttl,
             name=name,
             scope=scope,
+            idp_groups=idp_groups_of(principal),
         )
         detail = f"expires {issued.expires_at}"
         if scope is not None:
@@ -216,6 +225,7 @@ def issue_runner_token(
             description=description,
             ttl_hours=ttl_hours,
             not_after=not_after,
+            idp_groups=idp_groups_of(principal),
         )
         detail = f"runner token {issued.id}, expires {issued.expires_at}"
         audit.record(conn, principal, "token.create", f"workflow/{found.id}", decision, detail)

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from teamgate import __version__
 from teamgate.auth.authenticator import Authenticator
+from teamgate.auth.oidc import OidcConfig, OidcVerifier, Provider
 from teamgate.auth.throttle import throttle_from_settings
 from teamgate.auth.tokens import TokenService
 from teamgate.services import audit, orphans
@@ -23,6 +24,7 @@ from teamgate.storage.blobs import FilesystemBlobStore, open_blob_store
 from teamgate.storage.db.engine import Database, database_url
 from teamgate.web import (
     audit_api,
+    auth_config_api,
     errors,
     metrics,
     slurm_api,
@@ -44,7 +46,12 @@ log = logging.getLogger("teamgate.server")
 def build_authenticator(
     settings: Settings, db: Database, *, on_lookup: Callable[[bool], None] | None = None
 ) -> Authenticator:
-    """The authenticator `settings` ask for: tokens checked in `db`, lockouts audited there."""
+    """The authenticator `settings` ask for: tokens checked in `db`, lockouts audited there,
+    ID tokens checked against the OIDC issuer when one is set."""
+    config = OidcConfig.from_settings(settings)
+    oidc = None
+    if config is not None:
+        oidc = OidcVerifier(config, Provider(config), admin_users=settings.admin_users)
     return Authenticator(
         auth_file=Path(settings.auth_file) if settings.auth_file else None,
         require_auth=settings.require_auth,
@@ -54,6 +61,7 @@ def build_authenticator(
         throttle=throttle_from_settings(settings, on_lockout=partial(audit.record_lockout, db)),
         tokens=TokenService(db),
         on_lookup=on_lookup,
+        oidc=oidc,
     )
 
 
@@ -132,6 +140,7 @@ def create_app(
     app.include_router(jobs_router)  # jobs, results and running workflows
     app.include_router(taco_api.router)
     app.include_router(tokens_api.router)
+    app.include_router(auth_config_api.router)  # public: how to sign in
     app.include_router(units_api.router)
     app.include_router(audit_api.router)
     app.include_router(run_records_router)

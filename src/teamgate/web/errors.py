@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from teamgate import errors
 from teamgate.auth.headers import BASIC, BEARER, read_authorization
+from teamgate.auth.oidc import OidcRefused
 from teamgate.auth.throttle import shorten
 from teamgate.auth.tokens import looks_like_token
 from teamgate.services import audit
@@ -136,12 +137,13 @@ def _refusal(request: Request, exc: errors.TeamgateError, status: int) -> audit.
     if status != 401 or principal is not None or not authorization:
         return None
     user, how = attempted_login(authorization)
+    kind = read_authorization(authorization).kind
+    if isinstance(exc, OidcRefused):  # the user the ID token claims; one row per reason
+        user, how, kind = exc.claimed, f"bearer OIDC ID token ({exc.code})", f"oidc:{exc.code}"
     if user is not None:
         user = shorten(user, MAX_USER_CHARS)
     left_out = _refusals(request).admit(
-        request.client.host if request.client is not None else None,
-        user,
-        read_authorization(authorization).kind,
+        request.client.host if request.client is not None else None, user, kind
     )
     if left_out is None:
         return None  # counted; the client's next record says how many

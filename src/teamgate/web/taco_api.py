@@ -86,7 +86,17 @@ def _role(r: Role) -> dict[str, Any]:
 
 @router.get("/auth/me")
 def auth_me(caller: Caller) -> dict[str, Any]:
-    return {"user": caller.name, "system_admin": caller.is_admin, "auth": caller.method}
+    """Who the server takes the caller for: `auth` is password, token, oidc or anonymous;
+    `issuer` and `idp_groups` (sorted) for an identity provider's sign-in (or a token minted
+    after one); `expires_at` when the credential stops being accepted (null: a password)."""
+    return {
+        "user": caller.name,
+        "system_admin": caller.is_admin,
+        "auth": caller.method,
+        "issuer": caller.idp,
+        "idp_groups": sorted(caller.idp_groups),
+        "expires_at": caller.expires_at,
+    }
 
 
 @router.post("/rbac/init")

@@ -144,6 +144,18 @@ def list_user_groups(conn: Connection, user: str, *, offset: int, limit: int) ->
     return _group_page(conn, source=joined, where=where, offset=offset, limit=limit)
 
 
+def groups_named(conn: Connection, names: Sequence[str]) -> list[tuple[int, str]]:
+    """(group id, group name) of the groups with these names (those that exist), by id."""
+    if not names:
+        return []
+    rows = conn.execute(
+        select(access_group.c.id, access_group.c.name)
+        .where(access_group.c.name.in_(sorted(names)))
+        .order_by(access_group.c.id)
+    )
+    return [(r.id, r.name) for r in rows]
+
+
 def user_memberships(conn: Connection, user: str) -> list[tuple[int, str, str]]:
     """(group id, group name, role) for every group `user` belongs to."""
     rows = conn.execute(

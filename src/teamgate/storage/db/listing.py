@@ -28,6 +28,7 @@ from sqlalchemy import (
     String,
     Subquery,
     bindparam,
+    literal_column,
     select,
     union,
     union_all,
@@ -50,11 +51,15 @@ _SURROGATES = range(0xD800, 0xE000)
 @dataclass(frozen=True, slots=True)
 class Visibility:
     """What `user` may read when access control is on: owned, shared with one of their groups,
-    or matched by an RBAC allow pattern; never anything matched by a deny pattern."""
+    or matched by an RBAC allow pattern; never anything matched by a deny pattern.
+
+    `groups`: ids of the access groups the caller is in through their identity provider's
+    groups (no membership rows: what is shared with these is listed by id)."""
 
     user: str
     allow: tuple[str, ...] = ()
     deny: tuple[str, ...] = ()
+    groups: tuple[int, ...] = ()
 
     @property
     def denies_everything(self) -> bool:
@@ -70,10 +75,17 @@ class Visibility:
         return [p for p in dict.fromkeys(self.allow) if not any(_covers(d, p) for d in self.deny)]
 
 
-def readable_by(user: str, *, allow: Sequence[str] = (), deny: Sequence[str] = ()) -> Visibility:
-    """What `user` may read: owned, shared with their groups, or matched by an RBAC `allow`
-    pattern (on a unit's path or a workflow's `owner/name`), and matched by no `deny` pattern."""
-    return Visibility(user, tuple(allow), tuple(deny))
+def readable_by(
+    user: str,
+    *,
+    allow: Sequence[str] = (),
+    deny: Sequence[str] = (),
+    groups: Sequence[int] = (),
+) -> Visibility:
+    """What `user` may read: owned, shared with their groups (or with `groups`, their IdP
+    groups' access groups), or matched by an RBAC `allow` pattern (on a unit's path or a
+    workflow's `owner/name`), and matched by no `deny` pattern."""
+    return Visibility(user, tuple(allow), tuple(deny), tuple(sorted(set(groups))))
 
 
 def _covers(deny: str, allow: str) -> bool:
@@ -82,6 +94,11 @@ def _covers(deny: str, allow: str) -> bool:
         return deny == allow
     head = deny[:-1]
     return deny.endswith("*") and "*" not in head and literal_prefix(allow).startswith(head)
+
+
+def group_ids(ids: Sequence[int]) -> list[ColumnElement[int]]:
+    """Group ids written into a cached list statement (as `const` writes text): ints only."""
+    return [literal_column(str(int(i)), Integer) for i in ids]
 
 
 def upper_bound(prefix: str) -> str | None:

@@ -8,6 +8,7 @@ edits (a row lock on PostgreSQL, the write lock on SQLite) and tells caches to r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -383,6 +384,54 @@ def group_roles_of(conn: Connection, user: str) -> list[tuple[str, str]]:
         .order_by(access_group.c.name, rbac_group_role.c.role_id)
     )
     return [(r.name, r.role_id) for r in rows]
+
+
+def group_roles_of_groups(conn: Connection, group_ids: Sequence[int]) -> list[tuple[str, str]]:
+    """(group name, role) for every role of the groups `group_ids` (an IdP sign-in's groups:
+    their members hold them with no membership row)."""
+    if not group_ids:
+        return []
+    rows = conn.execute(
+        select(access_group.c.name, rbac_group_role.c.role_id)
+        .select_from(
+            rbac_group_role.join(access_group, access_group.c.id == rbac_group_role.c.group_id)
+        )
+        .where(rbac_group_role.c.group_id.in_(sorted(group_ids)))
+        .order_by(access_group.c.name, rbac_group_role.c.role_id)
+    )
+    return [(r.name, r.role_id) for r in rows]
+
+
+def grants_of_groups(conn: Connection, group_ids: Sequence[int]) -> list[GrantRow]:
+    """Every rule held through the roles of the groups `group_ids` (an IdP sign-in's groups),
+    as `group_grants_of` gives them for a member's groups."""
+    if not group_ids:
+        return []
+    source = (
+        rbac_group_role.join(access_group, access_group.c.id == rbac_group_role.c.group_id)
+        .join(rbac_role_permission, rbac_role_permission.c.role_id == rbac_group_role.c.role_id)
+        .join(
+            rbac_permission_rule,
+            rbac_permission_rule.c.permission_id == rbac_role_permission.c.permission_id,
+        )
+    )
+    query = (
+        select(
+            access_group.c.name,
+            rbac_permission_rule.c.rule,
+            rbac_role_permission.c.permission_id,
+            rbac_group_role.c.role_id,
+        )
+        .select_from(source)
+        .where(rbac_group_role.c.group_id.in_(sorted(group_ids)))
+        .order_by(
+            access_group.c.name,
+            rbac_group_role.c.role_id,
+            rbac_role_permission.c.permission_id,
+            rbac_permission_rule.c.position,
+        )
+    )
+    return [GrantRow(r.rule, r.permission_id, r.role_id, r.name) for r in conn.execute(query)]
 
 
 def group_grants_of(conn: Connection, user: str) -> list[GrantRow]:

@@ -408,6 +408,9 @@ api_token = Table(
         ForeignKey("workflow.id", ondelete="CASCADE", name="fk_api_token_scope_workflow"),
         nullable=True,
     ),
+    # migration 0013: minted after an OIDC sign-in, the caller's IdP groups then (a JSON list);
+    # NULL for a token bound to an htpasswd password
+    Column("idp_groups", Text, nullable=True),
     Index("ix_api_token_user", "user_name"),
     Index("ix_api_token_workflow", "workflow_id"),
     sqlite_autoincrement=True,

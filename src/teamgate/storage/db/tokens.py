@@ -34,6 +34,7 @@ class TokenRow:
     read_only: bool = False
     unit_prefix: str | None = None
     scope_workflow_id: int | None = None
+    idp_groups: str | None = None  # JSON list: minted after an OIDC sign-in (migration 0013)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ def insert_token(
     read_only: bool = False,
     unit_prefix: str | None = None,
     scope_workflow_id: int | None = None,
+    idp_groups: str | None = None,
 ) -> int:
     return int(
         conn.execute(
@@ -74,6 +76,7 @@ def insert_token(
                 read_only=read_only,
                 unit_prefix=unit_prefix,
                 scope_workflow_id=scope_workflow_id,
+                idp_groups=idp_groups,
             )
             .returning(api_token.c.id)
         ).scalar_one()

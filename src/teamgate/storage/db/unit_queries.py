@@ -37,6 +37,7 @@ from teamgate.storage.db.listing import (
     Visibility,
     const,
     first_rows,
+    group_ids,
     may_share_prefix,
     page_bound,
     upper_bound,
@@ -90,13 +91,30 @@ def grant_branches(visible: Visibility | None) -> list[Branch]:
         (membership.c.user_name == const(user),),
         distinct=True,
     )
+    # shared with the access groups of the caller's IdP groups: no membership rows, by id
+    through_idp = (
+        [
+            Branch(
+                unit_share.join(unit, unit.c.id == unit_share.c.unit_id),
+                (unit_share.c.group_id.in_(group_ids(visible.groups)),),
+                distinct=True,
+            )
+        ]
+        if visible.groups
+        else []
+    )
     allow = visible.live_allow()
-    if len(allow) + 2 <= MAX_BRANCHES:
-        return [owned, shared, *(pattern_branch(p) for p in allow)]
+    if len(allow) + 2 + len(through_idp) <= MAX_BRANCHES:
+        return [owned, shared, *through_idp, *(pattern_branch(p) for p in allow)]
     shared_ids = select(unit_share.c.unit_id).join(
         membership, membership.c.group_id == unit_share.c.group_id
     )
     grants = [owned.conditions[0], unit.c.id.in_(shared_ids.where(membership.c.user_name == user))]
+    if visible.groups:
+        by_id = select(unit_share.c.unit_id).where(
+            unit_share.c.group_id.in_(group_ids(visible.groups))
+        )
+        grants.append(unit.c.id.in_(by_id))
     grants.extend(and_(true(), *_matching(p)) for p in allow)
     return [Branch(unit, (or_(*grants),))]
 

@@ -43,6 +43,7 @@ from teamgate.storage.db.listing import (
     decode_cursor,
     encode_cursor,
     first_rows,
+    group_ids,
     may_share_prefix,
     page_bound,
     union_of,
@@ -177,13 +178,30 @@ def _grant_branches(visible: Visibility | None) -> list[Branch]:
         has_row=False,
         distinct=True,
     )
+    # shared with the access groups of the caller's IdP groups: no membership rows, by id
+    through_idp = (
+        [
+            Branch(
+                workflow_share,
+                workflow_share.c.workflow_id,
+                (workflow_share.c.group_id.in_(group_ids(visible.groups)),),
+                has_row=False,
+                distinct=True,
+            )
+        ]
+        if visible.groups
+        else []
+    )
     cases = _merged(
         [case for pattern in visible.live_allow() for case in pattern_branches(pattern)]
     )
-    if len(cases) + 2 <= MAX_BRANCHES:
-        return [owned, shared, *cases]
+    if len(cases) + 2 + len(through_idp) <= MAX_BRANCHES:
+        return [owned, shared, *through_idp, *cases]
     ids = select(shared.ids).select_from(shared.source).where(*shared.conditions)
     grants = [owned.conditions[0], workflow.c.id.in_(ids)]
+    for branch in through_idp:
+        found = select(branch.ids).select_from(branch.source).where(*branch.conditions)
+        grants.append(workflow.c.id.in_(found))
     grants.extend(_all(case.conditions) for case in cases)
     return [Branch(workflow, workflow.c.id, (or_(*grants),))]
 
