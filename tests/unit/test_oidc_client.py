@@ -84,11 +84,12 @@ def test_loopback_callback_takes_only_its_own_state() -> None:
         assert callback.redirect_uri == f"http://127.0.0.1:{callback.port}/callback"
         assert callback_get(callback, "code=x&state=other").status_code == 400
         assert callback_get(callback, "code=x").status_code == 400
+        assert callback_get(callback, "code=x&state=%C3%A9").status_code == 400
         assert callback_get(callback, "code=x&state=the-state", "/elsewhere").status_code == 404
         assert callback.code is None  # still waiting for the real answer
         answer = callback_get(callback, "code=the-code&state=the-state")
         assert answer.status_code == 200 and "Signed in" in answer.text
-        assert callback.wait(0) == "the-code"
+        assert callback.wait(5) == "the-code"
         assert callback_get(callback, "code=late&state=the-state").status_code == 409
         assert callback.wait(0) == "the-code"
 
@@ -99,7 +100,7 @@ def test_loopback_callback_error_and_timeout() -> None:
             callback.wait(0)
         callback_get(callback, "error=access_denied&error_description=no+thanks&state=st")
         with pytest.raises(SignInError, match="access_denied: no thanks"):
-            callback.wait(0)
+            callback.wait(5)
 
 
 def test_device_answer_defaults_and_polling_errors() -> None:

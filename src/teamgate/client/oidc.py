@@ -262,6 +262,7 @@ class LoopbackCallback:
         self.code: str | None = None
         self.error: str | None = None
         self._done = threading.Event()
+        self._lock = threading.Lock()  # two answers at once: the first one counts
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -273,6 +274,9 @@ class LoopbackCallback:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+                self.wfile.flush()
+                if outer.code is not None or outer.error is not None:
+                    outer._done.set()  # only now: the CLI may exit as soon as it is set
 
             def log_message(self, *_args: Any) -> None:  # no request lines on the terminal
                 pass
@@ -288,19 +292,21 @@ class LoopbackCallback:
         if parts.path != CALLBACK_PATH or len(path) > 16384:
             return 404, "Not found"
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-        if self._done.is_set():
-            return 409, "This sign-in is already over."
-        if not secrets.compare_digest(query.get("state", ""), self.state):
+        with self._lock:
+            if self.code is not None or self.error is not None:
+                return 409, "This sign-in is already over."
+            return self._answer(query)
+
+    def _answer(self, query: dict[str, str]) -> tuple[int, str]:
+        if not secrets.compare_digest(query.get("state", "").encode(), self.state.encode()):
             return 400, "This answer is not for the sign-in in progress (state mismatch)."
         if "error" in query:
             detail = query.get("error_description")
             self.error = f"{query['error']}: {detail}" if detail else query["error"]
-            self._done.set()
             return 400, f"Sign-in failed ({self.error}). You can close this window."
         if not query.get("code"):
             return 400, "No authorization code in this answer."
         self.code = query["code"]
-        self._done.set()
         return 200, "Signed in. You can close this window and go back to the terminal."
 
     def __enter__(self) -> LoopbackCallback:
