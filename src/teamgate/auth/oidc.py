@@ -396,7 +396,8 @@ class OidcVerifier:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
             raise OidcRefused("malformed", f"not a signed JWT ({exc})") from None
-        claimed = _claimed(token, config.username_claim)
+        unverified = _unverified_claims(token)
+        claimed = _shown_user(unverified.get(config.username_claim))
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in config.signing_algs:
             shown = printable(shorten(str(alg), 32))
@@ -408,6 +409,8 @@ class OidcVerifier:
             )
         if not token.rsplit(".", 1)[1]:
             raise OidcRefused("unsigned", "the token carries no signature", claimed=claimed)
+        if unverified.get("iss") != config.issuer:  # before any key is looked up or fetched
+            raise OidcRefused("issuer", f"its issuer (iss) is not {config.issuer}", claimed=claimed)
         kid = header.get("kid")
         if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_NAME_CHARS):
             raise OidcRefused(
@@ -552,13 +555,17 @@ def _fit_name(name: str) -> bool:
     )
 
 
-def _claimed(token: str, claim: str) -> str | None:
-    """The user name a token claims, before anything is checked (for the log and audit of a
-    refusal only); None when it has none that can be read."""
+def _unverified_claims(token: str) -> dict[str, Any]:
+    """A token's claims before anything is checked: for the issuer check that spares a key
+    lookup, and the log and audit of a refusal (the user it claims); {} if unreadable."""
     try:
-        value = jwt.decode(token, options={"verify_signature": False}).get(claim)
-    except (jwt.PyJWTError, ValueError, TypeError, AttributeError):
-        return None
+        found = jwt.decode(token, options={"verify_signature": False})
+    except (jwt.PyJWTError, ValueError, TypeError, AttributeError, RecursionError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _shown_user(value: Any) -> str | None:
     return shorten(value, MAX_NAME_CHARS) if isinstance(value, str) else None
 
 

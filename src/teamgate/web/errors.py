@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import string
 from typing import Any
@@ -138,8 +139,10 @@ def _refusal(request: Request, exc: errors.TeamgateError, status: int) -> audit.
         return None
     user, how = attempted_login(authorization)
     kind = read_authorization(authorization).kind
-    if isinstance(exc, OidcRefused):  # the user the ID token claims; one row per reason
-        user, how, kind = exc.claimed, f"bearer OIDC ID token ({exc.code})", f"oidc:{exc.code}"
+    if isinstance(exc, OidcRefused):  # the user the ID token claims; a row per token
+        user, how = exc.claimed, f"bearer OIDC ID token ({exc.code})"
+        secret = read_authorization(authorization).secret.encode("utf-8", "surrogateescape")
+        kind = "oidc:" + hashlib.sha256(secret).hexdigest()
     if user is not None:
         user = shorten(user, MAX_USER_CHARS)
     left_out = _refusals(request).admit(
