@@ -202,6 +202,8 @@ def whoami_lines(me: dict[str, Any], session: Session | None) -> list[str]:
     if expires is None and me.get("auth") == "oidc" and session is not None:
         expires = session.expires_at
     if expires is not None or me.get("auth") in ("oidc", "token"):
-        renew = " (renewed with the refresh token)" if session and session.refresh_token else ""
-        lines.append(f"Expires: {expiry_text(expires)}{renew if me.get('auth') == 'oidc' else ''}")
+        text = expiry_text(expires)
+        if me.get("auth") == "oidc" and session and session.refresh_token and text[-1] == ")":
+            text = f"{text[:-1]}; renewed with the refresh token)"
+        lines.append(f"Expires: {text}")
     return lines
