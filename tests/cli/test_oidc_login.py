@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from tests.cli.test_taco_cli import ok
-from tests.conftest import BIN, Server, cli_env, start_server, write_htpasswd
+from tests.conftest import BIN, Server, cli_env, password_of, start_server, write_htpasswd
 from tests.idp import CLIENT_ID, IdP, IdPError
 
 SCOPES = "openid email profile groups offline_access"
@@ -374,15 +374,28 @@ def test_token_create_after_sign_in_gives_terraform_its_password(
     assert timedelta(days=6.9) < lifetime <= timedelta(days=7)
 
 
-def test_password_login_still_works_beside_the_identity_provider(
-    server: Server, config: Path
+def test_password_login_still_works_and_one_sign_in_replaces_the_other(
+    server: Server, config: Path, provider: IdP
 ) -> None:
-    from tests.conftest import password_of
+    def password_login() -> str:
+        return ok(run("taco", server, config, "login", "-u", "carol",
+                      OPENTACO_PASSWORD=password_of("carol")))  # fmt: skip
 
-    out = ok(run("taco", server, config, "login", "-u", "carol",
-                 OPENTACO_PASSWORD=password_of("carol")))  # fmt: skip
-    assert out.startswith(f"Logged in to {server.base_url} as carol")
+    assert password_login().startswith(f"Logged in to {server.base_url} as carol")
     who = ok(run("taco", server, config, "whoami"))
     assert "User: carol" in who and "Authenticated with: token" in who
     usage = run("taco", server, config, "login", "-u", "carol", "--device")
     assert usage.returncode == 2 and "identity provider" in usage.stderr
+    # an IdP sign-in revokes the password sign-in's token, and the other way round
+    credentials = config / "teamgate" / "taco" / "credentials.json"
+    token = json.loads(credentials.read_text())["servers"][server.base_url]["token"]
+    device_login("taco", server, config, provider, "dave", "--device")
+    assert json.loads(credentials.read_text())["servers"] == {}
+    assert failed(run("taco", server, config, "whoami", OPENTACO_TOKEN=token))
+    assert "User: dave@example.com" in ok(run("taco", server, config, "whoami"))
+    refresh = saved(config, "taco", server)["refresh_token"]
+    password_login()
+    assert server.base_url not in sessions(config, "taco")
+    with pytest.raises(IdPError):
+        provider.refresh(refresh)
+    assert "User: carol" in ok(run("taco", server, config, "whoami"))
