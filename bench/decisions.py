@@ -13,6 +13,12 @@ roles of that many access groups they are a member of (Grant.group set, Facts.gr
 as `services.access_cache.load_facts` builds them. Its answers are compared too. A second
 table times `load_facts` itself (what a cache miss costs) from a SQLite file holding the
 same RBAC data, for a user with only roles of their own and for one with group roles.
+
+"IdP caller": someone signed in through the identity provider (OIDC), who holds the same roles,
+the group ones through access groups named by their IdP groups, with no membership rows
+(`load_facts(conn, user, idp_groups)`): the same Facts, so the same decision time, and its own
+column in the load_facts table. (What the HTTP path costs such a caller per request is in
+bench/http_path.py: OIDC bearer beside cached Basic.)
 """
 
 from __future__ import annotations
@@ -99,7 +105,7 @@ def load_database(
     conn: Connection, rules: list[tuple[str, str, str, str]], roles: list[str], groups: int
 ) -> None:
     """The RBAC tables for `rules`: bob holds `roles`; carol the same roles, the last `groups`
-    of them through one access group each."""
+    of them through one access group each; erin as carol, through IdP groups."""
     now = "2026-01-01T00:00:00Z"
     role_ids = sorted({role for role, *_ in rules})
     conn.execute(insert(t.rbac_state).values(id=1, initialized=True, version=1))
@@ -118,6 +124,8 @@ def load_database(
     own = roles[: len(roles) - groups]
     user_roles = [{"user_name": "bob", "role_id": r, "created_at": now} for r in roles]
     user_roles += [{"user_name": "carol", "role_id": r, "created_at": now} for r in own]
+    # erin: carol's own roles; the group ones through her IdP groups (no membership rows)
+    user_roles += [{"user_name": "erin", "role_id": r, "created_at": now} for r in own]
     conn.execute(insert(t.rbac_user_role), user_roles)
     for i, role in enumerate(roles[len(roles) - groups :]):
         conn.execute(insert(t.access_group).values(id=i + 1, name=f"g{i}", created_at=now))
@@ -129,13 +137,20 @@ def load_database(
         conn.execute(insert(t.rbac_group_role).values(group_id=i + 1, role_id=role, created_at=now))
 
 
-def load_ms(conn: Connection, users: tuple[str, ...], repeat: int = 50) -> list[float]:
-    """Each user's median load_facts time, the users taken in turn (so drift hits all alike)."""
+def load_ms(
+    conn: Connection,
+    users: tuple[str, ...],
+    repeat: int = 50,
+    idp_groups: dict[str, frozenset[str]] | None = None,
+) -> list[float]:
+    """Each user's median load_facts time, the users taken in turn (so drift hits all alike);
+    `idp_groups`: a user's IdP groups, for a caller signed in through the identity provider."""
     samples: dict[str, list[float]] = {user: [] for user in users}
+    groups = idp_groups or {}
     for _ in range(repeat):
         for user in users:
             start = time.perf_counter()
-            load_facts(conn, user)
+            load_facts(conn, user, groups.get(user, frozenset()))
             samples[user].append((time.perf_counter() - start) * 1e3)
     return [statistics.median(samples[user]) for user in users]
 
@@ -171,15 +186,21 @@ def main() -> None:
     if not 0 <= args.groups <= args.roles:
         parser.error("--groups must be between 0 and --roles")
     bob = Principal("bob")
+    erin = Principal(
+        "erin",
+        method="oidc",
+        idp="https://idp.example.com",
+        idp_groups=frozenset(f"g{i}" for i in range(args.groups)),
+    )
     print(
         f"user with {args.roles} roles ({args.groups} of them through as many access groups "
         "in 'with groups'); median µs per decision"
     )
     print(
         f"{'rules in system':>16} {'user rules':>10} {'teamgate':>10} {'with groups':>12} "
-        f"{'pycasbin':>10} {'ratio':>8}"
+        f"{'IdP caller':>11} {'pycasbin':>10} {'ratio':>8}"
     )
-    loads: list[tuple[int, float, float]] = []
+    loads: list[tuple[int, float, float, float]] = []
     for size in args.sizes:
         rules, roles = build(size, args.roles)
         facts = Facts(rules=teamgate_rules(rules, roles))
@@ -199,27 +220,34 @@ def main() -> None:
         def with_groups(action: str, resource: str, facts: Facts = grouped) -> bool:
             return ours(action, resource, facts)
 
+        def idp_caller(action: str, resource: str, facts: Facts = grouped) -> bool:
+            found = Resource("unit", resource, resource)
+            return decide(erin, action, found, facts=facts, enforce=True).allowed
+
         def theirs(action: str, resource: str, enforcer: casbin.Enforcer = enforcer) -> bool:
             return bool(enforcer.enforce("bob", resource, action))
 
         expected = [theirs(a, r) for a, r in queries]
-        answers = [(ours(a, r), with_groups(a, r)) for a, r in queries]
-        mismatches = sum(got != (want, want) for got, want in zip(answers, expected, strict=True))
+        answers = [(ours(a, r), with_groups(a, r), idp_caller(a, r)) for a, r in queries]
+        mismatches = sum(
+            got != (want, want, want) for got, want in zip(answers, expected, strict=True)
+        )
         assert mismatches == 0, f"{mismatches} answers differ"
         repeat = 5 if size < 100_000 else 1
         t_ours = median_us(ours, queries, repeat=25)
         t_groups = median_us(with_groups, queries, repeat=25)
+        t_idp = median_us(idp_caller, queries, repeat=25)
         t_casbin = median_us(theirs, queries[: 20 if size >= 100_000 else 200], repeat=repeat)
         print(
             f"{size:>16} {len(facts.rules.grants):>10} {t_ours:>10.2f} {t_groups:>12.2f} "
-            f"{t_casbin:>10.1f} {t_casbin / t_ours:>7.0f}x"
+            f"{t_idp:>11.2f} {t_casbin:>10.1f} {t_casbin / t_ours:>7.0f}x"
         )
         loads.append((size, *facts_load_ms(rules, roles, args.groups)))
     print()
     print("load_facts from a SQLite file (a cache miss); median ms")
-    print(f"{'rules in system':>16} {'own roles':>10} {'with groups':>12}")
-    for size, own, grouped_ms in loads:
-        print(f"{size:>16} {own:>10.2f} {grouped_ms:>12.2f}")
+    print(f"{'rules in system':>16} {'own roles':>10} {'with groups':>12} {'IdP groups':>11}")
+    for size, own, grouped_ms, idp_ms in loads:
+        print(f"{size:>16} {own:>10.2f} {grouped_ms:>12.2f} {idp_ms:>11.2f}")
 
 
 def _key(grant: Grant) -> tuple[str, str, str]:
@@ -228,8 +256,9 @@ def _key(grant: Grant) -> tuple[str, str, str]:
 
 def facts_load_ms(
     rules: list[tuple[str, str, str, str]], roles: list[str], groups: int
-) -> tuple[float, float]:
-    """(bob's, carol's) median load_facts time: the same rules, carol's partly via groups."""
+) -> tuple[float, float, float]:
+    """(bob's, carol's, erin's) median load_facts time: the same rules, carol's partly via
+    groups, erin's partly via IdP groups (no membership rows)."""
     with tempfile.TemporaryDirectory() as tmp:
         engine = create_engine(f"sqlite:///{tmp}/rbac.db")
         t.metadata.create_all(engine)
@@ -240,9 +269,12 @@ def facts_load_ms(
             loaded = load_facts(conn, "carol").rules.grants
             assert sorted(map(_key, loaded)) == sorted(map(_key, expected))
             assert len(load_facts(conn, "bob").rules.grants) == len(expected)
-            own_ms, grouped_ms = load_ms(conn, ("bob", "carol"))
+            idp = {"erin": frozenset(f"g{i}" for i in range(groups))}
+            through_idp = load_facts(conn, "erin", idp["erin"])
+            assert sorted(map(_key, through_idp.rules.grants)) == sorted(map(_key, expected))
+            own_ms, grouped_ms, idp_ms = load_ms(conn, ("bob", "carol", "erin"), idp_groups=idp)
         engine.dispose()
-    return own_ms, grouped_ms
+    return own_ms, grouped_ms, idp_ms
 
 
 if __name__ == "__main__":

@@ -12,6 +12,12 @@ configurations take turns in `--rounds` rounds so that noise on the machine hits
 alike; each reports its median round. The targets: auth+ACL ≥ 0.5× bare FastAPI, and
 ≥ 0.75× the same server with auth and ACL off.
 
+Beside cached Basic, the same path with an OIDC ID token as Bearer ("OIDC bearer+ACL"): the
+server is given an issuer of the benchmark's own (tests/jwks_server.py: discovery and a JWKS on
+a loopback port) and the benchmark signs the token itself (it measures the server, not an
+IdP). The token is verified once, then served from the verified-token cache: the target is
+OIDC bearer ≥ 1.0× cached Basic (a JWT per request must not cost more than a password).
+
 (bench/http_get_workflow.py compares the credential cache on and off with Python clients;
 this one is about the whole path against a bare app, measured from outside.)
 """
@@ -39,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.run_overhead import database
 from tests.conftest import start_server
+from tests.jwks_server import JwksServer
 
 from teamgate.auth.passwords import hash_password
 
@@ -88,7 +95,19 @@ def start_bare(work: Path, body: dict[str, object]) -> tuple[subprocess.Popen[by
             time.sleep(0.1)
 
 
-def wrk(url: str, auth: tuple[str, str] | None, *, seconds: float, connections: int) -> float:
+Auth = tuple[str, str] | str | None  # Basic (user, password), a Bearer token, or none
+
+
+def header(auth: Auth) -> dict[str, str]:
+    if auth is None:
+        return {}
+    if isinstance(auth, str):
+        return {"Authorization": f"Bearer {auth}"}
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+def wrk(url: str, auth: Auth, *, seconds: float, connections: int) -> float:
     """Requests per second; fails on any non-2xx answer or socket error."""
     cmd = [
         "wrk",
@@ -101,9 +120,8 @@ def wrk(url: str, auth: tuple[str, str] | None, *, seconds: float, connections: 
         "--latency",
         url,
     ]
-    if auth is not None:
-        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
-        cmd[1:1] = ["-H", f"Authorization: Basic {token}"]
+    for name, value in header(auth).items():
+        cmd[1:1] = ["-H", f"{name}: {value}"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     errors = re.search(r"Socket errors: (.*)", out)
@@ -141,18 +159,25 @@ def main() -> None:
     auth_file.write_text(f"{USER}:{hash_password(PASSWORD, cost=args.cost)}\n")
     secured = ["--auth-file", str(auth_file), "--require-auth", "--enforce-access-control"]
     alice = (USER, PASSWORD)
+    issuer = JwksServer()
+    oidc = ["--require-auth", "--enforce-access-control", "--oidc-issuer", issuer.issuer]
+    oidc += ["--oidc-client-id", "teamgate-cli"]
+    id_token = issuer.keys[0].sign(issuer.claims(exp=int(time.time()) + 6 * 3600))
     versions: list[tuple[str, dict[str, str]]] = [("", {})]
     if args.before_src:  # the same configurations, running another copy of the code
         versions.append((" [before]", {"PYTHONPATH": str(Path(args.before_src).resolve())}))
-    configs: list[tuple[str, list[str], tuple[str, str] | None, dict[str, str]]] = []
+    configs: list[tuple[str, list[str], Auth, dict[str, str]]] = []
     for suffix, env in versions:
         for workers in args.workers:
             w = ["--workers", str(workers)] if workers > 1 else []
             configs.append((f"teamgate auth+ACL, {workers}w{suffix}", [*secured, *w], alice, env))
+            if not suffix:  # OIDC is new: no [before] to compare with
+                bearer = f"teamgate OIDC bearer+ACL, {workers}w"
+                configs.append((bearer, [*oidc, *w], id_token, env))
             configs.append((f"teamgate auth/ACL off, {workers}w{suffix}", w, None, env))
 
-    stops = []
-    targets: list[tuple[str, str, tuple[str, str] | None]] = []
+    stops = [issuer.close]
+    targets: list[tuple[str, str, Auth]] = []
     body: dict[str, object] | None = None
     with contextlib.ExitStack() as databases:
         try:
@@ -163,9 +188,10 @@ def main() -> None:
                 )
                 server = start_server(work / f"server{index}", "--database", db, *flags, env=env)
                 stops.append(server.stop)
-                with httpx.Client(auth=auth) as client:
+                with httpx.Client(headers=header(auth)) as client:
+                    owner = {} if isinstance(auth, str) else {"user": USER}  # OIDC: the caller
                     created = client.post(
-                        f"{server.torc_url}/workflows", json={"name": "bench", "user": USER}
+                        f"{server.torc_url}/workflows", json={"name": "bench", **owner}
                     ).json()
                     url = f"{server.torc_url}/workflows/{created['id']}"
                     response = client.get(url)
@@ -207,6 +233,12 @@ def main() -> None:
                 f"{workers} worker(s){suffix}: auth+ACL / bare = {on / bare_rate:.2f} "
                 f"(target >= 0.5), auth+ACL / auth off = {on / off:.2f} (target >= 0.75)"
             )
+            if not suffix:
+                bearer = median[f"teamgate OIDC bearer+ACL, {workers}w"]
+                print(
+                    f"{workers} worker(s): OIDC bearer / cached Basic = {bearer / on:.2f} "
+                    "(target >= 1.0, within noise)"
+                )
 
 
 if __name__ == "__main__":
