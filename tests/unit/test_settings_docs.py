@@ -70,6 +70,8 @@ def documents(cell: str, default: object) -> bool:
     """Whether a default column's cell states `default` (its first word, or a number)."""
     if default is None or default == ():
         return cell.startswith("none")
+    if isinstance(default, tuple):  # a list: its items in code spans (`a b` or `a`, `b`)
+        return [word for span in code(cell) for word in span.split()] == list(default)
     if isinstance(default, bool):
         return cell == ("on" if default else "off")
     if isinstance(default, int | float):
