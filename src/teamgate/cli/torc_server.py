@@ -144,8 +144,15 @@ def _log_startup(settings: Settings, user_count: int) -> None:
                 "Authentication is OPTIONAL (missing credentials are anonymous; "
                 "wrong credentials are refused)"
             )
-    else:
+    elif not settings.oidc_issuer:
         log.info("No htpasswd file configured, authentication disabled")
+    if settings.oidc_issuer:
+        log.info(
+            "Sign-in through the identity provider %s (client id %s); authentication is %s",
+            settings.oidc_issuer,
+            settings.oidc_client_id,
+            "REQUIRED for all requests" if settings.require_auth else "OPTIONAL",
+        )
     log.info(ENFORCED if settings.enforce_access_control else NOT_ENFORCED)
     if settings.admin_users:
         log.info("Admin users configured: %s", json.dumps(list(settings.admin_users)))
@@ -174,7 +181,7 @@ def security_warnings(settings: Settings) -> list[str]:
             f"SECURITY: serving on {settings.host} without --require-auth: anyone who can reach "
             "this address can use the server anonymously; add --auth-file and --require-auth"
         )
-    if exposed and settings.auth_file and not settings.tls_cert:
+    if exposed and (settings.auth_file or settings.oidc_issuer) and not settings.tls_cert:
         warnings.append(
             f"SECURITY: authentication is on but TLS is off on {settings.host}: passwords and "
             "tokens cross the network in clear text; use --tls-cert/--tls-key or a TLS proxy"
