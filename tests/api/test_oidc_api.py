@@ -317,3 +317,23 @@ def test_an_oidc_token_of_an_htpasswd_user_is_refused(app_factory: Any, idp: IdP
     issued = ok(alice.post("/v1/auth/token", json={}))
     assert bearer(app, issued["token"]).get("/v1/auth/me").status_code == 401
     assert app.client("alice@example.com").get("/v1/auth/me").status_code == 200  # password
+
+
+def test_a_runner_token_of_an_oidc_user(app_factory: Any, idp: IdP) -> None:
+    """A member of ml-team through the IdP runs the workflow shared with ml-team: its runner
+    token keeps the group (the runner reaches the workflow) and lives at most 7 days."""
+    app = oidc_app(app_factory, idp)
+    admin = app.client("alice")
+    group_id = ok(admin.post(f"{TORC}/access_groups", json={"name": "ml-team"}))["id"]
+    train = ok(admin.post(WORKFLOWS, json={"name": "train"}))["id"]
+    ok(admin.post(f"{WORKFLOWS}/{train}/access_groups", json={"group_id": group_id}))
+    alice = bearer(app, id_token(idp, "alice@example.com"))
+    response = alice.post(f"{WORKFLOWS}/{train}/runner_tokens", json={"ttl_hours": 720})
+    assert response.status_code == 201, response.text
+    issued = response.json()
+    expires = datetime.fromisoformat(issued["expires_at"])
+    assert expires <= datetime.now(UTC) + timedelta(days=7, minutes=1)
+    runner = bearer(app, issued["token"])
+    assert runner.get(f"{WORKFLOWS}/{train}").status_code == 200
+    dave = bearer(app, id_token(idp, "dave@example.com"))
+    assert dave.post(f"{WORKFLOWS}/{train}/runner_tokens", json={}).status_code == 403
