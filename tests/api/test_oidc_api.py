@@ -239,8 +239,10 @@ def test_idp_groups_reach_what_is_shared_with_them(app_factory: Any, idp: IdP) -
     dave = bearer(app, id_token(idp, "dave@example.com"))
     assert seen(dave) == {"workflows": [], "units": []}
     assert dave.get(f"{WORKFLOWS}/{train}").status_code == 403
-    # no membership row was written
+    # no membership row was written; her group list shows it
     assert ok(admin.get(f"{TORC}/access_groups/{group_id}/members"))["items"] == []
+    assert [g["name"] for g in ok(alice.get(f"{TORC}/access_groups"))["items"]] == ["ml-team"]
+    assert ok(dave.get(f"{TORC}/access_groups"))["items"] == []
 
     idp.set_groups("alice", [])  # removed from the team at the IdP
     try:

@@ -16,6 +16,11 @@ when its workflow completes, is canceled or deleted.
 A user's own token may carry a scope (`TokenScope`: read-only, a unit prefix, one workflow),
 an upper bound its caller gets as `Principal.scope`. When a token is used, its `last_used_at`
 is written at most once a minute per token and process (`TOKEN_TOUCH_SECS`), never per request.
+
+A token minted after a sign-in through the identity provider (OIDC) has no password to be bound
+to: it is bound to the issuer and the user instead (auth.oidc.binding), keeps the caller's IdP
+groups (`idp_groups`, a JSON list; NULL marks a password-bound token) and lives at most
+OIDC_MAX_TTL_DAYS, since the IdP may end the user's access or change their groups sooner.
 """
 
 from __future__ import annotations

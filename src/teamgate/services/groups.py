@@ -84,13 +84,20 @@ def get_group(ctx: ServiceContext, principal: Principal, group_id: int) -> Group
 def list_groups(
     ctx: ServiceContext, principal: Principal, *, offset: int, limit: int
 ) -> Page[Group]:
-    """All groups for administrators; a user's own groups otherwise."""
+    """All groups for administrators; a user's own groups otherwise (with those their IdP
+    groups name)."""
     check_page(offset, limit)
     with ctx.db.read() as conn:
         decision = _read_groups(ctx, principal, conn)
         if decision.decided_by in (DecidedBy.DISABLED, DecidedBy.ADMIN) or principal.name is None:
             return store.list_groups(conn, offset=offset, limit=limit)
-        return store.list_user_groups(conn, principal.name, offset=offset, limit=limit)
+        return store.list_user_groups(
+            conn,
+            principal.name,
+            offset=offset,
+            limit=limit,
+            idp_groups=sorted(principal.idp_groups),
+        )
 
 
 def list_user_groups(

@@ -14,6 +14,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -138,7 +139,15 @@ def list_groups(conn: Connection, *, offset: int, limit: int) -> Page[Group]:
     return _group_page(conn, source=access_group, where=None, offset=offset, limit=limit)
 
 
-def list_user_groups(conn: Connection, user: str, *, offset: int, limit: int) -> Page[Group]:
+def list_user_groups(
+    conn: Connection, user: str, *, offset: int, limit: int, idp_groups: Sequence[str] = ()
+) -> Page[Group]:
+    """The groups `user` is a member of; with `idp_groups` (an IdP sign-in's groups), also
+    the groups of those names (members for that request, with no membership row)."""
+    if idp_groups:
+        member_of = select(membership.c.group_id).where(membership.c.user_name == user)
+        where = or_(access_group.c.id.in_(member_of), access_group.c.name.in_(sorted(idp_groups)))
+        return _group_page(conn, source=access_group, where=where, offset=offset, limit=limit)
     joined = access_group.join(membership, membership.c.group_id == access_group.c.id)
     where = membership.c.user_name == user
     return _group_page(conn, source=joined, where=where, offset=offset, limit=limit)
