@@ -10,7 +10,7 @@ The callers, against one server in process (auth file, access control on, `root`
 administrator):
 
 - anonymous: no credentials (the server does not require them);
-- wrong-password: alice with a password that is not hers;
+- bad-credentials: alice with a password that is not hers (in the OIDC run: a forged ID token);
 - user: dave, who has nothing to do with anything below;
 - owner: alice, who created the workflows and the units;
 - read-member: rhea, a member of `viewers`, which every workflow and unit of alice's is shared
@@ -35,6 +35,20 @@ administrator):
   each call); alice's other workflow `elsewhere`;
 - admin: root, a system administrator (who does not silently read other users' data);
 - required-auth anonymous: no credentials, against a second server with `require_auth`.
+
+The whole matrix runs twice, with the same table (`sign_in`): once with htpasswd passwords, and
+once with OpenID Connect, where the servers have `--oidc-issuer` (a real IdP, tests/idp.py), no
+htpasswd file at all, and every user above signs in with an ID token the IdP issued for their
+account (`<name>@example.com`, the default `email` username claim; never a token made here). Each
+user's access comes from the same place as in the password run, through OIDC: alice owns what
+she creates; the plain memberships (bob, frank and gary in `team`, rhea in `viewers`, adam in
+`stewards`, gwen in `operators`, gary in `blocked`) come only from the IdP's `groups` claim, with
+no membership rows; carol's group administration stays rows (an IdP group makes a member, not
+an admin); erin's, frank's and the observer's roles are assigned to their e-mails; root is an
+administrator only through `--oidc-admin-group`; erin's scoped tokens are minted after her OIDC
+sign-in; and bad-credentials is alice's real ID token rewritten to name root in the admin group
+(its signature no longer verifies), a 401 wherever a wrong password is. One decision, whichever
+way a caller signs in: no outcome differs.
 
 Outcomes are "allowed" (any 2xx), 401, 403 or, where a route says so, another status. No route
 hides whether something exists (a missing workflow is 404, another user's is 403, by design), so
@@ -76,7 +90,9 @@ its target fails rather than compare two refusals.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -89,6 +105,7 @@ import httpx
 import pytest
 
 from tests.conftest import USERS, start_app
+from tests.idp import CLIENT_ID, DEFAULT_SCOPE, IdP, unverified_claims
 from tests.inprocess import App
 
 TORC = "/torc-service/v1"
@@ -112,7 +129,7 @@ TOKENS = (
 TOKEN_USER = "erin"
 KINDS = (
     "anonymous",
-    "wrong-password",
+    "bad-credentials",
     "user",
     "owner",
     "read-member",
@@ -143,8 +160,18 @@ USER_OF = {
 NAMED = tuple(USER_OF)
 WRONG_PASSWORD = ("alice", "not-alices-password")
 OBSERVER = "observer"  # reads every workflow and unit, for the probes; calls nothing itself
-# The groups every workflow and unit of alice's is shared with at a level: name → (member, level).
-LEVEL_GROUPS = {"viewers": ("rhea", "read"), "stewards": ("adam", "admin")}
+# The groups every workflow and unit of alice's is shared with at a level: name → level.
+LEVEL_GROUPS = {"viewers": "read", "stewards": "admin"}
+# The access groups: name → {user: role}. In the OIDC run a plain membership comes from the
+# IdP's groups claim alone (`idp_groups_of`), with no row; a group's admins are rows.
+MEMBERSHIPS: dict[str, dict[str, str]] = {
+    "team": {"bob": "member", "carol": "admin", "frank": "member", "gary": "member"},
+    "viewers": {"rhea": "member"},
+    "stewards": {"adam": "member"},
+    "other": {"carol": "admin"},
+    "operators": {"gwen": "member"},
+    "blocked": {"gary": "member"},
+}
 ALL_USERS = (*USERS, "rhea", "adam", "erin", "frank", "gwen", "gary", "root", OBSERVER)
 
 Expect = dict[str, int]
@@ -157,7 +184,7 @@ def allowed(*kinds: str, anonymous: int = 403) -> Expect:
     return {
         **row,
         "anonymous": anonymous,
-        "wrong-password": 401,
+        "bad-credentials": 401,
         "required-auth anonymous": 401,
     }
 
@@ -200,6 +227,69 @@ SELF_OR_ADMIN = allowed("member", "admin")  # the requests ask about bob, the me
 SELF_OR_RBAC_MANAGER = allowed("member", "admin", "rbac-allowed")
 
 
+# -- how the callers sign in: passwords, or ID tokens of a real IdP ------------------------------
+IDP_DOMAIN = "example.com"  # the OIDC run's users are <name>@example.com
+ADMIN_GROUP = "admins"  # --oidc-admin-group: root's only claim to administration in the OIDC run
+ID_TOKEN_TTL = 3 * 3600  # one ID token per user for the whole module, on either database
+
+
+def idp_groups_of(user: str) -> list[str]:
+    """`user`'s groups at the IdP in the OIDC run: those they are a plain member of in
+    MEMBERSHIPS, and root's admin group."""
+    groups = [name for name, members in MEMBERSHIPS.items() if members.get(user) == "member"]
+    return [*groups, ADMIN_GROUP] if user == "root" else groups
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """How the callers sign in: with their passwords (`issuer` None), or with the ID tokens
+    (`id_tokens`, by user of the matrix) the IdP at `issuer` issued for their accounts, and,
+    for bad credentials, `forged`."""
+
+    issuer: str | None = None
+    id_tokens: dict[str, str] = field(default_factory=dict)
+    forged: str = ""
+
+    def who(self, user: str) -> str:
+        """`user` as the server names them: the e-mail in the OIDC run (the username claim)."""
+        return user if self.issuer is None else f"{user}@{IDP_DOMAIN}"
+
+    def settings(self) -> dict[str, Any]:
+        """The servers' settings for this way of signing in."""
+        if self.issuer is None:
+            return {"users": ALL_USERS, "admin_users": ("root",)}
+        return {
+            "users": (),  # no htpasswd file: everyone signs in through the IdP
+            "admin_users": (),
+            "oidc_issuer": self.issuer,
+            "oidc_client_id": CLIENT_ID,
+            "oidc_scopes": tuple(DEFAULT_SCOPE.split()),  # with `groups`
+            "oidc_admin_groups": (ADMIN_GROUP,),
+        }
+
+    def client(self, server: App, user: str) -> httpx.Client:
+        if self.issuer is None:
+            return server.client(user)
+        return server.client(headers={"Authorization": f"Bearer {self.id_tokens[user]}"})
+
+    def bad_credentials(self, server: App) -> httpx.Client:
+        if self.issuer is None:
+            return server.client(auth=WRONG_PASSWORD)
+        return server.client(headers={"Authorization": f"Bearer {self.forged}"})
+
+
+PASSWORDS = SignIn()
+
+
+def forge(id_token: str) -> str:
+    """A real ID token whose payload is rewritten to name root, in the admin group: the
+    IdP's signature, made over the original, no longer verifies."""
+    header, _, signature = id_token.split(".")
+    claims = {**unverified_claims(id_token), "email": f"root@{IDP_DOMAIN}", "groups": [ADMIN_GROUP]}
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{payload}.{signature}"
+
+
 @dataclass(frozen=True)
 class Call:
     """One concrete request; `own_token`: sent with a fresh token of the caller's (Bearer)."""
@@ -233,9 +323,14 @@ class World:
     serial: Iterator[int] = field(default_factory=itertools.count)
     daves_token: str = ""  # made for the latest `DELETE /v1/auth/tokens?user=dave`
     secrets: dict[str, str] = field(default_factory=dict)  # token id → secret, for the probes
+    sign_in: SignIn = PASSWORDS
 
     def client(self, user: str) -> httpx.Client:
         return self.users[user]
+
+    def who(self, user: str) -> str:
+        """A user of the matrix as the server names them (in paths, bodies and queries)."""
+        return self.sign_in.who(user)
 
     def look(self, user: str, path: str, **params: str) -> Any:
         """What `user` reads at `path`: the body, or MISSING on a 404; any other answer fails
@@ -271,7 +366,7 @@ class World:
 
     def share_unit(self, path: str, *, team: bool) -> None:
         shares = {"team": "write"} if team else {}
-        shares.update((group, level) for group, (_, level) in LEVEL_GROUPS.items())
+        shares.update(LEVEL_GROUPS)
         for group, level in shares.items():
             body = {"group": group, "access": level}
             ok(self.client("alice").post(f"/v1/shares/{path}", json=body))
@@ -448,7 +543,7 @@ def standing_token(w: World, call: Call) -> Any:
 def daves_tokens(w: World) -> Call:
     """Revoke all of dave's tokens, with one of his made for this call."""
     w.daves_token = str(ok(w.client("dave").post("/v1/auth/token"))["token"])
-    return Call("/v1/auth/tokens", params={"user": "dave"})
+    return Call("/v1/auth/tokens", params={"user": w.who("dave")})
 
 
 def daves_token(w: World, call: Call) -> Any:
@@ -538,10 +633,10 @@ TABLE: dict[str, Row] = {
         probe=workflow_at,
     ),
     f"GET {TORC}/access_check/{{workflow_id}}/{{user_name}}": Row(
-        SELF_OR_ADMIN, lambda w: Call(f"{TORC}/access_check/{w.workflow}/bob")
+        SELF_OR_ADMIN, lambda w: Call(f"{TORC}/access_check/{w.workflow}/{w.who('bob')}")
     ),
     f"GET {TORC}/access_explain/{{workflow_id}}/{{user_name}}": Row(
-        SELF_OR_ADMIN, lambda w: Call(f"{TORC}/access_explain/{w.workflow}/bob")
+        SELF_OR_ADMIN, lambda w: Call(f"{TORC}/access_explain/{w.workflow}/{w.who('bob')}")
     ),
     # -- Torc: access groups
     f"POST {TORC}/access_groups": Row(
@@ -573,7 +668,7 @@ TABLE: dict[str, Row] = {
         probe=members_at,
     ),
     f"GET {TORC}/users/{{user_name}}/groups": Row(
-        SELF_OR_ADMIN, lambda w: Call(f"{TORC}/users/bob/groups")
+        SELF_OR_ADMIN, lambda w: Call(f"{TORC}/users/{w.who('bob')}/groups")
     ),
     # -- OpenTaco: identity and tokens
     "POST /v1/auth/token": Row(
@@ -588,12 +683,15 @@ TABLE: dict[str, Row] = {
         allowed("user", "admin"), daves_tokens, probe=daves_token
     ),
     "GET /v1/auth/me": Row(OPEN),
+    # how to sign in (the identity provider's issuer, client id and scopes): before any sign-in
+    "GET /v1/auth/config": Row(PUBLIC),
+    f"GET {TORC}/auth/config": Row(PUBLIC),
     "GET /v1/audit": Row(ADMIN_ONLY),
     # -- OpenTaco: RBAC
     "GET /v1/rbac/me": Row(OPEN),
     "POST /v1/rbac/test": Row(
         SELF_OR_RBAC_MANAGER,
-        lambda w: Call("/v1/rbac/test", json={"email": "bob", "action": "unit.read"}),
+        lambda w: Call("/v1/rbac/test", json={"email": w.who("bob"), "action": "unit.read"}),
         probe=nothing_kept,
     ),
     "GET /v1/rbac/permissions": Row(RBAC_MANAGERS),
@@ -1224,71 +1322,98 @@ def test_every_write_says_how_to_see_its_target() -> None:
 # -- the matrix ------------------------------------------------------------------------------------
 
 
-def make_worlds(stack: ExitStack, root: Path) -> dict[str, World]:
+def make_worlds(stack: ExitStack, root: Path, sign_in: SignIn) -> dict[str, World]:
     """The world each kind of caller calls: the `require_auth` server's anonymous caller has
     its own."""
-    common: dict[str, Any] = {
-        "users": ALL_USERS,
-        "enforce_access_control": True,
-        "admin_users": ("root",),
-    }
-    # The wrong-password caller fails often; throttling sign-ins is tested elsewhere.
+    common: dict[str, Any] = {"enforce_access_control": True, **sign_in.settings()}
+    # The bad-credentials caller fails often; throttling sign-ins is tested elsewhere.
     server = start_app(stack, root / "server", login_throttle=False, **common)
     strict = start_app(stack, root / "strict", require_auth=True, **common)
-    strangers: dict[str, tuple[str, str] | None] = {
-        "anonymous": None,
-        "wrong-password": WRONG_PASSWORD,
-    }
+    strangers = {"anonymous": server.client(), "bad-credentials": sign_in.bad_credentials(server)}
     made = (
-        populate(server, strangers, named_callers=True),
-        populate(strict, {"required-auth anonymous": None}, named_callers=False),
+        populate(server, sign_in, strangers, named_callers=True),
+        populate(
+            strict, sign_in, {"required-auth anonymous": strict.client()}, named_callers=False
+        ),
     )
     return {kind: world for world in made for kind in world.callers}
 
 
 @pytest.fixture(scope="module")
-def worlds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, World]]:
+def oidc_sign_in(idp_factory: Callable[..., IdP]) -> SignIn:
+    """The OIDC run's IdP, with an account per user of the matrix (<name>@example.com, its
+    groups `idp_groups_of`), and an ID token the IdP issued for each (device flow), once per
+    module."""
+    accounts = [
+        {
+            "id": user,
+            "email": f"{user}@{IDP_DOMAIN}",
+            "email_verified": True,
+            "name": user,
+            "groups": idp_groups_of(user),
+        }
+        for user in ALL_USERS
+    ]
+    idp = idp_factory(accounts=accounts, id_token_ttl=ID_TOKEN_TTL)
+    tokens = {user: idp.tokens_for(user).id_token for user in ALL_USERS}
+    for user, token in tokens.items():  # what the IdP put in them, as the run needs
+        claims = unverified_claims(token)
+        assert (claims["email"], claims["groups"]) == (f"{user}@{IDP_DOMAIN}", idp_groups_of(user))
+    return SignIn(idp.issuer, tokens, forge(tokens["alice"]))
+
+
+@pytest.fixture(scope="module", params=["password", "oidc"])
+def sign_in(request: pytest.FixtureRequest) -> SignIn:
+    """Each run of the matrix: htpasswd passwords, then ID tokens of a real IdP."""
+    if request.param == "password":
+        return PASSWORDS
+    found: SignIn = request.getfixturevalue("oidc_sign_in")
+    return found
+
+
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory: pytest.TempPathFactory, sign_in: SignIn) -> Iterator[dict[str, World]]:
     """Worlds the rows share: each row makes the targets its calls may change."""
     with ExitStack() as stack:
-        yield make_worlds(stack, tmp_path_factory.mktemp("authz"))
+        yield make_worlds(stack, tmp_path_factory.mktemp("authz"), sign_in)
 
 
 @pytest.fixture
-def fresh_worlds(tmp_path: Path) -> Iterator[dict[str, World]]:
+def fresh_worlds(tmp_path: Path, sign_in: SignIn) -> Iterator[dict[str, World]]:
     """Worlds for one row alone."""
     with ExitStack() as stack:
-        yield make_worlds(stack, tmp_path)
+        yield make_worlds(stack, tmp_path, sign_in)
 
 
 def populate(
-    server: App, strangers: dict[str, tuple[str, str] | None], *, named_callers: bool
+    server: App,
+    sign_in: SignIn,
+    strangers: dict[str, httpx.Client],
+    *,
+    named_callers: bool,
 ) -> World:
-    """A client per user and per caller (`strangers`: kinds with no or wrong credentials;
+    """A client per user and per caller (`strangers`: kinds with no or bad credentials;
     `named_callers`: the kinds with a user of their own, and erin's tokens, too); the groups
-    (team: bob, carol as admin, frank, gary; viewers: rhea; stewards: adam; operators: gwen;
-    blocked: gary; other: carol as admin), alice's workflows and unit and a token of hers, the
-    roles of erin, frank and the observer, and of operators and blocked."""
-    users = {user: server.client(user) for user in ALL_USERS}
+    of MEMBERSHIPS (in the OIDC run, plain members are left to the IdP's groups claim), alice's
+    workflows and unit and a token of hers, the roles of erin, frank and the observer, and of
+    operators and blocked."""
+    users = {user: sign_in.client(server, user) for user in ALL_USERS}
     callers = {kind: users[user] for kind, user in USER_OF.items()} if named_callers else {}
-    for kind, auth in strangers.items():
-        callers[kind] = server.client(auth=auth)
+    callers.update(strangers)
     root, alice = users["root"], users["alice"]
 
     def new_group(name: str, members: dict[str, str]) -> int:
         group = int(ok(root.post(f"{TORC}/access_groups", json={"name": name}))["id"])
         for user, role in members.items():
-            body = {"user_name": user, "role": role}
+            if sign_in.issuer is not None and role == "member":
+                continue  # idp_groups_of(user) has the group
+            body = {"user_name": sign_in.who(user), "role": role}
             ok(root.post(f"{TORC}/access_groups/{group}/members", json=body))
         return group
 
-    team = {"bob": "member", "carol": "admin", "frank": "member", "gary": "member"}
-    group = new_group("team", team)
-    levels = {
-        new_group(name, {member: "member"}): level for name, (member, level) in LEVEL_GROUPS.items()
-    }
-    other = new_group("other", {"carol": "admin"})
-    for name, member in (("operators", "gwen"), ("blocked", "gary")):
-        new_group(name, {member: "member"})
+    groups = {name: new_group(name, members) for name, members in MEMBERSHIPS.items()}
+    group, other = groups["team"], groups["other"]
+    levels = {groups[name]: level for name, level in LEVEL_GROUPS.items()}
     operate = "workflow.read,workflow.write,workflow.delete,unit.read,unit.write,unit.lock"
     grants = {
         "erin": f"allow:{operate},unit.delete,workflow.share,unit.share,rbac.manage:*",
@@ -1306,7 +1431,7 @@ def populate(
             body = {"group": holder, "role_id": f"{holder}-role"}
             ok(root.post("/v1/rbac/groups/assign", json=body))
         else:
-            body = {"email": holder, "role_id": f"{holder}-role"}
+            body = {"email": sign_in.who(holder), "role_id": f"{holder}-role"}
             ok(root.post("/v1/rbac/users/assign", json=body))
     world = World(
         server,
@@ -1320,6 +1445,7 @@ def populate(
         unit="team/app",
         token=str(ok(alice.post("/v1/auth/token"))["token"]),
         tokens={},
+        sign_in=sign_in,
     )
     world.workflow = world.new_workflow(shared=True)
     world.elsewhere = world.new_workflow(shared=True)
@@ -1403,9 +1529,12 @@ VARIANTS: dict[str, Row] = {
     ),
     # another user's tokens: a system administrator's business only
     **{
-        f"GET {base} [{query}]": Row(ADMIN_ONLY, lambda w, base=base, q=q: Call(base, params=q))
+        f"GET {base} [{query}]": Row(ADMIN_ONLY, lambda w, base=base, q=q: Call(base, params=q(w)))
         for base in ("/v1/auth/tokens", f"{TORC}/tokens")
-        for query, q in (("another user's", {"user": OBSERVER}), ("everyone's", {"all": "true"}))
+        for query, q in (
+            ("another user's", lambda w: {"user": w.who(OBSERVER)}),
+            ("everyone's", lambda w: {"all": "true"}),
+        )
     },
     **{
         f"DELETE {base}/{{token_id}} [another user's]": Row(
@@ -1434,6 +1563,27 @@ def test_who_may_initialise_rbac(fresh_worlds: dict[str, World]) -> None:
     check_row(fresh_worlds, INIT)
 
 
+def test_the_callers_sign_in_as_their_run_says(worlds: dict[str, World]) -> None:
+    """Each named caller is its user, signed in the run's way: in the OIDC run with an ID
+    token, its groups from the IdP, system administration through the admin group only; and a
+    plain member of `team` has no membership row there (the groups claim is all there is)."""
+    world = worlds["owner"]
+    oidc = world.sign_in.issuer is not None
+    for kind, user in USER_OF.items():
+        me = ok(world.callers[kind].get("/v1/auth/me"))
+        expected = {
+            "user": world.who(user),
+            "system_admin": user == "root",
+            "auth": "oidc" if oidc else "password",
+            "idp_groups": sorted(idp_groups_of(user)) if oidc else [],
+        }
+        assert {key: me[key] for key in expected} == expected, kind
+    listed = ok(world.client("root").get(f"{TORC}/access_groups/{world.group}/members"))
+    rows = {m["user_name"] for m in listed["items"]} & {world.who(u) for u in ALL_USERS}
+    team = MEMBERSHIPS["team"]
+    assert rows == {world.who(u) for u, role in team.items() if not oidc or role == "admin"}
+
+
 # -- what a scoped token may reach, whatever the rows say ------------------------------------------
 # Routes that reach no one's workflow or unit: health and documentation, who the caller is, and
 # the user's own tokens (listing them, or ending access, is safe in any scope).
@@ -1448,6 +1598,8 @@ HARMLESS = frozenset(
         f"GET {TORC}/ping",
         f"GET {TORC}/version",
         "GET /v1/auth/me",
+        "GET /v1/auth/config",
+        f"GET {TORC}/auth/config",
         "GET /v1/rbac/me",
         "GET /v1/auth/tokens",
         f"GET {TORC}/tokens",
@@ -1507,7 +1659,7 @@ def beyond_scope(
         return "a read-only token's call changed something"
     if route in HARMLESS:
         return None
-    if route == "POST /v1/rbac/test" and call.json.get("email") in (None, TOKEN_USER):
+    if route == "POST /v1/rbac/test" and call.json.get("email") in (None, w.who(TOKEN_USER)):
         return None  # a question about the token's own user's rules, as GET /v1/rbac/me
     prefix = {PREFIX_TOKEN: PREFIX, OTHER_PREFIX_TOKEN: OTHER_PREFIX}.get(kind)
     scope = {WORKFLOW_TOKEN: workflow or w.workflow, OTHER_WORKFLOW_TOKEN: w.elsewhere}.get(kind)

@@ -31,12 +31,15 @@ class ServiceContext:
     access: AccessCache = field(default_factory=lambda: AccessCache())
     counts: CountCache = field(default_factory=lambda: CountCache())
     admin_users: frozenset[str] = frozenset()
+    admin_groups: frozenset[str] = frozenset()  # --oidc-admin-group
     blobs: BlobStore | None = None
     max_versions: int = 10
 
     @property
     def has_admins(self) -> bool:
-        return bool(self.admin_users)
+        """Whether administrators are configured, by name or by IdP group: if not, the first
+        caller may initialise RBAC (and becomes its administrator)."""
+        return bool(self.admin_users or self.admin_groups)
 
 
 def facts_for(ctx: ServiceContext, conn: Connection, principal: Principal) -> Facts:

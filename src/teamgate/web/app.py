@@ -134,6 +134,7 @@ def create_app(
         max_versions=settings.max_versions,
         enforce=settings.enforce_access_control,
         admin_users=frozenset(settings.admin_users),
+        admin_groups=frozenset(settings.oidc_admin_groups if settings.oidc_issuer else ()),
     )
     errors.install(app)
     app.include_router(torc_api.router)
