@@ -671,6 +671,10 @@ TABLE: dict[str, Row] = {
         SELF_OR_ADMIN, lambda w: Call(f"{TORC}/users/{w.who('bob')}/groups")
     ),
     # -- OpenTaco: identity and tokens
+    # A token is minted against a sign-in: a password, or (the OIDC run) an ID token, which is
+    # how a user of the IdP gets TF_HTTP_PASSWORD for Terraform (the token is bound to the IdP
+    # identity and keeps the ID token's groups); never against another token, which could
+    # otherwise outlive itself. So every named caller may, in both runs, and no token.
     "POST /v1/auth/token": Row(
         allowed(*NAMED, anonymous=401), lambda w: Call("/v1/auth/token"), probe=tokens_issued
     ),
@@ -797,8 +801,8 @@ TABLE: dict[str, Row] = {
 
 
 # -- tokens people manage: anyone signed in lists and revokes their own (a scoped token too:
-# ending access is safe in any scope) and, with a password, makes one; only a system
-# administrator lists or revokes another user's (`VARIANTS`).
+# ending access is safe in any scope) and, with a password or an ID token, makes one; only a
+# system administrator lists or revokes another user's (`VARIANTS`).
 def token_rows() -> dict[str, Row]:
     rows: dict[str, Row] = {
         f"POST {TORC}/tokens": Row(
