@@ -31,6 +31,7 @@ V1 = "/torc-service/v1"
 OWNER, MEMBER, OUTSIDER, ADMIN = "bob", "carol", "dave", "alice"
 SCOPED = "scoped to workflow"
 PUBLIC = {"/healthz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+PUBLIC |= {"/v1/auth/config", "/torc-service/v1/auth/config"}  # how to sign in: no credentials
 
 
 @pytest.fixture
