@@ -68,6 +68,9 @@ def logging_config(level: str, log_format: str) -> dict[str, Any]:
             "uvicorn.error": {"level": "DEBUG" if debug else "WARNING"},
             # one line per request only when asked for (as uvicorn's access log was)
             "teamgate.access": {"level": "DEBUG" if debug else "WARNING"},
+            # the identity provider's discovery and keys are fetched in the background: the
+            # server logs what it learns (teamgate.auth), not each request httpx makes
+            "httpx": {"level": "DEBUG" if debug else "WARNING"},
         },
     }
 
