@@ -33,9 +33,10 @@ def test_taco_token_create_list_and_revoke(server: Server, config: Path) -> None
     secret = ok(created).strip()
     assert secret.startswith("tg_") and "\n" not in secret
     assert "shown only now" in created.stderr and "units under 'dev'" in created.stderr
-    assert httpx.get(
+    me = httpx.get(
         f"{server.base_url}/v1/auth/me", headers={"Authorization": f"Bearer {secret}"}
-    ).json() == {"user": "bob", "system_admin": False, "auth": "token"}
+    ).json()
+    assert (me["user"], me["system_admin"], me["auth"]) == ("bob", False, "token")
     reader = json.loads(ok(taco(server, config, "bob", "-o", "json", "token", "create",
                                 "--read-only")))  # fmt: skip
     assert reader["scope"] == "read-only" and reader["token"].startswith("tg_")

@@ -73,7 +73,13 @@ def token_statuses(server: Server, user: str, token: str) -> tuple[int, int]:
             f"{server.base_url}/v1/auth/me", headers={"Authorization": header}, timeout=30
         )
         if response.status_code == 200:
-            assert response.json() == {"user": user, "system_admin": False, "auth": "token"}
+            me = response.json()
+            assert {k: me[k] for k in ("user", "system_admin", "auth")} == {
+                "user": user,
+                "system_admin": False,
+                "auth": "token",
+            }
+            assert me["idp_groups"] == [] and me["issuer"] is None and me["expires_at"]
         else:
             assert set(response.json()) == {"error", "message"}, response.text
         answers.append(response.status_code)
