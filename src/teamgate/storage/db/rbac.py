@@ -12,7 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    FromClause,
+    Select,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from teamgate.errors import AlreadyExists, Conflict, NotFound
@@ -407,31 +417,8 @@ def grants_of_groups(conn: Connection, group_ids: Sequence[int]) -> list[GrantRo
     as `group_grants_of` gives them for a member's groups."""
     if not group_ids:
         return []
-    source = (
-        rbac_group_role.join(access_group, access_group.c.id == rbac_group_role.c.group_id)
-        .join(rbac_role_permission, rbac_role_permission.c.role_id == rbac_group_role.c.role_id)
-        .join(
-            rbac_permission_rule,
-            rbac_permission_rule.c.permission_id == rbac_role_permission.c.permission_id,
-        )
-    )
-    query = (
-        select(
-            access_group.c.name,
-            rbac_permission_rule.c.rule,
-            rbac_role_permission.c.permission_id,
-            rbac_group_role.c.role_id,
-        )
-        .select_from(source)
-        .where(rbac_group_role.c.group_id.in_(sorted(group_ids)))
-        .order_by(
-            access_group.c.name,
-            rbac_group_role.c.role_id,
-            rbac_role_permission.c.permission_id,
-            rbac_permission_rule.c.position,
-        )
-    )
-    return [GrantRow(r.rule, r.permission_id, r.role_id, r.name) for r in conn.execute(query)]
+    source = rbac_group_role.join(access_group, access_group.c.id == rbac_group_role.c.group_id)
+    return _group_grants(conn, source, rbac_group_role.c.group_id.in_(sorted(group_ids)))
 
 
 def group_grants_of(conn: Connection, user: str) -> list[GrantRow]:
@@ -439,14 +426,22 @@ def group_grants_of(conn: Connection, user: str) -> list[GrantRow]:
     group, role and permission it comes through. Each join follows a key or an index:
     membership (user, group) → rbac_group_role (group, role) → rbac_role_permission (role,
     permission) → rbac_permission_rule (permission, position), and access_group by id."""
-    source = (
-        membership.join(rbac_group_role, rbac_group_role.c.group_id == membership.c.group_id)
-        .join(access_group, access_group.c.id == membership.c.group_id)
-        .join(rbac_role_permission, rbac_role_permission.c.role_id == rbac_group_role.c.role_id)
-        .join(
-            rbac_permission_rule,
-            rbac_permission_rule.c.permission_id == rbac_role_permission.c.permission_id,
-        )
+    source = membership.join(
+        rbac_group_role, rbac_group_role.c.group_id == membership.c.group_id
+    ).join(access_group, access_group.c.id == membership.c.group_id)
+    return _group_grants(conn, source, membership.c.user_name == user)
+
+
+def _group_grants(
+    conn: Connection, groups: FromClause, where: ColumnElement[bool]
+) -> list[GrantRow]:
+    """The rules of the group roles in `groups` (rbac_group_role joined with access_group)
+    that `where` picks, with the group's name, by group, role, permission and position."""
+    source = groups.join(
+        rbac_role_permission, rbac_role_permission.c.role_id == rbac_group_role.c.role_id
+    ).join(
+        rbac_permission_rule,
+        rbac_permission_rule.c.permission_id == rbac_role_permission.c.permission_id,
     )
     query = (
         select(
@@ -456,7 +451,7 @@ def group_grants_of(conn: Connection, user: str) -> list[GrantRow]:
             rbac_group_role.c.role_id,
         )
         .select_from(source)
-        .where(membership.c.user_name == user)
+        .where(where)
         .order_by(
             access_group.c.name,
             rbac_group_role.c.role_id,
