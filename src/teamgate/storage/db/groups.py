@@ -92,6 +92,9 @@ def get_group(conn: Connection, group_id: int) -> Group:
 
 
 def find_groups_by_name(conn: Connection, names: Sequence[str]) -> dict[str, Group]:
+    """The groups with these names (those that exist), by name; no query for no names."""
+    if not names:
+        return {}
     rows = conn.execute(select(access_group).where(access_group.c.name.in_(list(names))))
     return {row.name: _group(row) for row in rows}
 
@@ -155,14 +158,7 @@ def list_user_groups(
 
 def groups_named(conn: Connection, names: Sequence[str]) -> list[tuple[int, str]]:
     """(group id, group name) of the groups with these names (those that exist), by id."""
-    if not names:
-        return []
-    rows = conn.execute(
-        select(access_group.c.id, access_group.c.name)
-        .where(access_group.c.name.in_(sorted(names)))
-        .order_by(access_group.c.id)
-    )
-    return [(r.id, r.name) for r in rows]
+    return sorted((g.id, g.name) for g in find_groups_by_name(conn, names).values())
 
 
 def user_memberships(conn: Connection, user: str) -> list[tuple[int, str, str]]:
