@@ -167,6 +167,22 @@ class Settings:
         low=1,
         high=256,
     )
+    ui: bool = setting(
+        True,
+        "Serve the web console under /ui/ (same origin and same decisions as the API).",
+    )
+    ui_idle_minutes: float = setting(
+        30,
+        "A web console session ends after this many minutes without a request.",
+        low=5,
+        high=24 * 60,
+    )
+    ui_session_hours: float = setting(
+        12,
+        "A web console session ends this many hours after sign-in, however busy.",
+        low=1,
+        high=24 * 30,
+    )
     metrics: bool = setting(
         True,
         "Serve Prometheus metrics at /metrics (with --require-auth, to any signed-in user "

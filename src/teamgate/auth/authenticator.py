@@ -30,6 +30,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from teamgate.auth.cache import CredentialCache
@@ -169,6 +170,13 @@ class Authenticator:
         elif not same_password(found, self._users.get(found.user)):
             log.info(
                 "Token %d of user '%s' refused: the user was removed or changed password",
+                found.id,
+                printable(shorten(found.user)),
+            )
+            return None
+        if found.idle(datetime.now(UTC)):
+            log.info(
+                "Console session %d of user '%s' ended: idle",
                 found.id,
                 printable(shorten(found.user)),
             )

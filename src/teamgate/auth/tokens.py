@@ -73,6 +73,16 @@ class ValidToken:
     # minted after an OIDC sign-in: the caller's IdP groups then (None: bound to a password)
     idp_groups: frozenset[str] | None = None
     expires_at: str | None = None
+    # a web console session: ends after idle_secs without use (`idle`)
+    idle_secs: int | None = None
+    last_used_at: str | None = None
+
+    def idle(self, now: datetime) -> bool:
+        """Whether this console session went unused longer than its idle timeout (its last
+        use is recorded at most every TOKEN_TOUCH_SECS, so it may end up to that much late)."""
+        if self.idle_secs is None or self.last_used_at is None:
+            return False
+        return datetime.fromisoformat(self.last_used_at) + timedelta(seconds=self.idle_secs) < now
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +188,7 @@ def issue(
     name: str | None = None,
     scope: TokenScope | None = None,
     idp_groups: frozenset[str] | None = None,
+    idle_secs: int | None = None,
 ) -> IssuedToken:
     """Store a new token for `user` in the caller's transaction (`conn`); only then is it valid.
 
@@ -187,7 +198,8 @@ def issue(
     The caller owns the transaction so that what goes with the token (its audit record)
     commits or rolls back with it. `scope` is stored as given (the caller checked it).
     `idp_groups` (not None) marks a token minted after an OIDC sign-in, with the caller's
-    IdP groups: its lifetime is capped at OIDC_MAX_TTL_DAYS.
+    IdP groups: its lifetime is capped at OIDC_MAX_TTL_DAYS. `idle_secs` makes it a web
+    console session that ends after that long unused.
     """
     if not timedelta(0) < ttl <= timedelta(days=MAX_TTL_DAYS):
         raise Invalid(f"a token lives at most {MAX_TTL_DAYS} days")
@@ -204,6 +216,7 @@ def issue(
         name=name,
         scope=scope or None,
         idp_groups=idp_groups,
+        idle_secs=idle_secs,
     )
 
 
@@ -255,6 +268,7 @@ def _store(
     name: str | None = None,
     scope: TokenScope | None = None,
     idp_groups: frozenset[str] | None = None,
+    idle_secs: int | None = None,
 ) -> IssuedToken:
     lookup = secrets.token_hex(8)
     secret = secrets.token_urlsafe(32)
@@ -274,6 +288,7 @@ def _store(
         unit_prefix=scope.unit_prefix if scope else None,
         scope_workflow_id=scope.workflow if scope else None,
         idp_groups=None if idp_groups is None else json.dumps(sorted(idp_groups)),
+        idle_secs=idle_secs,
     )
     token = f"{PREFIX}{lookup}_{secret}"
     return IssuedToken(token, token_id, user, expires_at, workflow_id, name, scope)
@@ -336,7 +351,8 @@ class TokenService:
         if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
             return None
         # compared as times: tokens issued before milliseconds were stored read `…:SSZ`
-        expired = datetime.fromisoformat(row.expires_at) <= datetime.now(UTC)
+        now = datetime.now(UTC)
+        expired = datetime.fromisoformat(row.expires_at) <= now
         if row.revoked_at is not None or expired:
             return None if row.workflow_id is None else EndedToken(row.workflow_id)
         return ValidToken(
@@ -347,6 +363,8 @@ class TokenService:
             scope_of(row),
             idp_groups_of(row),
             row.expires_at,
+            row.idle_secs,
+            row.last_used_at or row.created_at,
         )
 
     def touch(self, token_id: int) -> None:

@@ -105,6 +105,44 @@ def issue_token(
     return issued
 
 
+SESSION_NAME = "console session"
+
+
+def start_session(
+    ctx: ServiceContext, principal: Principal, *, lifetime: timedelta, idle_secs: int
+) -> IssuedToken:
+    """A web console session for a caller who just signed in (password or identity provider):
+    a token named SESSION_NAME that ends after `lifetime` (the absolute timeout), after
+    `idle_secs` unused, or at sign-out. Recorded as `session.start`."""
+    if principal.name is None or principal.credential is None:
+        raise Unauthenticated("Sign in with a user name and password")
+    decision = require(decide(principal, Action.TOKEN_CREATE, enforce=ctx.enforce))
+    with ctx.db.write() as conn:
+        issued = tokens.issue(
+            conn,
+            principal.name,
+            fingerprint=principal.credential,
+            description="web console",
+            ttl=lifetime,
+            name=SESSION_NAME,
+            idp_groups=idp_groups_of(principal),
+            idle_secs=idle_secs,
+        )
+        detail = f"by {principal.method}, expires {issued.expires_at}"
+        audit.record(conn, principal, "session.start", f"token/{issued.id}", decision, detail)
+    return issued
+
+
+def end_session(ctx: ServiceContext, principal: Principal) -> None:
+    """Sign out of the web console: revoke the session's token (recorded as `session.end`)."""
+    if principal.token_id is None:
+        return
+    with ctx.db.write() as conn:
+        if tokens.revoke(conn, principal.token_id):
+            resource = f"token/{principal.token_id}"
+            audit.record(conn, principal, "session.end", resource, OWN_TOKEN)
+
+
 def list_tokens(
     ctx: ServiceContext,
     principal: Principal,

@@ -31,6 +31,7 @@ from teamgate.web import (
     taco_api,
     tokens_api,
     torc_api,
+    ui,
     units_api,
 )
 from teamgate.web.jobs_api import router as jobs_router
@@ -154,6 +155,8 @@ def create_app(
             conn.execute(text("SELECT 1"))
         return {"status": "ok"}
 
+    if settings.ui:
+        ui.install(app)  # the web console under /ui/
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -175,7 +175,7 @@ def _denial(request: Request, exc: errors.TeamgateError, user: str | None) -> au
     return audit.Event(user, action, resource, audit.DENIED, reason, route)
 
 
-async def _record_refusal(request: Request, exc: errors.TeamgateError, status: int) -> None:
+async def record_refusal(request: Request, exc: errors.TeamgateError, status: int) -> None:
     """Record a refusal in the audit log; never fails the response (errors are logged)."""
     try:
         event = _refusal(request, exc, status)
@@ -192,7 +192,7 @@ def install(app: FastAPI) -> None:
     async def _teamgate(request: Request, exc: errors.TeamgateError) -> JSONResponse:
         status = status_for(exc)
         if status in (401, 403):
-            await _record_refusal(request, exc, status)
+            await record_refusal(request, exc, status)
         return error_response(status, exc.kind, exc.message)
 
     # a lock conflict carries the holder's lock, which each API answers in its own shape

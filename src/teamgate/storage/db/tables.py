@@ -411,6 +411,9 @@ api_token = Table(
     # migration 0013: minted after an OIDC sign-in, the caller's IdP groups then (a JSON list);
     # NULL for a token bound to an htpasswd password
     Column("idp_groups", Text, nullable=True),
+    # migration 0014: a web console session (its cookie holds the token): ends after this
+    # many seconds without a request; NULL for every other token
+    Column("idle_secs", Integer, nullable=True),
     Index("ix_api_token_user", "user_name"),
     Index("ix_api_token_workflow", "workflow_id"),
     sqlite_autoincrement=True,

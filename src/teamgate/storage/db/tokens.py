@@ -35,6 +35,7 @@ class TokenRow:
     unit_prefix: str | None = None
     scope_workflow_id: int | None = None
     idp_groups: str | None = None  # JSON list: minted after an OIDC sign-in (migration 0013)
+    idle_secs: int | None = None  # a web console session (migration 0014)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ def insert_token(
     unit_prefix: str | None = None,
     scope_workflow_id: int | None = None,
     idp_groups: str | None = None,
+    idle_secs: int | None = None,
 ) -> int:
     return int(
         conn.execute(
@@ -77,6 +79,7 @@ def insert_token(
                 unit_prefix=unit_prefix,
                 scope_workflow_id=scope_workflow_id,
                 idp_groups=idp_groups,
+                idle_secs=idle_secs,
             )
             .returning(api_token.c.id)
         ).scalar_one()
