@@ -12,9 +12,12 @@ from dataclasses import dataclass
 
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import decide
+from teamgate.domain.policy import NO_SHARES, decide
 from teamgate.services.context import ServiceContext, facts_for
 from teamgate.services.rbac import RBAC_RESOURCE
+from teamgate.services.workflows import explain_workflow
+from teamgate.storage.db import groups as group_store
+from teamgate.storage.db import workflows as workflow_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,3 +39,28 @@ def sections(ctx: ServiceContext, principal: Principal) -> Sections:
 def allowed(decisions: Iterable[tuple[str, bool]]) -> frozenset[str]:
     """The names of the allowed ones among (action, allowed) pairs."""
     return frozenset(action for action, ok in decisions if ok)
+
+
+WORKFLOW_ABILITIES = (
+    Action.WORKFLOW_READ,
+    Action.WORKFLOW_WRITE,
+    Action.WORKFLOW_DELETE,
+    Action.WORKFLOW_SHARE,
+    Action.WORKFLOW_SHARES,
+)
+
+
+def workflow_abilities(
+    ctx: ServiceContext, principal: Principal, workflow_id: int
+) -> frozenset[str]:
+    """What the caller may do on the workflow (workflow.write: run, cancel, reset ...).
+
+    NotFound for an unknown workflow; an empty set for one the caller may not read.
+    """
+    with ctx.db.read() as conn:
+        found = workflow_store.get_workflow(conn, workflow_id)
+        shares = group_store.workflow_group_ids(conn, workflow_id) if ctx.enforce else NO_SHARES
+        return allowed(
+            (action, explain_workflow(ctx, principal, conn, found, action, shares=shares).allowed)
+            for action in WORKFLOW_ABILITIES
+        )
