@@ -22,6 +22,7 @@ from teamgate.storage.db import jobs as store
 from teamgate.storage.db import results as result_store
 from teamgate.storage.db.jobs import RELATIONS, JobFilter
 from teamgate.storage.db.results import ResultFilter
+from teamgate.storage.db.workflows import Workflow
 
 READ, WRITE = Action.WORKFLOW_READ, Action.WORKFLOW_WRITE
 Page = tuple[list[dict[str, Any]], int]
@@ -164,3 +165,15 @@ def list_results(
     with ctx.db.read() as conn:
         authorize_workflow(ctx, principal, conn, workflow_id, READ)
         return result_store.list_results(conn, workflow_id, filters, offset=offset, limit=limit)
+
+
+def page_status_counts(
+    ctx: ServiceContext, listed: Sequence[Workflow]
+) -> dict[int, dict[str, int]]:
+    """Each listed workflow's job counts by status (one query for a page).
+
+    `listed` comes from list_workflows, so the caller may read every one of them (and a
+    reader sees its jobs' statuses, as GET /workflows/{id}/status shows them).
+    """
+    with ctx.db.read() as conn:
+        return store.counts_by_workflow(conn, [w.id for w in listed])

@@ -369,6 +369,22 @@ def count_by_status(conn: Connection, workflow_id: int) -> dict[str, int]:
     return counts
 
 
+def counts_by_workflow(conn: Connection, workflow_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """How many jobs each of `workflow_ids` has in each status it has any in (one query for a
+    page of workflows); a workflow without jobs is left out."""
+    found: dict[int, dict[str, int]] = {}
+    if not workflow_ids:
+        return found
+    query = (
+        select(job.c.workflow_id, job.c.status, func.count())
+        .where(job.c.workflow_id.in_(list(workflow_ids)))
+        .group_by(job.c.workflow_id, job.c.status)
+    )
+    for workflow_id, status, count in conn.execute(query):
+        found.setdefault(int(workflow_id), {})[str(status)] = int(count)
+    return found
+
+
 def dependencies_page(
     conn: Connection, workflow_id: int, *, offset: int, limit: int, reverse: bool = False
 ) -> tuple[list[dict[str, Any]], int]:

@@ -48,6 +48,7 @@ class ResultFilter:
     all_runs: bool = False
     sort_by: str | None = None
     reverse_sort: bool = False
+    job_ids: tuple[int, ...] | None = None  # the results of these jobs only (a page of jobs)
 
 
 def list_results(
@@ -62,6 +63,8 @@ def list_results(
         value = getattr(filters, name)
         if value is not None:
             where.append(result.c[name] == value)
+    if filters.job_ids is not None:
+        where.append(result.c.job_id.in_(filters.job_ids))
     key = filters.sort_by or "id"
     if key not in SORT_COLUMNS:
         raise Invalid(f"sort_by must be one of {', '.join(SORT_COLUMNS)}, got {key!r}")
