@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from tests.conftest import App
+from tests.conftest import App, execute_sql
 from tests.console.helpers import csrf_of, sign_in
 
 
@@ -92,3 +94,68 @@ def test_next_cannot_leave_the_console(secured_app: App) -> None:
         },
     )
     assert signed.headers["location"] == "/ui/workflows"
+
+
+def _session_id(viewer_app: App, user: str) -> int:
+    with viewer_app.client(user) as api:
+        tokens = api.get("/v1/auth/tokens").json()
+    items = tokens.get("items", tokens.get("tokens", []))
+    return max(t["id"] for t in items if t.get("name") == "console session")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("last_used_at", "2001-01-01T00:00:00.000Z"),  # idle longer than the idle timeout
+        ("expires_at", "2001-01-01T00:00:00.000Z"),  # past the absolute timeout
+    ],
+)
+def test_idle_and_old_sessions_end(secured_app: App, column: str, value: str) -> None:
+    viewer = sign_in(secured_app, "bob")
+    token_id = _session_id(secured_app, "bob")
+    execute_sql(
+        secured_app,
+        f"UPDATE api_token SET {column} = :value WHERE id = :id",
+        value=value,
+        id=token_id,
+    )
+    page = viewer.get("/ui/workflows")
+    assert page.status_code == 303 and page.headers["location"].startswith("/ui/sign-in")
+
+
+def test_a_recent_session_is_not_idle(secured_app: App) -> None:
+    viewer = sign_in(secured_app, "bob")
+    recent = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    execute_sql(
+        secured_app,
+        "UPDATE api_token SET last_used_at = :value WHERE id = :id",
+        value=recent,
+        id=_session_id(secured_app, "bob"),
+    )
+    assert viewer.get("/ui/workflows").status_code == 200  # 10 min < the 30 min default
+
+
+def test_the_login_throttle_applies_to_the_form(app_factory) -> None:  # type: ignore[no-untyped-def]
+    app = app_factory(require_auth=True, login_throttle_user_failures=2)
+    client = app.client()
+    csrf = csrf_of(client.get("/ui/sign-in"))
+    answers = [
+        client.post("/ui/sign-in", data={"csrf": csrf, "user": "bob", "password": "wrong"})
+        for _ in range(3)
+    ]
+    assert [a.status_code for a in answers] == [401, 401, 429]
+    assert "retry-after" in answers[2].headers
+    # the right password is refused too while the user name is locked out
+    right = client.post(
+        "/ui/sign-in", data={"csrf": csrf, "user": "bob", "password": "bob_password"}
+    )
+    assert right.status_code == 429
+
+
+def test_sessions_are_listed_with_the_users_tokens_and_audited(secured_app: App) -> None:
+    viewer = sign_in(secured_app, "bob")
+    token_id = _session_id(secured_app, "bob")
+    viewer.post("/ui/sign-out")
+    with secured_app.client("alice") as admin:
+        events = admin.get("/v1/audit", params={"resource": f"token/{token_id}"}).json()["items"]
+    assert {e["action"] for e in events} == {"session.start", "session.end"}
