@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
 from teamgate.domain.policy import NO_SHARES, decide
+from teamgate.errors import NotFound
 from teamgate.services.context import ServiceContext, facts_for
 from teamgate.services.rbac import RBAC_RESOURCE
+from teamgate.services.units import unit_resource
 from teamgate.services.workflows import explain_workflow
 from teamgate.storage.db import groups as group_store
+from teamgate.storage.db import units as unit_store
 from teamgate.storage.db import workflows as workflow_store
 
 
@@ -64,3 +67,59 @@ def workflow_abilities(
             (action, explain_workflow(ctx, principal, conn, found, action, shares=shares).allowed)
             for action in WORKFLOW_ABILITIES
         )
+
+
+UNIT_ABILITIES = (
+    Action.UNIT_READ,
+    Action.UNIT_WRITE,
+    Action.UNIT_LOCK,  # also forcing an unlock (an unlock without the lock's ID)
+    Action.UNIT_DELETE,
+    Action.UNIT_SHARE,
+)
+
+
+def unit_abilities(ctx: ServiceContext, principal: Principal, path: str) -> frozenset[str]:
+    """What the caller may do on the unit at `path` (normalised), and which of its shares
+    they may remove: `unit.unshare:<group name>` for each.
+
+    NotFound for a missing unit; only a caller who may read it learns anything more.
+    """
+    with ctx.db.read() as conn:
+        found, resource = unit_resource(ctx, conn, path)
+        if found is None:
+            raise NotFound(f"Unit '{path}' not found")
+        facts = facts_for(ctx, conn, principal)
+
+        def may(action: str, group: int | None = None) -> bool:
+            return decide(
+                principal, action, resource, facts=facts, enforce=ctx.enforce, group=group
+            ).allowed
+
+        if not may(Action.UNIT_READ):
+            return frozenset()
+        names = [name for name, _level in unit_store.share_names(conn, found.id)]
+        unshares = (
+            (f"{Action.UNIT_UNSHARE}:{name}", may(Action.UNIT_UNSHARE, group.id))
+            for name, group in group_store.find_groups_by_name(conn, names).items()
+        )
+        return allowed([*((a, may(a)) for a in UNIT_ABILITIES), *unshares])
+
+
+GROUP_ABILITIES = (Action.GROUP_READ, Action.GROUP_MEMBERS, Action.GROUP_DELETE)
+
+
+def group_abilities(ctx: ServiceContext, principal: Principal, group_id: int) -> frozenset[str]:
+    """What the caller may do on the access group: read it (its members and what is shared
+    with it), change its members (its admins), delete it (system administrators)."""
+    with ctx.db.read() as conn:
+        group_store.get_group(conn, group_id)
+        facts = facts_for(ctx, conn, principal)
+        return allowed(
+            (a, decide(principal, a, facts=facts, enforce=ctx.enforce, group=group_id).allowed)
+            for a in GROUP_ABILITIES
+        )
+
+
+def may_create_groups(ctx: ServiceContext, principal: Principal) -> bool:
+    """Whether the caller may create access groups (system administrators)."""
+    return decide(principal, Action.GROUP_CREATE, enforce=ctx.enforce).allowed
