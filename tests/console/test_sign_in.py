@@ -159,3 +159,12 @@ def test_sessions_are_listed_with_the_users_tokens_and_audited(secured_app: App)
     with secured_app.client("alice") as admin:
         events = admin.get("/v1/audit", params={"resource": f"token/{token_id}"}).json()["items"]
     assert {e["action"] for e in events} == {"session.start", "session.end"}
+
+
+def test_a_scoped_token_in_the_cookie_opens_no_console(secured_app: App) -> None:
+    with secured_app.client("bob") as api:
+        made = api.post("/v1/auth/token", json={"read_only": True}).json()
+    client = secured_app.client()
+    client.cookies.set("teamgate_session", made["token"])
+    page = client.get("/ui/workflows")
+    assert page.status_code == 303 and page.headers["location"].startswith("/ui/sign-in")

@@ -128,7 +128,10 @@ async def console_principal(request: Request) -> Principal:
             )
         except Unauthenticated as exc:
             raise SignInNeeded("Your session has ended: sign in again") from exc
-        if principal.token_id is None:  # not a session token (an ID token, say)
+        # Not a token (an ID token, say), or a token its user narrowed (read-only, a prefix, a
+        # workflow, a runner's): the console offers a user's whole power, which such a token
+        # must never reach.
+        if principal.token_id is None or principal.scope or principal.workflow_scope:
             raise SignInNeeded("Sign in to use the console")
     request.state.principal = principal
     request.state.csrf = csrf_token(request.cookies.get(session_cookie(request)) or "")
