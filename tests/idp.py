@@ -23,7 +23,8 @@ The ID token's `sub` is the id; `email`/`email_verified` come with the `email` s
 the shared `idp` (set_groups, set_account) puts it back (try/finally).
 
 Clients (all public native clients: no secret, PKCE S256 required, redirect
-http://127.0.0.1/callback or http://localhost/callback on any port, grants authorization_code,
+http://127.0.0.1/callback or http://localhost/callback on any port (and the console's
+http://127.0.0.1/ui/sso/callback), grants authorization_code,
 refresh_token and device_code; `offline_access` gives a refresh token):
     CLIENT_ID "teamgate-cli" (RS256 ID tokens), OTHER_CLIENT_ID "other-app" (RS256: a real token
     for another audience), ES256_CLIENT_ID "teamgate-cli-es256" (ES256 ID tokens).
@@ -296,7 +297,12 @@ def _default_clients() -> list[dict[str, Any]]:
         "token_endpoint_auth_method": "none",
         "grant_types": ["authorization_code", "refresh_token", DEVICE_GRANT],
         "response_types": ["code"],
-        "redirect_uris": ["http://127.0.0.1/callback", "http://localhost/callback"],
+        # the CLIs' loopback listener, and the web console's sign-in (a test server's)
+        "redirect_uris": [
+            "http://127.0.0.1/callback",
+            "http://localhost/callback",
+            "http://127.0.0.1/ui/sso/callback",
+        ],
     }
     return [
         {

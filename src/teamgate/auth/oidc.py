@@ -171,6 +171,14 @@ class KeySet:
 EMPTY_KEYS = KeySet({}, float("-inf"))
 
 
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where a browser signs in (authorization) and where its code is redeemed (token)."""
+
+    authorization: str
+    token: str
+
+
 class Provider:
     """The issuer's discovery document and signing keys, fetched and kept (see the module)."""
 
@@ -201,10 +209,19 @@ class Provider:
     # -- fetching ------------------------------------------------------------------------
 
     def _get_json(self, url: str, what: str) -> dict[str, Any]:
+        status, found = self._call("GET", url, what)
+        if status != 200:
+            raise FetchError(f"{what} {url} answered HTTP {status}")
+        return found
+
+    def _call(
+        self, method: str, url: str, what: str, form: Mapping[str, str] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """One request; its status and JSON object body (bounded). FetchError when the
+        issuer cannot be reached or answers something that is not a JSON object."""
+        headers = {"Accept": "application/json"}
         try:
-            with self._http.stream("GET", url, headers={"Accept": "application/json"}) as reply:
-                if reply.status_code != 200:
-                    raise FetchError(f"{what} {url} answered HTTP {reply.status_code}")
+            with self._http.stream(method, url, headers=headers, data=form) as reply:
                 body = bytearray()
                 for chunk in reply.iter_bytes():
                     body += chunk
@@ -216,9 +233,36 @@ class Provider:
         try:
             found = json.loads(body)
         except (ValueError, RecursionError):
-            raise FetchError(f"{what} {url} is not JSON") from None
+            raise FetchError(f"{what} {url} answered HTTP {reply.status_code}, not JSON") from None
         if not isinstance(found, dict):
             raise FetchError(f"{what} {url} is not a JSON object")
+        return reply.status_code, found
+
+    def endpoints(self) -> Endpoints:
+        """The issuer's authorization and token endpoints (for the console's sign-in), from
+        its discovery document, fetched now if not held yet. FetchError when unusable."""
+        with self._lock:
+            if self.discovery is None:
+                self.discovery = self._discover()
+            discovery = self.discovery
+        found = [discovery.get(name) for name in ("authorization_endpoint", "token_endpoint")]
+        for url in found:
+            if not isinstance(url, str) or not _same_security(url, self.config.issuer):
+                raise FetchError(
+                    f"the discovery document of {self.config.issuer} has no usable "
+                    f"authorization and token endpoints ({shorten(str(url))!r})"
+                )
+        return Endpoints(authorization=str(found[0]), token=str(found[1]))
+
+    def redeem(self, form: Mapping[str, str]) -> dict[str, Any]:
+        """POST `form` to the token endpoint (an authorization code and its PKCE verifier);
+        the issuer's answer. FetchError says why it was refused or could not be asked."""
+        url = self.endpoints().token
+        status, found = self._call("POST", url, "token endpoint", form)
+        if status != 200:
+            error = printable(shorten(str(found.get("error", "")), 64))
+            detail = printable(shorten(str(found.get("error_description", "")), 200))
+            raise FetchError(f"the token endpoint refused the code: {error} {detail}".rstrip())
         return found
 
     def _discover(self) -> Mapping[str, Any]:
