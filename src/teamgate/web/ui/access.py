@@ -1,7 +1,139 @@
-"""The console's access section (being built)."""
+"""The console's Access section: who can reach a workflow or unit, and the permission tester.
+
+Both answer with the services behind the API and the CLIs: `services.reach.who_workflow` /
+`who_unit` (`torc access who WF`, `taco unit access PATH`, GET .../access) and
+`services.rbac.test` (`taco rbac test`, POST /v1/rbac/test). Asking changes nothing, so both
+are GET forms: a result has an address that can be shared (it holds no secret).
+
+Stable markers for browser tests: the tester's verdict is `<p id="verdict"
+data-allowed="true|false">` whose text is "Allowed" or "Denied" (the CLI's `Result: allowed`),
+its reason `#reason` (the CLI's `Reason:`), the steps `<ol id="steps">` with one `<li
+data-check=… data-matched=…>` per step, "check: detail" as `taco rbac test --explain` prints
+them after its mark; the roles `#roles`, the permissions `#permissions`. Who can reach: the
+users' table `#reach-users` (a row `data-user=…`), the groups' `#reach-groups`, the blocked
+`#reach-blocked`.
+"""
 
 from __future__ import annotations
 
-from teamgate.web.ui.gate import console_router
+from typing import Annotated, Any
+
+from fastapi import Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse
+
+from teamgate.domain.actions import RULE_ACTIONS, Action
+from teamgate.domain.levels import LEVEL_ACTIONS, LEVELS
+from teamgate.errors import Invalid
+from teamgate.services import rbac, reach
+from teamgate.services.abilities import sections
+from teamgate.web.models import MAX_ROW_ID
+from teamgate.web.ui.gate import Context, Viewer, console_router
+from teamgate.web.ui.render import page
 
 router = console_router()
+
+# What the tester offers: the actions RBAC rules name (what the RBAC page's rules allow),
+# without `*`, which names no one request.
+TESTED_ACTIONS: tuple[str, ...] = tuple(a.value for a in RULE_ACTIONS if a is not Action.ANY)
+
+
+def level_of(kind: str, actions: list[str]) -> str:
+    """The strongest share level whose actions (of those asked about) a user has all of:
+    a label for the page; `—` when not even `read`'s."""
+    asked = set(reach.ACTIONS[kind])
+    held = set(actions)
+    best = "—"
+    for level in LEVELS:
+        if (LEVEL_ACTIONS[level][kind] & asked) <= held:
+            best = level.value
+    return best
+
+
+def short(action: str) -> str:
+    """`workflow.read` → `read`: the table is about one resource, its kind is known."""
+    return action.partition(".")[2] or action
+
+
+def shorts(actions: list[str]) -> str:
+    return ", ".join(short(a) for a in actions) or "—"
+
+
+def blocked_of(found: reach.Reach) -> list[tuple[str, reach.Blocked]]:
+    """(user, what a deny rule takes from them), for the blocked table."""
+    return [(u.user, b) for u in found.users for b in u.blocked]
+
+
+async def _forms(ctx: Context, viewer: Viewer) -> dict[str, Any]:
+    shown = await run_in_threadpool(sections, ctx, viewer)
+    return {
+        "actions": TESTED_ACTIONS,
+        "may_test_others": shown.rbac,
+        "short": short,
+        "shorts": shorts,
+        "level_of": level_of,
+        "blocked_of": blocked_of,
+    }
+
+
+@router.get("/access", include_in_schema=False)
+async def access_page(
+    request: Request,
+    ctx: Context,
+    viewer: Viewer,
+    workflow: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
+    unit: Annotated[str | None, Query(max_length=1024)] = None,
+) -> HTMLResponse:
+    """The two forms; with `workflow` or `unit`, who can reach it."""
+    found: reach.Reach | None = None
+    if workflow is not None:
+        found = await run_in_threadpool(reach.who_workflow, ctx, viewer, workflow)
+    elif unit:
+        found = await run_in_threadpool(reach.who_unit, ctx, viewer, unit)
+    return page(
+        request,
+        "access.html",
+        title="Access",
+        section="Access",
+        reach=found,
+        workflow=workflow or "",
+        unit=unit or "",
+        tested=None,
+        user=viewer.name or "",
+        action="",
+        resource="",
+        **await _forms(ctx, viewer),
+    )
+
+
+@router.get("/access/test", include_in_schema=False)
+async def permission_test(
+    request: Request,
+    ctx: Context,
+    viewer: Viewer,
+    action: Annotated[str, Query(max_length=64)],
+    user: Annotated[str | None, Query(max_length=255)] = None,
+    resource: Annotated[str | None, Query(max_length=1024)] = None,
+) -> HTMLResponse:
+    """Can `user` (the viewer when absent) do `action` on `resource`? As POST /v1/rbac/test
+    answers it."""
+    if action not in TESTED_ACTIONS:
+        raise Invalid(f"unknown action '{action}': choose one of {', '.join(TESTED_ACTIONS)}")
+    subject = user or viewer.display
+    result = await run_in_threadpool(
+        lambda: rbac.test(ctx, viewer, user=subject, action=action, resource=resource or None)
+    )
+    return page(
+        request,
+        "access.html",
+        title="Permission test",
+        section="Access",
+        reach=None,
+        workflow="",
+        unit="",
+        tested=result,
+        user=subject,
+        action=action,
+        resource=resource or "",
+        **await _forms(ctx, viewer),
+    )
