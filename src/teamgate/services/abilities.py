@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
-from teamgate.domain.policy import NO_SHARES, decide
+from teamgate.domain.policy import NO_SHARES, Facts, decide
 from teamgate.errors import NotFound
 from teamgate.services.context import ServiceContext, facts_for
 from teamgate.services.rbac import RBAC_RESOURCE
@@ -123,3 +123,10 @@ def group_abilities(ctx: ServiceContext, principal: Principal, group_id: int) ->
 def may_create_groups(ctx: ServiceContext, principal: Principal) -> bool:
     """Whether the caller may create access groups (system administrators)."""
     return decide(principal, Action.GROUP_CREATE, enforce=ctx.enforce).allowed
+
+
+def may_init_rbac(ctx: ServiceContext, principal: Principal) -> bool:
+    """Whether the caller may initialise RBAC (as `rbac.init` decides it; RBAC being
+    initialised already is a Conflict, not a refusal)."""
+    facts = Facts(admins_configured=ctx.has_admins)
+    return decide(principal, Action.RBAC_INIT, facts=facts, enforce=ctx.enforce).allowed
