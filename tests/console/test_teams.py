@@ -1,0 +1,249 @@
+"""The console's Teams section, in process: groups as the API lists them, a group's members
+and what is shared with it, and the membership, sharing and group forms, shown only to those
+`decide()` allows and refused to anyone else. One module server (access control on, alice an
+administrator); each test makes groups and workflows of its own."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import start_app
+from tests.console.helpers import Viewer, sign_in
+from tests.inprocess import App
+
+V1 = "/torc-service/v1"
+XSS = "<img src=x onerror=alert(1)>"
+ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    with ExitStack() as stack:
+        yield start_app(
+            stack,
+            tmp_path_factory.mktemp("console-teams"),
+            require_auth=True,
+            enforce_access_control=True,
+            admin_users=("alice",),
+        )
+
+
+@pytest.fixture(scope="module")
+def viewers(app: App) -> dict[str, Viewer]:
+    return {user: sign_in(app, user) for user in ("alice", "bob", "carol", "dave")}
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def fresh(name: str) -> str:
+    return f"{name}-{uuid.uuid4().hex[:8]}"
+
+
+def make_group(app: App, members: dict[str, str], name: str | None = None) -> tuple[int, str]:
+    """A new group (made by alice) with `members` (user: role): its id and name."""
+    name = name or fresh("team")
+    with app.client("alice") as admin:
+        group_id = int(ok(admin.post(f"{V1}/access_groups", json={"name": name}))["id"])
+        for user, role in members.items():
+            member = {"user_name": user, "role": role}
+            ok(admin.post(f"{V1}/access_groups/{group_id}/members", json=member))
+    return group_id, name
+
+
+def make_workflow(app: App, owner: str, name: str | None = None) -> int:
+    with app.client(owner) as client:
+        return int(ok(client.post(f"{V1}/workflows", json={"name": name or fresh("wf")}))["id"])
+
+
+def share_workflow(app: App, owner: str, workflow_id: int, group_id: int, access: str) -> None:
+    with app.client(owner) as client:
+        body = {"group_id": group_id, "access": access}
+        ok(client.post(f"{V1}/workflows/{workflow_id}/access_groups", json=body))
+
+
+def members_of(app: App, group_id: int) -> dict[str, str]:
+    with app.client("alice") as admin:
+        items = ok(admin.get(f"{V1}/access_groups/{group_id}/members"))["items"]
+    return {m["user_name"]: m["role"] for m in items}
+
+
+def test_the_list_shows_a_viewers_own_groups_and_all_to_administrators(
+    app: App, viewers: dict[str, Viewer]
+) -> None:
+    mine, mine_name = make_group(app, {"bob": "member"})
+    _other, other_name = make_group(app, {"carol": "member"})
+    bob = viewers["bob"].get("/ui/teams", params={"limit": 500})
+    assert bob.status_code == 200
+    assert f'href="/ui/teams/{mine}"' in bob.text and mine_name in bob.text
+    assert other_name not in bob.text
+    assert 'id="create-team"' not in bob.text
+    alice = viewers["alice"].get("/ui/teams", params={"limit": 500})
+    assert mine_name in alice.text and other_name in alice.text
+    assert 'id="create-team"' in alice.text
+
+
+def test_group_admin_adds_a_member_who_then_sees_the_shared_workflow(
+    app: App, viewers: dict[str, Viewer]
+) -> None:
+    group_id, _name = make_group(app, {"carol": "admin"})
+    workflow_name = fresh("shared-flow")
+    workflow_id = make_workflow(app, "bob", workflow_name)
+    share_workflow(app, "bob", workflow_id, group_id, "read")
+    assert viewers["dave"].get(f"/ui/teams/{group_id}").status_code == 403
+    page = viewers["carol"].get(f"/ui/teams/{group_id}")
+    assert 'id="add-member"' in page.text
+    assert f'<tr data-workflow="{workflow_id}">' in page.text
+    added = viewers["carol"].post(
+        f"/ui/teams/{group_id}/members", {"user": "dave", "role": "member"}
+    )
+    assert added.status_code == 303
+    assert added.headers["location"] == f"/ui/teams/{group_id}?done=member-added"
+    assert members_of(app, group_id) == {"carol": "admin", "dave": "member"}
+    seen = viewers["dave"].get(f"/ui/teams/{group_id}")
+    assert seen.status_code == 200
+    assert f'<tr data-workflow="{workflow_id}">' in seen.text
+    assert re.search(rf'<tr data-workflow="{workflow_id}">.*?<td>read</td>', seen.text, re.S)
+    assert workflow_name in viewers["dave"].get("/ui/workflows", params={"limit": 500}).text
+    removed = viewers["carol"].post(f"/ui/teams/{group_id}/members/remove", {"user": "dave"})
+    assert removed.status_code == 303
+    assert viewers["dave"].get(f"/ui/teams/{group_id}").status_code == 403
+
+
+def test_a_plain_member_sees_no_member_controls_and_forged_changes_are_refused(
+    app: App, viewers: dict[str, Viewer]
+) -> None:
+    group_id, _name = make_group(app, {"carol": "admin", "bob": "member"})
+    page = viewers["bob"].get(f"/ui/teams/{group_id}")
+    assert page.status_code == 200
+    assert '<tr data-member="carol">' in page.text
+    assert 'id="add-member"' not in page.text
+    assert "/members/remove" not in page.text
+    assert 'id="delete-team"' not in page.text
+    for url, form in (
+        (f"/ui/teams/{group_id}/members", {"user": "dave", "role": "admin"}),
+        (f"/ui/teams/{group_id}/members/remove", {"user": "carol"}),
+        (f"/ui/teams/{group_id}/delete", {}),
+        ("/ui/teams", {"name": fresh("mine")}),
+    ):
+        refused = viewers["bob"].post(url, form)
+        assert refused.status_code == 403, url
+        assert "Not allowed" in refused.text
+    assert members_of(app, group_id) == {"carol": "admin", "bob": "member"}
+
+
+def test_sharing_from_the_team_page(app: App, viewers: dict[str, Viewer]) -> None:
+    group_id, _name = make_group(app, {"bob": "member", "carol": "member"})
+    workflow_id = make_workflow(app, "bob")
+    shared = viewers["bob"].post(
+        f"/ui/teams/{group_id}/workflows", {"workflow_id": workflow_id, "access": "write"}
+    )
+    assert shared.status_code == 303
+    page = viewers["carol"].get(f"/ui/teams/{group_id}")
+    row = re.search(rf'<tr data-workflow="{workflow_id}">.*?</tr>', page.text, re.S)
+    assert row and "<td>write</td>" in row[0]
+    assert "Remove share" not in row[0]  # carol neither owns it nor administers the group
+    others = make_workflow(app, "dave")
+    forged = viewers["carol"].post(f"/ui/teams/{group_id}/workflows", {"workflow_id": others})
+    assert forged.status_code == 403
+    forged = viewers["carol"].post(
+        f"/ui/teams/{group_id}/workflows/remove", {"workflow_id": workflow_id}
+    )
+    assert forged.status_code == 403
+    owner = viewers["bob"].get(f"/ui/teams/{group_id}")
+    row = re.search(rf'<tr data-workflow="{workflow_id}">.*?</tr>', owner.text, re.S)
+    assert row and "Remove share" in row[0]
+    removed = viewers["bob"].post(
+        f"/ui/teams/{group_id}/workflows/remove", {"workflow_id": workflow_id}
+    )
+    assert removed.status_code == 303
+    after = viewers["bob"].get(removed.headers["location"])
+    assert "The share was removed." in after.text
+    assert f'<tr data-workflow="{workflow_id}">' not in after.text
+
+
+def test_units_shared_with_the_group_are_listed_and_can_be_unshared(
+    app: App, viewers: dict[str, Viewer]
+) -> None:
+    group_id, name = make_group(app, {"carol": "admin", "dave": "member"})
+    path = f"{fresh('team')}/prod"
+    with app.client("bob") as bob:
+        assert bob.post("/v1/units", json={"path": path}).status_code == 201
+        ok(bob.post(f"/v1/shares/{path}", json={"group": name, "access": "read"}))
+    member = viewers["dave"].get(f"/ui/teams/{group_id}")
+    row = re.search(rf'<tr data-unit="{path}">.*?</tr>', member.text, re.S)
+    assert row and "<td>read</td>" in row[0] and "Remove share" not in row[0]
+    admin = viewers["carol"].get(f"/ui/teams/{group_id}")
+    row = re.search(rf'<tr data-unit="{path}">.*?</tr>', admin.text, re.S)
+    assert row and "Remove share" in row[0]  # a group's admins may take a share away
+    removed = viewers["carol"].post(f"/ui/teams/{group_id}/units/remove", {"path": path})
+    assert removed.status_code == 303
+    with app.client("bob") as bob:
+        assert ok(bob.get(f"/v1/units/{path}"))["groups"] == []
+
+
+def test_administrator_creates_and_deletes_a_group(app: App, viewers: dict[str, Viewer]) -> None:
+    name = fresh("made-here")
+    made = viewers["alice"].post("/ui/teams", {"name": name, "description": "by form"})
+    assert made.status_code == 303
+    page = viewers["alice"].get(made.headers["location"])
+    assert "The group was created." in page.text and name in page.text
+    group_id = int(made.headers["location"].split("/")[-1].split("?")[0])
+    by_name = viewers["alice"].get(f"/ui/teams/{name}")
+    assert by_name.status_code == 200 and f"<dd>{group_id}</dd>" in by_name.text
+    assert 'id="delete-team"' in page.text
+    gone = viewers["alice"].post(f"/ui/teams/{group_id}/delete")
+    assert gone.status_code == 303 and gone.headers["location"] == "/ui/teams?done=deleted"
+    assert viewers["alice"].get(f"/ui/teams/{group_id}").status_code == 404
+    duplicate = viewers["alice"].post("/ui/teams", {"name": "  padded"})
+    assert duplicate.status_code == 400
+
+
+def test_names_are_shown_escaped(app: App, viewers: dict[str, Viewer]) -> None:
+    group_id, _name = make_group(app, {"carol": "admin", XSS: "member"}, name=f"{XSS} {fresh('g')}")
+    workflow_id = make_workflow(app, "carol", XSS)
+    share_workflow(app, "carol", workflow_id, group_id, "read")
+    listing = viewers["carol"].get("/ui/teams", params={"limit": 500})
+    page = viewers["carol"].get(f"/ui/teams/{group_id}")
+    assert page.status_code == 200
+    for answer in (listing, page):
+        assert XSS not in answer.text
+        assert ESCAPED in answer.text
+    assert page.text.count(ESCAPED) >= 4  # group name (title, heading), member, workflow
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "form", "status"),
+    [
+        ("GET", "/ui/teams/0", None, 400),
+        ("GET", "/ui/teams/999999999", None, 404),
+        ("GET", "/ui/teams/99999999999999999999999999", None, 400),
+        ("GET", "/ui/teams/no-such-group-name", None, 404),
+        ("GET", "/ui/teams?offset=-1", None, 400),
+        ("GET", "/ui/teams?limit=x", None, 400),
+        ("POST", "/ui/teams/abc/members", {"user": "dave"}, 400),
+        ("POST", "/ui/teams/999999999/members", {"user": "dave"}, 404),
+        ("POST", "/ui/teams/1/members", {"user": "dave", "role": "owner"}, 400),
+        ("POST", "/ui/teams/1/members", {"user": ""}, 400),
+        ("POST", "/ui/teams/1/workflows", {"workflow_id": "abc"}, 400),
+        ("POST", "/ui/teams/1/workflows", {"workflow_id": "999999999"}, 404),
+        ("POST", "/ui/teams/1/units/remove", {"path": "a/../b"}, 400),
+        ("POST", "/ui/teams", {"name": "x" * 300}, 400),
+    ],
+)
+def test_bad_input_gives_error_pages(
+    viewers: dict[str, Viewer], method: str, url: str, form: dict[str, str] | None, status: int
+) -> None:
+    alice = viewers["alice"]
+    answer = alice.get(url) if method == "GET" else alice.post(url, form)
+    assert answer.status_code == status, answer.text
+    assert "text/html" in answer.headers["content-type"]
