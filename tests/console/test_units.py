@@ -112,6 +112,13 @@ def test_download_returns_the_exact_state_and_earlier_versions(
     earlier = viewers["bob"].get(f"/ui/state/{path}", params={"version": 1})
     assert earlier.content == first
     assert viewers["bob"].get(f"/ui/state/{path}", params={"version": 99}).status_code == 404
+    empty = f"{fresh('dl')}/empty"
+    with app.client("bob") as client:
+        ok(client.post("/v1/units", json={"path": empty}), 201)
+    assert "No state yet" in viewers["bob"].get(f"/ui/units/{empty}").text
+    nothing = viewers["bob"].get(f"/ui/state/{empty}")
+    assert nothing.status_code == 404
+    assert "has no state yet" in nothing.text
 
 
 def test_an_outsider_sees_no_unit_and_direct_urls_are_not_allowed(

@@ -90,7 +90,7 @@ def unit_page(
         title=f"Unit {found.path}",
         section="Units",
         unit=found,
-        lock=bounded_lock(found.lock) if found.lock_id and found.lock else None,
+        lock=bounded_lock(found.lock or {}) if found.lock_id else None,
         shares=shares,
         versions=versions,
         can=can,
