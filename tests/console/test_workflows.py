@@ -1,0 +1,233 @@
+"""The console's Workflows section in process: one workflow's page (jobs, counts, results,
+events), its job graph, the live fragment, cancel and reset for those who may, escaping.
+
+bob owns the workflows; carol is in `readers` (a read-level share), dave in `writers` (a
+write-level share); alice is a system administrator; nobody else is shared anything.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from teamgate.web.ui import job_graph
+from tests.api.test_execution import Runner, initialize
+from tests.console.helpers import sign_in
+from tests.inprocess import App
+
+V1 = "/torc-service/v1"
+XSS_NAME = "<img src=x onerror=alert(1)>"
+XSS_COMMAND = "echo '<script>alert(2)</script>'"
+DIAMOND = [
+    {"name": "a", "command": XSS_COMMAND},
+    {"name": "b", "command": "true", "depends_on": ["a"]},
+    {"name": "c", "command": "true", "depends_on": ["a"]},
+    {"name": "d", "command": "true", "depends_on": ["b", "c"]},
+]
+
+
+def ok(response: httpx.Response) -> Any:
+    assert response.is_success, (response.request.url, response.status_code, response.text)
+    return response.json() if response.content else None
+
+
+@pytest.fixture
+def world(secured_app: App) -> dict[str, int]:
+    """bob's workflow (the diamond, named XSS_NAME) shared with readers (read, carol) and
+    writers (write, dave); and bob's unshared workflow `private`."""
+    alice, bob = secured_app.client("alice"), secured_app.client("bob")
+    ids = {}
+    for group, member in (("readers", "carol"), ("writers", "dave")):
+        ids[group] = ok(alice.post(f"{V1}/access_groups", json={"name": group}))["id"]
+        body = {"user_name": member, "role": "member"}
+        ok(alice.post(f"{V1}/access_groups/{ids[group]}/members", json=body))
+    spec = {"name": XSS_NAME, "description": "diamond", "jobs": DIAMOND}
+    ids["wf"] = int(ok(bob.post(f"{V1}/workflow_specs", json=spec))["id"])
+    for group, level in (("readers", "read"), ("writers", "write")):
+        url = f"{V1}/workflows/{ids['wf']}/access_groups/{ids[group]}"
+        ok(bob.post(url, json={"access": level}))
+    private = {"name": "private", "jobs": [{"name": "solo", "command": "true"}]}
+    ids["private"] = int(ok(bob.post(f"{V1}/workflow_specs", json=private))["id"])
+    return ids
+
+
+def statuses(page: str) -> dict[int, str]:
+    """Job id -> status, as the jobs table shows them."""
+    found = re.findall(r'<td class="job-status" data-job="(\d+)" data-status="(\w+)">', page)
+    return {int(job): status for job, status in found}
+
+
+def test_owner_sees_jobs_counts_progress_results_events_and_graph(
+    secured_app: App, world: dict[str, int]
+) -> None:
+    bob = secured_app.client("bob")
+    wf = world["wf"]
+    initialize(bob, wf)
+    runner = Runner(bob, wf)
+    (first,) = runner.claim()
+    runner.run(first)
+    viewer = sign_in(secured_app, "bob")
+    page = viewer.get(f"/ui/workflows/{wf}")
+    assert page.status_code == 200, page.text
+    text = page.text
+    assert sorted(statuses(text).values()) == ["blocked", "completed", "ready", "ready"]
+    completed = re.search(r'<li data-status="completed">.*?</li>', text)
+    assert completed and '<span class="count">1</span>' in completed[0]
+    assert '<progress id="progress" max="4" value="1">' in text
+    assert '<p id="progress-text">1 of 4 jobs done</p>' in text
+    assert '<strong id="run-state">running</strong>' in text
+    assert f'hx-get="/ui/workflows/{wf}/live"' in text and 'hx-trigger="every 2s"' in text
+    assert "readers (read), writers (write)" in text  # the owner sees the levels
+    results = re.search(r'<table id="results".*?</table>', text, re.S)
+    assert results and ">a<" in results[0] and ">0<" in results[0]  # job a, return code 0
+    events = re.search(r'<table id="events".*?</table>', text, re.S)
+    assert events and "job_completed" in events[0] and "initialized" in events[0]
+    assert 'id="cancel-workflow"' in text and 'id="reset-workflow"' in text
+    graph = viewer.get(f"/ui/workflows/{wf}/graph")
+    assert graph.status_code == 200
+    nodes = re.findall(
+        r'<g id="node-(\d+)" class="node" data-job="\d+" data-status="(\w+)">', graph.text
+    )
+    assert sorted(s for _, s in nodes) == ["blocked", "completed", "ready", "ready"]
+    assert len(re.findall(r'<path d="M\d+ \d+C', graph.text)) == 4  # the four dependencies
+    assert f'<text class="node-status" x="{job_graph.MARGIN + 8}"' in graph.text
+
+
+def test_status_filter_and_bad_filter(secured_app: App, world: dict[str, int]) -> None:
+    initialize(secured_app.client("bob"), world["wf"])
+    viewer = sign_in(secured_app, "bob")
+    page = viewer.get(f"/ui/workflows/{world['wf']}", params={"status": "blocked"})
+    assert sorted(statuses(page.text).values()) == ["blocked", "blocked", "blocked"]
+    bad = viewer.get(f"/ui/workflows/{world['wf']}", params={"status": "nope"})
+    assert bad.status_code == 400 and "not a job status" in bad.text
+
+
+def test_live_fragment_follows_the_run_and_stops_when_complete(
+    secured_app: App, world: dict[str, int]
+) -> None:
+    bob = secured_app.client("bob")
+    wf = world["wf"]
+    viewer = sign_in(secured_app, "carol")  # a read-level member watches
+    live = viewer.get(f"/ui/workflows/{wf}/live", headers={"HX-Request": "true"})
+    assert live.status_code == 200
+    assert live.text.lstrip().startswith("{#") is False and "<html" not in live.text
+    assert set(statuses(live.text).values()) == {"uninitialized"}
+    initialize(bob, wf)
+    Runner(bob, wf).drain()
+    done = viewer.get(f"/ui/workflows/{wf}/live", headers={"HX-Request": "true"})
+    assert done.status_code == 286  # htmx stops polling
+    assert set(statuses(done.text).values()) == {"completed"}
+    assert "hx-trigger" not in done.text
+    assert '<strong id="run-state">complete</strong>' in done.text
+    graph = viewer.get(f"/ui/workflows/{wf}/graph", headers={"HX-Request": "true"})
+    assert graph.status_code == 286 and graph.text.lstrip().startswith('<div id="graph"')
+
+
+def test_outsider_is_refused_everywhere(secured_app: App, world: dict[str, int]) -> None:
+    viewer = sign_in(secured_app, "carol")
+    listed = viewer.get("/ui/workflows")
+    assert f'href="/ui/workflows/{world["private"]}"' not in listed.text
+    assert f'href="/ui/workflows/{world["wf"]}"' in listed.text  # shared with her group
+    for suffix in ("", "/graph", "/live"):
+        page = viewer.get(f"/ui/workflows/{world['private']}{suffix}")
+        assert page.status_code == 403, suffix
+        assert "Not allowed" in page.text and "solo" not in page.text and "private" not in page.text
+
+
+def test_read_member_sees_no_controls_and_a_forged_cancel_is_refused(
+    secured_app: App, world: dict[str, int]
+) -> None:
+    bob = secured_app.client("bob")
+    wf = world["wf"]
+    initialize(bob, wf)
+    viewer = sign_in(secured_app, "carol")
+    page = viewer.get(f"/ui/workflows/{wf}")
+    assert page.status_code == 200
+    assert "cancel-workflow" not in page.text and "reset-workflow" not in page.text
+    assert "readers (read)" in page.text
+    for path in ("cancel", "reset"):
+        forged = viewer.post(f"/ui/workflows/{wf}/{path}")
+        assert forged.status_code == 403 and "Not allowed" in forged.text
+    assert ok(bob.get(f"{V1}/workflows/{wf}/is_complete")) == {
+        "is_complete": False,
+        "is_canceled": False,
+    }
+    assert set(statuses(viewer.get(f"/ui/workflows/{wf}").text).values()) == {"ready", "blocked"}
+
+
+def test_write_member_cancels_and_resets(secured_app: App, world: dict[str, int]) -> None:
+    bob = secured_app.client("bob")
+    wf = world["wf"]
+    initialize(bob, wf)
+    runner = Runner(bob, wf)
+    (first,) = runner.claim()
+    ok(bob.put(f"{V1}/jobs/{first['id']}/start_job/1/{runner.node}"))
+    viewer = sign_in(secured_app, "dave")
+    assert 'id="cancel-workflow"' in viewer.get(f"/ui/workflows/{wf}").text
+    canceled = viewer.post(f"/ui/workflows/{wf}/cancel")
+    assert canceled.status_code == 303 and canceled.headers["location"] == f"/ui/workflows/{wf}"
+    assert ok(bob.get(f"{V1}/workflows/{wf}/is_complete"))["is_canceled"] is True
+    page = viewer.get(f"/ui/workflows/{wf}").text
+    assert statuses(page)[first["id"]] == "canceled"
+    assert '<strong id="run-state">canceled</strong>' in page and "hx-trigger" not in page
+    reset = viewer.post(f"/ui/workflows/{wf}/reset", {"which": "all"})
+    assert reset.status_code == 303
+    assert set(statuses(viewer.get(f"/ui/workflows/{wf}").text).values()) == {"uninitialized"}
+    assert ok(bob.get(f"{V1}/workflows/{wf}/status"))["run_id"] == 2
+
+
+def test_names_and_commands_are_escaped(secured_app: App, world: dict[str, int]) -> None:
+    viewer = sign_in(secured_app, "bob")
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    for path in (
+        "/ui/workflows",
+        f"/ui/workflows/{world['wf']}",
+        f"/ui/workflows/{world['wf']}/graph",
+    ):
+        text = viewer.get(path).text
+        assert escaped in text, path
+        assert XSS_NAME not in text, path
+        assert "<script>alert" not in text, path
+    page = viewer.get(f"/ui/workflows/{world['wf']}").text
+    assert "<code>echo &#39;&lt;script&gt;alert(2)&lt;/script&gt;&#39;</code>" in page
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/ui/workflows/abc", 400),
+        ("/ui/workflows/999999", 404),
+        ("/ui/workflows/999999/graph", 404),
+        ("/ui/workflows/999999/live", 404),
+        ("/ui/workflows/-1", 400),
+        ("/ui/workflows/99999999999999999999", 400),
+        ("/ui/workflows/1?offset=-5", 400),
+    ],
+)
+def test_bad_ids_give_error_pages(secured_app: App, path: str, status: int) -> None:
+    viewer = sign_in(secured_app, "bob")
+    page = viewer.get(path)
+    assert page.status_code == status, page.text
+    assert "<!doctype html>" in page.text
+
+
+def test_forged_cancel_of_an_unknown_workflow_is_404(secured_app: App) -> None:
+    viewer = sign_in(secured_app, "bob")
+    assert viewer.post("/ui/workflows/999999/cancel").status_code == 404
+
+
+def test_list_shows_job_summary(secured_app: App, world: dict[str, int]) -> None:
+    bob = secured_app.client("bob")
+    initialize(bob, world["wf"])
+    Runner(bob, world["wf"]).drain(fail=frozenset({"b"}))
+    text = sign_in(secured_app, "bob").get("/ui/workflows").text
+    row = re.search(
+        rf'<td class="job-summary" data-workflow="{world["wf"]}">(.*?)</td>', text, re.S
+    )
+    assert row, text
+    # d runs after b failed (cancel_on_blocking_job_failure is off by default)
+    assert row[1] == '4/4 done, <span class="status status-failed">1 failed</span>'
+    assert '<span class="muted">no jobs</span>' not in text
