@@ -48,6 +48,7 @@ class Seen:
 
     dialogs: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    accept_dialogs: bool = False  # dismissed unless a test says to accept them
 
 
 @pytest.fixture
@@ -63,7 +64,10 @@ def page(browser: Browser, seen: Seen) -> Iterator[Page]:
 
     def on_dialog(dialog: Any) -> None:
         seen.dialogs.append(f"{dialog.type}: {dialog.message}")
-        dialog.dismiss()
+        if seen.accept_dialogs:
+            dialog.accept()
+        else:
+            dialog.dismiss()
 
     opened.on("dialog", on_dialog)
     opened.on("console", lambda m: seen.errors.append(m.text) if m.type == "error" else None)
