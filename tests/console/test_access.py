@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from teamgate.cli.explain import step_lines
 from tests.conftest import App
 from tests.console.helpers import sign_in
 
@@ -42,6 +43,9 @@ class Marked(HTMLParser):
         if tag == "li" and any(i == "steps" for _t, i in self.open):
             self.steps.append({"check": found.get("data-check") or "", "text": ""})
             self.steps[-1]["matched"] = found.get("data-matched") or ""
+            self.steps[-1]["mark"] = found.get("data-mark") or ""
+        if tag == "span" and "step-text" in (found.get("class") or "") and self.steps:
+            self.steps[-1]["text"] = ""  # from here on: the step's line without its mark
         if tag not in ("input", "br", "meta", "link", "img"):
             self.open.append((tag, ident))
 
@@ -129,8 +133,11 @@ def test_the_tester_agrees_with_the_api(
     )
     assert [s["check"] for s in found.steps] == [s["check"] for s in api["steps"]]
     assert [s["matched"] == "true" for s in found.steps] == [s["matched"] for s in api["steps"]]
-    for shown, step in zip(found.steps, api["steps"], strict=True):
-        assert squeeze(shown["text"]).endswith(squeeze(f"{step['check']}: {step['detail']}"))
+    # what `taco rbac test --explain` prints for the same answer, line by line
+    printed = step_lines(api["steps"], indent="")
+    assert [f"{s['mark']} {squeeze(s['text'])}" for s in found.steps] == [
+        squeeze(line) for line in printed
+    ]
 
 
 def test_the_tester_offers_the_rule_actions_and_keeps_the_question_in_the_address(

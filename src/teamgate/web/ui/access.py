@@ -5,13 +5,33 @@ Both answer with the services behind the API and the CLIs: `services.reach.who_w
 `services.rbac.test` (`taco rbac test`, POST /v1/rbac/test). Asking changes nothing, so both
 are GET forms: a result has an address that can be shared (it holds no secret).
 
-Stable markers for browser tests: the tester's verdict is `<p id="verdict"
-data-allowed="true|false">` whose text is "Allowed" or "Denied" (the CLI's `Result: allowed`),
-its reason `#reason` (the CLI's `Reason:`), the steps `<ol id="steps">` with one `<li
-data-check=… data-matched=…>` per step, "check: detail" as `taco rbac test --explain` prints
-them after its mark; the roles `#roles`, the permissions `#permissions`. Who can reach: the
-users' table `#reach-users` (a row `data-user=…`), the groups' `#reach-groups`, the blocked
-`#reach-blocked`.
+What the page shows against what `taco rbac test EMAIL OPERATION [UNIT] --explain` prints
+(the same POST /v1/rbac/test answer), with the markers a browser test can rely on:
+
+    CLI line                              page
+    Result: allowed|denied                <p id="verdict" data-allowed="true|false">
+                                          Allowed|Denied</p> (text, not colour alone)
+    Reason: …                             #reason, the same text
+    User roles: a, b | none (…)           #roles, the same text
+    Group roles: r (group g), …           #group-roles (only when some are held)
+    Applicable permissions: p, … | none   #permissions, the same text
+    Decision path: checked in this order  <ol id="steps">: one <li data-check data-matched
+      ✓ check: detail                     data-mark="✓|✗|·"> per step, in the same order;
+                                          its `.step-text` is the CLI line after the mark
+
+The CLI's operations map to the page's actions: read|pull → unit.read, write|push|create →
+unit.write, lock|unlock → unit.lock, delete|rm → unit.delete, manage → rbac.manage (the
+resource is ignored), `ls` → unit.read with no resource. The CLI asks about units and
+rbac.manage only; the page also offers the workflow.* rule actions (resource: a workflow's
+`owner/name`), as POST /v1/rbac/test does. The tester's address is
+/ui/access/test?user=EMAIL&action=ACTION&resource=PATH (no `user` field is shown to a
+non-manager: they may only ask about themselves).
+
+Who can reach: /ui/access?workflow=ID or /ui/access?unit=PATH (links from other pages can
+point there). The groups' table `#reach-groups` (rows `data-group`), the users' `#reach-users`
+(rows `data-user` and `data-level`: the strongest share level whose actions the user all
+has), deny rules taking actions away `#reach-blocked` (rows `data-user`, `data-action`),
+administrators as such `#reach-admins`: what `torc access who` prints, table by table.
 """
 
 from __future__ import annotations
