@@ -25,6 +25,7 @@ from tests.conftest import Server, password_of, torc
 
 CHROMIUM = os.environ.get("TEAMGATE_TEST_CHROMIUM", "/usr/bin/chromium")
 TIMEOUT_MS = 15_000
+expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine: waits, never sleeps
 
 
 @pytest.fixture(scope="session")
