@@ -145,6 +145,16 @@ def list_dependencies(
         )
 
 
+def job_graph(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, *, max_jobs: int, max_edges: int
+) -> store.GraphRows:
+    """The workflow's jobs (id, name, status) and dependencies, for a drawing: what GET /jobs
+    and GET /workflows/{id}/job_dependencies give, in fewer columns, decided the same way."""
+    with ctx.db.read() as conn:
+        authorize_workflow(ctx, principal, conn, workflow_id, READ)
+        return store.graph_rows(conn, workflow_id, max_jobs=max_jobs, max_edges=max_edges)
+
+
 def get_result(ctx: ServiceContext, principal: Principal, result_id: int) -> dict[str, Any]:
     with ctx.db.read() as conn:
         found = result_store.get_result(conn, result_id)  # returned only once decided, as get_job

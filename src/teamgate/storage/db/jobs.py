@@ -385,6 +385,43 @@ def counts_by_workflow(conn: Connection, workflow_ids: Sequence[int]) -> dict[in
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class GraphRows:
+    """A workflow's jobs (id, name, status; the first by id) and dependencies (job, blocker),
+    each list bounded, with the totals."""
+
+    jobs: list[tuple[int, str, str]]
+    job_total: int
+    edges: list[tuple[int, int]]
+    edge_total: int
+
+
+def graph_rows(conn: Connection, workflow_id: int, *, max_jobs: int, max_edges: int) -> GraphRows:
+    """What a drawing of the job graph needs, and nothing more (four narrow queries)."""
+    jobs = conn.execute(
+        select(job.c.id, job.c.name, job.c.status)
+        .where(job.c.workflow_id == workflow_id)
+        .order_by(job.c.id)
+        .limit(max_jobs)
+    ).all()
+    links = job_dependency.c
+    edges = conn.execute(
+        select(links.job_id, links.depends_on_job_id)
+        .where(links.workflow_id == workflow_id)
+        .order_by(links.job_id, links.depends_on_job_id)
+        .limit(max_edges)
+    ).all()
+    count = select(func.count())
+    job_total = conn.execute(count.where(job.c.workflow_id == workflow_id)).scalar_one()
+    edge_total = conn.execute(count.where(links.workflow_id == workflow_id)).scalar_one()
+    return GraphRows(
+        [(int(i), str(n), str(s)) for i, n, s in jobs],
+        int(job_total),
+        [(int(a), int(b)) for a, b in edges],
+        int(edge_total),
+    )
+
+
 def dependencies_page(
     conn: Connection, workflow_id: int, *, offset: int, limit: int, reverse: bool = False
 ) -> tuple[list[dict[str, Any]], int]:
