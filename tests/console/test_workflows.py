@@ -89,11 +89,13 @@ def test_owner_sees_jobs_counts_progress_results_events_and_graph(
     graph = viewer.get(f"/ui/workflows/{wf}/graph")
     assert graph.status_code == 200
     nodes = re.findall(
-        r'<g id="node-(\d+)" class="node" data-job="\d+" data-status="(\w+)">', graph.text
+        r'<g id="node-(\d+)" class="node" data-job="\d+" data-status="(\w+)"', graph.text
     )
     assert sorted(s for _, s in nodes) == ["blocked", "completed", "ready", "ready"]
-    assert len(re.findall(r'<path d="M\d+ \d+C', graph.text)) == 4  # the four dependencies
-    assert f'<text class="node-status" x="{job_graph.MARGIN + 8}"' in graph.text
+    edges = re.search(r'<path id="job-graph-edges" d="([^"]+)"', graph.text)
+    assert edges and edges[1].count("M") == 4  # the four dependencies
+    assert f'transform="translate({job_graph.MARGIN} {job_graph.MARGIN})"' in graph.text
+    assert '<text class="node-status" x="8" y="32">completed</text>' in graph.text
 
 
 def test_status_filter_and_bad_filter(secured_app: App, world: dict[str, int]) -> None:

@@ -277,14 +277,17 @@ class Graph:
 def graph_view(ctx: ServiceContext, viewer: Principal, workflow_id: int) -> Graph:
     found, _names, _run = service.get_workflow(ctx, viewer, workflow_id)
     state = runs.status(ctx, viewer, workflow_id)
-    listed, total = jobs.list_jobs(
-        ctx, viewer, workflow_id, JobFilter(), offset=0, limit=job_graph.MAX_NODES
+    rows = jobs.job_graph(
+        ctx,
+        viewer,
+        workflow_id,
+        max_jobs=job_graph.MAX_NODES,
+        max_edges=job_graph.MAX_EDGES,
     )
-    deps, edges_total = jobs.list_dependencies(ctx, viewer, workflow_id, offset=0, limit=MAX_LIMIT)
-    edges = [(d["job_id"], d["depends_on_job_id"]) for d in deps]
-    drawn = job_graph.layout(listed, edges)
+    drawn = job_graph.layout(rows.jobs, rows.edges)
     progress = Progress.of(state["jobs_by_status"])
-    return Graph(found, drawn, total, edges_total, bool(state["is_complete"]), progress)
+    complete = bool(state["is_complete"])
+    return Graph(found, drawn, rows.job_total, rows.edge_total, complete, progress)
 
 
 @router.get("/workflows/{workflow_id}/graph", include_in_schema=False)
