@@ -233,3 +233,26 @@ def test_list_shows_job_summary(secured_app: App, world: dict[str, int]) -> None
     # d runs after b failed (cancel_on_blocking_job_failure is off by default)
     assert row[1] == '4/4 done, <span class="status status-failed">1 failed</span>'
     assert '<span class="muted">no jobs</span>' not in text
+
+
+def test_graph_layers_follow_dependency_depth() -> None:
+    jobs = [(1, "a", "completed"), (2, "b", "ready"), (3, "c", "ready"), (4, "d", "blocked")]
+    edges = [(2, 1), (3, 1), (4, 2), (4, 3)]
+    drawn = job_graph.layout(jobs, edges)
+    assert {n.name: n.layer for n in drawn.nodes} == {"a": 0, "b": 1, "c": 1, "d": 2}
+    assert drawn.layers == 3 and drawn.edge_count == 4 and drawn.edges.count("M") == 4
+    assert len({(n.x, n.y) for n in drawn.nodes}) == 4  # no two boxes on one spot
+    # a cycle (never stored: the server refuses them) ends the layout instead of looping
+    cyclic = job_graph.layout(jobs[:2], [(1, 2), (2, 1)])
+    assert [n.layer for n in cyclic.nodes] == [0, 0]
+    long = "x" * 100
+    assert job_graph.layout([(1, long, "ready")], []).nodes[0].label == "x" * 25 + "…"
+
+
+def test_graph_says_what_it_left_out(
+    secured_app: App, world: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(job_graph, "MAX_NODES", 2)
+    text = sign_in(secured_app, "bob").get(f"/ui/workflows/{world['wf']}/graph").text
+    assert 'id="graph-limits"' in text and "the first 2 of 4 jobs" in text
+    assert len(re.findall(r'<g id="node-\d+"', text)) == 2
