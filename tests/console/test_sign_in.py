@@ -70,7 +70,7 @@ def test_pages_carry_the_security_headers(secured_app: App) -> None:
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert "frame-ancestors 'none'" in csp
     assert page.headers["x-frame-options"] == "DENY"
-    assert page.headers["referrer-policy"] == "no-referrer"
+    assert page.headers["referrer-policy"] == "same-origin"
     assert page.headers["cache-control"] == "no-store"
     assert "<script>" not in page.text and " on" not in page.text.replace(" one", "")
 

@@ -56,7 +56,7 @@ CSP = "; ".join(
 PAGE_HEADERS = (
     (b"content-security-policy", CSP.encode()),
     (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"no-referrer"),
+    (b"referrer-policy", b"same-origin"),
     (b"x-content-type-options", b"nosniff"),
     (b"cross-origin-opener-policy", b"same-origin"),
 )
@@ -171,8 +171,9 @@ def check_origin(request: Request) -> None:
         raise Forbidden(CROSS_ORIGIN, reason="cross-origin request")
     origin = request.headers.get("origin")
     if origin == "null" and site == "same-origin":
-        # Under Referrer-Policy: no-referrer, chromium sends `Origin: null` with the forms of
-        # the console's own pages; Sec-Fetch-Site, which no page can set, says where it is from.
+        # Some browsers send `Origin: null` with the forms of the console's own pages (chromium
+        # did under `Referrer-Policy: no-referrer`); Sec-Fetch-Site, which no page can set,
+        # says where such a request is from.
         return
     if origin is not None:
         own = f"{request.url.scheme}://{request.url.netloc}"
