@@ -95,16 +95,20 @@ async def sign_in_form(request: Request, next: str | None = None) -> Response:
     return _form(request, next_page=safe_next(next))
 
 
-def _record_failure(request: Request, user: str, message: str) -> None:
+def record_failed_sign_in(request: Request, user: str | None, message: str, *, how: str) -> None:
+    """Record a failed console sign-in in the audit log as the API records a refused
+    password: at most one row per client, user and way within the refusal limiter's window
+    (the next one says how many were left out). Blocking: run in the thread pool."""
     client = request.client.host if request.client is not None else None
+    if user is not None:
+        user = user[:MAX_USER]
     limiter = request.app.state.refusals
-    left_out = limiter.admit(client, user[:MAX_USER], "console") if limiter else 0
+    left_out = limiter.admit(client, user, how) if limiter else 0
     if left_out is None:
         return
-    how = "console password" + (f"; {left_out_note(left_out)}" if left_out else "")
-    event = audit.Event(
-        user[:MAX_USER], "POST /ui/sign-in", "/ui/sign-in", audit.FAILED_LOGIN, message, how
-    )
+    path = request.url.path
+    detail = how + (f"; {left_out_note(left_out)}" if left_out else "")
+    event = audit.Event(user, f"{request.method} {path}", path, audit.FAILED_LOGIN, message, detail)
     audit.record_refusal(request.app.state.database, event)
 
 
@@ -141,7 +145,9 @@ async def sign_in(
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except Unauthenticated as exc:
-        await run_in_threadpool(_record_failure, request, user, exc.message)
+        await run_in_threadpool(
+            record_failed_sign_in, request, user, exc.message, how="console password"
+        )
         return _form(request, next_page=target, error=WRONG, status=401)
     if principal.name is None:  # a server where nobody signs in
         return RedirectResponse(target, status_code=303)

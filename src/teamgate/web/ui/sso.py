@@ -32,11 +32,9 @@ from teamgate.auth.authenticator import Authenticator
 from teamgate.auth.oidc import FetchError, OidcRefused, OidcVerifier
 from teamgate.auth.throttle import printable, shorten
 from teamgate.domain.identity import Principal
-from teamgate.services import audit
-from teamgate.services.refusals import left_out_note
 from teamgate.web.ui.gate import Context, console_router, is_tls
 from teamgate.web.ui.render import page
-from teamgate.web.ui.sign_in import begin_session, safe_next
+from teamgate.web.ui.sign_in import begin_session, record_failed_sign_in, safe_next
 
 router = console_router()
 log = logging.getLogger("teamgate.console")
@@ -71,21 +69,10 @@ def _redirect_uri(request: Request) -> str:
 
 def _failure(request: Request, status: int, message: str, *, user: str | None = None) -> Response:
     """The error page for a sign-in that did not work, recorded as a failed login."""
-    _record_failure(request, user, message)
+    record_failed_sign_in(request, user, message, how="console SSO")
     response = page(request, "error.html", title="Sign-in failed", status=status, message=message)
     response.delete_cookie(flow_cookie(request), path=PATH, secure=is_tls(request))
     return response
-
-
-def _record_failure(request: Request, user: str | None, message: str) -> None:
-    client = request.client.host if request.client is not None else None
-    limiter = request.app.state.refusals
-    left_out = limiter.admit(client, user, "console-sso") if limiter else 0
-    if left_out is None:
-        return
-    how = "console SSO" + (f"; {left_out_note(left_out)}" if left_out else "")
-    event = audit.Event(user, f"GET {CALLBACK}", CALLBACK, audit.FAILED_LOGIN, message, how)
-    audit.record_refusal(request.app.state.database, event)
 
 
 @router.get("/sso", include_in_schema=False)
