@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from fastapi import Form, Path, Query, Request
+from fastapi import Depends, Form, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -114,7 +114,13 @@ class Browse:
         return "&".join(f"{k}={v}" for k, v in values.items() if v not in ("", 0))
 
 
-def browse(status: str, offset: int, results_offset: int, events_offset: int) -> Browse:
+def browse(
+    status: StatusText = "",
+    offset: Offset = 0,
+    results_offset: Offset = 0,
+    events_offset: Offset = 0,
+) -> Browse:
+    """Which part of the jobs, results and events the page shows (its query parameters)."""
     if status and status not in STATUSES:
         raise Invalid(f"status: '{status}' is not a job status (use one of {', '.join(STATUSES)})")
     return Browse(status or None, offset, results_offset, events_offset)
@@ -229,12 +235,8 @@ async def workflow_page(
     ctx: Context,
     viewer: Viewer,
     workflow_id: WorkflowId,
-    status: StatusText = "",
-    offset: Offset = 0,
-    results_offset: Offset = 0,
-    events_offset: Offset = 0,
+    where: Annotated[Browse, Depends(browse)],
 ) -> HTMLResponse:
-    where = browse(status, offset, results_offset, events_offset)
     head = await run_in_threadpool(header_view, ctx, viewer, workflow_id)
     live = await run_in_threadpool(live_view, ctx, viewer, workflow_id, where)
     return page(
@@ -254,12 +256,8 @@ async def workflow_live(
     ctx: Context,
     viewer: Viewer,
     workflow_id: WorkflowId,
-    status: StatusText = "",
-    offset: Offset = 0,
-    results_offset: Offset = 0,
-    events_offset: Offset = 0,
+    where: Annotated[Browse, Depends(browse)],
 ) -> Response:
-    where = browse(status, offset, results_offset, events_offset)
     live = await run_in_threadpool(live_view, ctx, viewer, workflow_id, where)
     return _live_response(request, live)
 
