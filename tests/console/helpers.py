@@ -50,3 +50,7 @@ def sign_in(app: App, user: str, password: str | None = None) -> Viewer:
     page = client.get("/ui/workflows")
     assert page.status_code == 200, page.text
     return Viewer(client, csrf_of(page))
+
+
+XSS = "<img src=x onerror=alert(1)>"  # a name that would run script if it were markup
+ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"  # how a page must show it

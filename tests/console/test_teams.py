@@ -7,37 +7,15 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import start_app
-from tests.console.helpers import Viewer, sign_in
+from tests.console.helpers import ESCAPED, XSS, Viewer
 from tests.inprocess import App
 
 V1 = "/torc-service/v1"
-XSS = "<img src=x onerror=alert(1)>"
-ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
-
-
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
-    with ExitStack() as stack:
-        yield start_app(
-            stack,
-            tmp_path_factory.mktemp("console-teams"),
-            require_auth=True,
-            enforce_access_control=True,
-            admin_users=("alice",),
-        )
-
-
-@pytest.fixture(scope="module")
-def viewers(app: App) -> dict[str, Viewer]:
-    return {user: sign_in(app, user) for user in ("alice", "bob", "carol", "dave")}
 
 
 def ok(response: httpx.Response) -> Any:
