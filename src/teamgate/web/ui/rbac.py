@@ -184,6 +184,18 @@ def delete_role(request: Request, ctx: Context, viewer: Viewer, id: Id) -> Respo
     )
 
 
+Pairing = Callable[[ServiceContext, Principal, str, str], object]
+
+
+def _pick(verb: str, assign: Pairing, revoke: Pairing) -> Pairing:
+    """The service function an `.../assign` or `.../revoke` address names."""
+    if verb == "assign":
+        return assign
+    if verb == "revoke":
+        return revoke
+    raise NotFound("There is no such page")
+
+
 @router.post("/rbac/roles/permissions/{verb}", include_in_schema=False)
 def role_permission(
     request: Request,
@@ -194,12 +206,7 @@ def role_permission(
     permission_id: Id,
 ) -> Response:
     """Give (`assign`) or take (`revoke`) a permission to or from a role."""
-    if verb == "assign":
-        act = rbac.assign_permission
-    elif verb == "revoke":
-        act = rbac.revoke_permission
-    else:
-        raise NotFound("There is no such page")
+    act = _pick(verb, rbac.assign_permission, rbac.revoke_permission)
     done = f"role.permission.{verb}"
     return _change(
         request, ctx, viewer, done, role_id, lambda: act(ctx, viewer, role_id, permission_id)
@@ -211,12 +218,7 @@ def user_role(
     request: Request, ctx: Context, viewer: Viewer, verb: str, user: Subject, role_id: Id
 ) -> Response:
     """Assign or revoke a user's role."""
-    if verb == "assign":
-        act: Callable[[ServiceContext, Principal, str, str], object] = rbac.assign_role
-    elif verb == "revoke":
-        act = rbac.revoke_role
-    else:
-        raise NotFound("There is no such page")
+    act = _pick(verb, rbac.assign_role, rbac.revoke_role)
     return _change(
         request, ctx, viewer, f"user.{verb}", user, lambda: act(ctx, viewer, user, role_id)
     )
@@ -227,12 +229,7 @@ def group_role(
     request: Request, ctx: Context, viewer: Viewer, verb: str, group: Subject, role_id: Id
 ) -> Response:
     """Assign or revoke an access group's role."""
-    if verb == "assign":
-        act: Callable[[ServiceContext, Principal, str, str], object] = rbac.assign_group_role
-    elif verb == "revoke":
-        act = rbac.revoke_group_role
-    else:
-        raise NotFound("There is no such page")
+    act = _pick(verb, rbac.assign_group_role, rbac.revoke_group_role)
     return _change(
         request, ctx, viewer, f"group.{verb}", group, lambda: act(ctx, viewer, group, role_id)
     )
