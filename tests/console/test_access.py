@@ -167,13 +167,18 @@ def test_asking_about_someone_else_needs_rbac_manage(world: App) -> None:
         {"action": "unit.read", "resource": "x" * 5000},
         {"action": "unit.read", "user": "u" * 300},
         {"action": "a" * 100},
-        {},
     ],
 )
 def test_bad_questions_get_a_400_page(world: App, query: dict[str, str]) -> None:
     answer = sign_in(world, "alice").get("/ui/access/test", params=query)
     assert answer.status_code == 400, answer.text
     assert "Not understood" in answer.text
+
+
+def test_the_tester_without_a_question_is_the_empty_form(world: App) -> None:
+    answer = sign_in(world, "alice").get("/ui/access/test")
+    assert answer.status_code == 200
+    assert 'id="test-action"' in answer.text and 'id="verdict"' not in answer.text
 
 
 # -- who can reach ---------------------------------------------------------------------------

@@ -96,6 +96,36 @@ async def _forms(ctx: Context, viewer: Viewer) -> dict[str, Any]:
     }
 
 
+async def _render(
+    request: Request,
+    ctx: Context,
+    viewer: Viewer,
+    *,
+    found: reach.Reach | None = None,
+    tested: rbac.TestResult | None = None,
+    workflow: int | None = None,
+    unit: str | None = None,
+    user: str | None = None,
+    action: str = "",
+    resource: str | None = None,
+) -> HTMLResponse:
+    """The Access page: its two forms, and the answer to one of them (if asked)."""
+    return page(
+        request,
+        "access.html",
+        title="Permission test" if tested is not None else "Access",
+        section="Access",
+        reach=found,
+        workflow=workflow or "",
+        unit=unit or "",
+        tested=tested,
+        user=user or viewer.name or "",
+        action=action,
+        resource=resource or "",
+        **await _forms(ctx, viewer),
+    )
+
+
 @router.get("/access", include_in_schema=False)
 async def access_page(
     request: Request,
@@ -110,20 +140,7 @@ async def access_page(
         found = await run_in_threadpool(reach.who_workflow, ctx, viewer, workflow)
     elif unit:
         found = await run_in_threadpool(reach.who_unit, ctx, viewer, unit)
-    return page(
-        request,
-        "access.html",
-        title="Access",
-        section="Access",
-        reach=found,
-        workflow=workflow or "",
-        unit=unit or "",
-        tested=None,
-        user=viewer.name or "",
-        action="",
-        resource="",
-        **await _forms(ctx, viewer),
-    )
+    return await _render(request, ctx, viewer, found=found, workflow=workflow, unit=unit)
 
 
 @router.get("/access/test", include_in_schema=False)
@@ -131,29 +148,20 @@ async def permission_test(
     request: Request,
     ctx: Context,
     viewer: Viewer,
-    action: Annotated[str, Query(max_length=64)],
+    action: Annotated[str, Query(max_length=64)] = "",
     user: Annotated[str | None, Query(max_length=255)] = None,
     resource: Annotated[str | None, Query(max_length=1024)] = None,
 ) -> HTMLResponse:
     """Can `user` (the viewer when absent) do `action` on `resource`? As POST /v1/rbac/test
-    answers it."""
+    answers it. Without an action: the empty form."""
+    if not action:
+        return await _render(request, ctx, viewer, user=user, resource=resource)
     if action not in TESTED_ACTIONS:
         raise Invalid(f"unknown action '{action}': choose one of {', '.join(TESTED_ACTIONS)}")
     subject = user or viewer.display
     result = await run_in_threadpool(
         lambda: rbac.test(ctx, viewer, user=subject, action=action, resource=resource or None)
     )
-    return page(
-        request,
-        "access.html",
-        title="Permission test",
-        section="Access",
-        reach=None,
-        workflow="",
-        unit="",
-        tested=result,
-        user=subject,
-        action=action,
-        resource=resource or "",
-        **await _forms(ctx, viewer),
+    return await _render(
+        request, ctx, viewer, tested=result, user=subject, action=action, resource=resource
     )
