@@ -256,3 +256,14 @@ def test_graph_says_what_it_left_out(
     text = sign_in(secured_app, "bob").get(f"/ui/workflows/{world['wf']}/graph").text
     assert 'id="graph-limits"' in text and "the first 2 of 4 jobs" in text
     assert len(re.findall(r'<g id="node-\d+"', text)) == 2
+
+
+def test_who_can_reach_is_offered_to_the_owner_not_to_a_reader(
+    secured_app: App, world: dict[str, int]
+) -> None:
+    wf = world["wf"]
+    owner = sign_in(secured_app, "bob").get(f"/ui/workflows/{wf}").text
+    assert f'id="who-link" href="/ui/access?workflow={wf}"' in owner
+    reader = sign_in(secured_app, "carol").get(f"/ui/workflows/{wf}").text
+    assert 'id="who-link"' not in reader
+    assert sign_in(secured_app, "carol").get(f"/ui/access?workflow={wf}").status_code == 403

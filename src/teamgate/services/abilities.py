@@ -50,6 +50,7 @@ WORKFLOW_ABILITIES = (
     Action.WORKFLOW_DELETE,
     Action.WORKFLOW_SHARE,
     Action.WORKFLOW_SHARES,
+    Action.ACCESS_WHO,  # ask who can reach it
 )
 
 
@@ -75,6 +76,7 @@ UNIT_ABILITIES = (
     Action.UNIT_LOCK,  # also forcing an unlock (an unlock without the lock's ID)
     Action.UNIT_DELETE,
     Action.UNIT_SHARE,
+    Action.ACCESS_WHO,  # ask who can reach it
 )
 
 
