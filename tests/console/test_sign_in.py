@@ -168,3 +168,17 @@ def test_a_scoped_token_in_the_cookie_opens_no_console(secured_app: App) -> None
     client.cookies.set("teamgate_session", made["token"])
     page = client.get("/ui/workflows")
     assert page.status_code == 303 and page.headers["location"].startswith("/ui/sign-in")
+
+
+def test_over_tls_the_cookie_is_secure_and_host_only(secured_app: App) -> None:
+    client = secured_app.client(base_url="https://teamgate.test")
+    form = client.get("/ui/sign-in")
+    signed = client.post(
+        "/ui/sign-in", data={"csrf": csrf_of(form), "user": "bob", "password": "bob_password"}
+    )
+    cookie = signed.headers["set-cookie"]
+    assert cookie.startswith("__Host-teamgate_session=")
+    for attribute in ("Secure", "HttpOnly", "Path=/", "SameSite=lax"):
+        assert attribute.lower() in cookie.lower(), attribute
+    assert "domain=" not in cookie.lower()
+    assert client.get("/ui/workflows").status_code == 200
