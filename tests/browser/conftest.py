@@ -28,13 +28,16 @@ TIMEOUT_MS = 15_000
 expect.set_options(timeout=TIMEOUT_MS)  # a loaded CI machine: waits, never sleeps
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session: while Playwright's sync API is started, its event loop counts as
+# running in this thread, so a later test of another module on the same worker could not call
+# asyncio.run(). pytest stops these when the worker's next test is from another module.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
         pytest.fail(f"no chromium at {CHROMIUM}: install Debian's (apt-get install chromium)")
