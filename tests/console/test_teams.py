@@ -225,3 +225,24 @@ def test_bad_input_gives_error_pages(
     answer = alice.get(url) if method == "GET" else alice.post(url, form)
     assert answer.status_code == status, answer.text
     assert "text/html" in answer.headers["content-type"]
+
+
+def test_error_pages_lead_back_and_say_what_to_do(viewers: dict[str, Viewer]) -> None:
+    alice = viewers["alice"]
+    missing = alice.get("/ui/teams/999999999")
+    assert '<a id="back-link" href="/ui/teams">Back to teams</a>' in missing.text
+    assert 'id="error-hint"' in missing.text
+    came_from = str(alice.client.base_url.join("/ui/teams/1?done=shared"))
+    refused = alice.post(
+        "/ui/teams/1/workflows", {"workflow_id": "999999999"}, headers={"referer": came_from}
+    )
+    assert refused.status_code == 404
+    assert 'href="/ui/teams/1?done=shared">Back to the page you came from' in refused.text
+    elsewhere = alice.post(
+        "/ui/teams/1/workflows",
+        {"workflow_id": "999999999"},
+        headers={"referer": "https://evil.example/ui/teams/1"},
+    )
+    assert (
+        "evil.example" not in elsewhere.text and 'href="/ui/teams">Back to teams' in elsewhere.text
+    )

@@ -44,9 +44,39 @@ def sign_in_url(request: Request) -> str:
     return "/ui/sign-in?next=" + quote(back, safe="/")
 
 
+# Where "Back" leads from an error, by the address's first part under /ui/.
+SECTION_HOMES = {
+    "workflows": ("/ui/workflows", "Back to workflows"),
+    "units": ("/ui/units", "Back to units"),
+    "state": ("/ui/units", "Back to units"),
+    "locks": ("/ui/units", "Back to units"),
+    "shares": ("/ui/units", "Back to units"),
+    "unshare": ("/ui/units", "Back to units"),
+    "teams": ("/ui/teams", "Back to teams"),
+    "access": ("/ui/access", "Back to access"),
+    "rbac": ("/ui/rbac", "Back to RBAC"),
+    "audit": ("/ui/audit", "Back to the audit log"),
+}
+
+
+def back_link(request: Request) -> tuple[str, str]:
+    """Where the error page's "Back" link leads: for a refused form, the console page it was
+    sent from (the Referer, when it is this console's own address); else the section's list."""
+    if request.method != "GET":
+        origin = f"{request.url.scheme}://{request.url.netloc}"
+        referer = request.headers.get("referer", "")
+        if referer.startswith(origin + "/ui/"):
+            return referer[len(origin) :], "Back to the page you came from"
+    first = request.url.path.removeprefix("/ui/").split("/", 1)[0]
+    return SECTION_HOMES.get(first, SECTION_HOMES["workflows"])
+
+
 def _error_page(request: Request, status: int, message: str) -> Response:
     title = TITLES.get(status, "Error")
-    return page(request, "error.html", title=title, status=status, message=message)
+    back = back_link(request)
+    return page(
+        request, "error.html", title=title, status=status, code=status, message=message, back=back
+    )
 
 
 def _sign_in(request: Request) -> Response:
