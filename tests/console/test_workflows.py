@@ -149,7 +149,9 @@ def test_read_member_sees_no_controls_and_a_forged_cancel_is_refused(
     page = viewer.get(f"/ui/workflows/{wf}")
     assert page.status_code == 200
     assert "cancel-workflow" not in page.text and "reset-workflow" not in page.text
-    assert "readers (read)" in page.text
+    team = re.search(r'<a href="(/ui/teams/\d+)">readers</a> \(read\)', page.text)
+    assert team is not None, "the share names its group, linked to the team page"
+    assert viewer.get(team.group(1)).status_code == 200
     for path in ("cancel", "reset"):
         forged = viewer.post(f"/ui/workflows/{wf}/{path}")
         assert forged.status_code == 403 and "Not allowed" in forged.text
@@ -170,13 +172,15 @@ def test_write_member_cancels_and_resets(secured_app: App, world: dict[str, int]
     viewer = sign_in(secured_app, "dave")
     assert 'id="cancel-workflow"' in viewer.get(f"/ui/workflows/{wf}").text
     canceled = viewer.post(f"/ui/workflows/{wf}/cancel")
-    assert canceled.status_code == 303 and canceled.headers["location"] == f"/ui/workflows/{wf}"
+    back = f"/ui/workflows/{wf}?done=canceled"
+    assert canceled.status_code == 303 and canceled.headers["location"] == back
     assert ok(bob.get(f"{V1}/workflows/{wf}/is_complete"))["is_canceled"] is True
-    page = viewer.get(f"/ui/workflows/{wf}").text
+    page = viewer.get(back).text
+    assert "The workflow was canceled" in page
     assert statuses(page)[first["id"]] == "canceled"
     assert '<strong id="run-state">canceled</strong>' in page and "hx-trigger" not in page
     reset = viewer.post(f"/ui/workflows/{wf}/reset", {"which": "all"})
-    assert reset.status_code == 303
+    assert reset.status_code == 303 and reset.headers["location"].endswith("?done=reset")
     assert set(statuses(viewer.get(f"/ui/workflows/{wf}").text).values()) == {"uninitialized"}
     assert ok(bob.get(f"{V1}/workflows/{wf}/status"))["run_id"] == 2
 

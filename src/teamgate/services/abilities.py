@@ -122,6 +122,21 @@ def group_abilities(ctx: ServiceContext, principal: Principal, group_id: int) ->
         )
 
 
+def readable_groups(
+    ctx: ServiceContext, principal: Principal, group_ids: Iterable[int]
+) -> frozenset[int]:
+    """Which of these access groups the caller may open (group.read: members, admins)."""
+    with ctx.db.read() as conn:
+        facts = facts_for(ctx, conn, principal)
+    return frozenset(
+        group_id
+        for group_id in group_ids
+        if decide(
+            principal, Action.GROUP_READ, facts=facts, enforce=ctx.enforce, group=group_id
+        ).allowed
+    )
+
+
 def may_create_groups(ctx: ServiceContext, principal: Principal) -> bool:
     """Whether the caller may create access groups (system administrators)."""
     return decide(principal, Action.GROUP_CREATE, enforce=ctx.enforce).allowed

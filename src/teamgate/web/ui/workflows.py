@@ -23,7 +23,7 @@ from teamgate.domain.jobs import DONE, STATUSES
 from teamgate.errors import Invalid
 from teamgate.services import groups, jobs, run_records, runs
 from teamgate.services import workflows as service
-from teamgate.services.abilities import workflow_abilities
+from teamgate.services.abilities import readable_groups, workflow_abilities
 from teamgate.services.context import MAX_LIMIT, ServiceContext
 from teamgate.storage.db.groups import SharedGroup
 from teamgate.storage.db.jobs import JobFilter
@@ -210,6 +210,7 @@ class Header:
     group_names: list[str]
     shares: list[SharedGroup] | None  # with levels, when the viewer may see them
     may: frozenset[str] = field(default_factory=frozenset)
+    teams: frozenset[int] = frozenset()  # the shares' groups the viewer may open
 
 
 def header_view(ctx: ServiceContext, viewer: Principal, workflow_id: int) -> Header:
@@ -219,7 +220,8 @@ def header_view(ctx: ServiceContext, viewer: Principal, workflow_id: int) -> Hea
     if Action.WORKFLOW_SHARES in may:
         listed = groups.list_workflow_groups(ctx, viewer, workflow_id, offset=0, limit=SHARE_LIMIT)
         shares = listed.items
-    return Header(found, names, shares, may)
+    teams = readable_groups(ctx, viewer, [share.group.id for share in shares or ()])
+    return Header(found, names, shares, may, teams)
 
 
 def _live_response(request: Request, live: Live) -> Response:
@@ -236,6 +238,7 @@ async def workflow_page(
     viewer: Viewer,
     workflow_id: WorkflowId,
     where: Annotated[Browse, Depends(browse)],
+    done: Annotated[str | None, Query(max_length=32)] = None,
 ) -> HTMLResponse:
     head = await run_in_threadpool(header_view, ctx, viewer, workflow_id)
     live = await run_in_threadpool(live_view, ctx, viewer, workflow_id, where)
@@ -247,6 +250,7 @@ async def workflow_page(
         head=head,
         live=live,
         statuses=STATUSES,
+        done=NOTICES.get(done or ""),
     )
 
 
@@ -309,14 +313,20 @@ async def workflow_graph(
     return response
 
 
-def _back(workflow_id: int) -> RedirectResponse:
-    return RedirectResponse(f"/ui/workflows/{workflow_id}", status_code=303)
+NOTICES = {
+    "canceled": "The workflow was canceled: its pending and running jobs stop.",
+    "reset": "The jobs were reset: run the workflow again (torc run) to start a new run.",
+}
+
+
+def _back(workflow_id: int, done: str) -> RedirectResponse:
+    return RedirectResponse(f"/ui/workflows/{workflow_id}?done={done}", status_code=303)
 
 
 @router.post("/workflows/{workflow_id}/cancel", include_in_schema=False)
 async def cancel_workflow(ctx: Context, viewer: Viewer, workflow_id: WorkflowId) -> Response:
     await run_in_threadpool(runs.cancel, ctx, viewer, workflow_id)
-    return _back(workflow_id)
+    return _back(workflow_id, "canceled")
 
 
 def reset(ctx: ServiceContext, viewer: Principal, workflow_id: int, *, failed_only: bool) -> None:
@@ -333,4 +343,4 @@ async def reset_workflow(
     which: Annotated[Literal["failed", "all"], Form()] = "all",
 ) -> Response:
     await run_in_threadpool(reset, ctx, viewer, workflow_id, failed_only=which == "failed")
-    return _back(workflow_id)
+    return _back(workflow_id, "reset")
