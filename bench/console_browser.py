@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from pathlib import Path
 
 import httpx
@@ -123,6 +124,20 @@ POLLS = """async ([count, timeout]) => {
 }"""
 
 
+# The same fragment put in place without htmx (parse, replace, next frame): what htmx's own work
+# on each element (clean-up events on the old ones, attribute settling by id) adds to a poll.
+NATIVE_SWAP = """async () => {
+  const text = await (await fetch(location.pathname, {headers: {"HX-Request": "true"}})).text();
+  const start = performance.now();
+  const template = document.createElement("template");
+  template.innerHTML = text;
+  document.getElementById("graph").replaceWith(template.content);
+  const swapped = performance.now();
+  await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+  return {swap: swapped - start, paint: performance.now() - start};
+}"""
+
+
 def prepared(server: Server, jobs: int) -> tuple[int, bool]:
     """The id of `bench`'s workflow "big" (the one already there, or a new one with a quarter of
     its jobs run), and whether it was made now."""
@@ -205,7 +220,7 @@ def measure(
         navigate(page, server.base_url + path)
         polling = page.evaluate("!!document.querySelector('[hx-trigger^=\"every\"]')")
         if not polling:
-            lines.append("  (not polling: the run is complete)")
+            lines.append("  (does not poll)")
             continue
         polls = page.evaluate(POLLS, [repeat, (repeat + 2) * 4_000])
         assert len(polls) == repeat, f"{len(polls)} of {repeat} polls seen on {path}"
@@ -217,6 +232,11 @@ def measure(
         lines.append(summary("longest task", [p["longtask"] for p in polls]))
         lines.append(summary("fragment", [p["bytes"] / 1024 for p in polls], "KiB"))
         verdict[f"{what} poll gap"] = max(p["gap"] for p in polls)
+        if path.endswith("/graph"):
+            native = [page.evaluate(NATIVE_SWAP) for _ in range(repeat)]
+            lines.append("  the same fragment swapped without htmx (template + replaceWith):")
+            lines.append(summary("swap (DOM replaced)", [n["swap"] for n in native]))
+            lines.append(summary("swap to next frame painted", [n["paint"] for n in native]))
     return lines, verdict
 
 
@@ -234,6 +254,8 @@ def main() -> None:
         reused = path.exists()
         if not reused:
             load(path, args.workflows)
+        with closing(sqlite3.connect(path)) as conn:
+            (count,) = conn.execute("SELECT count(*) FROM workflow").fetchone()
         auth = write_htpasswd(root / "htpasswd", ["alice", USER])
         server = start_server(
             root / "server",
@@ -259,7 +281,7 @@ def main() -> None:
         sign_in(page, server)
         lines, verdict = measure(page, server, workflow_id, args.repeat)
     load_avg = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    data = f"reused {path}" if reused else f"{args.workflows:,} workflows loaded"
+    data = f"{count:,} workflows ({'reused' if reused else 'loaded'})"
     head = [
         f"console in a browser: {data}; workflow {workflow_id} of {args.jobs:,} jobs "
         f"(a quarter run; {f'made in {made:.1f} s' if made_now else 'found'}); "
