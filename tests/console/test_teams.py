@@ -246,3 +246,6 @@ def test_error_pages_lead_back_and_say_what_to_do(viewers: dict[str, Viewer]) ->
     assert (
         "evil.example" not in elsewhere.text and 'href="/ui/teams">Back to teams' in elsewhere.text
     )
+    refused_section = viewers["bob"].get("/ui/rbac")
+    assert refused_section.status_code == 403  # not a link back into the refused section
+    assert '<a id="back-link" href="/ui/workflows">Back to workflows</a>' in refused_section.text

@@ -68,7 +68,9 @@ def back_link(request: Request) -> tuple[str, str]:
         if referer.startswith(origin + "/ui/"):
             return referer[len(origin) :], "Back to the page you came from"
     first = request.url.path.removeprefix("/ui/").split("/", 1)[0]
-    return SECTION_HOMES.get(first, SECTION_HOMES["workflows"])
+    home = SECTION_HOMES.get(first, SECTION_HOMES["workflows"])
+    shown = {href for href, _label in getattr(request.state, "nav", None) or ()}
+    return home if home[0] in shown else SECTION_HOMES["workflows"]  # not a refused section
 
 
 def _error_page(request: Request, status: int, message: str) -> Response:
