@@ -177,6 +177,7 @@ def test_write_member_cancels_and_resets(secured_app: App, world: dict[str, int]
     assert ok(bob.get(f"{V1}/workflows/{wf}/is_complete"))["is_canceled"] is True
     page = viewer.get(back).text
     assert "The workflow was canceled" in page
+    assert 'id="cancel-workflow"' not in page and 'id="reset-workflow"' in page  # the run is over
     assert statuses(page)[first["id"]] == "canceled"
     assert '<strong id="run-state">canceled</strong>' in page and "hx-trigger" not in page
     reset = viewer.post(f"/ui/workflows/{wf}/reset", {"which": "all"})
