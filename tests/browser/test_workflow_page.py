@@ -59,6 +59,41 @@ def status_of(page: Page, job: str) -> Locator:
     return row.locator("td.job-status")
 
 
+def node_status(page: Page, job: str) -> Locator:
+    return page.locator("g.node").filter(has_text=job).locator("text.node-status")
+
+
+def test_the_job_graph_follows_a_run_in_place(page: Page, seen: Seen, shared: Shared) -> None:
+    sign_in(page, shared.server, "carol")
+    page.goto(f"{shared.server.base_url}/ui/workflows/{shared.workflow}/graph")
+    expect(node_status(page, "report")).to_have_text("uninitialized")
+    drawing = page.locator("svg#job-graph").element_handle()
+    loads: list[str] = []
+    page.on("load", lambda: loads.append(page.url))
+    run = subprocess.Popen(
+        [str(BIN / "torc"), "run", str(shared.workflow), "--poll-interval", "0.5"],
+        env=cli_env(shared.server, "bob"),
+        cwd=shared.where,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        expect(node_status(page, "prepare")).to_have_text("completed", timeout=LIVE_MS)
+        expect(node_status(page, "report")).to_have_text("completed", timeout=LIVE_MS)
+        expect(page.locator("#graph")).to_have_attribute("data-complete", "true")
+        expect(page.locator("#graph-done")).to_have_text("3")
+    finally:
+        _, err = run.communicate(timeout=LIVE_MS / 1000)
+    assert run.returncode == 0, err
+    assert loads == []
+    # the same drawing, its boxes updated in place: colour follows the status
+    assert drawing is not None and drawing.evaluate("svg => svg.isConnected")
+    box = page.locator("g.node").filter(has_text="report").locator("rect")
+    expect(box).to_have_attribute("fill", "#d3efd3")
+    assert seen.errors == []
+
+
 def test_a_member_watches_a_run_without_reloading(page: Page, shared: Shared) -> None:
     sign_in(page, shared.server, "carol")
     page.goto(f"{shared.server.base_url}/ui/workflows/{shared.workflow}")

@@ -45,6 +45,7 @@ ROUTES: dict[str, Row] = {
     "GET /workflows/{workflow_id}": Row(REFUSED),
     "GET /workflows/{workflow_id}/live": Row(REFUSED),
     "GET /workflows/{workflow_id}/graph": Row(REFUSED),
+    "GET /workflows/{workflow_id}/graph/statuses": Row(REFUSED),
     "POST /workflows/{workflow_id}/cancel": Row(REFUSED, {}),
     "POST /workflows/{workflow_id}/reset": Row(REFUSED, {"which": "all"}),
     "GET /units": Row(LIST),

@@ -113,6 +113,10 @@ def test_live_fragment_follows_the_run_and_stops_when_complete(
     bob = secured_app.client("bob")
     wf = world["wf"]
     viewer = sign_in(secured_app, "carol")  # a read-level member watches
+    drawn = viewer.get(f"/ui/workflows/{wf}/graph").text
+    assert f'data-statuses="/ui/workflows/{wf}/graph/statuses"' in drawn
+    before = viewer.get(f"/ui/workflows/{wf}/graph/statuses").json()
+    assert before["complete"] is False and set(before["statuses"].values()) == {"uninitialized"}
     live = viewer.get(f"/ui/workflows/{wf}/live", headers={"HX-Request": "true"})
     assert live.status_code == 200
     assert live.text.lstrip().startswith("{#") is False and "<html" not in live.text
@@ -124,8 +128,14 @@ def test_live_fragment_follows_the_run_and_stops_when_complete(
     assert set(statuses(done.text).values()) == {"completed"}
     assert "hx-trigger" not in done.text
     assert '<strong id="run-state">complete</strong>' in done.text
-    graph = viewer.get(f"/ui/workflows/{wf}/graph", headers={"HX-Request": "true"})
-    assert graph.status_code == 286 and graph.text.lstrip().startswith('<div id="graph"')
+    after = viewer.get(f"/ui/workflows/{wf}/graph/statuses").json()
+    assert after == {
+        "complete": True,
+        "done": 4,
+        "total": 4,
+        "statuses": {job: "completed" for job in before["statuses"]},
+    }
+    assert "data-statuses" not in viewer.get(f"/ui/workflows/{wf}/graph").text  # nothing to follow
 
 
 def test_outsider_is_refused_everywhere(secured_app: App, world: dict[str, int]) -> None:
@@ -133,7 +143,7 @@ def test_outsider_is_refused_everywhere(secured_app: App, world: dict[str, int])
     listed = viewer.get("/ui/workflows")
     assert f'href="/ui/workflows/{world["private"]}"' not in listed.text
     assert f'href="/ui/workflows/{world["wf"]}"' in listed.text  # shared with her group
-    for suffix in ("", "/graph", "/live"):
+    for suffix in ("", "/graph", "/live", "/graph/statuses"):
         page = viewer.get(f"/ui/workflows/{world['private']}{suffix}")
         assert page.status_code == 403, suffix
         assert "Not allowed" in page.text and "solo" not in page.text and "private" not in page.text

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Form, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from teamgate.domain.actions import Action
 from teamgate.domain.identity import Principal
@@ -297,10 +297,9 @@ async def workflow_graph(
     request: Request, ctx: Context, viewer: Viewer, workflow_id: WorkflowId
 ) -> Response:
     graph = await run_in_threadpool(graph_view, ctx, viewer, workflow_id)
-    partial = request.headers.get("hx-request") == "true"
-    response = page(
+    return page(
         request,
-        "job_graph_svg.html" if partial else "job_graph.html",
+        "job_graph.html",
         title=f"Job graph of {graph.workflow.name}",
         section="Workflows",
         graph=graph,
@@ -308,9 +307,31 @@ async def workflow_graph(
         node_width=job_graph.NODE_WIDTH,
         node_height=job_graph.NODE_HEIGHT,
     )
-    if graph.complete and partial:
-        response.status_code = STOP_POLLING
-    return response
+
+
+def graph_statuses(ctx: ServiceContext, viewer: Principal, workflow_id: int) -> dict[str, Any]:
+    """What a drawn graph needs to follow a run: each drawn job's status, the progress, and
+    whether the run is over (so the page stops asking)."""
+    state = runs.status(ctx, viewer, workflow_id)  # decides workflow.read
+    rows = jobs.job_graph(ctx, viewer, workflow_id, max_jobs=job_graph.MAX_NODES, max_edges=0)
+    progress = Progress.of(state["jobs_by_status"])
+    return {
+        "complete": bool(state["is_complete"]),
+        "done": progress.done,
+        "total": progress.total,
+        "statuses": {str(job_id): status for job_id, _name, status in rows.jobs},
+    }
+
+
+@router.get("/workflows/{workflow_id}/graph/statuses", include_in_schema=False)
+async def workflow_graph_statuses(
+    ctx: Context, viewer: Viewer, workflow_id: WorkflowId
+) -> JSONResponse:
+    """The job graph page's live part, as JSON: console.js recolours and relabels the boxes
+    whose status changed, so a run's progress costs a few hundred bytes, not a new drawing
+    (which would also lose the viewer's place in it)."""
+    found = await run_in_threadpool(graph_statuses, ctx, viewer, workflow_id)
+    return JSONResponse(found, headers={"Cache-Control": "no-store"})
 
 
 NOTICES = {
