@@ -48,6 +48,10 @@ ROUTES: dict[str, Row] = {
     "GET /workflows/{workflow_id}/graph/statuses": Row(REFUSED),
     "POST /workflows/{workflow_id}/cancel": Row(REFUSED, {}),
     "POST /workflows/{workflow_id}/reset": Row(REFUSED, {"which": "all"}),
+    "POST /workflows/{workflow_id}/shares": Row(
+        REFUSED, {"group": "{group_id}", "access": "admin"}
+    ),
+    "POST /workflows/{workflow_id}/shares/remove": Row(REFUSED, {"group": "{group_id}"}),
     "GET /units": Row(LIST),
     "GET /units/{path}": Row(REFUSED),
     "GET /state/{path}": Row(REFUSED),

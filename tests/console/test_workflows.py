@@ -282,3 +282,42 @@ def test_who_can_reach_is_offered_to_the_owner_not_to_a_reader(
     reader = sign_in(secured_app, "carol").get(f"/ui/workflows/{wf}").text
     assert 'id="who-link"' not in reader
     assert sign_in(secured_app, "carol").get(f"/ui/access?workflow={wf}").status_code == 403
+
+
+def test_sharing_from_the_workflow_page(secured_app: App, world: dict[str, int]) -> None:
+    """bob (owner, in no group) is offered no group to share with; once in `writers` he shares
+    his workflow with it at admin, changes that to read, then removes the share."""
+    wf, writers = world["wf"], world["writers"]
+    bob = sign_in(secured_app, "bob")
+    page = bob.get(f"/ui/workflows/{wf}").text
+    assert 'id="sharing"' in page and 'id="share-workflow"' not in page
+    assert "an administrator can add you to one" in page
+    body = {"user_name": "bob", "role": "member"}
+    ok(secured_app.client("alice").post(f"{V1}/access_groups/{writers}/members", json=body))
+    assert f'<option value="{writers}">writers</option>' in bob.get(f"/ui/workflows/{wf}").text
+    url = f"/ui/workflows/{wf}/shares"
+    for level in ("admin", "read"):
+        done = bob.post(url, {"group": writers, "access": level})
+        assert done.status_code == 303 and "done=shared" in done.headers["location"]
+        listed = ok(secured_app.client("bob").get(f"{V1}/workflows/{wf}/access_groups"))
+        assert {g["name"]: g["access"] for g in listed["items"]}["writers"] == level
+    removed = bob.post(f"{url}/remove", {"group": writers})
+    assert removed.status_code == 303
+    listed = ok(secured_app.client("bob").get(f"{V1}/workflows/{wf}/access_groups"))
+    assert "writers" not in {g["name"] for g in listed["items"]}
+
+
+def test_a_reader_sees_no_sharing_and_cannot_forge_it(
+    secured_app: App, world: dict[str, int]
+) -> None:
+    wf = world["wf"]
+    carol = sign_in(secured_app, "carol")  # read-level member of `readers`
+    assert 'id="sharing"' not in carol.get(f"/ui/workflows/{wf}").text
+    for url, form in (
+        (f"/ui/workflows/{wf}/shares", {"group": world["readers"], "access": "admin"}),
+        (f"/ui/workflows/{wf}/shares/remove", {"group": world["readers"]}),
+    ):
+        refused = carol.post(url, form)
+        assert refused.status_code == 403 and "Not allowed" in refused.text
+    listed = ok(secured_app.client("alice").get(f"{V1}/workflows/{wf}/access_groups"))
+    assert {g["name"]: g["access"] for g in listed["items"]}["readers"] == "read"

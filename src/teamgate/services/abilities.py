@@ -17,7 +17,7 @@ from teamgate.errors import NotFound
 from teamgate.services.context import ServiceContext, facts_for
 from teamgate.services.rbac import RBAC_RESOURCE
 from teamgate.services.units import unit_resource
-from teamgate.services.workflows import explain_workflow
+from teamgate.services.workflows import explain_workflow, workflow_resource
 from teamgate.storage.db import groups as group_store
 from teamgate.storage.db import units as unit_store
 from teamgate.storage.db import workflows as workflow_store
@@ -68,6 +68,29 @@ def workflow_abilities(
             (action, explain_workflow(ctx, principal, conn, found, action, shares=shares).allowed)
             for action in WORKFLOW_ABILITIES
         )
+
+
+def workflow_unshares(
+    ctx: ServiceContext, principal: Principal, workflow_id: int, group_ids: Iterable[int]
+) -> frozenset[int]:
+    """Which of these groups' shares of the workflow the caller may remove."""
+    with ctx.db.read() as conn:
+        found = workflow_store.get_workflow(conn, workflow_id)
+        shares = group_store.workflow_group_ids(conn, workflow_id) if ctx.enforce else NO_SHARES
+        facts = facts_for(ctx, conn, principal)
+    resource = workflow_resource(found, shares)
+    return frozenset(
+        group_id
+        for group_id in group_ids
+        if decide(
+            principal,
+            Action.WORKFLOW_UNSHARE,
+            resource,
+            facts=facts,
+            enforce=ctx.enforce,
+            group=group_id,
+        ).allowed
+    )
 
 
 UNIT_ABILITIES = (

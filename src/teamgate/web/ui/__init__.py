@@ -24,10 +24,11 @@ from teamgate.web.ui import (
     sso,
     teams,
     units,
+    workflow_shares,
     workflows,
 )
 
-SECTIONS = (workflows, units, teams, access, rbac, audit_log)
+SECTIONS = (workflows, workflow_shares, units, teams, access, rbac, audit_log)
 
 
 def create_console(app: FastAPI) -> FastAPI:

@@ -34,6 +34,7 @@ from teamgate.web.models import MAX_ROW_ID
 from teamgate.web.ui import job_graph
 from teamgate.web.ui.gate import Context, Viewer, console_router
 from teamgate.web.ui.render import PAGE_SIZE, clamp_page, page
+from teamgate.web.ui.workflow_shares import Sharing, sharing_view
 
 router = console_router()
 Text = Annotated[str | None, Query(max_length=256)]
@@ -211,6 +212,7 @@ class Header:
     shares: list[SharedGroup] | None  # with levels, when the viewer may see them
     may: frozenset[str] = field(default_factory=frozenset)
     teams: frozenset[int] = frozenset()  # the shares' groups the viewer may open
+    sharing: Sharing | None = None  # for viewers who may share it
 
 
 def header_view(ctx: ServiceContext, viewer: Principal, workflow_id: int) -> Header:
@@ -220,8 +222,12 @@ def header_view(ctx: ServiceContext, viewer: Principal, workflow_id: int) -> Hea
     if Action.WORKFLOW_SHARES in may:
         listed = groups.list_workflow_groups(ctx, viewer, workflow_id, offset=0, limit=SHARE_LIMIT)
         shares = listed.items
-    teams = readable_groups(ctx, viewer, [share.group.id for share in shares or ()])
-    return Header(found, names, shares, may, teams)
+    shared = [share.group.id for share in shares or ()]
+    teams = readable_groups(ctx, viewer, shared)
+    sharing = None
+    if Action.WORKFLOW_SHARE in may:
+        sharing = sharing_view(ctx, viewer, workflow_id, shared)
+    return Header(found, names, shares, may, teams, sharing)
 
 
 def _live_response(request: Request, live: Live) -> Response:
@@ -337,6 +343,8 @@ async def workflow_graph_statuses(
 NOTICES = {
     "canceled": "The workflow was canceled: its pending and running jobs stop.",
     "reset": "The jobs were reset: run the workflow again (torc run) to start a new run.",
+    "shared": "The workflow is shared with the group at the level chosen.",
+    "unshared": "The group no longer has access to the workflow.",
 }
 
 
