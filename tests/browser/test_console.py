@@ -109,7 +109,7 @@ def test_an_outsider_sees_none_of_another_teams_work(
         made = bob.post("/v1/units", json={"path": "bob-team/secret-state"})
         assert made.status_code == 201, made.text
     sign_in(page, secured_server, "dave")
-    expect(page.get_by_text("No workflows to show.")).to_be_visible()
+    expect(page.get_by_text("No workflows to show")).to_be_visible()
     expect(page.get_by_text("bobs-secret-run")).to_have_count(0)
     page.goto(f"{secured_server.base_url}/ui/units")
     expect(page.get_by_role("heading", name="Units")).to_be_visible()
