@@ -59,6 +59,18 @@ def status_of(page: Page, job: str) -> Locator:
     return row.locator("td.job-status")
 
 
+def start_run(shared: Shared) -> subprocess.Popen[str]:
+    """bob's real `torc run` of the shared workflow, in the background."""
+    return subprocess.Popen(
+        [str(BIN / "torc"), "run", str(shared.workflow), "--poll-interval", "0.5"],
+        env=cli_env(shared.server, "bob"),
+        cwd=shared.where,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def node_status(page: Page, job: str) -> Locator:
     return page.locator("g.node").filter(has_text=job).locator("text.node-status")
 
@@ -70,14 +82,7 @@ def test_the_job_graph_follows_a_run_in_place(page: Page, seen: Seen, shared: Sh
     drawing = page.locator("svg#job-graph").element_handle()
     loads: list[str] = []
     page.on("load", lambda: loads.append(page.url))
-    run = subprocess.Popen(
-        [str(BIN / "torc"), "run", str(shared.workflow), "--poll-interval", "0.5"],
-        env=cli_env(shared.server, "bob"),
-        cwd=shared.where,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = start_run(shared)
     try:
         expect(node_status(page, "prepare")).to_have_text("completed", timeout=LIVE_MS)
         expect(node_status(page, "report")).to_have_text("completed", timeout=LIVE_MS)
@@ -101,14 +106,7 @@ def test_a_member_watches_a_run_without_reloading(page: Page, shared: Shared) ->
     expect(status_of(page, "report")).not_to_have_text("completed")
     loads: list[str] = []
     page.on("load", lambda: loads.append(page.url))
-    run = subprocess.Popen(
-        [str(BIN / "torc"), "run", str(shared.workflow), "--poll-interval", "0.5"],
-        env=cli_env(shared.server, "bob"),
-        cwd=shared.where,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = start_run(shared)
     try:
         # prepare's result shows while report is still to run; then everything is done
         expect(status_of(page, "prepare")).to_have_text("completed", timeout=LIVE_MS)
