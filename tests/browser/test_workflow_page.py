@@ -155,3 +155,19 @@ def test_a_read_member_has_no_cancel_and_a_forged_one_is_refused(
     seen.accept_dialogs = True
     page.get_by_role("button", name="Cancel workflow").click()
     expect(page.locator("#run-state")).to_have_text("canceled")
+
+
+def test_the_owners_cancel_button_goes_when_the_run_ends(page: Page, shared: Shared) -> None:
+    sign_in(page, shared.server, "bob")
+    page.goto(f"{shared.server.base_url}/ui/workflows/{shared.workflow}")
+    expect(page.get_by_role("button", name="Cancel workflow")).to_be_visible()
+    loads: list[str] = []
+    page.on("load", lambda: loads.append(page.url))
+    run = start_run(shared)
+    try:
+        expect(page.locator("#run-state")).to_have_text("complete", timeout=LIVE_MS)
+        expect(page.get_by_role("button", name="Cancel workflow")).to_have_count(0)
+    finally:
+        _, err = run.communicate(timeout=LIVE_MS / 1000)
+    assert run.returncode == 0, err
+    assert loads == []
