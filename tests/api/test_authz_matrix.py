@@ -1142,6 +1142,9 @@ def job_rows() -> dict[str, Row]:
         f"POST {TORC}/workflows/{{id}}/release_jobs": Row(WORKFLOW_WRITERS, release, probe=run_of),
         f"POST {TORC}/jobs/{{id}}/retry/{{run_id}}": Row(WORKFLOW_WRITERS, retry_job, probe=job_at),
         f"GET {TORC}/workflows/{{id}}/status": Row(WORKFLOW_READERS, on_workflow("status")),
+        f"GET {TORC}/workflows/{{id}}/allowed_actions": Row(
+            WORKFLOW_READERS, on_workflow("allowed_actions")
+        ),
         f"GET {TORC}/workflows/{{id}}/is_complete": Row(
             WORKFLOW_READERS, on_workflow("is_complete")
         ),

@@ -23,6 +23,7 @@ from teamgate.settings import Settings
 from teamgate.storage.blobs import FilesystemBlobStore, open_blob_store
 from teamgate.storage.db.engine import Database, database_url
 from teamgate.web import (
+    abilities_api,
     audit_api,
     auth_config_api,
     errors,
@@ -148,6 +149,7 @@ def create_app(
     app.include_router(run_records_router)
     app.include_router(lost_jobs_router)  # heartbeats, sync_status
     app.include_router(slurm_api.router)
+    app.include_router(abilities_api.router)  # what the caller may do, asked in advance
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

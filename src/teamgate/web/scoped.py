@@ -39,6 +39,7 @@ RUNNER_ROUTES: dict[str, str | None] = {
     f"GET {TORC}/workflows/{{id:int}}/is_complete": "id",
     f"GET {TORC}/workflows/{{id:int}}/is_uninitialized": "id",
     f"GET {TORC}/workflows/{{id:int}}/job_dependencies": "id",
+    f"GET {TORC}/workflows/{{id:int}}/allowed_actions": "id",
     f"GET {TORC}/jobs": None,
     f"GET {TORC}/jobs/{{id:int}}": None,
     f"GET {TORC}/results": None,

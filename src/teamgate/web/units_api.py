@@ -16,7 +16,7 @@ from teamgate.domain.identity import Principal
 from teamgate.domain.levels import DEFAULT_LEVEL, Level
 from teamgate.domain.states import JsonError, check_json_bytes
 from teamgate.errors import Invalid
-from teamgate.services import reach, unit_locks, units
+from teamgate.services import abilities, reach, unit_locks, units
 from teamgate.services.context import MAX_LIMIT, ServiceContext
 from teamgate.storage.blobs import BlobWriter
 from teamgate.storage.db.units import Unit
@@ -190,8 +190,11 @@ def list_units(
 
 @router.get("/units/{path:unitpath}")
 def get_unit(path: str, ctx: Context, caller: Caller) -> dict[str, Any]:
+    """The unit, its shares, and `allowed_actions`: what the caller may do on it (as the web
+    console shows its controls; `unit.unshare:<group>` for each share they may remove)."""
     found, groups = units.get_unit(ctx, caller, path)
-    return unit_out(found, groups)
+    allowed = sorted(abilities.unit_abilities(ctx, caller, found.path))
+    return {**unit_out(found, groups), "allowed_actions": allowed}
 
 
 @router.delete("/units/{path:unitpath}")
