@@ -233,14 +233,14 @@ def test_error_pages_lead_back_and_say_what_to_do(viewers: dict[str, Viewer]) ->
     assert '<a id="back-link" href="/ui/teams">Back to teams</a>' in missing.text
     assert 'id="error-hint"' in missing.text
     came_from = str(alice.client.base_url.join("/ui/teams/1?done=shared"))
-    refused = alice.post(
-        "/ui/teams/1/workflows", {"workflow_id": "999999999"}, headers={"referer": came_from}
+    refused = alice.post(  # a form the page cannot have sent: an error page, not the page
+        "/ui/teams/1/workflows", {"workflow_id": "abc"}, headers={"referer": came_from}
     )
-    assert refused.status_code == 404
+    assert refused.status_code == 400
     assert 'href="/ui/teams/1?done=shared">Back to the page you came from' in refused.text
     elsewhere = alice.post(
         "/ui/teams/1/workflows",
-        {"workflow_id": "999999999"},
+        {"workflow_id": "abc"},
         headers={"referer": "https://evil.example/ui/teams/1"},
     )
     assert (
@@ -249,3 +249,82 @@ def test_error_pages_lead_back_and_say_what_to_do(viewers: dict[str, Viewer]) ->
     refused_section = viewers["bob"].get("/ui/rbac")
     assert refused_section.status_code == 403  # not a link back into the refused section
     assert '<a id="back-link" href="/ui/workflows">Back to workflows</a>' in refused_section.text
+
+
+FORM_ERROR = re.compile(r'<p class="notice error" role="alert" id="form-error">(.*?)</p>', re.S)
+
+
+def test_a_taken_group_name_shows_the_list_again_with_why_and_what_was_typed(
+    app: App, viewers: dict[str, Viewer]
+) -> None:
+    _group_id, name = make_group(app, {})
+    again = viewers["alice"].post("/ui/teams", {"name": name, "description": f"again {XSS}"})
+    assert again.status_code == 409, again.text
+    error = FORM_ERROR.search(again.text)
+    assert error and name in error[1]
+    assert '<table id="teams">' in again.text  # the teams page, not an error page
+    assert f'name="name" required maxlength="255" value="{name}"' in again.text
+    assert f'value="again {ESCAPED}"' in again.text and XSS not in again.text
+    padded = viewers["alice"].post("/ui/teams", {"name": " padded"})
+    assert padded.status_code == 400 and FORM_ERROR.search(padded.text)
+    assert 'value=" padded"' in padded.text
+
+
+@pytest.mark.parametrize(
+    ("form", "says"),
+    [
+        ({"user": "da:ve", "role": "admin"}, "invalid user name"),
+        ({"user": " dave", "role": "member"}, "invalid user name"),
+        ({"user": "dave", "role": "owner"}, "unknown role"),
+    ],
+)
+def test_a_rejected_member_shows_the_team_page_with_why(
+    app: App, viewers: dict[str, Viewer], form: dict[str, str], says: str
+) -> None:
+    group_id, _name = make_group(app, {"carol": "admin"})
+    again = viewers["carol"].post(f"/ui/teams/{group_id}/members", form)
+    assert again.status_code == 400, again.text
+    error = FORM_ERROR.search(again.text)
+    assert error and says in error[1]
+    assert '<table id="members">' in again.text and 'id="add-member"' in again.text
+    assert f'spellcheck="false" value="{form["user"]}"' in again.text
+    chosen = form["role"] if form["role"] in ("member", "admin") else "member"
+    assert f'<option value="{chosen}" selected>' in again.text
+    assert members_of(app, group_id) == {"carol": "admin"}
+
+
+def test_an_unknown_workflow_or_share_shows_the_team_page_with_why(
+    app: App, viewers: dict[str, Viewer]
+) -> None:
+    group_id, _name = make_group(app, {"bob": "member"})
+    unknown = viewers["bob"].post(
+        f"/ui/teams/{group_id}/workflows", {"workflow_id": "999999999", "access": "admin"}
+    )
+    assert unknown.status_code == 404, unknown.text
+    assert FORM_ERROR.search(unknown.text) and '<table id="shared-workflows">' in unknown.text
+    assert 'maxlength="19" value="999999999"' in unknown.text
+    assert '<option value="admin" selected>' in unknown.text
+    not_shared = viewers["alice"].post(f"/ui/teams/{group_id}/units/remove", {"path": "no/such"})
+    assert not_shared.status_code == 404, not_shared.text
+    assert FORM_ERROR.search(not_shared.text) and '<table id="shared-units">' in not_shared.text
+
+
+def test_forged_changes_with_bad_input_are_still_refused(
+    app: App, viewers: dict[str, Viewer]
+) -> None:
+    group_id, name = make_group(app, {"carol": "admin", "bob": "member"})
+    for url, form in (
+        (f"/ui/teams/{group_id}/members", {"user": "carol", "role": "admin"}),
+        (f"/ui/teams/{group_id}/members/remove", {"user": "nobody"}),
+        ("/ui/teams", {"name": name}),  # a taken name: refused before it is looked at
+    ):
+        refused = viewers["bob"].post(url, form)
+        assert refused.status_code == 403, url
+        assert "Not allowed" in refused.text and 'id="form-error"' not in refused.text
+    outsider = viewers["dave"].post(f"/ui/teams/{group_id}/members", {"user": "da:ve"})
+    assert outsider.status_code == 403  # the page is not shown to who may not read it
+    assert "da:ve" not in outsider.text and 'id="form-error"' not in outsider.text
+    with app.client("alice") as admin:
+        params = {"user": "dave", "decision": "denied", "resource": f"group/{group_id}"}
+        refusals = ok(admin.get("/v1/audit", params=params))["items"]
+    assert any(r["resource"] == f"group/{group_id}" for r in refusals), "audited"

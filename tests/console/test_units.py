@@ -6,6 +6,7 @@ administrator); each test makes units and groups of its own."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from typing import Any
 
@@ -174,8 +175,6 @@ def test_owner_shares_and_unshares_through_the_forms(app: App, viewers: dict[str
     assert groups == [other]
     bad = viewers["bob"].post(f"/ui/shares/{path}", {"group": other, "access": "owner"})
     assert bad.status_code == 400
-    unknown = viewers["bob"].post(f"/ui/shares/{path}", {"group": fresh("nobody")})
-    assert unknown.status_code == 404
 
 
 def test_caller_controlled_text_is_escaped(app: App, viewers: dict[str, Viewer]) -> None:
@@ -210,3 +209,44 @@ def test_bad_addresses_give_error_pages(viewers: dict[str, Viewer], url: str, st
     answer = viewers["bob"].get(url)
     assert answer.status_code == status, answer.text
     assert "text/html" in answer.headers["content-type"]
+
+
+FORM_ERROR = re.compile(r'<p class="notice error" role="alert" id="form-error">(.*?)</p>', re.S)
+
+
+def test_a_rejected_share_shows_the_unit_page_with_why_and_what_was_typed(
+    app: App, viewers: dict[str, Viewer]
+) -> None:
+    path = f"{fresh('rejected')}/prod"
+    write_state(app, "bob", path, 1)
+    nobody = f"{fresh('nobody')} {XSS}"
+    unknown = viewers["bob"].post(f"/ui/shares/{path}", {"group": nobody, "access": "read"})
+    assert unknown.status_code == 404, unknown.text
+    error = FORM_ERROR.search(unknown.text)
+    assert error and "&lt;img" in error[1]
+    assert '<table id="versions">' in unknown.text and 'id="share-unit"' in unknown.text
+    typed = nobody.replace("<", "&lt;").replace(">", "&gt;")
+    assert f'name="group" required maxlength="255" value="{typed}"' in unknown.text
+    assert XSS not in unknown.text
+    assert '<option value="read" selected>' in unknown.text
+    not_shared = viewers["bob"].post(f"/ui/unshare/{path}", {"group": fresh("nobody")})
+    assert not_shared.status_code == 404 and FORM_ERROR.search(not_shared.text)
+    assert 'name="group" required maxlength="255" value=""' in not_shared.text  # not kept
+    not_locked = viewers["bob"].post(f"/ui/locks/{path}")
+    assert not_locked.status_code == 409
+    error = FORM_ERROR.search(not_locked.text)
+    assert error and "not locked" in error[1] and 'id="unit-facts"' in not_locked.text
+    with app.client("bob") as client:
+        assert ok(client.get(f"/v1/units/{path}"))["groups"] == []
+
+
+def test_a_forged_share_with_an_unknown_group_is_still_refused(
+    app: App, viewers: dict[str, Viewer]
+) -> None:
+    path = f"{fresh('forged')}/prod"
+    write_state(app, "bob", path, 1)
+    share(app, "bob", path, {"carol": "member"}, "read")
+    for user in ("carol", "dave"):  # a reader, an outsider
+        forged = viewers[user].post(f"/ui/shares/{path}", {"group": fresh("nobody")})
+        assert forged.status_code == 403, user
+        assert "Not allowed" in forged.text and 'id="form-error"' not in forged.text

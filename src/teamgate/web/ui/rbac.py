@@ -18,11 +18,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from teamgate.domain.actions import rule_actions_help
 from teamgate.domain.identity import Principal
-from teamgate.errors import Conflict, Forbidden, Invalid, NotFound
+from teamgate.errors import Forbidden, Invalid, NotFound
 from teamgate.services import rbac
 from teamgate.services.abilities import may_init_rbac
 from teamgate.services.context import ServiceContext
-from teamgate.web.errors import status_for
+from teamgate.web.ui.forms import attempt
 from teamgate.web.ui.gate import Context, Viewer, console_router
 from teamgate.web.ui.render import PAGE_SIZE, page
 
@@ -98,12 +98,12 @@ def _change(
 ) -> Response:
     """Make `change`; back to the page with what it did, or the page with why it was not made
     (a refusal is the 403 page, audited as the API audits it)."""
-    try:
-        change()
-    except (Invalid, NotFound, Conflict) as exc:
-        return _render(request, ctx, viewer, error=exc.message, status=status_for(exc))
     query = urlencode({"done": done, "about": about})
-    return RedirectResponse(f"/ui/rbac?{query}", status_code=303)
+    return attempt(
+        change,
+        then=lambda _made: RedirectResponse(f"/ui/rbac?{query}", status_code=303),
+        again=lambda error, status: _render(request, ctx, viewer, error=error, status=status),
+    )
 
 
 @router.get("/rbac", include_in_schema=False)

@@ -1,22 +1,26 @@
 """The console's Units section: the list (the same query as GET /v1/units), one unit's page
 (versions and their writers, the lock and its holder, shares), downloads, force-unlock and
-sharing, all through services.units as the API calls them."""
+sharing, all through services.units as the API calls them. A change the service rejects
+(Invalid, NotFound, Conflict) shows the unit's page again with why and what was typed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import Form, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
+from teamgate.domain.identity import Principal
 from teamgate.domain.levels import Level
 from teamgate.domain.units import normalize_path
 from teamgate.errors import NotFound
 from teamgate.services import abilities, units
+from teamgate.services.context import ServiceContext
 from teamgate.services.unit_locks import bounded_lock
 from teamgate.web import units_api  # noqa: F401  (registers the `unitpath` convertor)
+from teamgate.web.ui.forms import attempt
 from teamgate.web.ui.gate import Context, Viewer, console_router
 from teamgate.web.ui.render import PAGE_SIZE, clamp_page, page
 
@@ -81,6 +85,20 @@ def unit_page(
     path: str,
     done: Annotated[str | None, Query(max_length=32)] = None,
 ) -> HTMLResponse:
+    return _unit(request, ctx, viewer, path, done=DONE.get(done or ""))
+
+
+def _unit(
+    request: Request,
+    ctx: ServiceContext,
+    viewer: Principal,
+    path: str,
+    *,
+    done: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+    typed: dict[str, str] | None = None,
+) -> HTMLResponse:
     found, shares = units.get_unit(ctx, viewer, path)
     versions = units.list_versions(ctx, viewer, path)
     can = abilities.unit_abilities(ctx, viewer, found.path)
@@ -89,13 +107,16 @@ def unit_page(
         "unit.html",
         title=f"Unit {found.path}",
         section="Units",
+        status=status,
         unit=found,
         lock=bounded_lock(found.lock or {}) if found.lock_id else None,
         shares=shares,
         versions=versions,
         can=can,
         levels=[level.value for level in Level],
-        done=DONE.get(done or ""),
+        done=done,
+        error=error,
+        typed=typed or {},
         **LINKS,
     )
 
@@ -140,31 +161,73 @@ def _back(path: str, done: str) -> RedirectResponse:
     return RedirectResponse(f"{unit_href(path)}?done={done}", status_code=303)
 
 
+def _change(
+    request: Request,
+    ctx: ServiceContext,
+    viewer: Principal,
+    path: str,
+    change: Callable[[], object],
+    *,
+    done: str,
+    typed: dict[str, str] | None = None,
+) -> Response:
+    """Make `change`, then back to the unit's page saying so; or its page again with why (and
+    what was `typed` in the form)."""
+    return attempt(
+        change,
+        then=lambda _made: _back(normalize_path(path), done),
+        again=lambda error, status: _unit(
+            request, ctx, viewer, path, error=error, status=status, typed=typed
+        ),
+    )
+
+
 @router.post("/locks/{path:unitpath}", include_in_schema=False)
-def force_unlock(ctx: Context, viewer: Viewer, path: str) -> RedirectResponse:
+def force_unlock(request: Request, ctx: Context, viewer: Viewer, path: str) -> Response:
     """Force the unit's lock off (the API's DELETE /v1/locks/<path>?force=true)."""
-    held = units.unlock_unit(ctx, viewer, path, lock_id=None)
-    return _back(held.path, "unlocked")
+    return _change(
+        request,
+        ctx,
+        viewer,
+        path,
+        lambda: units.unlock_unit(ctx, viewer, path, lock_id=None),
+        done="unlocked",
+    )
 
 
 @router.post("/shares/{path:unitpath}", include_in_schema=False)
 def share(
+    request: Request,
     ctx: Context,
     viewer: Viewer,
     path: str,
     group: Annotated[str, Form(min_length=1, max_length=255)],
     access: Annotated[Literal["read", "write", "admin"], Form()] = "write",
-) -> RedirectResponse:
-    units.share(ctx, viewer, path, group, access=Level(access))
-    return _back(normalize_path(path), "shared")
+) -> Response:
+    return _change(
+        request,
+        ctx,
+        viewer,
+        path,
+        lambda: units.share(ctx, viewer, path, group, access=Level(access)),
+        done="shared",
+        typed={"group": group, "access": access},
+    )
 
 
 @router.post("/unshare/{path:unitpath}", include_in_schema=False)
 def unshare(
+    request: Request,
     ctx: Context,
     viewer: Viewer,
     path: str,
     group: Annotated[str, Form(min_length=1, max_length=255)],
-) -> RedirectResponse:
-    units.unshare(ctx, viewer, path, group)
-    return _back(normalize_path(path), "unshared")
+) -> Response:
+    return _change(
+        request,
+        ctx,
+        viewer,
+        path,
+        lambda: units.unshare(ctx, viewer, path, group),
+        done="unshared",
+    )
