@@ -46,9 +46,8 @@ from teamgate.domain.actions import RULE_ACTIONS, Action
 from teamgate.domain.levels import LEVEL_ACTIONS, LEVELS
 from teamgate.errors import Invalid
 from teamgate.services import rbac, reach
-from teamgate.services.abilities import sections
 from teamgate.web.models import MAX_ROW_ID
-from teamgate.web.ui.gate import Context, Viewer, console_router
+from teamgate.web.ui.gate import Context, Viewer, console_router, viewer_sections
 from teamgate.web.ui.render import page
 
 router = console_router()
@@ -84,8 +83,8 @@ def blocked_of(found: reach.Reach) -> list[tuple[str, reach.Blocked]]:
     return [(u.user, b) for u in found.users for b in u.blocked]
 
 
-async def _forms(ctx: Context, viewer: Viewer) -> dict[str, Any]:
-    shown = await run_in_threadpool(sections, ctx, viewer)
+async def _forms(request: Request) -> dict[str, Any]:
+    shown = await viewer_sections(request)
     return {
         "actions": TESTED_ACTIONS,
         "may_test_others": shown.rbac,
@@ -122,7 +121,7 @@ async def _render(
         user=user or viewer.name or "",
         action=action,
         resource=resource or "",
-        **await _forms(ctx, viewer),
+        **await _forms(request),
     )
 
 

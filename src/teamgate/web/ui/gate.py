@@ -135,9 +135,31 @@ async def console_principal(request: Request) -> Principal:
             raise SignInNeeded("Sign in to use the console")
     request.state.principal = principal
     request.state.csrf = csrf_token(request.cookies.get(session_cookie(request)) or "")
-    shown = await run_in_threadpool(sections, request.app.state.context, principal)
-    request.state.nav = navigation(shown)
+    if not is_fragment(request):  # a whole page: its navigation shows the viewer's sections
+        request.state.nav = navigation(await viewer_sections(request))
     return principal
+
+
+async def viewer_sections(request: Request) -> Sections:
+    """The parts of the console the viewer (already known) may open, asked once a request."""
+    known: Sections | None = getattr(request.state, "sections", None)
+    if known is None:
+        principal: Principal = request.state.principal
+        known = await run_in_threadpool(sections, request.app.state.context, principal)
+        request.state.sections = known
+    return known
+
+
+def is_swap(request: Request) -> bool:
+    """Whether htmx asked for a part of a page to swap in (not a boosted whole page)."""
+    headers = request.headers
+    return headers.get("hx-request") == "true" and not headers.get("hx-boosted")
+
+
+def is_fragment(request: Request) -> bool:
+    """Whether the answer is part of a page (an htmx swap, or JSON for console.js), which
+    carries no navigation: polls need not ask what the viewer may open."""
+    return is_swap(request) or request.headers.get("accept", "").startswith("application/json")
 
 
 def navigation(shown: Sections) -> list[tuple[str, str]]:

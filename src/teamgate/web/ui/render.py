@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from teamgate.domain.identity import Principal
+from teamgate.web.ui.gate import is_swap
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -77,9 +78,7 @@ def page(
     values.setdefault("csrf", getattr(request.state, "csrf", ""))
     values.setdefault("nav", getattr(request.state, "nav", None))
     values["title"] = title
-    values["partial"] = request.headers.get("hx-request") == "true" and not request.headers.get(
-        "hx-boosted"
-    )
+    values["partial"] = is_swap(request)
     return templates().TemplateResponse(request, template, values, status_code=status)
 
 
