@@ -63,6 +63,18 @@ def token_name(raw: str | None) -> str | None:
     return name
 
 
+def _may_mint(ctx: ServiceContext, principal: Principal) -> tuple[str, str, Decision]:
+    """The caller's name and credential, and the decision that lets them mint a token (an API
+    token or a console session): signed in with a password or through the identity provider,
+    not with a token."""
+    if principal.name is None:
+        raise Unauthenticated("Sign in with a user name and password to get a token")
+    decision = require(decide(principal, Action.TOKEN_CREATE, enforce=ctx.enforce))
+    if principal.credential is None:  # for mypy: the decision refused a caller without one
+        raise Unauthenticated("Sign in with a user name and password to get a token")
+    return principal.name, principal.credential, decision
+
+
 def issue_token(
     ctx: ServiceContext,
     principal: Principal,
@@ -79,19 +91,15 @@ def issue_token(
     `unit_prefix` returns it, and its workflow one the caller may read now. After an OIDC
     sign-in the token keeps the caller's IdP groups and lives at most 7 days.
     """
-    if principal.name is None:
-        raise Unauthenticated("Sign in with a user name and password to get a token")
-    decision = require(decide(principal, Action.TOKEN_CREATE, enforce=ctx.enforce))
-    if principal.credential is None:  # for mypy: the decision refused a caller without one
-        raise Unauthenticated("Sign in with a user name and password to get a token")
+    user, credential, decision = _may_mint(ctx, principal)
     with ctx.db.write() as conn:
         if scope is not None and scope.workflow is not None:
             found = workflow_store.get_workflow(conn, scope.workflow)
             require(explain_workflow(ctx, principal, conn, found, Action.WORKFLOW_READ))
         issued = tokens.issue(
             conn,
-            principal.name,
-            fingerprint=principal.credential,
+            user,
+            fingerprint=credential,
             description=description,
             ttl=ttl,
             name=name,
@@ -114,14 +122,12 @@ def start_session(
     """A web console session for a caller who just signed in (password or identity provider):
     a token named SESSION_NAME that ends after `lifetime` (the absolute timeout), after
     `idle_secs` unused, or at sign-out. Recorded as `session.start`."""
-    if principal.name is None or principal.credential is None:
-        raise Unauthenticated("Sign in with a user name and password")
-    decision = require(decide(principal, Action.TOKEN_CREATE, enforce=ctx.enforce))
+    user, credential, decision = _may_mint(ctx, principal)
     with ctx.db.write() as conn:
         issued = tokens.issue(
             conn,
-            principal.name,
-            fingerprint=principal.credential,
+            user,
+            fingerprint=credential,
             description="web console",
             ttl=lifetime,
             name=SESSION_NAME,
@@ -135,12 +141,16 @@ def start_session(
 
 def end_session(ctx: ServiceContext, principal: Principal) -> None:
     """Sign out of the web console: revoke the session's token (recorded as `session.end`)."""
-    if principal.token_id is None:
-        return
+    if principal.token_id is not None:
+        _end_own(ctx, principal, principal.token_id, "session.end")
+
+
+def _end_own(ctx: ServiceContext, principal: Principal, token_id: int, action: str) -> None:
+    """Revoke the token the caller signed in with, recorded as `action` (once: revoking it
+    again changes nothing and records nothing)."""
     with ctx.db.write() as conn:
-        if tokens.revoke(conn, principal.token_id):
-            resource = f"token/{principal.token_id}"
-            audit.record(conn, principal, "session.end", resource, OWN_TOKEN)
+        if tokens.revoke(conn, token_id):
+            audit.record(conn, principal, action, f"token/{token_id}", OWN_TOKEN)
 
 
 def list_tokens(
@@ -191,10 +201,7 @@ def revoke_token(ctx: ServiceContext, principal: Principal) -> None:
         if principal.name is None:  # like any request that needs a signed-in caller
             raise Unauthenticated(f"Sign in with the token to revoke, sent {BEARER_HINT}")
         raise Invalid(f"Send the token to revoke {BEARER_HINT}")
-    with ctx.db.write() as conn:
-        if tokens.revoke(conn, principal.token_id):
-            resource = f"token/{principal.token_id}"
-            audit.record(conn, principal, "token.revoke", resource, OWN_TOKEN)
+    _end_own(ctx, principal, principal.token_id, "token.revoke")
 
 
 def revoke_user_tokens(ctx: ServiceContext, principal: Principal, user: str) -> int:
